@@ -1,0 +1,138 @@
+#include "core/child_supervisor.hpp"
+
+#include <cassert>
+
+namespace lifeline {
+
+ChildSupervisor::ChildSupervisor(ProcessControl& proc, Clock& clock, Log& log,
+                                 const GatewayConfig& config)
+    : proc_(proc), clock_(clock), log_(log), config_(config) {}
+
+ChildSupervisor::~ChildSupervisor() {
+  for (auto& [id, e] : children_)
+    if (e.timer) clock_.cancel(e.timer);
+}
+
+void ChildSupervisor::adopt(ChildInfo info) {
+  assert(info.id != 0);
+  assert(children_.count(info.id) == 0 && "a port must never reuse a ChildId");
+  ChildId id = info.id;
+  Entry e;
+  e.info = std::move(info);
+  children_.emplace(id, std::move(e));
+}
+
+const ChildInfo* ChildSupervisor::find(ChildId id) const {
+  auto it = children_.find(id);
+  return it == children_.end() ? nullptr : &it->second.info;
+}
+
+bool ChildSupervisor::terminating(ChildId id) const {
+  auto it = children_.find(id);
+  return it != children_.end() && it->second.stage != Stage::none;
+}
+
+void ChildSupervisor::send(Entry& e, Signal sig, bool allow_group) {
+  // Never the gateway's own group, never a group id we do not know to be the child's.
+  bool group = allow_group && e.info.pgid > 1 && e.info.pgid != proc_.gateway_pgid();
+  if (allow_group && !group)
+    log_.write(LogLevel::warn, "child pid " + std::to_string(e.info.pid) + " has pgid " +
+                                   std::to_string(e.info.pgid) +
+                                   ", which is not its own group; signalling the process alone");
+  proc_.signal(e.info.id, sig, group);
+}
+
+void ChildSupervisor::terminate(ChildId id, std::function<void()> done) {
+  auto it = children_.find(id);
+  if (it == children_.end()) return;
+  Entry& e = it->second;
+  if (done) e.on_gone.push_back(std::move(done));
+  if (e.stage != Stage::none) return; // already escalating: join it
+  e.stage = Stage::hup;
+  if (e.exited) {
+    finish(id);
+    return;
+  }
+  send(e, Signal::hup);
+  e.timer = clock_.after(config_.hup_wait, [this, id] { escalate(id); });
+}
+
+void ChildSupervisor::escalate(ChildId id) {
+  auto it = children_.find(id);
+  if (it == children_.end()) return;
+  Entry& e = it->second;
+  e.timer = 0;
+  if (e.exited) return;
+  Millis wait = config_.kill_wait;
+  switch (e.stage) {
+    case Stage::none:
+      return;
+    case Stage::hup:
+      e.stage = Stage::term;
+      send(e, Signal::term);
+      wait = config_.term_wait;
+      break;
+    case Stage::term:
+      e.stage = Stage::kill;
+      send(e, Signal::kill);
+      break;
+    case Stage::kill:
+      // Uninterruptible sleep can outlast a KILL; keep it owned and keep asking.
+      if (!e.warned_unkillable) {
+        e.warned_unkillable = true;
+        log_.write(LogLevel::error, "child pid " + std::to_string(e.info.pid) +
+                                        " has not exited after SIGKILL; still waiting");
+      }
+      send(e, Signal::kill);
+      break;
+  }
+  e.timer = clock_.after(wait, [this, id] { escalate(id); });
+}
+
+bool ChildSupervisor::on_exit(ChildId id, int /*status*/) {
+  auto it = children_.find(id);
+  if (it == children_.end()) {
+    log_.write(LogLevel::warn, "exit reported for unknown child " + std::to_string(id));
+    return true;
+  }
+  Entry& e = it->second;
+  if (e.exited) return e.stage != Stage::none;
+  e.exited = true;
+  if (e.timer) {
+    clock_.cancel(e.timer);
+    e.timer = 0;
+  }
+  if (e.stage == Stage::none) return false;
+  finish(id);
+  return true;
+}
+
+void ChildSupervisor::finish(ChildId id) {
+  auto it = children_.find(id);
+  assert(it != children_.end());
+  Entry& e = it->second;
+  assert(e.exited);
+  // The leader is a zombie: its group id is still reserved, so this reaches only
+  // the grandchildren it left behind in its group (and its containment).
+  send(e, Signal::kill);
+  proc_.reap(id);
+  proc_.release(id);
+  auto callbacks = std::move(e.on_gone);
+  children_.erase(it);
+  for (auto& cb : callbacks) cb();
+}
+
+std::vector<ChildInfo> ChildSupervisor::list() const {
+  std::vector<ChildInfo> out;
+  out.reserve(children_.size());
+  for (const auto& [id, e] : children_) out.push_back(e.info);
+  return out;
+}
+
+std::size_t ChildSupervisor::count(ChildKind kind) const {
+  std::size_t n = 0;
+  for (const auto& [id, e] : children_) n += e.info.kind == kind;
+  return n;
+}
+
+} // namespace lifeline

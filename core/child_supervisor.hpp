@@ -1,0 +1,76 @@
+// Owns every child process of the gateway from spawn completion to reap, and runs the
+// escalation ladder of DESIGN.md rule 6: signal the whole group HUP -> TERM -> KILL with
+// bounded waits; once the exit is observed, KILL what is left of the group (the zombie
+// leader still reserves the group id, so the id cannot have been reused), then reap,
+// then close every fd held for the child. A child leaves this table only after all
+// three, so a reaped child can never be signalled and no fd is closed twice.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/ports.hpp"
+
+namespace lifeline {
+
+struct ChildInfo {
+  ChildId id = 0;
+  ChildKind kind = ChildKind::slash;
+  int pid = 0;
+  int pgid = 0;
+  std::string session_id;
+  std::string pty_id; // pty children only
+  WallMs started_at = 0;
+};
+
+class ChildSupervisor {
+ public:
+  ChildSupervisor(ProcessControl& proc, Clock& clock, Log& log, const GatewayConfig& config);
+  ChildSupervisor(const ChildSupervisor&) = delete;
+  ChildSupervisor& operator=(const ChildSupervisor&) = delete;
+  ~ChildSupervisor();
+
+  void adopt(ChildInfo info);
+  const ChildInfo* find(ChildId id) const;
+  bool terminating(ChildId id) const;
+
+  // Starts (or joins) the escalation. done fires once the child is reaped and released.
+  // Idempotent: a second call never sends a second ladder of signals.
+  void terminate(ChildId id, std::function<void()> done = {});
+
+  // The port observed the child's exit. Returns true when a termination was already in
+  // progress (and has now finished); false when the child died on its own, in which
+  // case the child stays in the table until the caller calls terminate() to clean up.
+  bool on_exit(ChildId id, int status);
+
+  std::vector<ChildInfo> list() const;
+  std::size_t count(ChildKind kind) const;
+  std::size_t size() const { return children_.size(); }
+
+ private:
+  enum class Stage { none, hup, term, kill };
+  struct Entry {
+    ChildInfo info;
+    Stage stage = Stage::none;
+    bool exited = false;
+    bool warned_unkillable = false;
+    TimerId timer = 0;
+    std::vector<std::function<void()>> on_gone;
+  };
+
+  void send(Entry& e, Signal sig, bool allow_group = true);
+  void escalate(ChildId id);
+  void finish(ChildId id);
+
+  ProcessControl& proc_;
+  Clock& clock_;
+  Log& log_;
+  const GatewayConfig& config_;
+  std::map<ChildId, Entry> children_;
+};
+
+} // namespace lifeline

@@ -1,0 +1,298 @@
+#include "core/config.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace lifeline {
+
+std::optional<Millis> parse_seconds(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || !std::isfinite(value) || value < 0) return std::nullopt;
+  // A week of milliseconds is far beyond any sane knob; larger is a typo, not a wish.
+  constexpr double max_seconds = 7.0 * 24 * 3600 * 52;
+  if (value > max_seconds) return std::nullopt;
+  return static_cast<Millis>(std::llround(value * 1000.0));
+}
+
+std::optional<std::int64_t> parse_count(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < 1) return std::nullopt;
+  return value;
+}
+
+namespace {
+
+// One knob: its flag, how to apply a value, and whether it takes a value at all.
+struct Knob {
+  std::string flag; // without the leading "--"
+  bool takes_value = true;
+  bool repeatable = false;
+  // Returns false when the value is malformed (the default stays, a warning is made).
+  std::function<bool(const std::string&)> apply;
+};
+
+std::string env_name(const std::string& flag) {
+  std::string name = "LIFELINE_";
+  for (char c : flag) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+bool parse_bool(const std::string& text, bool& out) {
+  if (text == "1" || text == "true" || text == "yes" || text == "on") return out = true, true;
+  if (text == "0" || text == "false" || text == "no" || text == "off") return out = false, true;
+  return false;
+}
+
+// Parses "host:port" or "[v6]:port".
+bool parse_listen(const std::string& text, std::string& host, int& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string h = text.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.size() < 3 || h.back() != ']') return false;
+    h = h.substr(1, h.size() - 2);
+  }
+  std::string p = text.substr(colon + 1);
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || value < 0 || value > 65535)
+    return false;
+  host = h;
+  port = value;
+  return true;
+}
+
+template <typename Config>
+ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env& env,
+                                std::vector<Knob>& knobs, ParsedConfig<Config>& out) {
+  auto find = [&](const std::string& flag) -> Knob* {
+    for (auto& k : knobs)
+      if (k.flag == flag) return &k;
+    return nullptr;
+  };
+  auto apply = [&](Knob& k, const std::string& value, const std::string& where) {
+    if (!k.apply(value))
+      out.warnings.push_back("ignoring malformed " + where + " value '" + value +
+                             "'; using the default");
+  };
+  // Environment first, so that flags win.
+  for (auto& k : knobs) {
+    auto it = env.find(env_name(k.flag));
+    if (it == env.end()) continue;
+    if (k.repeatable) {
+      std::string item;
+      for (std::size_t i = 0; i <= it->second.size(); ++i) {
+        if (i == it->second.size() || it->second[i] == ',') {
+          if (!item.empty()) apply(k, item, it->first);
+          item.clear();
+        } else {
+          item += it->second[i];
+        }
+      }
+    } else {
+      apply(k, it->second, it->first);
+    }
+  }
+  std::map<std::string, bool> seen_flag;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      out.error = "unexpected argument '" + arg + "'";
+      return out;
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> inline_value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    Knob* k = find(name);
+    if (!k) {
+      out.error = "unknown flag '--" + name + "'";
+      return out;
+    }
+    if (!k->takes_value) {
+      if (inline_value) {
+        apply(*k, *inline_value, "--" + name);
+      } else {
+        k->apply("1");
+      }
+      continue;
+    }
+    std::string value;
+    if (inline_value) {
+      value = *inline_value;
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      out.error = "flag '--" + name + "' needs a value";
+      return out;
+    }
+    // A repeatable flag given on the command line replaces what the environment said.
+    if (k->repeatable && !seen_flag[name]) k->apply("");
+    seen_flag[name] = true;
+    apply(*k, value, "--" + name);
+  }
+  return out;
+}
+
+Knob seconds_knob(std::string flag, Millis& target, bool allow_zero = true) {
+  return Knob{std::move(flag), true, false, [&target, allow_zero](const std::string& v) {
+                auto ms = parse_seconds(v);
+                if (!ms || (!allow_zero && *ms == 0)) return false;
+                target = *ms;
+                return true;
+              }};
+}
+
+Knob count_knob(std::string flag, std::int64_t& target) {
+  return Knob{std::move(flag), true, false, [&target](const std::string& v) {
+                auto n = parse_count(v);
+                if (!n) return false;
+                target = *n;
+                return true;
+              }};
+}
+
+Knob string_knob(std::string flag, std::string& target) {
+  return Knob{std::move(flag), true, false, [&target](const std::string& v) {
+                if (v.empty()) return false;
+                target = v;
+                return true;
+              }};
+}
+
+} // namespace
+
+ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>& args,
+                                                 const Env& env) {
+  ParsedConfig<GatewayConfig> out;
+  GatewayConfig& c = out.config;
+  auto home = env.find("HOME");
+  auto xdg = env.find("XDG_STATE_HOME");
+  if (xdg != env.end() && !xdg->second.empty())
+    c.state_dir = xdg->second + "/lifeline";
+  else if (home != env.end() && !home->second.empty())
+    c.state_dir = home->second + "/.local/state/lifeline";
+  else
+    c.state_dir = ".lifeline-state";
+
+  std::vector<Knob> knobs;
+  knobs.push_back({"listen", true, false, [&c](const std::string& v) {
+                     return parse_listen(v, c.listen_host, c.listen_port);
+                   }});
+  knobs.push_back({"stdio", false, false, [&c](const std::string& v) { return parse_bool(v, c.stdio); }});
+  knobs.push_back(string_knob("token", c.token));
+  knobs.push_back({"allowed-origin", true, true, [&c](const std::string& v) {
+                     if (v.empty()) {
+                       c.allowed_origins.clear();
+                       return true;
+                     }
+                     c.allowed_origins.push_back(v);
+                     return true;
+                   }});
+  knobs.push_back(string_knob("state-dir", c.state_dir));
+  knobs.push_back(string_knob("worker-cmd", c.worker_cmd));
+  knobs.push_back(string_knob("pty-cmd", c.pty_cmd));
+  knobs.push_back(seconds_knob("session-ttl", c.session_ttl));
+  knobs.push_back(seconds_knob("reaper-interval", c.reaper_interval, false));
+  knobs.push_back(seconds_knob("orphan-grace", c.orphan_grace));
+  knobs.push_back(seconds_knob("ping-interval", c.ping_interval, false));
+  knobs.push_back(seconds_knob("ping-timeout", c.ping_timeout, false));
+  knobs.push_back(seconds_knob("slash-timeout", c.slash_timeout, false));
+  knobs.push_back(count_knob("max-sessions", c.max_sessions));
+  knobs.push_back(count_knob("max-sessions-per-connection", c.max_sessions_per_connection));
+  knobs.push_back(count_knob("max-message-bytes", c.max_message_bytes));
+  return run_parser(args, env, knobs, out);
+}
+
+ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& args,
+                                               const Env& env) {
+  ParsedConfig<WorkerConfig> out;
+  WorkerConfig& c = out.config;
+  // The watchdog knobs come from the environment only (PROTOCOL.md).
+  auto knob_env = [&](const char* name, Millis& target, Millis min) {
+    auto it = env.find(name);
+    if (it == env.end()) return;
+    auto ms = parse_seconds(it->second);
+    if (!ms) {
+      out.warnings.push_back(std::string("ignoring malformed ") + name + " value '" + it->second +
+                             "'; using the default");
+      return;
+    }
+    if (*ms < min) {
+      out.warnings.push_back(std::string(name) + " below its minimum; using " +
+                             std::to_string(min) + " ms");
+      *ms = min;
+    }
+    target = *ms;
+  };
+  knob_env("LIFELINE_WATCHDOG_POLL_S", c.watchdog_poll, 50);
+  knob_env("LIFELINE_WATCHDOG_GRACE_S", c.watchdog_grace, 0);
+
+  std::vector<Knob> knobs;
+  knobs.push_back({"session-key", true, false, [&c](const std::string& v) {
+                     c.session_key = v;
+                     return true;
+                   }});
+  knobs.push_back({"lifeline-fd", true, false, [&c](const std::string& v) {
+                     int fd = -1;
+                     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), fd);
+                     if (ec != std::errc() || p != v.data() + v.size() || fd < 0) return false;
+                     c.lifeline_fd = fd;
+                     return true;
+                   }});
+  // Worker flags come only from argv (the gateway passes them); no env fallback.
+  Env no_env;
+  return run_parser(args, no_env, knobs, out);
+}
+
+std::string gateway_usage() {
+  return R"(usage: lifeline-gateway [flags]
+
+Serves lifeline sessions over WebSocket (ws://HOST:PORT/ws) or, with --stdio, one
+client on stdin/stdout. Every flag can also be set as LIFELINE_<FLAG> (e.g.
+LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions.
+
+  --listen HOST:PORT             listen address (default 127.0.0.1:8765; port 0 picks one)
+  --stdio                        serve one client on stdin/stdout (NDJSON)
+  --token TOKEN                  admission token (default: generated, <state-dir>/token)
+  --allowed-origin ORIGIN        allowed browser Origin, repeatable (default: own origins)
+  --state-dir DIR                holds lifeline.db and token
+                                 (default $XDG_STATE_HOME/lifeline or ~/.local/state/lifeline)
+  --worker-cmd PATH              slash worker (default: lifeline-slash-worker beside this)
+  --pty-cmd CMD                  terminal command (default /bin/sh)
+  --session-ttl S                idle detached sessions older than this are reaped (21600)
+  --reaper-interval S            how often the idle reaper runs (300)
+  --orphan-grace S               detached sessions live this long (20; 0 = forever)
+  --ping-interval S              keepalive ping interval (20)
+  --ping-timeout S               pong deadline (20)
+  --slash-timeout S              a slash command's time limit (45)
+  --max-sessions N               live sessions in all (1024)
+  --max-sessions-per-connection N  (64)
+  --max-message-bytes N          largest accepted message (1048576)
+  --help                         this text
+)";
+}
+
+std::string worker_usage() {
+  return R"(usage: lifeline-slash-worker --session-key KEY --lifeline-fd N
+
+Runs slash commands read as NDJSON on stdin; spawned by lifeline-gateway.
+Environment: LIFELINE_WATCHDOG_POLL_S (2.0, min 0.05), LIFELINE_WATCHDOG_GRACE_S (5.0).
+)";
+}
+
+} // namespace lifeline

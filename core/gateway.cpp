@@ -1,0 +1,498 @@
+#include "core/gateway.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+
+#include "core/params.hpp"
+
+namespace lifeline {
+
+const char* to_string(EndReason reason) {
+  switch (reason) {
+    case EndReason::client_close: return "client_close";
+    case EndReason::ws_disconnect: return "ws_disconnect";
+    case EndReason::orphan_grace: return "orphan_grace";
+    case EndReason::idle_timeout: return "idle_timeout";
+    case EndReason::lru_evict: return "lru_evict";
+    case EndReason::shutdown: return "shutdown";
+    case EndReason::worker_lost: return "worker_lost";
+  }
+  return "unknown";
+}
+
+const char* to_string(SessionStatus status) {
+  switch (status) {
+    case SessionStatus::idle: return "idle";
+    case SessionStatus::working: return "working";
+    case SessionStatus::starting: return "starting";
+    case SessionStatus::detached: return "detached";
+  }
+  return "unknown";
+}
+
+Gateway::Gateway(GatewayConfig config, GatewayPorts ports)
+    : config_(std::move(config)),
+      clock_(ports.clock),
+      proc_(ports.proc),
+      transport_(ports.transport),
+      store_(ports.store),
+      random_(ports.random),
+      log_(ports.log),
+      children_(ports.proc, ports.clock, ports.log, config_) {
+  proc_.set_events(this);
+}
+
+Gateway::~Gateway() {
+  if (reaper_timer_) clock_.cancel(reaper_timer_);
+  for (auto& [id, s] : registry_) {
+    if (s->grace_timer) clock_.cancel(s->grace_timer);
+    if (s->in_flight && s->in_flight->timeout) clock_.cancel(s->in_flight->timeout);
+  }
+  proc_.set_events(nullptr);
+}
+
+void Gateway::start() {
+  reaper_timer_ = clock_.after(config_.reaper_interval, [this] { run_reaper(); });
+}
+
+std::string Gateway::new_id(const char* prefix, int words) {
+  std::string out = prefix;
+  char buf[17];
+  for (int i = 0; i < words; ++i) {
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(random_.next()));
+    out += buf;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- connections
+
+void Gateway::on_connect(ConnId conn) {
+  connections_.emplace(conn, Connection{});
+  Json payload = {{"version", version}, {"connection_id", "c" + std::to_string(conn)},
+                  {"protocol", 1}};
+  transport_.send(conn, rpc::event("gateway.ready", nullptr, std::move(payload)));
+}
+
+void Gateway::on_message(ConnId conn, std::string_view text) {
+  if (!connected(conn)) {
+    log_.write(LogLevel::warn, "message on unknown connection " + std::to_string(conn));
+    return;
+  }
+  auto decoded = rpc::decode(text, static_cast<std::size_t>(config_.max_message_bytes));
+  if (auto* err = std::get_if<rpc::DecodeError>(&decoded)) {
+    transport_.send(conn, rpc::error(err->id, err->code, err->message));
+    return;
+  }
+  dispatch(conn, std::get<rpc::Request>(std::move(decoded)));
+}
+
+void Gateway::on_disconnect(ConnId conn) {
+  auto it = connections_.find(conn);
+  if (it == connections_.end()) return;
+  std::vector<std::string> ids(it->second.sessions.begin(), it->second.sessions.end());
+  connections_.erase(it);
+  for (const auto& id : ids) {
+    SessionPtr s = find_session(id);
+    if (!s || s->conn != conn) continue;
+    s->conn.reset();
+    if (s->close_on_disconnect) {
+      teardown(s, EndReason::ws_disconnect);
+    } else {
+      log_.write(LogLevel::info, "session " + id + " detached");
+      arm_grace(s);
+    }
+  }
+}
+
+void Gateway::reply(const ReplyTo& to, Json result) {
+  if (to.notification || !connected(to.conn)) return;
+  transport_.send(to.conn, rpc::result(to.id, std::move(result)));
+}
+
+void Gateway::reply_error(const ReplyTo& to, int code, std::string_view message,
+                          const Json& data) {
+  if (to.notification || !connected(to.conn)) return;
+  transport_.send(to.conn, rpc::error(to.id, code, message, data));
+}
+
+void Gateway::emit(const Session& s, std::string_view type, Json payload) {
+  if (!s.conn || !connected(*s.conn)) return;
+  transport_.send(*s.conn, rpc::event(type, &s.id, std::move(payload)));
+}
+
+void Gateway::dispatch(ConnId conn, rpc::Request req) {
+  ReplyTo to{conn, req.id, req.notification};
+  if (shutting_down_) {
+    reply_error(to, rpc::internal_error, "the gateway is shutting down");
+    return;
+  }
+  using Handler = void (Gateway::*)(const ReplyTo&, const Json&);
+  static const std::map<std::string, Handler, std::less<>> methods = {
+      {"session.create", &Gateway::m_create},       {"session.close", &Gateway::m_close},
+      {"session.resume", &Gateway::m_resume},       {"session.active_list", &Gateway::m_active_list},
+      {"session.history", &Gateway::m_history},     {"slash.exec", &Gateway::m_exec},
+      {"session.reset", &Gateway::m_reset},         {"pty.open", &Gateway::m_pty_open},
+      {"pty.write", &Gateway::m_pty_write},         {"pty.resize", &Gateway::m_pty_resize},
+      {"pty.close", &Gateway::m_pty_close},         {"gateway.stats", &Gateway::m_stats},
+      {"gateway.workers", &Gateway::m_workers},
+  };
+  auto it = methods.find(req.method);
+  if (it == methods.end()) {
+    reply_error(to, rpc::method_not_found, "unknown method '" + req.method + "'");
+    return;
+  }
+  (this->*(it->second))(to, req.params);
+}
+
+// ---------------------------------------------------------------- sessions
+
+std::vector<SessionPtr> Gateway::sessions() const {
+  std::vector<SessionPtr> out;
+  out.reserve(registry_.size());
+  for (const auto& [id, s] : registry_) out.push_back(s);
+  std::sort(out.begin(), out.end(), [](const SessionPtr& a, const SessionPtr& b) {
+    return a->seq < b->seq;
+  });
+  return out;
+}
+
+SessionPtr Gateway::find_session(const std::string& id) const {
+  auto it = registry_.find(id);
+  return it == registry_.end() ? nullptr : it->second;
+}
+
+bool Gateway::still_mapped(const std::string& id, const Session* expected) const {
+  auto it = registry_.find(id);
+  return it != registry_.end() && it->second.get() == expected && !expected->finalized;
+}
+
+void Gateway::touch(Session& s) {
+  s.last_active_mono = clock_.now();
+  s.last_active_at = clock_.wall_now();
+}
+
+void Gateway::bind(const SessionPtr& s, ConnId conn) {
+  if (s->conn == conn) return;
+  unbind(*s);
+  s->conn = conn;
+  connections_[conn].sessions.insert(s->id);
+  if (s->grace_timer) {
+    clock_.cancel(s->grace_timer);
+    s->grace_timer = 0;
+  }
+}
+
+void Gateway::unbind(Session& s) {
+  if (!s.conn) return;
+  auto it = connections_.find(*s.conn);
+  if (it != connections_.end()) it->second.sessions.erase(s.id);
+  s.conn.reset();
+}
+
+Json Gateway::describe(const Session& s) const {
+  Json worker_pid = nullptr;
+  if (s.worker)
+    if (const ChildInfo* c = children_.find(*s.worker)) worker_pid = c->pid;
+  return {{"session_id", s.id},
+          {"session_key", s.key},
+          {"title", s.title},
+          {"status", to_string(s.status())},
+          {"created_at", s.created_at},
+          {"last_active", s.last_active_at},
+          {"close_on_disconnect", s.close_on_disconnect},
+          {"worker_pid", worker_pid}};
+}
+
+SessionPtr Gateway::create_session(ConnId conn, std::string key, std::string title,
+                                   bool close_on_disconnect) {
+  auto s = std::make_shared<Session>();
+  s->id = new_id("s", 1);
+  while (registry_.count(s->id)) s->id = new_id("s", 1);
+  s->key = std::move(key);
+  s->title = std::move(title);
+  s->seq = ++creation_seq_;
+  s->close_on_disconnect = close_on_disconnect;
+  s->created_at = clock_.wall_now();
+  s->created_mono = clock_.now();
+  touch(*s);
+  registry_.emplace(s->id, s);
+  bind(s, conn);
+  SessionRecord rec{s->id, s->key, s->title, s->close_on_disconnect, s->created_at, std::nullopt};
+  store_.record_start(rec, [this, id = s->id](bool ok) {
+    if (!ok)
+      log_.write(LogLevel::error, "store: could not record the start of session " + id +
+                                      "; its history may not be resumable");
+  });
+  log_.write(LogLevel::info, "session " + s->id + " created");
+  return s;
+}
+
+bool Gateway::lru_evictable(const Session& s) const {
+  return !s.finalized && !s.conn && !s.busy();
+}
+
+bool Gateway::make_room() {
+  if (static_cast<std::int64_t>(registry_.size()) < config_.max_sessions) return true;
+  SessionPtr victim;
+  for (const auto& [id, s] : registry_)
+    if (lru_evictable(*s) && (!victim || s->last_active_mono < victim->last_active_mono ||
+                              (s->last_active_mono == victim->last_active_mono &&
+                               s->seq < victim->seq)))
+      victim = s;
+  if (!victim) return false;
+  teardown(victim, EndReason::lru_evict);
+  return static_cast<std::int64_t>(registry_.size()) < config_.max_sessions;
+}
+
+void Gateway::m_create(const ReplyTo& to, const Json& params) {
+  Params p(params, {"close_on_disconnect", "title"});
+  bool close_on_disconnect = p.optional_bool("close_on_disconnect", true);
+  std::string title = p.optional_string("title").value_or("");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  auto& conn = connections_[to.conn];
+  if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
+    return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");
+  if (!make_room()) return reply_error(to, rpc::limit_reached, "limit reached: live sessions");
+  SessionPtr s = create_session(to.conn, new_id("k", 2), std::move(title), close_on_disconnect);
+  reply(to, {{"session_id", s->id}, {"session_key", s->key}, {"created_at", s->created_at}});
+}
+
+void Gateway::m_close(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id"});
+  std::string id = p.required_string("session_id");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  SessionPtr s = find_session(id);
+  bool closed = s && teardown(s, EndReason::client_close);
+  reply(to, {{"closed", closed}});
+}
+
+bool Gateway::store_query_allowed(const ReplyTo& to) {
+  auto it = connections_.find(to.conn);
+  if (it == connections_.end()) return false;
+  if (it->second.store_queries >= config_.max_pending_per_connection) {
+    reply_error(to, rpc::limit_reached, "limit reached: pending store queries");
+    return false;
+  }
+  ++it->second.store_queries;
+  return true;
+}
+
+void Gateway::store_query_done(const ReplyTo& to) {
+  auto it = connections_.find(to.conn);
+  if (it != connections_.end() && it->second.store_queries > 0) --it->second.store_queries;
+}
+
+void Gateway::m_resume(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id"});
+  std::string id = p.required_string("session_id");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  auto rebind = [this](const ReplyTo& to, const SessionPtr& s) {
+    auto& conn = connections_[to.conn];
+    if (s->conn != to.conn &&
+        static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
+      return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");
+    bind(s, to.conn);
+    touch(*s);
+    log_.write(LogLevel::info, "session " + s->id + " resumed");
+    reply(to, {{"session_id", s->id}, {"resumed", true}, {"status", to_string(s->status())}});
+  };
+  if (SessionPtr s = find_session(id)) return rebind(to, s);
+  if (!store_query_allowed(to)) return;
+  store_.find_session(id, [this, to, rebind](StoreReply<std::optional<SessionRecord>> r) {
+    store_query_done(to);
+    if (shutting_down_ || !connected(to.conn)) return; // nobody to bind it to: create nothing
+    if (!r.ok) return reply_error(to, rpc::store_unavailable, "store unavailable");
+    if (!r.value) return reply_error(to, rpc::nothing_to_resume, "nothing to resume");
+    const SessionRecord& rec = *r.value;
+    // A live session may already continue this history (resumed from the store before).
+    for (const auto& [sid, live] : registry_)
+      if (live->key == rec.session_key) return rebind(to, live);
+    auto& conn = connections_[to.conn];
+    if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
+      return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");
+    if (!make_room()) return reply_error(to, rpc::limit_reached, "limit reached: live sessions");
+    SessionPtr s = create_session(to.conn, rec.session_key, rec.title, rec.close_on_disconnect);
+    reply(to, {{"session_id", s->id},
+               {"session_key", s->key},
+               {"resumed", true},
+               {"from_store", true},
+               {"status", to_string(s->status())}});
+  });
+}
+
+void Gateway::m_active_list(const ReplyTo& to, const Json& params) {
+  Params p(params, {});
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  Json list = Json::array();
+  for (const auto& s : sessions()) list.push_back(describe(*s));
+  reply(to, {{"sessions", std::move(list)}});
+}
+
+void Gateway::m_history(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id", "session_key", "limit"});
+  auto id = p.optional_string("session_id");
+  auto key = p.optional_string("session_key");
+  int limit = static_cast<int>(p.optional_int("limit", 1, 10000).value_or(1000));
+  if (p.ok() && id.has_value() == key.has_value())
+    return reply_error(to, rpc::invalid_params,
+                       "invalid params: give exactly one of 'session_id' and 'session_key'");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  auto load = [this, limit](const ReplyTo& to, const std::string& key) {
+    if (!store_query_allowed(to)) return;
+    store_.history(key, limit, [this, to](StoreReply<std::vector<HistoryEntry>> r) {
+      store_query_done(to);
+      if (!r.ok) return reply_error(to, rpc::store_unavailable, "store unavailable");
+      Json entries = Json::array();
+      for (const auto& e : r.value) {
+        Json j = {{"seq", e.seq}, {"at", e.at}, {"command", e.command}, {"ok", e.ok}};
+        j[e.ok ? "output" : "error"] = e.text;
+        entries.push_back(std::move(j));
+      }
+      reply(to, {{"entries", std::move(entries)}});
+    });
+  };
+  if (key) return load(to, *key);
+  if (SessionPtr s = find_session(*id)) return load(to, s->key);
+  if (!store_query_allowed(to)) return;
+  store_.find_session(*id, [this, to, load](StoreReply<std::optional<SessionRecord>> r) {
+    store_query_done(to);
+    if (!r.ok) return reply_error(to, rpc::store_unavailable, "store unavailable");
+    if (!r.value) return reply_error(to, rpc::session_not_found, "session not found");
+    load(to, r.value->session_key);
+  });
+}
+
+void Gateway::m_stats(const ReplyTo& to, const Json& params) {
+  Params p(params, {});
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  std::int64_t detached = 0;
+  for (const auto& [id, s] : registry_) detached += !s->conn;
+  Json reaped = Json::object();
+  for (int i = 0; i < end_reason_count; ++i)
+    reaped[to_string(static_cast<EndReason>(i))] = counters_.reaped[i];
+  reply(to, {{"sessions_live", registry_.size()},
+             {"sessions_detached", detached},
+             {"workers_live", children_.count(ChildKind::slash)},
+             {"ptys_live", children_.count(ChildKind::pty)},
+             {"open_fds", proc_.open_fds()},
+             {"reaped", std::move(reaped)},
+             {"spawn_failures", counters_.spawn_failures}});
+}
+
+void Gateway::m_workers(const ReplyTo& to, const Json& params) {
+  Params p(params, {});
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  Json list = Json::array();
+  for (const auto& c : children_.list())
+    list.push_back({{"pid", c.pid},
+                    {"pgid", c.pgid},
+                    {"session_id", c.session_id},
+                    {"kind", c.kind == ChildKind::slash ? "slash" : "pty"},
+                    {"started_at", c.started_at}});
+  reply(to, {{"workers", std::move(list)}});
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+void Gateway::arm_grace(const SessionPtr& s) {
+  if (config_.orphan_grace <= 0 || s->finalized) return; // 0: never grace-reaped
+  if (s->grace_timer) clock_.cancel(s->grace_timer);
+  s->grace_timer = clock_.after(config_.orphan_grace, [this, id = s->id, weak = std::weak_ptr(s)] {
+    on_grace_expired(id, weak);
+  });
+}
+
+void Gateway::on_grace_expired(const std::string& id, const std::weak_ptr<Session>& weak) {
+  SessionPtr s = weak.lock();
+  if (!s || !still_mapped(id, s.get())) return;
+  s->grace_timer = 0;
+  if (s->conn) return; // resumed in time
+  if (s->busy()) {
+    // A command is still running for a client who may come back for it: wait again
+    // rather than skip (the historical bug left such sessions until the TTL).
+    arm_grace(s);
+    return;
+  }
+  teardown(s, EndReason::orphan_grace);
+}
+
+bool Gateway::idle_evictable(const Session& s, Millis now) const {
+  return !s.finalized && !s.conn && !s.in_flight && s.queue.empty() && s.spawn_ticket == 0 &&
+         s.pty_spawns_pending == 0 && !s.busy() && now - s.last_active_mono >= config_.session_ttl &&
+         now - s.created_mono >= config_.session_ttl;
+}
+
+void Gateway::run_reaper() {
+  reaper_timer_ = 0;
+  Millis now = clock_.now();
+  std::vector<SessionPtr> candidates;
+  for (const auto& [id, s] : registry_)
+    if (idle_evictable(*s, now)) candidates.push_back(s);
+  for (const auto& s : candidates)
+    if (still_mapped(s->id, s.get()) && idle_evictable(*s, clock_.now())) // re-check at eviction
+      teardown(s, EndReason::idle_timeout);
+  if (!shutting_down_)
+    reaper_timer_ = clock_.after(config_.reaper_interval, [this] { run_reaper(); });
+}
+
+bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
+  if (s->finalized) return false; // one funnel, one finalization, one stored end
+  s->finalized = true;
+  auto it = registry_.find(s->id);
+  assert(it != registry_.end() && it->second == s);
+  registry_.erase(it);
+  ++counters_.finalized;
+  ++counters_.reaped[static_cast<int>(reason)];
+  log_.write(LogLevel::info, "session " + s->id + " closed: " + to_string(reason));
+
+  if (s->grace_timer) {
+    clock_.cancel(s->grace_timer);
+    s->grace_timer = 0;
+  }
+  // Every waiting client gets an answer; a command whose output is being stored keeps
+  // its place: the store's completion answers it.
+  fail_in_flight(*s, rpc::worker_exited, "session closed during the command");
+  for (auto& cmd : s->queue)
+    reply_error(cmd.reply, rpc::session_not_found, "session closed before the command ran");
+  s->queue.clear();
+  for (auto& w : s->reset_waiters)
+    reply_error(w, rpc::session_not_found, "session closed before the worker restarted");
+  s->reset_waiters.clear();
+  s->spawn_ticket = 0; // a spawn still in flight will find the session gone and kill
+  drop_worker(*s);
+  for (auto& [pty_id, child] : s->ptys) {
+    pty_owner_.erase(pty_id);
+    kill_child(child);
+  }
+  s->ptys.clear();
+
+  store_.record_end(s->id, to_string(reason), clock_.wall_now(), [this, id = s->id](bool ok) {
+    if (!ok) log_.write(LogLevel::error, "store: could not record the end of session " + id);
+  });
+  emit(*s, "session.closed", {{"reason", to_string(reason)}});
+  unbind(*s);
+  return true;
+}
+
+void Gateway::shutdown(std::function<void()> done) {
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  if (reaper_timer_) {
+    clock_.cancel(reaper_timer_);
+    reaper_timer_ = 0;
+  }
+  for (const auto& s : sessions()) teardown(s, EndReason::shutdown);
+  maybe_finish_shutdown();
+}
+
+void Gateway::maybe_finish_shutdown() {
+  if (!shutting_down_ || !shutdown_done_ || children_.size() != 0 || spawns_in_flight_ != 0)
+    return;
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = nullptr;
+  done();
+}
+
+} // namespace lifeline

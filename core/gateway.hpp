@@ -1,0 +1,169 @@
+// The gateway core: the session registry, the JSON-RPC methods of PROTOCOL.md, the one
+// teardown funnel, disconnect/orphan-grace handling, the idle reaper and the LRU cap.
+// It is driven by events (connections, messages, child output/exit, timers, store
+// completions) and acts only through its ports. Single-threaded by contract.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/child_supervisor.hpp"
+#include "core/config.hpp"
+#include "core/json.hpp"
+#include "core/jsonrpc.hpp"
+#include "core/ports.hpp"
+#include "core/session.hpp"
+
+namespace lifeline {
+
+inline constexpr const char* version = "0.1.0";
+
+struct GatewayPorts {
+  Clock& clock;
+  ProcessControl& proc;
+  Transport& transport;
+  Store& store;
+  Random& random;
+  Log& log;
+};
+
+struct GatewayCounters {
+  std::array<std::int64_t, end_reason_count> reaped{};
+  std::int64_t spawn_failures = 0;
+  std::int64_t finalized = 0;
+};
+
+class Gateway final : public ProcessEvents {
+ public:
+  Gateway(GatewayConfig config, GatewayPorts ports);
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+  ~Gateway() override;
+
+  // Arms the idle reaper. Call once, before events flow.
+  void start();
+
+  // Transport events.
+  void on_connect(ConnId conn);
+  void on_message(ConnId conn, std::string_view text);
+  void on_disconnect(ConnId conn);
+
+  // ProcessControl events.
+  void on_child_output(ChildId child, std::string_view bytes) override;
+  void on_child_exit(ChildId child, int status) override;
+
+  // Tears every session down (reason shutdown) and calls done once every child is
+  // reaped and released. Messages after this get an error.
+  void shutdown(std::function<void()> done);
+
+  // Introspection (tests, simulator, metrics).
+  std::vector<SessionPtr> sessions() const; // live (non-finalized), by creation
+  SessionPtr find_session(const std::string& id) const;
+  const ChildSupervisor& children() const { return children_; }
+  const GatewayCounters& counters() const { return counters_; }
+  const GatewayConfig& config() const { return config_; }
+  bool connected(ConnId conn) const { return connections_.count(conn) != 0; }
+
+ private:
+  struct Connection {
+    std::set<std::string> sessions; // ids of sessions bound here
+    int store_queries = 0;
+  };
+
+  // Dispatch.
+  void dispatch(ConnId conn, rpc::Request req);
+  void reply(const ReplyTo& to, Json result);
+  void reply_error(const ReplyTo& to, int code, std::string_view message,
+                   const Json& data = Json());
+  void emit(const Session& s, std::string_view type, Json payload);
+
+  // Methods.
+  void m_create(const ReplyTo& to, const Json& params);
+  void m_close(const ReplyTo& to, const Json& params);
+  void m_resume(const ReplyTo& to, const Json& params);
+  void m_active_list(const ReplyTo& to, const Json& params);
+  void m_history(const ReplyTo& to, const Json& params);
+  void m_exec(const ReplyTo& to, const Json& params);
+  void m_reset(const ReplyTo& to, const Json& params);
+  void m_pty_open(const ReplyTo& to, const Json& params);
+  void m_pty_write(const ReplyTo& to, const Json& params);
+  void m_pty_resize(const ReplyTo& to, const Json& params);
+  void m_pty_close(const ReplyTo& to, const Json& params);
+  void m_stats(const ReplyTo& to, const Json& params);
+  void m_workers(const ReplyTo& to, const Json& params);
+
+  // Sessions.
+  SessionPtr create_session(ConnId conn, std::string key, std::string title,
+                            bool close_on_disconnect);
+  bool make_room(); // LRU eviction when at the cap; false: refuse
+  void bind(const SessionPtr& s, ConnId conn);
+  void unbind(Session& s);
+  void touch(Session& s);
+  Json describe(const Session& s) const;
+  void arm_grace(const SessionPtr& s);
+  void on_grace_expired(const std::string& id, const std::weak_ptr<Session>& weak);
+  void run_reaper();
+  bool idle_evictable(const Session& s, Millis now) const;
+  bool lru_evictable(const Session& s) const;
+  bool store_query_allowed(const ReplyTo& to);
+  void store_query_done(const ReplyTo& to);
+
+  // The one teardown funnel. Returns false when the session was already finalized.
+  bool teardown(const SessionPtr& s, EndReason reason);
+
+  // DESIGN.md rule 2: attach a spawned child only if the registry still maps the id to
+  // this very session object and, for the worker, the spawn is still the wanted one.
+  bool still_mapped(const std::string& id, const Session* expected) const;
+
+  // Slash worker.
+  void pump(const SessionPtr& s);
+  void start_worker_spawn(const SessionPtr& s);
+  void on_worker_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
+                         std::uint64_t ticket, SpawnResult result);
+  void on_worker_line(const SessionPtr& s, std::string_view line);
+  void on_command_timeout(const std::string& id, const std::weak_ptr<Session>& weak,
+                          std::uint64_t request_id);
+  void finish_command(const SessionPtr& s, const std::shared_ptr<InFlightCommand>& cmd,
+                      bool ok, std::string text);
+  void fail_in_flight(Session& s, int code, std::string_view message);
+  void drop_worker(Session& s); // terminate the worker and forget it
+  void kill_child(ChildId child);
+  void on_worker_died(const SessionPtr& s, ChildId child, int status);
+
+  // PTYs.
+  void on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, ReplyTo to,
+                      SpawnResult result);
+
+  std::string new_id(const char* prefix, int words);
+
+  GatewayConfig config_;
+  Clock& clock_;
+  ProcessControl& proc_;
+  Transport& transport_;
+  Store& store_;
+  Random& random_;
+  Log& log_;
+  ChildSupervisor children_;
+
+  std::map<std::string, SessionPtr> registry_;        // id -> live session
+  std::map<std::string, std::string> pty_owner_;      // pty id -> session id
+  std::map<ConnId, Connection> connections_;
+  GatewayCounters counters_;
+  std::uint64_t next_ticket_ = 1;
+  std::uint64_t next_request_id_ = 1;
+  std::uint64_t creation_seq_ = 0;
+  TimerId reaper_timer_ = 0;
+  bool shutting_down_ = false;
+  int spawns_in_flight_ = 0;
+  std::function<void()> shutdown_done_;
+  void maybe_finish_shutdown();
+};
+
+} // namespace lifeline

@@ -1,0 +1,130 @@
+// pty.open / write / resize / close. A terminal is a child like the worker: spawned
+// behind the attach guard, torn down through the same escalation (whole group, reap,
+// then the master fd closed).
+#include "core/base64.hpp"
+#include "core/gateway.hpp"
+#include "core/params.hpp"
+
+namespace lifeline {
+
+namespace {
+std::vector<std::string> split_words(const std::string& cmd) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : cmd) {
+    if (c == ' ' || c == '\t') {
+      if (!word.empty()) out.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) out.push_back(std::move(word));
+  return out;
+}
+constexpr std::int64_t max_dimension = 10000;
+} // namespace
+
+void Gateway::m_pty_open(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id", "cols", "rows"});
+  std::string id = p.required_string("session_id");
+  int cols = static_cast<int>(p.required_int("cols", 1, max_dimension));
+  int rows = static_cast<int>(p.required_int("rows", 1, max_dimension));
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  SessionPtr s = find_session(id);
+  if (!s) return reply_error(to, rpc::session_not_found, "session not found");
+  if (static_cast<std::int64_t>(s->ptys.size()) + s->pty_spawns_pending >=
+      config_.max_ptys_per_session)
+    return reply_error(to, rpc::limit_reached, "limit reached: terminals per session");
+  SpawnSpec spec;
+  spec.kind = ChildKind::pty;
+  spec.argv = split_words(config_.pty_cmd);
+  if (spec.argv.empty()) spec.argv = {"/bin/sh"};
+  spec.session_id = s->id;
+  spec.cols = cols;
+  spec.rows = rows;
+  touch(*s);
+  ++s->pty_spawns_pending;
+  ++spawns_in_flight_;
+  proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to](SpawnResult r) {
+    --spawns_in_flight_;
+    on_pty_spawned(id, weak, to, std::move(r));
+    maybe_finish_shutdown();
+  });
+}
+
+void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
+                             ReplyTo to, SpawnResult r) {
+  SessionPtr s = weak.lock();
+  if (s) --s->pty_spawns_pending;
+  bool wanted = s && still_mapped(id, s.get());
+  if (!r.ok) {
+    ++counters_.spawn_failures;
+    log_.write(LogLevel::error, "session " + id + ": terminal failed to start: " + r.error);
+    return reply_error(to, rpc::worker_spawn_failed, "terminal failed to start", r.error);
+  }
+  std::string pty_id = new_id("p", 1);
+  while (pty_owner_.count(pty_id)) pty_id = new_id("p", 1);
+  children_.adopt(ChildInfo{r.child, ChildKind::pty, r.pid, r.pgid, id, pty_id, clock_.wall_now()});
+  if (!wanted) {
+    kill_child(r.child);
+    return reply_error(to, rpc::session_not_found, "session closed while the terminal started");
+  }
+  s->ptys[pty_id] = r.child;
+  pty_owner_[pty_id] = id;
+  reply(to, {{"pty_id", pty_id}});
+}
+
+namespace {
+struct PtyLookup {
+  SessionPtr session;
+  ChildId child = 0;
+};
+} // namespace
+
+void Gateway::m_pty_write(const ReplyTo& to, const Json& params) {
+  Params p(params, {"pty_id", "data"});
+  std::string pty_id = p.required_string("pty_id");
+  std::string data = p.required_string("data", /*allow_empty=*/true);
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  auto bytes = base64::decode(data);
+  if (!bytes) return reply_error(to, rpc::invalid_params, "invalid params: 'data' is not base64");
+  auto owner = pty_owner_.find(pty_id);
+  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+  if (!s || !s->ptys.count(pty_id)) return reply_error(to, rpc::pty_not_found, "pty not found");
+  touch(*s);
+  if (!bytes->empty() && !proc_.write(s->ptys[pty_id], *bytes))
+    return reply_error(to, rpc::internal_error, "writing to the terminal failed");
+  reply(to, Json::object());
+}
+
+void Gateway::m_pty_resize(const ReplyTo& to, const Json& params) {
+  Params p(params, {"pty_id", "cols", "rows"});
+  std::string pty_id = p.required_string("pty_id");
+  int cols = static_cast<int>(p.required_int("cols", 1, max_dimension));
+  int rows = static_cast<int>(p.required_int("rows", 1, max_dimension));
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  auto owner = pty_owner_.find(pty_id);
+  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+  if (!s || !s->ptys.count(pty_id)) return reply_error(to, rpc::pty_not_found, "pty not found");
+  touch(*s);
+  proc_.resize(s->ptys[pty_id], cols, rows);
+  reply(to, Json::object());
+}
+
+void Gateway::m_pty_close(const ReplyTo& to, const Json& params) {
+  Params p(params, {"pty_id"});
+  std::string pty_id = p.required_string("pty_id");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  auto owner = pty_owner_.find(pty_id);
+  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+  if (!s || !s->ptys.count(pty_id)) return reply(to, {{"closed", false}});
+  ChildId child = s->ptys[pty_id];
+  s->ptys.erase(pty_id);
+  pty_owner_.erase(owner);
+  touch(*s);
+  kill_child(child);
+  reply(to, {{"closed", true}});
+}
+
+} // namespace lifeline

@@ -1,0 +1,280 @@
+// slash.exec and session.reset: the per-session command FIFO, on-demand worker spawn
+// behind the attach guard, timeouts, durable-before-acknowledged transcript entries.
+#include <cassert>
+
+#include "core/base64.hpp"
+#include "core/gateway.hpp"
+#include "core/params.hpp"
+#include "core/worker_protocol.hpp"
+
+namespace lifeline {
+
+namespace {
+std::string trim(std::string_view s) {
+  auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  auto last = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(first, last - first + 1));
+}
+} // namespace
+
+void Gateway::m_exec(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id", "command"});
+  std::string id = p.required_string("session_id");
+  std::string command = p.required_string("command", /*allow_empty=*/true);
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  SessionPtr s = find_session(id);
+  if (!s) return reply_error(to, rpc::session_not_found, "session not found");
+  command = trim(command);
+  if (command.empty()) return reply_error(to, rpc::empty_command, "empty command");
+  if (command.find('\n') != std::string::npos)
+    return reply_error(to, rpc::invalid_params, "invalid params: 'command' must be one line");
+  std::int64_t queued = static_cast<std::int64_t>(s->queue.size()) + (s->in_flight ? 1 : 0);
+  if (queued >= config_.max_queued_commands)
+    return reply_error(to, rpc::limit_reached, "limit reached: queued commands");
+  touch(*s);
+  s->queue.push_back(PendingCommand{to, std::move(command)});
+  pump(s);
+}
+
+void Gateway::m_reset(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id"});
+  std::string id = p.required_string("session_id");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  SessionPtr s = find_session(id);
+  if (!s) return reply_error(to, rpc::session_not_found, "session not found");
+  if (static_cast<std::int64_t>(s->reset_waiters.size()) >= config_.max_queued_commands)
+    return reply_error(to, rpc::limit_reached, "limit reached: pending resets");
+  touch(*s);
+  fail_in_flight(*s, rpc::worker_exited, "worker restarted during the command");
+  drop_worker(*s);
+  s->reset_waiters.push_back(to);
+  // A spawn already in flight is superseded: its completion no longer matches the
+  // ticket and is torn down by the attach guard.
+  start_worker_spawn(s);
+}
+
+void Gateway::pump(const SessionPtr& s) {
+  if (s->finalized || s->in_flight || s->queue.empty()) return;
+  if (!s->worker) {
+    if (s->spawn_ticket == 0) start_worker_spawn(s);
+    return;
+  }
+  auto cmd = std::make_shared<InFlightCommand>();
+  cmd->cmd = std::move(s->queue.front());
+  s->queue.pop_front();
+  cmd->request_id = next_request_id_++;
+  s->in_flight = cmd;
+  std::string line = worker_protocol::encode_request(
+      {static_cast<std::int64_t>(cmd->request_id), cmd->cmd.command});
+  if (!proc_.write(*s->worker, line)) {
+    log_.write(LogLevel::warn, "session " + s->id + ": writing to the worker failed");
+    fail_in_flight(*s, rpc::worker_exited, "worker exited during the command");
+    drop_worker(*s);
+    pump(s);
+    return;
+  }
+  cmd->timeout = clock_.after(config_.slash_timeout,
+                              [this, id = s->id, weak = std::weak_ptr(s), rid = cmd->request_id] {
+                                on_command_timeout(id, weak, rid);
+                              });
+}
+
+void Gateway::start_worker_spawn(const SessionPtr& s) {
+  std::uint64_t ticket = next_ticket_++;
+  s->spawn_ticket = ticket;
+  SpawnSpec spec;
+  spec.kind = ChildKind::slash;
+  spec.argv = {config_.worker_cmd, "--session-key", s->key};
+  spec.session_id = s->id;
+  ++spawns_in_flight_;
+  proc_.spawn(spec, [this, id = s->id, weak = std::weak_ptr(s), ticket](SpawnResult r) {
+    --spawns_in_flight_;
+    on_worker_spawned(id, weak, ticket, std::move(r));
+    maybe_finish_shutdown();
+  });
+}
+
+void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
+                                std::uint64_t ticket, SpawnResult r) {
+  SessionPtr s = weak.lock();
+  bool wanted = s && still_mapped(id, s.get()) && s->spawn_ticket == ticket;
+  if (!r.ok) {
+    ++counters_.spawn_failures;
+    log_.write(LogLevel::error, "session " + id + ": worker failed to start: " + r.error);
+    if (!wanted) return;
+    s->spawn_ticket = 0;
+    for (auto& cmd : s->queue)
+      reply_error(cmd.reply, rpc::worker_spawn_failed, "worker failed to start", r.error);
+    s->queue.clear();
+    for (auto& w : s->reset_waiters)
+      reply_error(w, rpc::worker_spawn_failed, "worker failed to start", r.error);
+    s->reset_waiters.clear();
+    return;
+  }
+  // Owned from this instant, whatever happens next.
+  children_.adopt(ChildInfo{r.child, ChildKind::slash, r.pid, r.pgid, id, "", clock_.wall_now()});
+  if (!wanted) {
+    // DESIGN.md rule 2: the session is gone, or a newer spawn superseded this one.
+    log_.write(LogLevel::info, "session " + id + ": worker pid " + std::to_string(r.pid) +
+                                   " arrived after it stopped being wanted; tearing it down");
+    kill_child(r.child);
+    return;
+  }
+  assert(!s->worker);
+  s->spawn_ticket = 0;
+  s->worker = r.child;
+  s->worker_lines = LineBuffer(static_cast<std::size_t>(config_.max_message_bytes));
+  for (auto& w : s->reset_waiters) reply(w, {{"restarted", true}, {"worker_pid", r.pid}});
+  s->reset_waiters.clear();
+  pump(s);
+}
+
+void Gateway::on_child_output(ChildId child, std::string_view bytes) {
+  const ChildInfo* info = children_.find(child);
+  if (!info || children_.terminating(child)) return; // late output of a dying child
+  SessionPtr s = find_session(info->session_id);
+  if (!s) return;
+  if (info->kind == ChildKind::pty) {
+    emit(*s, "pty.output", {{"pty_id", info->pty_id}, {"data", base64::encode(bytes)}});
+    return;
+  }
+  if (s->worker != child) return;
+  std::vector<std::string> lines;
+  if (!s->worker_lines.feed(bytes, lines)) {
+    log_.write(LogLevel::warn, "session " + s->id + ": worker wrote an over-long line; restarting");
+    fail_in_flight(*s, rpc::worker_exited, "worker sent an over-long reply");
+    drop_worker(*s);
+    pump(s);
+    return;
+  }
+  for (const auto& line : lines) {
+    if (s->finalized || s->worker != child) break;
+    on_worker_line(s, line);
+  }
+}
+
+void Gateway::on_worker_line(const SessionPtr& s, std::string_view line) {
+  auto reply = worker_protocol::decode_reply(line);
+  if (!reply) {
+    log_.write(LogLevel::warn, "session " + s->id + ": ignoring malformed worker line");
+    return;
+  }
+  auto cmd = s->in_flight;
+  if (!cmd || cmd->storing || !reply->id ||
+      *reply->id != static_cast<std::int64_t>(cmd->request_id)) {
+    if (!reply->id && cmd && !cmd->storing) {
+      // The worker could not read what we sent it: that is our bug, not the client's.
+      fail_in_flight(*s, rpc::internal_error, "worker could not parse the request");
+      pump(s);
+      return;
+    }
+    log_.write(LogLevel::warn, "session " + s->id + ": ignoring a worker reply nobody awaits");
+    return;
+  }
+  if (cmd->timeout) {
+    clock_.cancel(cmd->timeout);
+    cmd->timeout = 0;
+  }
+  finish_command(s, cmd, reply->ok, std::move(reply->text));
+}
+
+void Gateway::finish_command(const SessionPtr& s, const std::shared_ptr<InFlightCommand>& cmd,
+                             bool ok, std::string text) {
+  cmd->storing = true;
+  HistoryEntry entry{0, clock_.wall_now(), cmd->cmd.command, ok, text};
+  // Acknowledged only once durable: the reply waits for the store.
+  store_.append(s->key, entry,
+                [this, weak = std::weak_ptr(s), cmd, ok, text](StoreReply<std::int64_t> r) {
+                  if (!cmd->answered) {
+                    cmd->answered = true;
+                    Json result = {{"ok", ok}, {ok ? "output" : "error", text}};
+                    if (r.ok) {
+                      result["seq"] = r.value;
+                      reply(cmd->cmd.reply, std::move(result));
+                    } else {
+                      result["ran"] = true;
+                      reply_error(cmd->cmd.reply, rpc::store_unavailable,
+                                  "store unavailable: the command ran but its result was not "
+                                  "stored",
+                                  result);
+                    }
+                  }
+                  SessionPtr s = weak.lock();
+                  if (!s || s->in_flight != cmd) return;
+                  s->in_flight.reset();
+                  touch(*s);
+                  pump(s);
+                });
+}
+
+void Gateway::on_command_timeout(const std::string& id, const std::weak_ptr<Session>& weak,
+                                 std::uint64_t request_id) {
+  SessionPtr s = weak.lock();
+  if (!s || !still_mapped(id, s.get())) return;
+  if (!s->in_flight || s->in_flight->request_id != request_id || s->in_flight->storing) return;
+  s->in_flight->timeout = 0;
+  log_.write(LogLevel::warn, "session " + id + ": command timed out; restarting the worker");
+  fail_in_flight(*s, rpc::worker_timed_out, "worker timed out");
+  drop_worker(*s); // a worker stuck in a command cannot take the next one
+  pump(s);
+}
+
+void Gateway::fail_in_flight(Session& s, int code, std::string_view message) {
+  auto cmd = s.in_flight;
+  if (!cmd || cmd->storing) return; // the store's completion answers a storing command
+  if (cmd->timeout) {
+    clock_.cancel(cmd->timeout);
+    cmd->timeout = 0;
+  }
+  if (!cmd->answered) {
+    cmd->answered = true;
+    reply_error(cmd->cmd.reply, code, message);
+  }
+  s.in_flight.reset();
+}
+
+void Gateway::kill_child(ChildId child) {
+  children_.terminate(child, [this] { maybe_finish_shutdown(); });
+}
+
+void Gateway::drop_worker(Session& s) {
+  if (!s.worker) return;
+  ChildId child = *s.worker;
+  s.worker.reset();
+  s.worker_lines.clear();
+  kill_child(child);
+}
+
+void Gateway::on_child_exit(ChildId child, int status) {
+  const ChildInfo* found = children_.find(child);
+  if (!found) {
+    log_.write(LogLevel::warn, "exit of unknown child " + std::to_string(child));
+    return;
+  }
+  ChildInfo info = *found;
+  if (children_.on_exit(child, status)) return; // an escalation we started has finished
+  SessionPtr s = find_session(info.session_id);
+  if (s && info.kind == ChildKind::slash && s->worker == child) {
+    on_worker_died(s, child, status);
+  } else if (s && info.kind == ChildKind::pty && s->ptys.count(info.pty_id)) {
+    s->ptys.erase(info.pty_id);
+    pty_owner_.erase(info.pty_id);
+    emit(*s, "pty.exit", {{"pty_id", info.pty_id}, {"status", status}});
+  }
+  kill_child(child); // exited already: kills group leftovers, reaps, releases
+}
+
+void Gateway::on_worker_died(const SessionPtr& s, ChildId child, int status) {
+  const ChildInfo* info = children_.find(child);
+  log_.write(LogLevel::warn, "session " + s->id + ": worker pid " +
+                                 std::to_string(info ? info->pid : 0) + " exited with status " +
+                                 std::to_string(status));
+  emit(*s, "worker.exit", {{"pid", info ? info->pid : 0}, {"status", status}});
+  fail_in_flight(*s, rpc::worker_exited, "worker exited during the command");
+  s->worker.reset();
+  s->worker_lines.clear();
+  pump(s); // queued commands start a fresh worker
+}
+
+} // namespace lifeline

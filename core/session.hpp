@@ -1,0 +1,87 @@
+// One client session as the core sees it. Owned by the SessionRegistry while live;
+// callbacks that outlive the registry entry hold a weak or shared reference and must
+// check identity (DESIGN.md rule 2) before touching the world on its behalf.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/line_buffer.hpp"
+#include "core/ports.hpp"
+
+namespace lifeline {
+
+enum class EndReason { client_close, ws_disconnect, orphan_grace, idle_timeout, lru_evict, shutdown, worker_lost };
+inline constexpr int end_reason_count = 7;
+const char* to_string(EndReason reason);
+
+// Where to send the answer to one request.
+struct ReplyTo {
+  ConnId conn = 0;
+  Json id;
+  bool notification = false;
+};
+
+struct PendingCommand {
+  ReplyTo reply;
+  std::string command;
+};
+
+struct InFlightCommand {
+  PendingCommand cmd;
+  std::uint64_t request_id = 0; // the id sent to the worker
+  TimerId timeout = 0;
+  bool storing = false;  // the worker answered; waiting for the store to make it durable
+  bool answered = false; // the client got its reply (or an error)
+};
+
+enum class SessionStatus { idle, working, starting, detached };
+const char* to_string(SessionStatus status);
+
+struct Session {
+  std::string id;
+  std::string key;
+  std::string title;
+  std::uint64_t seq = 0; // creation order, for stable listings
+  bool close_on_disconnect = true;
+  WallMs created_at = 0;
+  WallMs last_active_at = 0;
+  Millis created_mono = 0;
+  Millis last_active_mono = 0;
+
+  std::optional<ConnId> conn; // none: detached
+  bool finalized = false;
+  TimerId grace_timer = 0;
+
+  // The slash worker.
+  std::optional<ChildId> worker;
+  std::uint64_t spawn_ticket = 0; // non-zero while a worker spawn is in flight
+  std::vector<ReplyTo> reset_waiters;
+  std::deque<PendingCommand> queue;
+  std::shared_ptr<InFlightCommand> in_flight;
+  LineBuffer worker_lines{0}; // re-made with the message cap when a worker attaches
+
+  // Terminals.
+  std::map<std::string, ChildId> ptys;
+  int pty_spawns_pending = 0;
+
+  bool busy() const {
+    return in_flight || !queue.empty() || spawn_ticket != 0 || pty_spawns_pending > 0;
+  }
+  SessionStatus status() const {
+    if (!conn) return SessionStatus::detached;
+    if (spawn_ticket != 0) return SessionStatus::starting;
+    if (in_flight || !queue.empty()) return SessionStatus::working;
+    return SessionStatus::idle;
+  }
+};
+
+using SessionPtr = std::shared_ptr<Session>;
+
+} // namespace lifeline

@@ -1,0 +1,178 @@
+#include "core/worker_loop.hpp"
+
+#include <charconv>
+
+#include "core/config.hpp"
+
+namespace lifeline {
+
+bool parent_changed(const ParentIdentity& born, const ParentIdentity& now) {
+  if (now.pid != born.pid) return true;
+  return born.start_ticks != 0 && now.start_ticks != 0 && born.start_ticks != now.start_ticks;
+}
+
+WorkerLoop::WorkerLoop(WorkerConfig config, Clock& clock, ParentProbe& probe, WorkerHost& host,
+                       Log& log)
+    : config_(std::move(config)), clock_(clock), probe_(probe), host_(host), log_(log) {}
+
+WorkerLoop::~WorkerLoop() {
+  for (TimerId t : {command_timer_, poll_timer_, grace_timer_})
+    if (t) clock_.cancel(t);
+}
+
+void WorkerLoop::start() {
+  born_under_ = probe_.parent();
+  poll_timer_ = clock_.after(config_.watchdog_poll, [this] { poll_parent(); });
+}
+
+void WorkerLoop::poll_parent() {
+  poll_timer_ = 0;
+  if (exited_ || orphaned_) return;
+  ParentIdentity now = probe_.parent();
+  if (parent_changed(born_under_, now)) {
+    become_orphan("parent changed from pid " + std::to_string(born_under_.pid) + " to pid " +
+                  std::to_string(now.pid));
+    return;
+  }
+  poll_timer_ = clock_.after(config_.watchdog_poll, [this] { poll_parent(); });
+}
+
+void WorkerLoop::on_lifeline_eof() { become_orphan("lifeline closed: the gateway is gone"); }
+
+void WorkerLoop::become_orphan(const std::string& why) {
+  if (orphaned_ || exited_) return;
+  orphaned_ = true;
+  log_.write(LogLevel::warn, "orphaned (" + why + ")");
+  queue_.clear(); // nobody will read the answers
+  if (poll_timer_) {
+    clock_.cancel(poll_timer_);
+    poll_timer_ = 0;
+  }
+  if (!in_flight_) return exit_now(0);
+  grace_timer_ = clock_.after(config_.watchdog_grace, [this] {
+    grace_timer_ = 0;
+    log_.write(LogLevel::warn, "in-flight command outlived the orphan grace; exiting");
+    exit_now(0);
+  });
+}
+
+void WorkerLoop::exit_now(int code) {
+  if (exited_) return;
+  exited_ = true;
+  for (TimerId* t : {&command_timer_, &poll_timer_, &grace_timer_})
+    if (*t) {
+      clock_.cancel(*t);
+      *t = 0;
+    }
+  host_.exit_with_containment(code);
+}
+
+void WorkerLoop::on_stdin(std::string_view bytes) {
+  if (exited_ || orphaned_) return;
+  std::vector<std::string> lines;
+  if (!lines_.feed(bytes, lines))
+    host_.write_stdout(worker_protocol::encode_reply({std::nullopt, false, "request too long"}));
+  for (auto& line : lines) {
+    if (line.empty()) continue;
+    if (queue_.size() >= worker_max_queue) {
+      host_.write_stdout(worker_protocol::encode_reply({std::nullopt, false, "queue full"}));
+      continue;
+    }
+    queue_.push_back(std::move(line));
+  }
+  run_next();
+}
+
+void WorkerLoop::on_stdin_eof() {
+  stdin_closed_ = true;
+  if (!in_flight_ && queue_.empty()) exit_now(0);
+}
+
+void WorkerLoop::run_next() {
+  while (!in_flight_ && !queue_.empty() && !exited_) {
+    std::string line = std::move(queue_.front());
+    queue_.pop_front();
+    std::string why;
+    auto req = worker_protocol::decode_request(line, &why);
+    if (!req) {
+      host_.write_stdout(worker_protocol::encode_reply({std::nullopt, false, why}));
+      continue;
+    }
+    in_flight_ = req->id;
+    execute(*req);
+  }
+  if (!in_flight_ && queue_.empty() && stdin_closed_) exit_now(0);
+}
+
+void WorkerLoop::complete(std::int64_t id, bool ok, std::string text) {
+  if (exited_) return;
+  in_flight_.reset();
+  host_.write_stdout(worker_protocol::encode_reply({id, ok, std::move(text)}));
+  if (orphaned_) return exit_now(0); // drained: the grace is over early
+  run_next();
+}
+
+namespace {
+bool parse_int(std::string_view s, int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+} // namespace
+
+void WorkerLoop::execute(const worker_protocol::Request& req) {
+  std::string command = req.command;
+  auto first = command.find_first_not_of(' ');
+  command = first == std::string::npos ? "" : command.substr(first);
+  if (command.empty()) return complete(req.id, false, "empty command");
+  if (command.front() != '/') command.insert(command.begin(), '/');
+  auto space = command.find(' ');
+  std::string name = command.substr(0, space);
+  std::string arg = space == std::string::npos ? "" : command.substr(space + 1);
+
+  if (name == "/help")
+    return complete(req.id, true,
+                    "/help, /echo TEXT, /sleep SECONDS, /pid, /fds, /spawn N [--setsid], "
+                    "/exit CODE, /crash");
+  if (name == "/echo") return complete(req.id, true, arg);
+  if (name == "/pid") return complete(req.id, true, host_.describe_process());
+  if (name == "/fds") return complete(req.id, true, host_.list_fds());
+  if (name == "/sleep") {
+    auto ms = parse_seconds(arg);
+    if (!ms) return complete(req.id, false, "usage: /sleep SECONDS");
+    command_timer_ = clock_.after(*ms, [this, id = req.id, ms = *ms] {
+      command_timer_ = 0;
+      complete(id, true, "slept " + std::to_string(ms) + " ms");
+    });
+    return;
+  }
+  if (name == "/spawn") {
+    bool setsid = false;
+    std::string count = arg;
+    if (auto flag = arg.find(" --setsid"); flag != std::string::npos) {
+      setsid = true;
+      count = arg.substr(0, flag);
+    }
+    int n = 0;
+    if (!parse_int(count, n) || n < 1 || n > 64)
+      return complete(req.id, false, "usage: /spawn N [--setsid] (N from 1 to 64)");
+    std::string err = host_.spawn_background(n, setsid);
+    if (!err.empty()) return complete(req.id, false, err);
+    return complete(req.id, true, "spawned " + std::to_string(n));
+  }
+  if (name == "/exit") {
+    int code = 0;
+    if (!arg.empty() && (!parse_int(arg, code) || code < 0 || code > 255))
+      return complete(req.id, false, "usage: /exit CODE (0-255)");
+    exited_ = true;
+    host_.exit_now(code);
+    return;
+  }
+  if (name == "/crash") {
+    exited_ = true;
+    host_.crash();
+    return;
+  }
+  complete(req.id, false, "unknown command " + name + " (try /help)");
+}
+
+} // namespace lifeline
