@@ -1,0 +1,47 @@
+#include "core/keepalive.hpp"
+
+namespace lifeline {
+
+Keepalive::Keepalive(Clock& clock, Millis interval, Millis timeout,
+                     std::function<void()> send_ping, std::function<void()> on_dead)
+    : clock_(clock),
+      interval_(interval),
+      timeout_(timeout),
+      send_ping_(std::move(send_ping)),
+      on_dead_(std::move(on_dead)) {}
+
+void Keepalive::start() {
+  if (dead_ || ping_timer_) return;
+  ping_timer_ = clock_.after(interval_, [this] { tick(); });
+}
+
+void Keepalive::tick() {
+  ping_timer_ = clock_.after(interval_, [this] { tick(); });
+  if (deadline_timer_) return; // one ping outstanding at a time
+  deadline_timer_ = clock_.after(timeout_, [this] { expire(); });
+  send_ping_();
+}
+
+void Keepalive::on_activity() {
+  if (deadline_timer_) {
+    clock_.cancel(deadline_timer_);
+    deadline_timer_ = 0;
+  }
+}
+
+void Keepalive::expire() {
+  deadline_timer_ = 0;
+  dead_ = true;
+  stop();
+  on_dead_();
+}
+
+void Keepalive::stop() {
+  for (TimerId* t : {&ping_timer_, &deadline_timer_})
+    if (*t) {
+      clock_.cancel(*t);
+      *t = 0;
+    }
+}
+
+} // namespace lifeline

@@ -1,0 +1,107 @@
+// DESIGN.md rule 10: knobs fall back to their defaults, reported once, never fatal.
+#include <gtest/gtest.h>
+
+#include "core/config.hpp"
+
+namespace lifeline {
+namespace {
+
+TEST(Rule10_Config, DefaultsMatchProtocolMd) {
+  auto p = parse_gateway_config({}, {{"HOME", "/home/u"}});
+  const auto& c = p.config;
+  EXPECT_EQ(c.listen_host, "127.0.0.1");
+  EXPECT_EQ(c.listen_port, 8765);
+  EXPECT_EQ(c.state_dir, "/home/u/.local/state/lifeline");
+  EXPECT_EQ(c.pty_cmd, "/bin/sh");
+  EXPECT_EQ(c.session_ttl, 21'600'000);
+  EXPECT_EQ(c.reaper_interval, 300'000);
+  EXPECT_EQ(c.orphan_grace, 20'000);
+  EXPECT_EQ(c.ping_interval, 20'000);
+  EXPECT_EQ(c.ping_timeout, 20'000);
+  EXPECT_EQ(c.slash_timeout, 45'000);
+  EXPECT_EQ(c.max_sessions, 1024);
+  EXPECT_EQ(c.max_sessions_per_connection, 64);
+  EXPECT_EQ(c.max_message_bytes, 1048576);
+  EXPECT_TRUE(p.warnings.empty());
+  EXPECT_FALSE(p.error);
+}
+
+TEST(Rule10_Config, XdgStateHomeWins) {
+  auto p = parse_gateway_config({}, {{"HOME", "/h"}, {"XDG_STATE_HOME", "/x"}});
+  EXPECT_EQ(p.config.state_dir, "/x/lifeline");
+}
+
+TEST(Rule10_Config, FlagsAndEnvironmentFlagWins) {
+  auto p = parse_gateway_config({"--orphan-grace", "0.5", "--listen=[::1]:0", "--stdio"},
+                                {{"LIFELINE_ORPHAN_GRACE", "7"}, {"LIFELINE_SLASH_TIMEOUT", "3"}});
+  EXPECT_EQ(p.config.orphan_grace, 500);
+  EXPECT_EQ(p.config.slash_timeout, 3000);
+  EXPECT_EQ(p.config.listen_host, "::1");
+  EXPECT_EQ(p.config.listen_port, 0);
+  EXPECT_TRUE(p.config.stdio);
+  EXPECT_TRUE(p.warnings.empty());
+}
+
+TEST(Rule10_Config, MalformedNegativeNonFiniteValuesFallBackAndAreReportedOnce) {
+  auto p = parse_gateway_config({"--session-ttl", "-1", "--ping-timeout", "nan", "--max-sessions",
+                                 "12x", "--orphan-grace", "inf", "--listen", "nohost"},
+                                {{"LIFELINE_SLASH_TIMEOUT", "1e400"}});
+  EXPECT_FALSE(p.error);
+  EXPECT_EQ(p.config.session_ttl, 21'600'000);
+  EXPECT_EQ(p.config.ping_timeout, 20'000);
+  EXPECT_EQ(p.config.max_sessions, 1024);
+  EXPECT_EQ(p.config.orphan_grace, 20'000);
+  EXPECT_EQ(p.config.slash_timeout, 45'000);
+  EXPECT_EQ(p.config.listen_port, 8765);
+  EXPECT_EQ(p.warnings.size(), 6u);
+}
+
+TEST(Rule10_Config, ZeroIntervalsWouldSpinAndAreRefused) {
+  auto p = parse_gateway_config({"--reaper-interval", "0", "--ping-interval", "0"}, {});
+  EXPECT_EQ(p.config.reaper_interval, 300'000);
+  EXPECT_EQ(p.config.ping_interval, 20'000);
+  EXPECT_EQ(p.warnings.size(), 2u);
+}
+
+TEST(Rule10_Config, UnknownFlagsAndMissingValuesAreErrorsNotCrashes) {
+  EXPECT_TRUE(parse_gateway_config({"--bogus"}, {}).error);
+  EXPECT_TRUE(parse_gateway_config({"--listen"}, {}).error);
+  EXPECT_TRUE(parse_gateway_config({"positional"}, {}).error);
+  EXPECT_TRUE(parse_gateway_config({"--help"}, {}).help);
+}
+
+TEST(Rule10_Config, RepeatableOriginsFromFlagsReplaceTheEnvironment) {
+  auto p = parse_gateway_config({"--allowed-origin", "http://a", "--allowed-origin", "http://b"},
+                                {{"LIFELINE_ALLOWED_ORIGIN", "http://env1,http://env2"}});
+  EXPECT_EQ(p.config.allowed_origins, (std::vector<std::string>{"http://a", "http://b"}));
+  auto q = parse_gateway_config({}, {{"LIFELINE_ALLOWED_ORIGIN", "http://env1,http://env2"}});
+  EXPECT_EQ(q.config.allowed_origins, (std::vector<std::string>{"http://env1", "http://env2"}));
+}
+
+TEST(Rule10_Config, WorkerKnobsHaveMinimumsAndFallbacks) {
+  auto p = parse_worker_config({"--session-key", "k", "--lifeline-fd", "3"},
+                               {{"LIFELINE_WATCHDOG_POLL_S", "0.001"},
+                                {"LIFELINE_WATCHDOG_GRACE_S", "abc"}});
+  EXPECT_EQ(p.config.session_key, "k");
+  EXPECT_EQ(p.config.lifeline_fd, 3);
+  EXPECT_EQ(p.config.watchdog_poll, 50);
+  EXPECT_EQ(p.config.watchdog_grace, 5000);
+  EXPECT_EQ(p.warnings.size(), 2u);
+  EXPECT_EQ(parse_worker_config({"--lifeline-fd", "-4"}, {}).config.lifeline_fd, -1);
+}
+
+TEST(Rule10_Config, StrictNumberParsers) {
+  EXPECT_EQ(parse_seconds("0.5"), 500);
+  EXPECT_EQ(parse_seconds("20"), 20'000);
+  EXPECT_FALSE(parse_seconds(""));
+  EXPECT_FALSE(parse_seconds(" 1"));
+  EXPECT_FALSE(parse_seconds("1s"));
+  EXPECT_FALSE(parse_seconds("-0.1"));
+  EXPECT_FALSE(parse_seconds("1e308"));
+  EXPECT_EQ(parse_count("64"), 64);
+  EXPECT_FALSE(parse_count("0"));
+  EXPECT_FALSE(parse_count("99999999999999999999"));
+}
+
+}  // namespace
+}  // namespace lifeline

@@ -1,0 +1,356 @@
+// Every method of PROTOCOL.md through the dispatcher, and DESIGN.md rule 11: bad input
+// gets a JSON-RPC error, never a crash, a hang or a leak.
+#include <gtest/gtest.h>
+
+#include "core/base64.hpp"
+#include "tests/support/harness.hpp"
+
+namespace lifeline::testing {
+namespace {
+
+TEST(Hello, EveryConnectionStartsWithGatewayReady) {
+  Harness h;
+  ConnId c = h.connect();
+  auto ready = h.events(c, "gateway.ready");
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0]["params"]["payload"]["protocol"], 1);
+  EXPECT_TRUE(ready[0]["params"]["payload"]["connection_id"].is_string());
+}
+
+TEST(Methods, CreateReturnsIdsAndValidatesParams) {
+  Harness h;
+  ConnId c = h.connect();
+  Json r = h.call(c, "session.create", {{"title", "t"}});
+  EXPECT_TRUE(r["result"]["session_id"].is_string());
+  EXPECT_TRUE(r["result"]["session_key"].is_string());
+  EXPECT_EQ(r["result"]["created_at"], h.w.clock.wall_now());
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"close_on_disconnect", "yes"}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", 5}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"color", "red"}})), -32602);
+  ASSERT_EQ(h.w.store.sessions.size(), 1u);
+}
+
+TEST(Methods, PerConnectionSessionLimit) {
+  GatewayConfig cfg = test_config();
+  cfg.max_sessions_per_connection = 2;
+  Harness h(cfg);
+  ConnId c = h.connect();
+  h.create(c);
+  h.create(c);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create")), 4290);
+  ConnId d = h.connect();
+  h.create(d);
+}
+
+TEST(Methods, ExecRunsCommandsOneAtATimeInArrivalOrderAndStoresThem) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  int r1 = h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo 1"}});
+  int r2 = h.send(c, "slash.exec", {{"session_id", id}, {"command", " /echo 2 "}});
+  h.w.settle();
+  EXPECT_EQ(h.session(id)->status(), SessionStatus::starting);
+  ChildId w = h.w.procs.complete_spawn();
+  h.w.settle();
+  ASSERT_EQ(h.w.procs.find(w)->writes.size(), 1u) << "the second waits for the first";
+  h.w.procs.answer(w, true, "one");
+  h.w.settle();
+  ASSERT_EQ(h.w.procs.find(w)->writes.size(), 2u);
+  EXPECT_NE(h.w.procs.find(w)->writes[1].find("/echo 2\""), std::string::npos) << "trimmed";
+  h.w.procs.answer(w, false, "boom");
+  h.w.settle();
+  EXPECT_EQ(h.response(c, r1)["result"]["output"], "one");
+  EXPECT_EQ(h.response(c, r1)["result"]["seq"], 1);
+  EXPECT_EQ(h.response(c, r2)["result"]["ok"], false);
+  EXPECT_EQ(h.response(c, r2)["result"]["error"], "boom");
+  Json hist = h.call(c, "session.history", {{"session_id", id}});
+  ASSERT_EQ(hist["result"]["entries"].size(), 2u);
+  EXPECT_EQ(hist["result"]["entries"][0]["command"], "/echo 1");
+  EXPECT_EQ(hist["result"]["entries"][1]["error"], "boom");
+  Json limited = h.call(c, "session.history", {{"session_id", id}, {"limit", 1}});
+  ASSERT_EQ(limited["result"]["entries"].size(), 1u);
+  EXPECT_EQ(limited["result"]["entries"][0]["seq"], 2);
+}
+
+TEST(Methods, ExecErrors) {
+  GatewayConfig cfg = test_config();
+  cfg.max_queued_commands = 2;
+  Harness h(cfg);
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", "nope"}, {"command", "/x"}})), 4001);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "  "}})), 4004);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "a\nb"}})), -32602);
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", "/a"}});
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", "/b"}});
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "/c"}})), 4290);
+}
+
+TEST(Methods, SpawnFailureAnswers5030AndTheNextCommandTriesAgain) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  int r = h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo x"}});
+  h.w.settle();
+  h.w.procs.complete_spawn(false, "exec: No such file or directory");
+  h.w.settle();
+  Json resp = h.response(c, r);
+  EXPECT_EQ(h.error_code(resp), 5030);
+  EXPECT_EQ(resp["error"]["data"], "exec: No such file or directory");
+  EXPECT_EQ(h.call(c, "gateway.stats")["result"]["spawn_failures"], 1);
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo y"}});
+  h.w.settle();
+  EXPECT_EQ(h.w.procs.pending_spawns(), 1u);
+  h.settle_all();
+}
+
+TEST(Methods, TimeoutAnswers5032AndReplacesTheWorker) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  int r = h.send(c, "slash.exec", {{"session_id", id}, {"command", "/sleep 999"}});
+  h.w.settle();
+  ChildId w = h.w.procs.complete_spawn();
+  h.w.settle();
+  h.w.advance(5'000);
+  EXPECT_EQ(h.error_code(h.response(c, r)), 5032);
+  EXPECT_FALSE(h.session(id)->worker);
+  h.w.procs.answer(w, true, "too late");  // a late answer is ignored
+  h.w.settle();
+  h.settle_all();
+  EXPECT_TRUE(h.w.procs.find(w)->released);
+}
+
+TEST(Methods, StoreFailureAnswers5033AndSaysTheCommandRan) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  int r = h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo x"}});
+  h.w.settle();
+  ChildId w = h.w.procs.complete_spawn();
+  h.w.settle();
+  h.w.store.fail_writes = true;
+  h.w.procs.answer(w, true, "x");
+  h.w.settle();
+  Json resp = h.response(c, r);
+  EXPECT_EQ(h.error_code(resp), 5033);
+  EXPECT_EQ(resp["error"]["data"]["ran"], true);
+  EXPECT_EQ(resp["error"]["data"]["output"], "x");
+  h.w.store.fail_reads = true;
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", id}})), 5033);
+}
+
+TEST(Methods, ResetRestartsTheWorker) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  int r = h.send(c, "slash.exec", {{"session_id", id}, {"command", "/sleep 10"}});
+  h.w.settle();
+  ChildId first = h.w.procs.complete_spawn();
+  h.w.settle();
+  int reset = h.send(c, "session.reset", {{"session_id", id}});
+  h.w.settle();
+  EXPECT_EQ(h.error_code(h.response(c, r)), 5031);
+  ChildId second = h.w.procs.complete_spawn();
+  h.w.settle();
+  Json resp = h.response(c, reset);
+  EXPECT_EQ(resp["result"]["restarted"], true);
+  EXPECT_EQ(resp["result"]["worker_pid"], h.w.procs.find(second)->pid);
+  EXPECT_EQ(h.error_code(h.call(c, "session.reset", {{"session_id", "gone"}})), 4001);
+  h.w.advance(5'000);
+  EXPECT_TRUE(h.w.procs.find(first)->released);
+}
+
+TEST(Methods, ResumeFromTheStoreContinuesTheHistoryUnderANewId) {
+  Harness h;
+  h.w.procs.auto_answer = true;
+  ConnId c = h.connect();
+  Json created = h.call(c, "session.create", {{"title", "notes"}});
+  std::string id = created["result"]["session_id"];
+  std::string key = created["result"]["session_key"];
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo a"}});
+  h.w.settle();
+  h.w.procs.complete_spawn();
+  h.w.settle();
+  h.call(c, "session.close", {{"session_id", id}});
+  Json r = h.call(c, "session.resume", {{"session_id", id}});
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  EXPECT_EQ(r["result"]["from_store"], true);
+  EXPECT_EQ(r["result"]["session_key"], key);
+  std::string fresh = r["result"]["session_id"];
+  EXPECT_NE(fresh, id);
+  Json list = h.call(c, "session.active_list")["result"]["sessions"];
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["title"], "notes");
+  Json again = h.call(c, "session.resume", {{"session_id", id}});
+  EXPECT_EQ(again["result"]["session_id"], fresh) << "a second resume joins the live continuation";
+  Json hist = h.call(c, "session.history", {{"session_key", key}});
+  EXPECT_EQ(hist["result"]["entries"].size(), 1u);
+  EXPECT_EQ(h.error_code(h.call(c, "session.resume", {{"session_id", "unknown"}})), 4007);
+  h.w.store.fail_reads = true;
+  EXPECT_EQ(h.error_code(h.call(c, "session.resume", {{"session_id", "unknown"}})), 5033);
+}
+
+TEST(Methods, ResumeFromTheStoreForAConnectionThatLeftCreatesNothing) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  h.call(c, "session.close", {{"session_id", id}});
+  h.send(c, "session.resume", {{"session_id", id}});
+  h.disconnect(c);  // the store answers after the connection is gone
+  h.w.settle();
+  EXPECT_TRUE(h.gw->sessions().empty());
+}
+
+TEST(Methods, HistoryNeedsExactlyOneSelector) {
+  Harness h;
+  ConnId c = h.connect();
+  EXPECT_EQ(h.error_code(h.call(c, "session.history")), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "a"}, {"session_key", "b"}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "nope"}})), 4001);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", "k"}, {"limit", 0}})), -32602);
+  EXPECT_EQ(h.call(c, "session.history", {{"session_key", "k"}})["result"]["entries"].size(), 0u);
+}
+
+TEST(Methods, PtyOpenWriteResizeOutputExitClose) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  int open = h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  h.w.settle();
+  ASSERT_EQ(h.w.procs.pending_spawns(), 1u);
+  ChildId pty = h.w.procs.complete_spawn();
+  h.w.settle();
+  EXPECT_EQ(h.w.procs.find(pty)->spec.argv, (std::vector<std::string>{"/bin/sh"}));
+  EXPECT_EQ(h.w.procs.find(pty)->spec.cols, 80);
+  std::string pty_id = h.response(c, open)["result"]["pty_id"];
+  EXPECT_TRUE(h.call(c, "pty.write", {{"pty_id", pty_id}, {"data", base64::encode("ls\n")}})
+                  .contains("result"));
+  EXPECT_EQ(h.w.procs.find(pty)->writes.back(), "ls\n");
+  EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", pty_id}, {"data", "!!"}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", "p0"}, {"data", ""}})), 4008);
+  EXPECT_TRUE(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 100}, {"rows", 30}}).contains("result"));
+  EXPECT_EQ(h.error_code(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 0}, {"rows", 30}})), -32602);
+  h.w.procs.child_output(pty, "hello");
+  h.w.settle();
+  auto out = h.events(c, "pty.output");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(base64::decode(out[0]["params"]["payload"]["data"].get<std::string>()), "hello");
+  EXPECT_EQ(h.call(c, "gateway.stats")["result"]["ptys_live"], 1);
+  h.w.procs.exit_child(pty, 0);
+  h.w.settle();
+  auto ex = h.events(c, "pty.exit");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0]["params"]["payload"]["pty_id"], pty_id);
+  EXPECT_TRUE(h.w.procs.find(pty)->released);
+  EXPECT_EQ(h.call(c, "pty.close", {{"pty_id", pty_id}})["result"]["closed"], false);
+  h.expect_safe();
+}
+
+TEST(Methods, PtyLimitPerSession) {
+  GatewayConfig cfg = test_config();
+  cfg.max_ptys_per_session = 1;
+  Harness h(cfg);
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  EXPECT_EQ(h.error_code(h.call(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}})), 4290);
+  h.settle_all();
+}
+
+TEST(Methods, StatsAndWorkersListEveryChild) {
+  Harness h;
+  h.w.procs.auto_answer = true;
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo"}});
+  h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  h.w.settle();
+  h.w.procs.complete_spawn();
+  h.w.procs.complete_spawn();
+  h.w.settle();
+  Json stats = h.call(c, "gateway.stats")["result"];
+  EXPECT_EQ(stats["sessions_live"], 1);
+  EXPECT_EQ(stats["sessions_detached"], 0);
+  EXPECT_EQ(stats["workers_live"], 1);
+  EXPECT_EQ(stats["ptys_live"], 1);
+  EXPECT_TRUE(stats["open_fds"].is_number_integer());
+  EXPECT_EQ(stats["reaped"]["client_close"], 0);
+  Json workers = h.call(c, "gateway.workers")["result"]["workers"];
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers[0]["kind"], "slash");
+  EXPECT_EQ(workers[1]["kind"], "pty");
+  EXPECT_EQ(workers[0]["session_id"], id);
+  Json list = h.call(c, "session.active_list")["result"]["sessions"];
+  EXPECT_EQ(list[0]["worker_pid"], workers[0]["pid"]);
+}
+
+TEST(Rule11_BadInput, EveryMalformedMessageGetsTheRightErrorAndTheGatewayServesOn) {
+  GatewayConfig cfg = test_config();
+  cfg.max_message_bytes = 4096;
+  Harness h(cfg);
+  ConnId c = h.connect();
+  struct Case {
+    std::string text;
+    int code;
+  } cases[] = {
+      {"not json", -32700},
+      {"", -32700},
+      {std::string(100, '{'), -32700},
+      {"[1,2]", -32600},
+      {"null", -32600},
+      {R"({"jsonrpc":"2.0","id":1})", -32600},
+      {R"({"jsonrpc":"2.0","id":[1],"method":"session.create"})", -32600},
+      {R"({"jsonrpc":"2.0","id":1,"method":"nope"})", -32601},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":"x"})", -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{}})", -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{"session_id":7}})", -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":1e9,"rows":1}})", -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":18446744073709551615,"rows":1}})", -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.history","params":{"session_key":"k","limit":-1}})", -32602},
+      {std::string(5000, 'x'), 4130},
+  };
+  for (const auto& tc : cases) {
+    std::size_t before = h.w.transport.sent(c).size();
+    h.gw->on_message(c, tc.text);
+    h.w.settle();
+    ASSERT_EQ(h.w.transport.sent(c).size(), before + 1) << tc.text.substr(0, 80);
+    EXPECT_EQ(h.error_code(h.w.transport.sent(c).back()), tc.code) << tc.text.substr(0, 80);
+  }
+  Json created = h.call(c, "session.create");
+  EXPECT_TRUE(created.contains("result")) << created.dump();
+}
+
+TEST(Rule11_BadInput, NotificationsGetNoReply) {
+  Harness h;
+  ConnId c = h.connect();
+  std::size_t before = h.w.transport.sent(c).size();
+  h.gw->on_message(c, R"({"jsonrpc":"2.0","method":"session.active_list"})");
+  h.gw->on_message(c, R"({"jsonrpc":"2.0","method":"nope"})");
+  h.w.settle();
+  EXPECT_EQ(h.w.transport.sent(c).size(), before);
+}
+
+TEST(Rule11_BadInput, AWorkerThatFloodsALineIsReplacedNotBelieved) {
+  GatewayConfig cfg = test_config();
+  cfg.max_message_bytes = 1024;
+  Harness h(cfg);
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  int r = h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo"}});
+  h.w.settle();
+  ChildId w = h.w.procs.complete_spawn();
+  h.w.settle();
+  h.w.procs.child_output(w, "garbage\n{\"id\":999,\"ok\":true,\"output\":\"stale\"}\n");
+  h.w.settle();
+  EXPECT_TRUE(h.response(c, r).is_null()) << "garbage and stale ids are ignored";
+  h.w.procs.child_output(w, std::string(2000, 'x'));
+  h.w.settle();
+  EXPECT_EQ(h.error_code(h.response(c, r)), 5031);
+  h.settle_all();
+  EXPECT_TRUE(h.w.procs.find(w)->released);
+}
+
+}  // namespace
+}  // namespace lifeline::testing
