@@ -165,7 +165,9 @@ SessionPtr Gateway::find_session(const std::string& id) const {
 
 bool Gateway::still_mapped(const std::string& id, const Session* expected) const {
   auto it = registry_.find(id);
-  return it != registry_.end() && it->second.get() == expected && !expected->finalized;
+  // Identity, not equality: the object, not just the id (an id could map to a newer
+  // session). Teardown unmaps in the same step it finalizes, so unmapped <=> finalized.
+  return it != registry_.end() && it->second.get() == expected;
 }
 
 void Gateway::touch(Session& s) {
@@ -399,14 +401,12 @@ void Gateway::m_workers(const ReplyTo& to, const Json& params) {
 void Gateway::arm_grace(const SessionPtr& s) {
   if (config_.orphan_grace <= 0 || s->finalized) return; // 0: never grace-reaped
   if (s->grace_timer) clock_.cancel(s->grace_timer);
-  s->grace_timer = clock_.after(config_.orphan_grace, [this, id = s->id, weak = std::weak_ptr(s)] {
-    on_grace_expired(id, weak);
-  });
+  s->grace_timer = clock_.after(config_.orphan_grace, [this, s] { on_grace_expired(s); });
 }
 
-void Gateway::on_grace_expired(const std::string& id, const std::weak_ptr<Session>& weak) {
-  SessionPtr s = weak.lock();
-  if (!s || !still_mapped(id, s.get())) return;
+void Gateway::on_grace_expired(const SessionPtr& s) {
+  // Like an Asio timer, this may run after a cancel() that came too late, i.e. after the
+  // session already ended another way in the same instant: the funnel makes that a no-op.
   s->grace_timer = 0;
   if (s->conn) return; // resumed in time
   if (s->busy()) {
@@ -419,9 +419,14 @@ void Gateway::on_grace_expired(const std::string& id, const std::weak_ptr<Sessio
 }
 
 bool Gateway::idle_evictable(const Session& s, Millis now) const {
-  return !s.finalized && !s.conn && !s.in_flight && s.queue.empty() && s.spawn_ticket == 0 &&
-         s.pty_spawns_pending == 0 && !s.busy() && now - s.last_active_mono >= config_.session_ttl &&
-         now - s.created_mono >= config_.session_ttl;
+  // Each clause is one exemption of DESIGN.md rule 5; tests remove them one at a time.
+  return !s.finalized &&                                  // not already gone
+         !s.conn &&                                       // detached
+         !s.in_flight &&                                  // not busy
+         s.queue.empty() &&                               // no pending input
+         s.spawn_ticket == 0 && s.pty_spawns_pending == 0 && // finished starting
+         now - s.last_active_mono >= config_.session_ttl &&  // idle for the TTL
+         now - s.created_mono >= config_.session_ttl;        // and older than it
 }
 
 void Gateway::run_reaper() {
@@ -460,7 +465,7 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   for (auto& w : s->reset_waiters)
     reply_error(w, rpc::session_not_found, "session closed before the worker restarted");
   s->reset_waiters.clear();
-  s->spawn_ticket = 0; // a spawn still in flight will find the session gone and kill
+  // A spawn still in flight finds the session unmapped at completion and kills its child.
   drop_worker(*s);
   for (auto& [pty_id, child] : s->ptys) {
     pty_owner_.erase(pty_id);

@@ -108,7 +108,7 @@ class Gateway final : public ProcessEvents {
   void touch(Session& s);
   Json describe(const Session& s) const;
   void arm_grace(const SessionPtr& s);
-  void on_grace_expired(const std::string& id, const std::weak_ptr<Session>& weak);
+  void on_grace_expired(const SessionPtr& s);
   void run_reaper();
   bool idle_evictable(const Session& s, Millis now) const;
   bool lru_evictable(const Session& s) const;

@@ -26,6 +26,8 @@ class Clock {
   virtual Millis now() const = 0;      // monotonic
   virtual WallMs wall_now() const = 0; // for timestamps only, never for deadlines
   virtual TimerId after(Millis delay, std::function<void()> fn) = 0;
+  // A timer that has not expired will not fire. One whose deadline has passed may
+  // already be queued and still fire (Asio's semantics): callbacks re-validate.
   virtual void cancel(TimerId id) = 0; // unknown or already fired: no-op
 };
 

@@ -34,22 +34,33 @@ std::optional<Millis> ManualClock::next_deadline() const {
 void ManualClock::advance(Millis by, const std::function<void()>& between) {
   Millis target = now_ + by;
   for (;;) {
-    // Earliest deadline, ties broken by creation order (lower id first).
-    auto due = timers_.end();
-    for (auto it = timers_.begin(); it != timers_.end(); ++it)
-      if (it->second.deadline <= target && (due == timers_.end() || it->second.deadline < due->second.deadline))
-        due = it;
-    if (due == timers_.end()) break;
-    now_ = std::max(now_, due->second.deadline);
-    auto fn = std::move(due->second.fn);
-    timers_.erase(due);
-    fn();
-    if (between) between();
+    auto deadline = next_deadline();
+    if (!deadline || *deadline > target) break;
+    now_ = std::max(now_, *deadline);
+    // Everything expiring now is queued at once (std::map keeps creation order).
+    std::vector<std::function<void()>> batch;
+    for (auto it = timers_.begin(); it != timers_.end();) {
+      if (it->second.deadline == *deadline) {
+        batch.push_back(std::move(it->second.fn));
+        it = timers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& fn : batch) {
+      fn();
+      if (between) between();
+    }
   }
   now_ = target;
 }
 
 std::uint64_t CountingRandom::next() {
+  if (!forced.empty()) {
+    std::uint64_t v = forced.front();
+    forced.pop_front();
+    return v;
+  }
   std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;

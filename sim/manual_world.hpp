@@ -40,6 +40,8 @@ class ManualClock final : public Clock {
 
   // Moves time forward by `by`, firing due timers in deadline order (then creation
   // order); `between` runs after each fired timer (e.g. to drain the task queue).
+  // Like Asio, all timers expiring at one instant are queued together: cancelling one
+  // of them from another's callback does not stop it.
   void advance(Millis by, const std::function<void()>& between = {});
   std::optional<Millis> next_deadline() const;
   std::size_t pending() const { return timers_.size(); }
@@ -58,7 +60,8 @@ class ManualClock final : public Clock {
 class CountingRandom final : public Random {
  public:
   explicit CountingRandom(std::uint64_t seed = 1) : state_(seed) {}
-  std::uint64_t next() override; // splitmix64
+  std::uint64_t next() override; // splitmix64, unless a forced value is queued
+  std::deque<std::uint64_t> forced; // e.g. to make an id come round again
 
  private:
   std::uint64_t state_;
