@@ -134,6 +134,7 @@ TEST(Rule2_AttachGuard, IdentityNotEquality_ALateSpawnNeverJoinsANewSessionReusi
   std::string id = h.create(c);
   h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo"}});
   h.w.settle();
+  SessionPtr keep = h.session(id);  // the old object outlives its registry entry
   h.call(c, "session.close", {{"session_id", id}});
   std::string again = h.create(c);
   ASSERT_EQ(again, id);
@@ -152,6 +153,9 @@ TEST(Rule2_AttachGuard, C2_SpawnCompletingAfterCloseIsTornDown) {
   int rid = h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo late"}});
   h.w.settle();
   ASSERT_EQ(h.w.procs.pending_spawns(), 1u);
+  // Whoever else still holds the object (a queued callback, an introspection) must not
+  // make a closed session attachable: the guard is the registry, not the lifetime.
+  SessionPtr keep = h.session(id);
   h.call(c, "session.close", {{"session_id", id}});
   EXPECT_EQ(h.error_code(h.response(c, rid)), 4001);
   ChildId late = h.w.procs.complete_spawn();
