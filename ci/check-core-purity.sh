@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# DESIGN.md: core/ is C++20 and nlohmann/json only: no Boost, no POSIX or Linux
+# headers, no threads, no real clock. sim/ and runtime/ never include each other.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+forbidden='#\s*include\s*[<"](boost/|unistd\.h|sys/|signal\.h|pthread\.h|fcntl\.h|poll\.h|spawn\.h|dirent\.h|sqlite3\.h|fiu|thread>|mutex>|condition_variable>|future>|chrono>|ctime>|time\.h|atomic>|semaphore>|stop_token>|latch>|barrier>)'
+if grep -rnE "$forbidden" core/; then
+  echo "check-core-purity: core/ includes a forbidden header (above)"; status=1
+fi
+if grep -rnE 'std::this_thread|std::chrono::(system|steady|high_resolution)_clock|\bsleep\s*\(|usleep|nanosleep|\btime\s*\(\s*(nullptr|NULL|0)\s*\)|getpid|fork\s*\(' core/; then
+  echo "check-core-purity: core/ uses real time, threads or processes (above)"; status=1
+fi
+if [ -d runtime ] && grep -rnE '#\s*include\s*"sim/' runtime/; then
+  echo "check-core-purity: runtime/ includes sim/"; status=1
+fi
+if [ -d sim ] && grep -rnE '#\s*include\s*"runtime/' sim/; then
+  echo "check-core-purity: sim/ includes runtime/"; status=1
+fi
+[ $status -eq 0 ] && echo "check-core-purity: core/ is pure; sim/ and runtime/ keep apart"
+exit $status
