@@ -1,0 +1,82 @@
+#include "runtime/common/proc_info.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace lifeline::runtime {
+
+std::optional<ProcStat> read_proc_stat(int pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  // comm may contain spaces and parentheses: fields resume after the last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return std::nullopt;
+  std::istringstream rest(line.substr(close + 2));
+  ProcStat st;
+  st.pid = pid;
+  rest >> st.state >> st.ppid >> st.pgid >> st.sid;
+  std::string skip;
+  for (int field = 7; field < 22 && rest; ++field) rest >> skip; // fields 7..21
+  rest >> st.start_ticks;
+  if (!rest) return std::nullopt;
+  return st;
+}
+
+std::vector<int> list_fds() {
+  std::vector<int> fds;
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return fds;
+  int self = dirfd(dir);
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    int fd = std::atoi(e->d_name);
+    if (fd != self) fds.push_back(fd);
+  }
+  closedir(dir);
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+std::int64_t count_fds() { return static_cast<std::int64_t>(list_fds().size()); }
+
+std::vector<int> pids_in_group(int pgid) {
+  std::vector<int> out;
+  DIR* dir = opendir("/proc");
+  if (!dir) return out;
+  while (dirent* e = readdir(dir)) {
+    int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    auto st = read_proc_stat(pid);
+    if (st && st->pgid == pgid && st->state != 'Z') out.push_back(pid);
+  }
+  closedir(dir);
+  return out;
+}
+
+std::vector<int> children_of(int pid) {
+  std::vector<int> out;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR* dir = opendir(path);
+  if (!dir) return out;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(std::string(path) + "/" + e->d_name + "/children");
+    int child = 0;
+    while (in >> child) out.push_back(child);
+  }
+  closedir(dir);
+  return out;
+}
+
+} // namespace lifeline::runtime

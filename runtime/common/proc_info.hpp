@@ -1,0 +1,26 @@
+// Small readers of /proc, shared by the worker and the gateway.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lifeline::runtime {
+
+struct ProcStat {
+  int pid = 0;
+  char state = '?';
+  int ppid = 0;
+  int pgid = 0;
+  int sid = 0;
+  std::uint64_t start_ticks = 0; // field 22: start time in clock ticks since boot
+};
+
+std::optional<ProcStat> read_proc_stat(int pid);
+std::vector<int> list_fds(); // this process's open fds, ascending
+std::int64_t count_fds();
+std::vector<int> pids_in_group(int pgid); // every live process whose pgid matches
+std::vector<int> children_of(int pid);    // from /proc/<pid>/task/*/children
+
+} // namespace lifeline::runtime

@@ -1,0 +1,214 @@
+// lifeline-gateway: wires the core to the real world and runs it on one io_context.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+
+#include "core/config.hpp"
+#include "core/gateway.hpp"
+#include "runtime/gateway/asio_clock.hpp"
+#include "runtime/gateway/hub.hpp"
+#include "runtime/gateway/metrics.hpp"
+#include "runtime/gateway/posix_process_control.hpp"
+#include "runtime/gateway/sqlite_store.hpp"
+#include "runtime/gateway/stdio_connection.hpp"
+#include "runtime/gateway/ws_server.hpp"
+
+namespace {
+
+using namespace lifeline;
+using namespace lifeline::runtime;
+
+class StderrLog final : public Log {
+ public:
+  void write(LogLevel level, std::string_view message) override {
+    static const char* names[] = {"debug", "info", "warn", "error"};
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tm utc{};
+    gmtime_r(&ts.tv_sec, &utc);
+    char when[32];
+    std::strftime(when, sizeof when, "%H:%M:%S", &utc);
+    std::lock_guard lock(mu_); // the store thread logs too
+    std::fprintf(stderr, "%s.%03ld lifeline-gateway %s: %.*s\n", when, ts.tv_nsec / 1'000'000,
+                 names[static_cast<int>(level)], static_cast<int>(message.size()), message.data());
+  }
+
+ private:
+  std::mutex mu_;
+};
+
+class SystemRandom final : public Random {
+ public:
+  std::uint64_t next() override {
+    std::uint64_t v = 0;
+    while (getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) {
+    }
+    return v;
+  }
+};
+
+Env environment() {
+  Env env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string beside_me(const std::string& name) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return name;
+  self[n] = 0;
+  return (std::filesystem::path(self).parent_path() / name).string();
+}
+
+// Returns the token and where it was written ("" when given on the command line).
+std::pair<std::string, std::string> ensure_token(const GatewayConfig& cfg, Random& random) {
+  if (!cfg.token.empty()) return {cfg.token, ""};
+  std::string token;
+  char hex[17];
+  for (int i = 0; i < 2; ++i) {
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(random.next()));
+    token += hex;
+  }
+  std::string path = cfg.state_dir + "/token";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  fchmod(fd, 0600);
+  std::string line = token + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  close(fd);
+  if (!ok) throw std::runtime_error("cannot write " + path);
+  return {token, path};
+}
+
+std::vector<std::string> child_environment(const Env& env) {
+  // Scrubbed: only what a worker needs, never the gateway's token or secrets.
+  std::vector<std::string> out = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "TERM=xterm-256color"};
+  for (const char* keep : {"HOME", "USER", "LIFELINE_WATCHDOG_POLL_S", "LIFELINE_WATCHDOG_GRACE_S"}) {
+    auto it = env.find(keep);
+    if (it != env.end()) out.push_back(std::string(keep) + "=" + it->second);
+  }
+  return out;
+}
+
+int run(int argc, char** argv) {
+  Env env = environment();
+  auto parsed = parse_gateway_config(std::vector<std::string>(argv + 1, argv + argc), env);
+  if (parsed.help) {
+    std::fputs(gateway_usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed.error) {
+    std::fprintf(stderr, "lifeline-gateway: %s\n\n%s", parsed.error->c_str(), gateway_usage().c_str());
+    return 2;
+  }
+  StderrLog log;
+  for (const auto& w : parsed.warnings) log.write(LogLevel::warn, w);
+  GatewayConfig cfg = parsed.config;
+  if (cfg.worker_cmd.empty()) cfg.worker_cmd = beside_me("lifeline-slash-worker");
+  if (access(cfg.worker_cmd.c_str(), X_OK) != 0)
+    log.write(LogLevel::warn, "worker command " + cfg.worker_cmd + " is not executable; slash.exec will fail with 5030");
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.state_dir, ec);
+  if (ec) throw std::runtime_error("cannot create state dir " + cfg.state_dir + ": " + ec.message());
+  chmod(cfg.state_dir.c_str(), 0700);
+
+  signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  SystemRandom random;
+  AsioClock clock(io);
+  PosixProcessControl procs(io, log, child_environment(env));
+  std::string db_path = cfg.state_dir + "/lifeline.db";
+  SqliteStore store(io, log, db_path);
+  Hub hub;
+  Gateway gateway(cfg, GatewayPorts{clock, procs, hub, store, random, log});
+  gateway.start();
+  log.write(LogLevel::info, "store " + db_path + "; containment: process groups + subreaper (no cgroup)");
+
+  // Escapees reparented to us arrive as SIGCHLD for children we never spawned.
+  asio::signal_set sigchld(io, SIGCHLD);
+  std::function<void()> wait_child = [&] {
+    sigchld.async_wait([&](const boost::system::error_code& e, int) {
+      if (e) return;
+      procs.reap_strays();
+      wait_child();
+    });
+  };
+  wait_child();
+
+  std::unique_ptr<WsServer> server;
+  std::shared_ptr<StdioConnection> stdio;
+  bool stopping = false;
+  auto stop = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    log.write(LogLevel::info, std::string("shutting down: ") + why);
+    if (server) server->stop();
+    gateway.shutdown([&] {
+      log.write(LogLevel::info, "every session torn down and every child reaped");
+      sigchld.cancel();
+      io.stop();
+    });
+    // A child stuck beyond every escalation must not keep us from exiting forever.
+    clock.after(cfg.hup_wait + cfg.term_wait + 4 * cfg.kill_wait + 5000, [&] {
+      log.write(LogLevel::error, "shutdown deadline passed with children still alive; exiting");
+      io.stop();
+    });
+  };
+  asio::signal_set terminate(io, SIGTERM, SIGINT);
+  terminate.async_wait([&](const boost::system::error_code& e, int sig) {
+    if (!e) stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  });
+
+  if (cfg.stdio) {
+    stdio = std::make_shared<StdioConnection>(io, cfg.max_message_bytes);
+    ConnId id = hub.add(stdio);
+    gateway.on_connect(id);
+    stdio->start([&gateway, id](std::string line) { gateway.on_message(id, line); },
+                 [&, id] {
+                   hub.remove(id);
+                   gateway.on_disconnect(id);
+                   stop("stdin closed");
+                 });
+    log.write(LogLevel::info, "serving one client on stdin/stdout");
+  } else {
+    auto [token, token_path] = ensure_token(cfg, random);
+    WsServerOptions opt{cfg.listen_host, cfg.listen_port, token, cfg.allowed_origins,
+                        cfg.ping_interval, cfg.ping_timeout, cfg.max_message_bytes};
+    server = std::make_unique<WsServer>(io, clock, log, hub, gateway, opt, [&] {
+      return render_metrics(gateway, procs.open_fds(), procs.strays_killed());
+    });
+    int port = server->start();
+    std::string host = cfg.listen_host.find(':') != std::string::npos ? "[" + cfg.listen_host + "]" : cfg.listen_host;
+    if (!token_path.empty()) std::fprintf(stderr, "token in %s\n", token_path.c_str());
+    std::fprintf(stderr, "listening ws://%s:%d/ws\n", host.c_str(), port);
+  }
+  io.run();
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lifeline-gateway: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,405 @@
+#include "runtime/gateway/posix_process_control.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <deque>
+#include <set>
+
+#include "runtime/common/proc_info.hpp"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace lifeline::runtime {
+
+namespace {
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_send_signal(int pidfd, int sig) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+int to_signo(Signal s) {
+  switch (s) {
+    case Signal::hup: return SIGHUP;
+    case Signal::term: return SIGTERM;
+    case Signal::kill: return SIGKILL;
+  }
+  return SIGKILL;
+}
+
+int status_of(const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) return info.si_status;
+  return 128 + info.si_status;
+}
+
+std::string errno_text(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+
+// Everything the child needs is prepared before fork: after it, only async-signal-safe
+// calls until exec.
+struct ExecPlan {
+  std::vector<std::string> argv_store;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+};
+
+} // namespace
+
+struct PosixProcessControl::Child {
+  ChildId id = 0;
+  ChildKind kind = ChildKind::slash;
+  pid_t pid = 0;
+  int pgid = 0;
+  bool exited = false;
+  bool reaped = false;
+  bool released = false;
+  std::unique_ptr<asio::posix::stream_descriptor> pidfd;
+  std::unique_ptr<asio::posix::stream_descriptor> input;  // stdin pipe or PTY master
+  std::unique_ptr<asio::posix::stream_descriptor> output; // stdout pipe or PTY master (dup)
+  std::unique_ptr<asio::posix::stream_descriptor> errors; // stderr pipe (slash only)
+  int lifeline_write = -1;
+  std::array<char, 65536> buf{};
+  std::array<char, 4096> err_buf{};
+  std::string err_line;
+  std::deque<std::string> pending_writes;
+  bool writing = false;
+};
+
+PosixProcessControl::PosixProcessControl(asio::io_context& io, Log& log,
+                                         std::vector<std::string> child_env)
+    : io_(io), log_(log), child_env_(std::move(child_env)) {
+  // Orphaned grandchildren come to us, not to init: they stay ours to kill (rule 8).
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    log_.write(LogLevel::warn, errno_text("PR_SET_CHILD_SUBREAPER", errno));
+}
+
+PosixProcessControl::~PosixProcessControl() = default;
+
+int PosixProcessControl::gateway_pgid() const { return static_cast<int>(getpgrp()); }
+std::int64_t PosixProcessControl::open_fds() const { return count_fds(); }
+
+void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) {
+  // The fork happens now, on the event-loop thread (PR_SET_PDEATHSIG follows the
+  // spawning thread, and this thread lives as long as the gateway); the completion is
+  // delivered later, never inline (the port contract).
+  SpawnResult r = do_spawn(spec);
+  asio::post(io_, [done = std::move(done), r = std::move(r)] { done(r); });
+}
+
+SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty()) return {false, 0, 0, 0, "empty command"};
+  bool pty = spec.kind == ChildKind::pty;
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, life[2] = {-1, -1}, status[2] = {-1, -1};
+  int master = -1;
+  std::string slave_name;
+  auto close_all = [&] {
+    for (int* p : {in, out, err, life, status})
+      for (int i = 0; i < 2; ++i)
+        if (p[i] >= 0) close(p[i]);
+    if (master >= 0) close(master);
+  };
+  if (pipe2(status, O_CLOEXEC) != 0 || pipe2(life, O_CLOEXEC) != 0) {
+    int e = errno;
+    close_all();
+    return {false, 0, 0, 0, errno_text("pipe", e)};
+  }
+  if (pty) {
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[128];
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+        ptsname_r(master, name, sizeof name) != 0) {
+      int e = errno;
+      close_all();
+      return {false, 0, 0, 0, errno_text("pty", e)};
+    }
+    slave_name = name;
+    winsize ws{};
+    ws.ws_col = static_cast<unsigned short>(spec.cols);
+    ws.ws_row = static_cast<unsigned short>(spec.rows);
+    ioctl(master, TIOCSWINSZ, &ws);
+  } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    int e = errno;
+    close_all();
+    return {false, 0, 0, 0, errno_text("pipe", e)};
+  }
+
+  ExecPlan plan;
+  plan.argv_store = spec.argv;
+  if (!pty) {
+    plan.argv_store.push_back("--lifeline-fd");
+    plan.argv_store.push_back("3");
+  }
+  for (auto& a : plan.argv_store) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : child_env_) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  pid_t parent = getpid();
+  int deathsig = pty ? SIGHUP : SIGUSR2;
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close_all();
+    return {false, 0, 0, 0, errno_text("fork", e)};
+  }
+  if (pid == 0) {
+    // Child: async-signal-safe calls only.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR2}) ::signal(s, SIG_DFL);
+    setsid(); // a new session and process group, led by this child
+    prctl(PR_SET_PDEATHSIG, deathsig);
+    if (getppid() != parent) _exit(127); // the gateway died before the tripwire was set
+    int fail_errno = 0;
+    if (pty) {
+      int slave = open(slave_name.c_str(), O_RDWR); // becomes the controlling terminal
+      if (slave < 0) fail_errno = errno;
+      if (!fail_errno) {
+        ioctl(slave, TIOCSCTTY, 0);
+        dup2(slave, 0);
+        dup2(slave, 1);
+        dup2(slave, 2);
+      }
+    } else {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      dup2(life[0], 3);
+    }
+    dup2(status[1], 4);
+    fcntl(4, F_SETFD, FD_CLOEXEC);
+    // Only 0-3 (and the exec-status pipe, closed by exec) survive.
+    if (!fail_errno && close_range(5, ~0U, 0) != 0) fail_errno = errno;
+    if (!fail_errno) {
+      execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+      fail_errno = errno;
+    }
+    ssize_t ignored = ::write(4, &fail_errno, sizeof fail_errno);
+    (void)ignored;
+    _exit(127);
+  }
+
+  // Parent. Hold a pidfd before anything else: this incarnation, never a bare pid.
+  int pidfd = pidfd_open(pid);
+  close(status[1]);
+  status[1] = -1;
+  int child_errno = 0;
+  ssize_t got;
+  do got = read(status[0], &child_errno, sizeof child_errno);
+  while (got < 0 && errno == EINTR);
+  close(status[0]);
+  status[0] = -1;
+  for (int* p : {in + 0, out + 1, err + 1, life + 0}) {
+    if (*p >= 0) close(*p);
+    *p = -1;
+  }
+  if (got > 0 || pidfd < 0) {
+    int e = got > 0 ? child_errno : errno;
+    if (pidfd < 0) kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0); // it has exited (or is dying): reap it now
+    if (pidfd >= 0) close(pidfd);
+    close_all();
+    return {false, 0, 0, 0, errno_text(got > 0 ? "exec" : "pidfd_open", e)};
+  }
+
+  auto c = std::make_unique<Child>();
+  c->id = next_id_++;
+  c->kind = spec.kind;
+  c->pid = pid;
+  c->pgid = pid;
+  c->pidfd = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
+  c->lifeline_write = life[1];
+  life[1] = -1;
+  if (pty) {
+    int dup_master = fcntl(master, F_DUPFD_CLOEXEC, 0);
+    c->input = std::make_unique<asio::posix::stream_descriptor>(io_, master);
+    c->output = std::make_unique<asio::posix::stream_descriptor>(io_, dup_master);
+    master = -1;
+  } else {
+    c->input = std::make_unique<asio::posix::stream_descriptor>(io_, in[1]);
+    c->output = std::make_unique<asio::posix::stream_descriptor>(io_, out[0]);
+    c->errors = std::make_unique<asio::posix::stream_descriptor>(io_, err[0]);
+    in[1] = out[0] = err[0] = -1;
+  }
+  ChildId id = c->id;
+  SpawnResult r{true, id, pid, pid, ""};
+  children_.emplace(id, std::move(c));
+  watch_exit(id);
+  read_output(id);
+  if (!pty) read_stderr(id);
+  return r;
+}
+
+void PosixProcessControl::watch_exit(ChildId id) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->released) return;
+  it->second->pidfd->async_wait(asio::posix::stream_descriptor::wait_read,
+                                [this, id](const boost::system::error_code& ec) {
+                                  if (ec) return;
+                                  auto it = children_.find(id);
+                                  if (it == children_.end() || it->second->exited) return;
+                                  Child& c = *it->second;
+                                  siginfo_t info{};
+                                  // Observe without reaping: the zombie keeps the pid and
+                                  // the group id reserved until the core says reap().
+                                  if (waitid(static_cast<idtype_t>(P_PIDFD),
+                                             static_cast<id_t>(c.pidfd->native_handle()), &info,
+                                             WEXITED | WNOHANG | WNOWAIT) != 0 ||
+                                      info.si_pid == 0) {
+                                    watch_exit(id);
+                                    return;
+                                  }
+                                  c.exited = true;
+                                  if (events_) events_->on_child_exit(id, status_of(info));
+                                });
+}
+
+void PosixProcessControl::read_output(ChildId id) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->released) return;
+  Child& c = *it->second;
+  c.output->async_read_some(asio::buffer(c.buf), [this, id](const boost::system::error_code& ec,
+                                                            std::size_t n) {
+    auto it = children_.find(id);
+    if (it == children_.end() || it->second->released) return;
+    if (n > 0 && events_) events_->on_child_output(id, std::string_view(it->second->buf.data(), n));
+    if (!ec) read_output(id); // EOF or EIO (PTY slave closed): stop; the exit will come
+  });
+}
+
+void PosixProcessControl::read_stderr(ChildId id) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->released) return;
+  Child& c = *it->second;
+  c.errors->async_read_some(asio::buffer(c.err_buf), [this, id](const boost::system::error_code& ec,
+                                                                std::size_t n) {
+    auto it = children_.find(id);
+    if (it == children_.end() || it->second->released) return;
+    Child& c = *it->second;
+    c.err_line.append(c.err_buf.data(), n);
+    std::size_t nl;
+    while ((nl = c.err_line.find('\n')) != std::string::npos) {
+      log_.write(LogLevel::info, "worker pid " + std::to_string(c.pid) + ": " + c.err_line.substr(0, nl));
+      c.err_line.erase(0, nl + 1);
+    }
+    if (c.err_line.size() > 4096) c.err_line.clear();
+    if (!ec) read_stderr(id);
+  });
+}
+
+void PosixProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->reaped) {
+    log_.write(LogLevel::error, "refusing to signal child " + std::to_string(id) + ": reaped or unknown");
+    return;
+  }
+  Child& c = *it->second;
+  int signo = to_signo(sig);
+  if (whole_group) {
+    // Safe from reuse: the leader is unreaped, so its pid (= the group id) is reserved.
+    if (c.pgid <= 1 || c.pgid == getpgrp()) return;
+    if (kill(-c.pgid, signo) != 0 && errno != ESRCH)
+      log_.write(LogLevel::warn, errno_text("kill(group)", errno));
+  } else if (pidfd_send_signal(c.pidfd->native_handle(), signo) != 0 && errno != ESRCH) {
+    log_.write(LogLevel::warn, errno_text("pidfd_send_signal", errno));
+  }
+}
+
+void PosixProcessControl::reap(ChildId id) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->reaped) return;
+  Child& c = *it->second;
+  siginfo_t info{};
+  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.pidfd->native_handle()), &info,
+             WEXITED | WNOHANG) != 0)
+    log_.write(LogLevel::warn, errno_text("waitid", errno));
+  c.reaped = true;
+}
+
+void PosixProcessControl::release(ChildId id) {
+  auto it = children_.find(id);
+  if (it == children_.end()) return;
+  Child& c = *it->second;
+  c.released = true;
+  boost::system::error_code ignored;
+  for (auto* d : {&c.pidfd, &c.input, &c.output, &c.errors})
+    if (*d) (*d)->close(ignored);
+  if (c.lifeline_write >= 0) close(c.lifeline_write);
+  // Handlers still queued find the entry gone and do nothing.
+  children_.erase(it);
+}
+
+bool PosixProcessControl::write(ChildId id, std::string_view bytes) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->released || it->second->exited) return false;
+  Child& c = *it->second;
+  constexpr std::size_t max_pending = 4096;
+  if (c.pending_writes.size() >= max_pending) return false;
+  c.pending_writes.emplace_back(bytes);
+  if (!c.writing) flush_writes(id);
+  return true;
+}
+
+void PosixProcessControl::flush_writes(ChildId id) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->released) return;
+  Child& c = *it->second;
+  if (c.pending_writes.empty()) {
+    c.writing = false;
+    return;
+  }
+  c.writing = true;
+  asio::async_write(*c.input, asio::buffer(c.pending_writes.front()),
+                    [this, id](const boost::system::error_code& ec, std::size_t) {
+                      auto it = children_.find(id);
+                      if (it == children_.end() || it->second->released) return;
+                      it->second->pending_writes.pop_front();
+                      if (ec) {
+                        it->second->pending_writes.clear();
+                        it->second->writing = false;
+                        return; // the child is gone or closed its input: its exit follows
+                      }
+                      flush_writes(id);
+                    });
+}
+
+void PosixProcessControl::resize(ChildId id, int cols, int rows) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->kind != ChildKind::pty || it->second->released) return;
+  winsize ws{};
+  ws.ws_col = static_cast<unsigned short>(cols);
+  ws.ws_row = static_cast<unsigned short>(rows);
+  ioctl(it->second->input->native_handle(), TIOCSWINSZ, &ws);
+}
+
+void PosixProcessControl::reap_strays() {
+  std::set<int> known;
+  for (const auto& [id, c] : children_) known.insert(c->pid);
+  for (int pid : children_of(getpid())) {
+    if (known.count(pid)) continue;
+    // Not spawned by us: an escapee whose parent died and that was reparented to us.
+    auto st = read_proc_stat(pid);
+    if (st && st->state != 'Z') {
+      kill(pid, SIGKILL);
+      ++strays_killed_;
+      log_.write(LogLevel::warn, "killed stray pid " + std::to_string(pid) +
+                                     " (an escaped grandchild reparented to the gateway)");
+    }
+    waitpid(pid, nullptr, WNOHANG);
+  }
+}
+
+} // namespace lifeline::runtime

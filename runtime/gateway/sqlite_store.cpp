@@ -1,0 +1,215 @@
+#include "runtime/gateway/sqlite_store.hpp"
+
+#include <sqlite3.h>
+
+#include <stdexcept>
+
+namespace lifeline::runtime {
+
+namespace {
+
+const char* schema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  session_id TEXT PRIMARY KEY,
+  session_key TEXT NOT NULL,
+  title TEXT NOT NULL,
+  close_on_disconnect INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  end_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions(session_key);
+CREATE TABLE IF NOT EXISTS transcript (
+  session_key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  command TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (session_key, seq)
+);
+)sql";
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { ok_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) == SQLITE_OK; }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return ok_; }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  int step() { return ok_ ? sqlite3_step(s_) : SQLITE_ERROR; }
+  std::int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
+  std::string text(int col) {
+    auto* p = sqlite3_column_text(s_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : "";
+  }
+  bool null(int col) { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  bool ok_ = false;
+};
+
+bool exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+
+} // namespace
+
+SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path) : io_(io), log_(log) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot open store " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  if (!exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") ||
+      !exec(db_, schema)) {
+    std::string msg = sqlite3_errmsg(db_);
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot initialise store " + path + ": " + msg);
+  }
+  {
+    Stmt get(db_, "SELECT value FROM meta WHERE key='schema_version'");
+    if (get.step() == SQLITE_ROW) {
+      int found = std::stoi(get.text(0));
+      if (found != schema_version) {
+        sqlite3_close(db_);
+        throw std::runtime_error("store " + path + " has schema version " + std::to_string(found) +
+                                 ", this gateway knows " + std::to_string(schema_version));
+      }
+    } else {
+      Stmt put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
+      put.bind(1, std::to_string(schema_version)).step();
+    }
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  sqlite3_close(db_);
+}
+
+void SqliteStore::submit(std::function<void(sqlite3*)> job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void SqliteStore::run() {
+  for (;;) {
+    std::function<void(sqlite3*)> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return; // stopping, and drained
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job(db_);
+  }
+}
+
+void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool)> done) {
+  submit([this, rec, done = std::move(done)](sqlite3* db) {
+    Stmt s(db,
+           "INSERT OR REPLACE INTO sessions(session_id, session_key, title, close_on_disconnect, "
+           "created_at) VALUES(?,?,?,?,?)");
+    s.bind(1, rec.session_id).bind(2, rec.session_key).bind(3, rec.title);
+    s.bind(4, std::int64_t{rec.close_on_disconnect}).bind(5, rec.created_at);
+    bool ok = s.step() == SQLITE_DONE;
+    asio::post(io_, [done, ok] { done(ok); });
+  });
+}
+
+void SqliteStore::record_end(const std::string& session_id, const std::string& reason, WallMs at,
+                             std::function<void(bool)> done) {
+  submit([this, session_id, reason, at, done = std::move(done)](sqlite3* db) {
+    Stmt s(db, "UPDATE sessions SET ended_at=?, end_reason=? WHERE session_id=? AND ended_at IS NULL");
+    s.bind(1, at).bind(2, reason).bind(3, session_id);
+    bool ok = s.step() == SQLITE_DONE;
+    asio::post(io_, [done, ok] { done(ok); });
+  });
+}
+
+void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
+                         std::function<void(StoreReply<std::int64_t>)> done) {
+  submit([this, session_key, entry, done = std::move(done)](sqlite3* db) {
+    StoreReply<std::int64_t> reply;
+    if (exec(db, "BEGIN IMMEDIATE")) {
+      Stmt next(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_key=?");
+      next.bind(1, session_key);
+      std::int64_t seq = next.step() == SQLITE_ROW ? next.i64(0) : -1;
+      Stmt ins(db, "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
+      ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
+      ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
+      if (seq > 0 && ins.step() == SQLITE_DONE && exec(db, "COMMIT")) {
+        reply = {true, seq}; // durable: synchronous=FULL committed it
+      } else {
+        exec(db, "ROLLBACK");
+      }
+    }
+    if (!reply.ok) log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db));
+    asio::post(io_, [done, reply] { done(reply); });
+  });
+}
+
+void SqliteStore::find_session(const std::string& session_id,
+                               std::function<void(StoreReply<std::optional<SessionRecord>>)> done) {
+  submit([this, session_id, done = std::move(done)](sqlite3* db) {
+    StoreReply<std::optional<SessionRecord>> reply;
+    Stmt s(db,
+           "SELECT session_key, title, close_on_disconnect, created_at, end_reason FROM sessions "
+           "WHERE session_id=?");
+    s.bind(1, session_id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) {
+      SessionRecord r;
+      r.session_id = session_id;
+      r.session_key = s.text(0);
+      r.title = s.text(1);
+      r.close_on_disconnect = s.i64(2) != 0;
+      r.created_at = s.i64(3);
+      if (!s.null(4)) r.end_reason = s.text(4);
+      reply = {true, r};
+    } else if (rc == SQLITE_DONE) {
+      reply = {true, std::nullopt};
+    }
+    asio::post(io_, [done, reply] { done(reply); });
+  });
+}
+
+void SqliteStore::history(const std::string& session_key, int limit,
+                          std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) {
+  submit([this, session_key, limit, done = std::move(done)](sqlite3* db) {
+    StoreReply<std::vector<HistoryEntry>> reply;
+    Stmt s(db,
+           "SELECT seq, at, command, ok, text FROM (SELECT * FROM transcript WHERE session_key=? "
+           "ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC");
+    s.bind(1, session_key).bind(2, std::int64_t{limit});
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      reply.value.push_back({s.i64(0), s.i64(1), s.text(2), s.i64(3) != 0, s.text(4)});
+    reply.ok = rc == SQLITE_DONE;
+    asio::post(io_, [done, reply = std::move(reply)] { done(reply); });
+  });
+}
+
+} // namespace lifeline::runtime

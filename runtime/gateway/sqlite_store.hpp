@@ -1,0 +1,52 @@
+// The Store port over SQLite (WAL, synchronous=FULL), on a thread of its own. Every
+// completion is posted back to the event loop; an entry is acknowledged only after
+// its transaction committed.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/ports.hpp"
+#include "runtime/gateway/io.hpp"
+
+struct sqlite3;
+
+namespace lifeline::runtime {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating) the database; throws std::runtime_error with a clear message.
+  SqliteStore(asio::io_context& io, Log& log, const std::string& path);
+  ~SqliteStore() override; // drains queued work, then closes
+
+  void record_start(const SessionRecord& rec, std::function<void(bool ok)> done) override;
+  void record_end(const std::string& session_id, const std::string& reason, WallMs at,
+                  std::function<void(bool ok)> done) override;
+  void append(const std::string& session_key, HistoryEntry entry,
+              std::function<void(StoreReply<std::int64_t>)> done) override;
+  void find_session(const std::string& session_id,
+                    std::function<void(StoreReply<std::optional<SessionRecord>>)> done) override;
+  void history(const std::string& session_key, int limit,
+               std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) override;
+
+  static constexpr int schema_version = 1;
+
+ private:
+  void submit(std::function<void(sqlite3*)> job);
+  void run();
+
+  asio::io_context& io_;
+  Log& log_;
+  sqlite3* db_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void(sqlite3*)>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+} // namespace lifeline::runtime
