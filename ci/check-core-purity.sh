@@ -14,6 +14,9 @@ fi
 if [ -d runtime ] && grep -rnE '#\s*include\s*"sim/' runtime/; then
   echo "check-core-purity: runtime/ includes sim/"; status=1
 fi
+if grep -rnE '#\s*include\s*<boost/' sim/ fuzz/ 2>/dev/null; then
+  echo "check-core-purity: Boost appears outside runtime/"; status=1
+fi
 if [ -d sim ] && grep -rnE '#\s*include\s*"runtime/' sim/; then
   echo "check-core-purity: sim/ includes runtime/"; status=1
 fi

@@ -14,6 +14,7 @@ class ConnectionSink {
   virtual ~ConnectionSink() = default;
   virtual void send(std::string text) = 0;
   virtual void close() = 0;
+  virtual void abort() {} // drop at once, at process exit, so pending handlers finish
 };
 
 class Hub final : public Transport {
@@ -31,6 +32,10 @@ class Hub final : public Transport {
   }
   void close(ConnId conn) override {
     if (auto s = lookup(conn)) s->close();
+  }
+  void abort_all() {
+    for (auto& [id, weak] : sinks_)
+      if (auto s = weak.lock()) s->abort();
   }
 
  private:

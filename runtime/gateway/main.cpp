@@ -15,6 +15,7 @@
 
 #include "core/config.hpp"
 #include "core/gateway.hpp"
+#include "runtime/common/proc_info.hpp"
 #include "runtime/gateway/asio_clock.hpp"
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/metrics.hpp"
@@ -154,6 +155,7 @@ int run(int argc, char** argv) {
   std::unique_ptr<WsServer> server;
   std::shared_ptr<StdioConnection> stdio;
   bool stopping = false;
+  TimerId deadline = 0;
   auto stop = [&](const char* why) {
     if (stopping) return;
     stopping = true;
@@ -165,7 +167,7 @@ int run(int argc, char** argv) {
       io.stop();
     });
     // A child stuck beyond every escalation must not keep us from exiting forever.
-    clock.after(cfg.hup_wait + cfg.term_wait + 4 * cfg.kill_wait + 5000, [&] {
+    deadline = clock.after(cfg.hup_wait + cfg.term_wait + 4 * cfg.kill_wait + 5000, [&] {
       log.write(LogLevel::error, "shutdown deadline passed with children still alive; exiting");
       io.stop();
     });
@@ -199,6 +201,20 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "listening ws://%s:%d/ws\n", host.c_str(), port);
   }
   io.run();
+  // Let every pending handler finish while the objects it refers to still exist: drop
+  // the connections, cancel the signal waits, and drain.
+  if (deadline) clock.cancel(deadline);
+  sigchld.cancel();
+  terminate.cancel();
+  hub.abort_all();
+  io.restart();
+  io.run_for(std::chrono::seconds(2));
+  // Escapees reparented to us during the teardown: none may outlive us.
+  for (int round = 0; round < 100; ++round) {
+    procs.reap_strays();
+    if (children_of(getpid()).empty()) break;
+    usleep(10'000);
+  }
   return 0;
 }
 

@@ -105,6 +105,12 @@ class WsConnection final : public ConnectionSink, public std::enable_shared_from
     if (queue_.size() == 1) write();
   }
 
+  void abort() override {
+    keepalive_.stop();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
   void close() override {
     if (!open_ || closing_) return;
     closing_ = true;

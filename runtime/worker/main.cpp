@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +23,15 @@ class StderrLog final : public lifeline::Log {
                  names[static_cast<int>(level)], static_cast<int>(message.size()), message.data());
   }
 };
+
+volatile sig_atomic_t got_sigchld = 0;
+volatile sig_atomic_t got_sigusr2 = 0;
+volatile sig_atomic_t got_stop = 0; // SIGHUP or SIGTERM: the gateway's teardown
+void on_signal(int sig) {
+  if (sig == SIGCHLD) got_sigchld = 1;
+  if (sig == SIGUSR2) got_sigusr2 = 1;
+  if (sig == SIGHUP || sig == SIGTERM) got_stop = sig;
+}
 
 lifeline::Env environment() {
   lifeline::Env env;
@@ -54,14 +62,21 @@ int main(int argc, char** argv) {
   const lifeline::WorkerConfig& cfg = parsed.config;
 
   // SIGCHLD (background children) and SIGUSR2 (the gateway's PR_SET_PDEATHSIG
-  // tripwire) arrive through a signalfd; SIGPIPE must not kill us mid-reply.
+  // tripwire) are blocked except inside ppoll, so they can only interrupt the wait:
+  // no signalfd or self-pipe, so the worker holds no fd beyond 0-3.
   signal(SIGPIPE, SIG_IGN);
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGCHLD);
-  sigaddset(&mask, SIGUSR2);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, nullptr);
+  sigaction(SIGUSR2, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigset_t blocked, during_wait;
+  sigemptyset(&blocked);
+  for (int sig : {SIGCHLD, SIGUSR2, SIGHUP, SIGTERM}) sigaddset(&blocked, sig);
+  sigprocmask(SIG_BLOCK, &blocked, &during_wait);
+  for (int sig : {SIGCHLD, SIGUSR2, SIGHUP, SIGTERM}) sigdelset(&during_wait, sig);
 
   lifeline::runtime::PollClock clock;
   lifeline::runtime::PosixWorkerHost host;
@@ -73,22 +88,28 @@ int main(int argc, char** argv) {
   bool stdin_open = true;
   char buf[65536];
   while (!loop.exited()) {
-    pollfd fds[3] = {{stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
-                     {cfg.lifeline_fd, POLLIN, 0},
-                     {sigfd, POLLIN, 0}};
-    int n = poll(fds, 3, clock.next_timeout_ms());
+    pollfd fds[2] = {{stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {cfg.lifeline_fd, POLLIN, 0}};
+    int wait_ms = clock.next_timeout_ms();
+    timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1'000'000L};
+    int n = ppoll(fds, 2, wait_ms < 0 ? nullptr : &ts, &during_wait);
     if (n < 0 && errno != EINTR) {
       log.write(lifeline::LogLevel::error, std::string("poll: ") + std::strerror(errno));
       host.exit_with_containment(1);
     }
+    if (got_stop) {
+      // Told to stop: take the children we made (setsid escapees too) with us, since
+      // a group signal cannot reach the ones that left the group.
+      host.exit_with_containment(128 + got_stop);
+    }
+    if (got_sigchld) {
+      got_sigchld = 0;
+      host.reap_children();
+    }
+    if (got_sigusr2) {
+      got_sigusr2 = 0;
+      loop.on_lifeline_eof();
+    }
     if (n > 0) {
-      if (fds[2].revents & POLLIN) {
-        signalfd_siginfo info;
-        while (read(sigfd, &info, sizeof info) == sizeof info) {
-          if (info.ssi_signo == SIGCHLD) host.reap_children();
-          if (info.ssi_signo == SIGUSR2) loop.on_lifeline_eof();
-        }
-      }
       if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
         // The gateway never writes to the lifeline: readable means EOF.
         loop.on_lifeline_eof();

@@ -1,0 +1,171 @@
+"""Starts real lifeline-gateway processes and audits the process tree they own.
+
+Written against PROTOCOL.md with independent libraries (Debian's python3-websockets
+and python3-psutil), as any client would be.
+"""
+import asyncio
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import psutil
+import websockets
+
+BUILD = os.environ.get("LIFELINE_BUILD", os.path.join(os.path.dirname(__file__), "../../build/default"))
+GATEWAY = os.path.join(BUILD, "runtime/lifeline-gateway")
+
+
+def wait_until(predicate, timeout=5.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def alive(pid):
+    """True for a running process; a zombie counts as alive (it is a leak too)."""
+    try:
+        return psutil.Process(pid).status() is not None
+    except psutil.NoSuchProcess:
+        return False
+
+
+class Gateway:
+    def __init__(self, *args, state_dir=None, port=0, env=None):
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix="lifeline-test-")
+        self.args = list(args)
+        self.port = port
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.log = []
+        self.url = None
+        self.token = None
+
+    def start(self):
+        cmd = [GATEWAY, "--listen", f"127.0.0.1:{self.port}", "--state-dir", self.state_dir] + self.args
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=self.env, text=True)
+        ready = threading.Event()
+
+        def drain():
+            for line in self.proc.stderr:
+                self.log.append(line.rstrip("\n"))
+                m = re.match(r"listening (ws://[^ ]+)", line)
+                if m:
+                    self.url = m.group(1)
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not ready.wait(10) or not self.url:
+            raise RuntimeError("gateway did not start:\n" + "\n".join(self.log))
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        with open(os.path.join(self.state_dir, "token")) as f:
+            self.token = f.read().strip()
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def descendants(self):
+        try:
+            return {p.pid for p in psutil.Process(self.pid).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            return set()
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def zombies(self):
+        out = []
+        for pid in self.descendants():
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                    out.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    async def connect(self, **kw):
+        return await Client.open(f"{self.url}?token={self.token}", **kw)
+
+
+class Client:
+    """A JSON-RPC client over one WebSocket."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.next_id = 1
+        self.pending = {}
+        self.events = []
+        self.reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def open(cls, url, **kw):
+        ws = await websockets.connect(url, ping_interval=None, max_size=None, **kw)
+        client = cls(ws)
+        return client
+
+    async def _read(self):
+        try:
+            async for frame in self.ws:
+                msg = json.loads(frame)
+                if msg.get("method") == "event":
+                    self.events.append(msg["params"])
+                elif msg.get("id") in self.pending:
+                    self.pending.pop(msg["id"]).set_result(msg)
+                else:
+                    self.events.append({"type": "orphan-reply", "payload": msg})
+        except websockets.ConnectionClosed:
+            pass
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("closed"))
+
+    async def call(self, method, timeout=10, **params):
+        rid = self.next_id
+        self.next_id += 1
+        fut = asyncio.get_running_loop().create_future()
+        self.pending[rid] = fut
+        await self.ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
+        return await asyncio.wait_for(fut, timeout)
+
+    async def result(self, method, **params):
+        msg = await self.call(method, **params)
+        if "error" in msg:
+            raise AssertionError(f"{method} failed: {msg['error']}")
+        return msg["result"]
+
+    async def send_raw(self, text):
+        await self.ws.send(text)
+
+    async def close(self):
+        await self.ws.close()
+        await self.reader
+
+    def abort(self):
+        """Drops the TCP connection without a close frame (a crashed tab, a dead proxy)."""
+        self.ws.transport.abort()
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()

@@ -1,0 +1,267 @@
+"""Integration tests: the real gateway, real workers, real processes, real SQLite.
+
+Leaks are measured: the process tree under the gateway (psutil), zombies, and the
+gateway's /proc/<pid>/fd, before and after. Liveness bounds are generous (seconds);
+speed lives in benchmarks, not here.
+"""
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gateway_harness import GATEWAY, Gateway, alive, b64, wait_until  # noqa: E402
+
+import psutil  # noqa: E402
+import websockets  # noqa: E402
+
+
+def pids_from(text):
+    return dict(kv.split("=") for kv in text.split())
+
+
+class GatewayTest(unittest.IsolatedAsyncioTestCase):
+    gateway_args = ("--orphan-grace", "1", "--ping-interval", "1", "--ping-timeout", "1")
+
+    async def asyncSetUp(self):
+        self.gw = Gateway(*self.gateway_args).start()
+
+    async def asyncTearDown(self):
+        self.gw.stop()
+        if self._outcome.success is False if hasattr(self._outcome, "success") else False:
+            print("\n".join(self.gw.log[-40:]))
+
+    async def worker_tree(self, client, sid, spawn="/spawn 2", escape="/spawn 2 --setsid"):
+        """Starts the session's worker with grandchildren, some escaping the group."""
+        out = await client.result("slash.exec", session_id=sid, command="/pid")
+        info = pids_from(out["output"])
+        await client.result("slash.exec", session_id=sid, command=spawn)
+        await client.result("slash.exec", session_id=sid, command=escape)
+        tree = self.gw.descendants()
+        self.assertIn(int(info["pid"]), tree)
+        self.assertGreaterEqual(len(tree), 5, tree)
+        return int(info["pid"]), tree
+
+    def assert_all_gone(self, pids, timeout=5.0):
+        ok = wait_until(lambda: not any(alive(p) for p in pids), timeout)
+        left = [p for p in pids if alive(p)]
+        self.assertTrue(ok, f"still alive (or zombie) after {timeout}s: {left}")
+
+    async def test_create_exec_close_reaps_the_worker(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        out = await c.result("slash.exec", session_id=sid, command="/echo hello lifeline")
+        self.assertEqual(out["output"], "hello lifeline")
+        self.assertTrue(out["ok"])
+        pid, tree = await self.worker_tree(c, sid)
+        workers = (await c.result("gateway.workers"))["workers"]
+        self.assertEqual([w["pid"] for w in workers], [pid])
+        self.assertEqual(workers[0]["pgid"], pid)
+        self.assertEqual((await c.result("session.close", session_id=sid))["closed"], True)
+        self.assert_all_gone(tree)
+        self.assertEqual(self.gw.zombies(), [])
+        await c.close()
+
+    async def test_worker_holds_only_its_stdio_and_lifeline(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        fds = (await c.result("slash.exec", session_id=sid, command="/fds"))["output"]
+        self.assertEqual(fds, "0 1 2 3")
+        await c.close()
+
+    async def test_abrupt_disconnect_reaps_the_whole_tree_escapees_included(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        _, tree = await self.worker_tree(c, sid)
+        c.abort()
+        self.assert_all_gone(tree)
+        self.assertEqual(self.gw.descendants(), set())
+
+    async def test_half_open_peer_is_dropped_by_the_ping_deadline(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        _, tree = await self.worker_tree(c, sid)
+        # Stop reading: pings go unanswered, as with a silent peer behind a dead proxy.
+        c.ws.transport.pause_reading()
+        self.assert_all_gone(tree, timeout=8)
+
+    async def test_detach_resume_within_grace_then_reap_after_it(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]
+        _, tree = await self.worker_tree(c, sid)
+        c.abort()
+        await asyncio.sleep(0.3)
+        d = await self.gw.connect()
+        r = await d.result("session.resume", session_id=sid)
+        self.assertEqual(r["session_id"], sid)
+        self.assertTrue(all(alive(p) for p in tree))
+        await asyncio.sleep(1.5)  # past the grace: resumed, so nothing is reaped
+        self.assertTrue(all(alive(p) for p in tree))
+        d.abort()
+        self.assert_all_gone(tree, timeout=6)
+        e = await self.gw.connect()
+        sessions = (await e.result("session.active_list"))["sessions"]
+        self.assertEqual(sessions, [])
+        await e.close()
+
+    async def test_gateway_sigkill_takes_every_worker_and_grandchild_and_the_port_rebinds(self):
+        c = await self.gw.connect()
+        trees = set()
+        for _ in range(3):
+            sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]
+            _, tree = await self.worker_tree(c, sid)
+            trees |= tree
+        port = self.gw.port
+        self.gw.proc.kill()
+        self.gw.proc.wait()
+        self.assert_all_gone(trees)
+        again = Gateway(*self.gateway_args, state_dir=self.gw.state_dir, port=port).start()
+        try:
+            self.assertEqual(again.port, port)
+        finally:
+            again.stop()
+
+    async def test_history_survives_sigkill_and_restart_and_resume_continues_it(self):
+        c = await self.gw.connect()
+        created = await c.result("session.create", title="notes")
+        sid, key = created["session_id"], created["session_key"]
+        for i in range(3):
+            await c.result("slash.exec", session_id=sid, command=f"/echo line {i}")
+        self.gw.proc.kill()
+        self.gw.proc.wait()
+        again = Gateway(*self.gateway_args, state_dir=self.gw.state_dir).start()
+        try:
+            d = await again.connect()
+            hist = (await d.result("session.history", session_key=key))["entries"]
+            self.assertEqual([e["output"] for e in hist], ["line 0", "line 1", "line 2"])
+            r = await d.result("session.resume", session_id=sid)
+            self.assertTrue(r["from_store"])
+            self.assertEqual(r["session_key"], key)
+            await d.result("slash.exec", session_id=r["session_id"], command="/echo line 3")
+            hist = (await d.result("session.history", session_id=sid))["entries"]
+            self.assertEqual([e["seq"] for e in hist], [1, 2, 3, 4])
+            await d.close()
+        finally:
+            again.stop()
+
+    async def test_fd_count_returns_to_baseline_after_hundreds_of_lifecycles(self):
+        c = await self.gw.connect()
+        await c.result("gateway.stats")
+        baseline = self.gw.fd_count()
+        for i in range(150):
+            sid = (await c.result("session.create"))["session_id"]
+            await c.result("slash.exec", session_id=sid, command="/echo x")
+            if i % 3 == 0:
+                await c.result("session.reset", session_id=sid)
+            if i % 5 == 0:
+                pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+                await c.result("pty.close", pty_id=pty)
+            await c.result("session.close", session_id=sid)
+        self.assertTrue(wait_until(lambda: self.gw.descendants() == set(), 5), self.gw.descendants())
+        self.assertTrue(wait_until(lambda: self.gw.fd_count() == baseline, 5),
+                        f"fds {self.gw.fd_count()} != baseline {baseline}")
+        stats = await c.result("gateway.stats")
+        self.assertEqual(stats["workers_live"], 0)
+        self.assertEqual(stats["reaped"]["client_close"], 150)
+        await c.close()
+
+    async def test_hostile_frames_get_errors_and_the_gateway_serves_on(self):
+        c = await self.gw.connect()
+        cases = [("not json", -32700), ("[1,2]", -32600), ("[" * 100000, -32700),
+                 (json.dumps({"jsonrpc": "2.0", "id": 9, "method": "nope"}), -32601),
+                 (json.dumps({"jsonrpc": "2.0", "id": 9, "method": "slash.exec", "params": {"session_id": 1}}), -32602),
+                 ("x" * (1048576 + 10), 4130)]
+        for text, code in cases:
+            await c.send_raw(text)
+        await asyncio.sleep(0.5)
+        codes = [e["payload"]["error"]["code"] for e in c.events if e.get("type") == "orphan-reply"]
+        self.assertEqual(codes, [code for _, code in cases])
+        sid = (await c.result("session.create"))["session_id"]
+        self.assertEqual((await c.result("slash.exec", session_id=sid, command="/echo still here"))["output"], "still here")
+        await c.close()
+
+    async def test_pty_round_trip_and_close_reaps_its_group_and_the_master(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        baseline = self.gw.fd_count()
+        pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+        await c.result("pty.write", pty_id=pty, data=b64("sleep 300 & sleep 301 & echo ready-$((6*7))\n"))
+        ok = wait_until(lambda: "ready-42" in "".join(
+            base64.b64decode(e["payload"]["data"]).decode(errors="replace")
+            for e in c.events if e.get("type") == "pty.output"), 5)
+        self.assertTrue(ok, c.events[-5:])
+        tree = self.gw.descendants()
+        self.assertGreaterEqual(len(tree), 3)
+        self.assertEqual((await c.result("pty.close", pty_id=pty))["closed"], True)
+        self.assert_all_gone(tree)
+        self.assertTrue(wait_until(lambda: self.gw.fd_count() == baseline, 5))
+        await c.close()
+
+    async def test_admission_refuses_a_missing_token_and_a_foreign_origin(self):
+        with self.assertRaises(websockets.InvalidStatusCode) as e:
+            await websockets.connect(self.gw.url)
+        self.assertEqual(e.exception.status_code, 401)
+        with self.assertRaises(websockets.InvalidStatusCode) as e:
+            await websockets.connect(f"{self.gw.url}?token={self.gw.token}", origin="http://evil.example")
+        self.assertEqual(e.exception.status_code, 403)
+        ok = await websockets.connect(self.gw.url, extra_headers={"Authorization": f"Bearer {self.gw.token}"},
+                                      origin=f"http://127.0.0.1:{self.gw.port}")
+        await ok.close()
+
+    async def test_healthz_and_metrics(self):
+        def get(path):
+            with socket.create_connection(("127.0.0.1", self.gw.port)) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+                return data.decode()
+        self.assertIn("200 OK", get("/healthz"))
+        metrics = get("/metrics")
+        self.assertIn('lifeline_sessions{status="idle"}', metrics)
+        self.assertIn("lifeline_open_fds", metrics)
+
+    async def test_sigterm_tears_everything_down_and_exits_zero(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]
+        _, tree = await self.worker_tree(c, sid)
+        self.assertEqual(self.gw.stop(signal.SIGTERM), 0)
+        self.assert_all_gone(tree)
+
+
+class StdioTest(unittest.TestCase):
+    def test_stdio_session_ends_at_stdin_eof(self):
+        state = Gateway().state_dir
+        lines = [json.dumps({"jsonrpc": "2.0", "id": 1, "method": "session.create"})]
+        p = subprocess.Popen([GATEWAY, "--stdio", "--state-dir", state], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdin.write(lines[0] + "\n")
+        p.stdin.flush()
+        ready = json.loads(p.stdout.readline())
+        self.assertEqual(ready["params"]["type"], "gateway.ready")
+        sid = json.loads(p.stdout.readline())["result"]["session_id"]
+        p.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "slash.exec",
+                                  "params": {"session_id": sid, "command": "/pid"}}) + "\n")
+        p.stdin.flush()
+        worker = int(pids_from(json.loads(p.stdout.readline())["result"]["output"])["pid"])
+        p.stdin.close()
+        self.assertEqual(p.wait(10), 0)
+        self.assertTrue(wait_until(lambda: not alive(worker), 5))
+
+    def test_help_and_bad_flags(self):
+        out = subprocess.run([GATEWAY, "--help"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0)
+        self.assertIn("--orphan-grace", out.stdout)
+        bad = subprocess.run([GATEWAY, "--no-such-flag"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("unknown flag", bad.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
