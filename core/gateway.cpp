@@ -380,7 +380,8 @@ void Gateway::m_stats(const ReplyTo& to, const Json& params) {
              {"ptys_live", children_.count(ChildKind::pty)},
              {"open_fds", proc_.open_fds()},
              {"reaped", std::move(reaped)},
-             {"spawn_failures", counters_.spawn_failures}});
+             {"spawn_failures", counters_.spawn_failures},
+             {"containment", proc_.containment()}});
 }
 
 void Gateway::m_workers(const ReplyTo& to, const Json& params) {

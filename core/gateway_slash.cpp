@@ -188,7 +188,10 @@ void Gateway::finish_command(const SessionPtr& s, const std::shared_ptr<InFlight
                 [this, weak = std::weak_ptr(s), cmd, ok, text](StoreReply<std::int64_t> r) {
                   if (!cmd->answered) {
                     cmd->answered = true;
-                    Json result = {{"ok", ok}, {ok ? "output" : "error", text}};
+                    // PROTOCOL.md's {output}, always there; a command that ran and
+                    // failed also says so (ok:false, error) without being an RPC error.
+                    Json result = {{"output", text}, {"ok", ok}};
+                    if (!ok) result["error"] = text;
                     if (r.ok) {
                       result["seq"] = r.value;
                       reply(cmd->cmd.reply, std::move(result));

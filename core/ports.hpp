@@ -98,6 +98,8 @@ class ProcessControl {
   virtual void resize(ChildId child, int cols, int rows) = 0;
   virtual int gateway_pgid() const = 0;
   virtual std::int64_t open_fds() const = 0;
+  // How escapees are contained, for gateway.stats: "process-group" or "cgroup v2 (...)".
+  virtual std::string containment() const { return "process-group"; }
 };
 
 // ---------------------------------------------------------------- transport

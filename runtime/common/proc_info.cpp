@@ -80,3 +80,28 @@ std::vector<int> children_of(int pid) {
 }
 
 } // namespace lifeline::runtime
+
+namespace lifeline::runtime {
+
+std::string own_cgroup2_dir() {
+  std::string mount;
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) {
+    // ... mount-point ... - fstype source options
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
+    std::istringstream f(line.substr(0, dash));
+    std::string id, parent, devno, root, point;
+    f >> id >> parent >> devno >> root >> point;
+    mount = point;
+    break;
+  }
+  if (mount.empty()) return "";
+  std::ifstream cg("/proc/self/cgroup");
+  while (std::getline(cg, line))
+    if (line.rfind("0::", 0) == 0) return mount + (line.size() > 3 && line != "0::/" ? line.substr(3) : "");
+  return "";
+}
+
+} // namespace lifeline::runtime

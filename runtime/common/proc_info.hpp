@@ -23,4 +23,8 @@ std::int64_t count_fds();
 std::vector<int> pids_in_group(int pgid); // every live process whose pgid matches
 std::vector<int> children_of(int pid);    // from /proc/<pid>/task/*/children
 
+// The cgroup v2 mount point ("" if none) and this process's cgroup v2 path ("/..."),
+// joined: the directory of our own cgroup, or "" when there is no cgroup v2.
+std::string own_cgroup2_dir();
+
 } // namespace lifeline::runtime

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "core/gateway.hpp"
 #include "runtime/common/proc_info.hpp"
 #include "runtime/gateway/asio_clock.hpp"
+#include "runtime/gateway/cgroup_containment.hpp"
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/metrics.hpp"
 #include "runtime/gateway/posix_process_control.hpp"
@@ -133,13 +135,21 @@ int run(int argc, char** argv) {
   asio::io_context io(1);
   SystemRandom random;
   AsioClock clock(io);
-  PosixProcessControl procs(io, log, child_environment(env));
+  // One gateway per state dir: a second one would share (and sweep) the first's store
+  // and cgroups.
+  int lock_fd = open((cfg.state_dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("another lifeline-gateway is using " + cfg.state_dir);
+  CgroupContainment cgroups(log, cfg.state_dir);
+  if (int swept = cgroups.sweep_predecessor())
+    log.write(LogLevel::warn, "swept " + std::to_string(swept) + " cgroups left by a previous gateway");
+  PosixProcessControl procs(io, log, child_environment(env), &cgroups);
   std::string db_path = cfg.state_dir + "/lifeline.db";
   SqliteStore store(io, log, db_path);
   Hub hub;
   Gateway gateway(cfg, GatewayPorts{clock, procs, hub, store, random, log});
   gateway.start();
-  log.write(LogLevel::info, "store " + db_path + "; containment: process groups + subreaper (no cgroup)");
+  log.write(LogLevel::info, "store " + db_path + "; containment: " + procs.containment() + " + subreaper");
 
   // Escapees reparented to us arrive as SIGCHLD for children we never spawned.
   asio::signal_set sigchld(io, SIGCHLD);

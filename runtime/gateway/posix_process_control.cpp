@@ -78,8 +78,9 @@ struct PosixProcessControl::Child {
 };
 
 PosixProcessControl::PosixProcessControl(asio::io_context& io, Log& log,
-                                         std::vector<std::string> child_env)
-    : io_(io), log_(log), child_env_(std::move(child_env)) {
+                                         std::vector<std::string> child_env,
+                                         CgroupContainment* cgroups)
+    : io_(io), log_(log), child_env_(std::move(child_env)), cgroups_(cgroups) {
   // Orphaned grandchildren come to us, not to init: they stay ours to kill (rule 8).
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     log_.write(LogLevel::warn, errno_text("PR_SET_CHILD_SUBREAPER", errno));
@@ -89,6 +90,9 @@ PosixProcessControl::~PosixProcessControl() = default;
 
 int PosixProcessControl::gateway_pgid() const { return static_cast<int>(getpgrp()); }
 std::int64_t PosixProcessControl::open_fds() const { return count_fds(); }
+std::string PosixProcessControl::containment() const {
+  return cgroups_ ? cgroups_->description() : "process-group";
+}
 
 void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) {
   // The fork happens now, on the event-loop thread (PR_SET_PDEATHSIG follows the
@@ -147,13 +151,16 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   plan.envp.push_back(nullptr);
   pid_t parent = getpid();
   int deathsig = pty ? SIGHUP : SIGUSR2;
+  ChildId id = next_id_++;
+  std::string cgroup_procs = cgroups_ ? cgroups_->create(id) : "";
+  auto fail = [&](std::string what) {
+    if (cgroups_) cgroups_->remove(id);
+    close_all();
+    return SpawnResult{false, 0, 0, 0, std::move(what)};
+  };
 
   pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close_all();
-    return {false, 0, 0, 0, errno_text("fork", e)};
-  }
+  if (pid < 0) return fail(errno_text("fork", errno));
   if (pid == 0) {
     // Child: async-signal-safe calls only.
     sigset_t none;
@@ -164,7 +171,14 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     prctl(PR_SET_PDEATHSIG, deathsig);
     if (getppid() != parent) _exit(127); // the gateway died before the tripwire was set
     int fail_errno = 0;
-    if (pty) {
+    if (!cgroup_procs.empty()) {
+      // Join this child's own cgroup before anything else can fork.
+      int fd = open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) fail_errno = errno ? errno : EIO;
+      if (fd >= 0) close(fd);
+    }
+    if (fail_errno) {
+    } else if (pty) {
       int slave = open(slave_name.c_str(), O_RDWR); // becomes the controlling terminal
       if (slave < 0) fail_errno = errno;
       if (!fail_errno) {
@@ -211,12 +225,11 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     if (pidfd < 0) kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0); // it has exited (or is dying): reap it now
     if (pidfd >= 0) close(pidfd);
-    close_all();
-    return {false, 0, 0, 0, errno_text(got > 0 ? "exec" : "pidfd_open", e)};
+    return fail(errno_text(got > 0 ? "exec" : "pidfd_open", e));
   }
 
   auto c = std::make_unique<Child>();
-  c->id = next_id_++;
+  c->id = id;
   c->kind = spec.kind;
   c->pid = pid;
   c->pgid = pid;
@@ -234,7 +247,6 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     c->errors = std::make_unique<asio::posix::stream_descriptor>(io_, err[0]);
     in[1] = out[0] = err[0] = -1;
   }
-  ChildId id = c->id;
   SpawnResult r{true, id, pid, pid, ""};
   children_.emplace(id, std::move(c));
   watch_exit(id);
@@ -309,6 +321,8 @@ void PosixProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
   Child& c = *it->second;
   int signo = to_signo(sig);
   if (whole_group) {
+    // Escapees that left the group are still in the child's cgroup.
+    if (sig == Signal::kill && cgroups_) cgroups_->kill(id);
     // Safe from reuse: the leader is unreaped, so its pid (= the group id) is reserved.
     if (c.pgid <= 1 || c.pgid == getpgrp()) return;
     if (kill(-c.pgid, signo) != 0 && errno != ESRCH)
@@ -338,6 +352,7 @@ void PosixProcessControl::release(ChildId id) {
   for (auto* d : {&c.pidfd, &c.input, &c.output, &c.errors})
     if (*d) (*d)->close(ignored);
   if (c.lifeline_write >= 0) close(c.lifeline_write);
+  if (cgroups_) cgroups_->remove(id);
   // Handlers still queued find the entry gone and do nothing.
   children_.erase(it);
 }
@@ -386,6 +401,7 @@ void PosixProcessControl::resize(ChildId id, int cols, int rows) {
 }
 
 void PosixProcessControl::reap_strays() {
+  if (cgroups_) cgroups_->retry_removals();
   std::set<int> known;
   for (const auto& [id, c] : children_) known.insert(c->pid);
   for (int pid : children_of(getpid())) {

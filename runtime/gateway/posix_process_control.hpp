@@ -10,13 +10,16 @@
 #include <vector>
 
 #include "core/ports.hpp"
+#include "runtime/gateway/cgroup_containment.hpp"
 #include "runtime/gateway/io.hpp"
 
 namespace lifeline::runtime {
 
 class PosixProcessControl final : public ProcessControl {
  public:
-  PosixProcessControl(asio::io_context& io, Log& log, std::vector<std::string> child_env);
+  // cgroups may be null or disabled: then containment is the process group alone.
+  PosixProcessControl(asio::io_context& io, Log& log, std::vector<std::string> child_env,
+                      CgroupContainment* cgroups);
   ~PosixProcessControl() override;
 
   void set_events(ProcessEvents* events) override { events_ = events; }
@@ -28,6 +31,7 @@ class PosixProcessControl final : public ProcessControl {
   void resize(ChildId child, int cols, int rows) override;
   int gateway_pgid() const override;
   std::int64_t open_fds() const override;
+  std::string containment() const override;
 
   // Kills and reaps children we did not spawn: escapees reparented to us as subreaper.
   void reap_strays();
@@ -44,6 +48,7 @@ class PosixProcessControl final : public ProcessControl {
   asio::io_context& io_;
   Log& log_;
   std::vector<std::string> child_env_;
+  CgroupContainment* cgroups_;
   ProcessEvents* events_ = nullptr;
   std::map<ChildId, std::unique_ptr<Child>> children_;
   ChildId next_id_ = 1;

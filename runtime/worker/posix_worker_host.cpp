@@ -68,6 +68,17 @@ void PosixWorkerHost::exit_with_containment(int code) {
   pid_t self = getpid();
   for (int pid : pids_in_group(getpgrp()))
     if (pid != self) kill(pid, SIGKILL);
+  // Where the gateway gave us a cgroup of our own, it holds every descendant, however
+  // far it escaped: kill it all, ourselves included (we are leaving anyway).
+  std::string cg = own_cgroup2_dir();
+  if (cg.find("/lifeline-") != std::string::npos) {
+    int fd = ::open((cg + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t ignored = ::write(fd, "1", 1);
+      (void)ignored;
+      close(fd);
+    }
+  }
   _exit(code);
 }
 

@@ -68,6 +68,21 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(self.gw.zombies(), [])
         await c.close()
 
+    async def test_a_crashing_worker_leaves_no_escapee_behind(self):
+        c = await self.gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        _, tree = await self.worker_tree(c, sid)
+        crashed = await c.call("slash.exec", session_id=sid, command="/crash")
+        self.assertEqual(crashed["error"]["code"], 5031)
+        self.assert_all_gone(tree)
+        exits = [e for e in c.events if e.get("type") == "worker.exit"]
+        self.assertEqual(exits[0]["payload"]["status"], 128 + signal.SIGSEGV)
+        stats = await c.result("gateway.stats")
+        self.assertIn(stats["containment"].split(" ")[0], ("cgroup", "process-group"))
+        # The session lives on: the next command starts a fresh worker.
+        self.assertEqual((await c.result("slash.exec", session_id=sid, command="/echo again"))["output"], "again")
+        await c.close()
+
     async def test_worker_holds_only_its_stdio_and_lifeline(self):
         c = await self.gw.connect()
         sid = (await c.result("session.create"))["session_id"]
@@ -124,6 +139,32 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         again = Gateway(*self.gateway_args, state_dir=self.gw.state_dir, port=port).start()
         try:
             self.assertEqual(again.port, port)
+        finally:
+            again.stop()
+
+    async def test_a_restarted_gateway_kills_what_its_sigkilled_predecessor_left(self):
+        c = await self.gw.connect()
+        if not (await c.result("gateway.stats"))["containment"].startswith("cgroup"):
+            self.skipTest("no writable cgroup v2 here: a double-forked escapee of a SIGKILLed gateway is out of reach")
+        sid = (await c.result("session.create"))["session_id"]
+        pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+        # Escape the group and the session, and get reparented: the worst kind of leak.
+        await c.result("pty.write", pty_id=pty, data=b64("(setsid sleep 1003 &) ; echo escaped\n"))
+
+        def escapee():
+            for p in psutil.process_iter(["cmdline"]):
+                if p.info["cmdline"] == ["sleep", "1003"]:
+                    return p.pid
+            return None
+        self.assertTrue(wait_until(lambda: escapee() is not None, 5))
+        pid = escapee()
+        self.gw.proc.kill()
+        self.gw.proc.wait()
+        await asyncio.sleep(0.5)
+        self.assertTrue(alive(pid), "nothing but a successor can reach it now")
+        again = Gateway(*self.gateway_args, state_dir=self.gw.state_dir).start()
+        try:
+            self.assert_all_gone([pid])
         finally:
             again.stop()
 

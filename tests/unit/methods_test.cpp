@@ -63,6 +63,7 @@ TEST(Methods, ExecRunsCommandsOneAtATimeInArrivalOrderAndStoresThem) {
   EXPECT_EQ(h.response(c, r1)["result"]["seq"], 1);
   EXPECT_EQ(h.response(c, r2)["result"]["ok"], false);
   EXPECT_EQ(h.response(c, r2)["result"]["error"], "boom");
+  EXPECT_EQ(h.response(c, r2)["result"]["output"], "boom");
   Json hist = h.call(c, "session.history", {{"session_id", id}});
   ASSERT_EQ(hist["result"]["entries"].size(), 2u);
   EXPECT_EQ(hist["result"]["entries"][0]["command"], "/echo 1");

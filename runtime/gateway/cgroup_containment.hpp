@@ -1,0 +1,44 @@
+// DESIGN.md rule 8 where a writable cgroup v2 exists: every child lives in a cgroup of
+// its own under <our cgroup>/lifeline-<tag>, so that descendants that setsid or
+// double-fork out of its process group still die with it (cgroup.kill). The tag is
+// derived from the state dir, so a restarted gateway finds and kills whatever a
+// SIGKILLed predecessor left: the cgroup tree is the persistent registry, and it is
+// immune to PID reuse. Where cgroups are not writable, this is disabled and says why.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "core/ports.hpp"
+
+namespace lifeline::runtime {
+
+class CgroupContainment {
+ public:
+  CgroupContainment(Log& log, const std::string& state_dir);
+  ~CgroupContainment(); // removes our cgroups once empty
+  CgroupContainment(const CgroupContainment&) = delete;
+  CgroupContainment& operator=(const CgroupContainment&) = delete;
+  bool enabled() const { return enabled_; }
+  const std::string& description() const { return description_; }
+
+  // Kills and removes every cgroup a previous gateway of this state dir left behind.
+  // Returns how many cgroups were swept.
+  int sweep_predecessor();
+  // The cgroup.procs path a new child must write "0" into before it execs; "" when
+  // disabled or the cgroup could not be made.
+  std::string create(ChildId child);
+  void kill(ChildId child);
+  void remove(ChildId child);   // rmdir now, or later once empty
+  void retry_removals();
+
+ private:
+  std::string dir(ChildId child) const { return base_ + "/c" + std::to_string(child); }
+  Log& log_;
+  bool enabled_ = false;
+  std::string base_;
+  std::string description_ = "process-group";
+  std::set<std::string> pending_removal_;
+};
+
+} // namespace lifeline::runtime
