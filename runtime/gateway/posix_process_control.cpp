@@ -99,7 +99,14 @@ void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnR
   // spawning thread, and this thread lives as long as the gateway); the completion is
   // delivered later, never inline (the port contract).
   SpawnResult r = do_spawn(spec);
-  asio::post(io_, [done = std::move(done), r = std::move(r)] { done(r); });
+  asio::post(io_, [this, done = std::move(done), r = std::move(r), pty = spec.kind == ChildKind::pty] {
+    done(r);
+    // Only now that the core has adopted the child may its output flow: bytes read
+    // earlier would reach a core that does not know the child yet, and be lost.
+    if (!r.ok) return;
+    read_output(r.child);
+    if (!pty) read_stderr(r.child);
+  });
 }
 
 SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
@@ -250,8 +257,6 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   SpawnResult r{true, id, pid, pid, ""};
   children_.emplace(id, std::move(c));
   watch_exit(id);
-  read_output(id);
-  if (!pty) read_stderr(id);
   return r;
 }
 

@@ -241,6 +241,10 @@ void WsServer::Impl::accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (stopped) return;
     if (!ec) {
+      // Small JSON frames back to back: Nagle + delayed ACK would add ~40 ms to the
+      // second one.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       std::make_shared<HttpSession>(*this, std::move(socket))->start();
     } else if (ec != asio::error::operation_aborted) {
       log.write(LogLevel::warn, "accept: " + ec.message()); // e.g. EMFILE: keep serving

@@ -41,6 +41,11 @@ std::string PosixWorkerHost::spawn_background(int n, bool setsid) {
     if (pid == 0) {
       // A test grandchild: holds nothing of ours, sleeps until killed.
       if (setsid) ::setsid();
+      // Not the worker's handlers or mask: a plain process that dies on TERM and KILL.
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      for (int s : {SIGTERM, SIGUSR2, SIGCHLD, SIGPIPE}) signal(s, SIG_DFL);
       int devnull = ::open("/dev/null", O_RDWR);
       for (int fd = 0; fd < 3; ++fd) dup2(devnull, fd);
       close_range(3, ~0U, 0);

@@ -5,6 +5,7 @@ and python3-psutil), as any client would be.
 """
 import asyncio
 import base64
+import ctypes
 import json
 import os
 import re
@@ -21,12 +22,33 @@ BUILD = os.environ.get("LIFELINE_BUILD", os.path.join(os.path.dirname(__file__),
 GATEWAY = os.path.join(BUILD, "runtime/lifeline-gateway")
 
 
+# Orphans of a gateway we SIGKILL must be reaped by someone: make it us (the nearest
+# subreaper), so that "gone" means gone, whatever init this machine has.
+_PR_SET_CHILD_SUBREAPER = 36
+ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+_our_gateways = set()
+
+
+def reap_adopted():
+    """Reaps zombies reparented to us, never the gateways we started (Popen owns those)."""
+    for child in psutil.Process().children():
+        if child.pid in _our_gateways:
+            continue
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, os.WNOHANG)
+        except (psutil.NoSuchProcess, ChildProcessError):
+            pass
+
+
 def wait_until(predicate, timeout=5.0, interval=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        reap_adopted()
         if predicate():
             return True
         time.sleep(interval)
+    reap_adopted()
     return predicate()
 
 
@@ -53,6 +75,7 @@ class Gateway:
         cmd = [GATEWAY, "--listen", f"127.0.0.1:{self.port}", "--state-dir", self.state_dir] + self.args
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=self.env, text=True)
+        _our_gateways.add(self.proc.pid)
         ready = threading.Event()
 
         def drain():

@@ -34,8 +34,14 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
 
     async def asyncTearDown(self):
         self.gw.stop()
-        if self._outcome.success is False if hasattr(self._outcome, "success") else False:
-            print("\n".join(self.gw.log[-40:]))
+
+    def run(self, result=None):
+        # On a failure, show what the gateway logged: the first thing anyone asks for.
+        failures = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures and hasattr(self, "gw"):
+            print("\n--- gateway log ---\n" + "\n".join(self.gw.log[-60:]), file=sys.stderr)
+        return out
 
     async def worker_tree(self, client, sid, spawn="/spawn 2", escape="/spawn 2 --setsid"):
         """Starts the session's worker with grandchildren, some escaping the group."""
@@ -47,6 +53,15 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         self.assertIn(int(info["pid"]), tree)
         self.assertGreaterEqual(len(tree), 5, tree)
         return int(info["pid"]), tree
+
+    async def until(self, predicate, timeout):
+        """Like wait_until, but lets the event loop deliver frames meanwhile."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            await asyncio.sleep(0.02)
+        return predicate()
 
     def assert_all_gone(self, pids, timeout=5.0):
         ok = wait_until(lambda: not any(alive(p) for p in pids), timeout)
@@ -232,10 +247,13 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         sid = (await c.result("session.create"))["session_id"]
         baseline = self.gw.fd_count()
         pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+        # Type after the prompt, as a person does: a shell that is still setting up its
+        # terminal may flush input that arrived earlier.
+        self.assertTrue(await self.until(lambda: any(e.get("type") == "pty.output" for e in c.events), 10))
         await c.result("pty.write", pty_id=pty, data=b64("sleep 300 & sleep 301 & echo ready-$((6*7))\n"))
-        ok = wait_until(lambda: "ready-42" in "".join(
+        ok = await self.until(lambda: "ready-42" in "".join(
             base64.b64decode(e["payload"]["data"]).decode(errors="replace")
-            for e in c.events if e.get("type") == "pty.output"), 5)
+            for e in c.events if e.get("type") == "pty.output"), 10)
         self.assertTrue(ok, c.events[-5:])
         tree = self.gw.descendants()
         self.assertGreaterEqual(len(tree), 3)
@@ -281,7 +299,7 @@ class StdioTest(unittest.TestCase):
         state = Gateway().state_dir
         lines = [json.dumps({"jsonrpc": "2.0", "id": 1, "method": "session.create"})]
         p = subprocess.Popen([GATEWAY, "--stdio", "--state-dir", state], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         p.stdin.write(lines[0] + "\n")
         p.stdin.flush()
         ready = json.loads(p.stdout.readline())

@@ -1,0 +1,328 @@
+// lifeline-bench: starts its own lifeline-gateway (temporary state dir, a free port)
+// and measures what users feel: warm slash.exec round trips, full lifecycles per
+// second, disconnect -> worker tree reaped, gateway SIGKILL -> every worker gone, and
+// memory per idle session and per worker. Figures are printed with a baseline measured
+// in the same run (a bare fork/exec/kill/reap of /bin/sleep) where one makes sense.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Percentiles {
+  double p50, p99, max;
+};
+Percentiles percentiles(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))]; };
+  return {at(0.5), at(0.99), v.back()};
+}
+
+bool pid_alive(int pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(st, line)) return false;
+  auto close = line.rfind(')');
+  return close != std::string::npos && line[close + 2] != 'Z';
+}
+
+long rss_kib(int pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  long value = 0;
+  while (st >> key) {
+    if (key == "VmRSS:") {
+      st >> value;
+      return value;
+    }
+    st.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+// Waits until none of pids is alive; returns the milliseconds it took (or -1). The
+// bench is a subreaper: orphans of a gateway it SIGKILLs come to it, and it reaps them.
+double wait_gone(const std::vector<int>& pids, Clock::time_point t0, double limit_ms = 10'000) {
+  while (ms_since(t0) < limit_ms) {
+    for (int pid : pids) waitpid(pid, nullptr, WNOHANG);
+    if (std::none_of(pids.begin(), pids.end(), pid_alive)) return ms_since(t0);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return -1;
+}
+
+struct Gateway {
+  int pid = -1;
+  int port = 0;
+  std::string token;
+  std::string state;
+
+  void start(const std::string& exe, const std::string& state_dir, int want_port = 0) {
+    state = state_dir;
+    int err[2];
+    if (pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    pid = fork();
+    if (pid == 0) {
+      dup2(err[1], 2);
+      int devnull = open("/dev/null", O_RDWR);
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      std::string listen = "127.0.0.1:" + std::to_string(want_port);
+      execl(exe.c_str(), exe.c_str(), "--listen", listen.c_str(), "--state-dir", state_dir.c_str(),
+            "--ping-interval", "20", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(err[1]);
+    std::string buf;
+    char c;
+    while (read(err[0], &c, 1) == 1) {
+      if (c != '\n') {
+        buf += c;
+        continue;
+      }
+      if (buf.rfind("listening ws://", 0) == 0) {
+        port = std::stoi(buf.substr(buf.rfind(':') + 1));
+        break;
+      }
+      buf.clear();
+    }
+    // Keep draining the gateway's log so that it never blocks on a full pipe.
+    std::thread([fd = err[0]] {
+      char sink[4096];
+      while (read(fd, sink, sizeof sink) > 0) {
+      }
+      close(fd);
+    }).detach();
+    if (!port) throw std::runtime_error("gateway did not start");
+    std::ifstream t(state_dir + "/token");
+    t >> token;
+  }
+  void kill_now() {
+    ::kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  void stop() {
+    ::kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+class Client {
+ public:
+  Client(asio::io_context& io, int port, const std::string& token) : ws_(io) {
+    tcp::resolver r(io);
+    asio::connect(ws_.next_layer(), r.resolve("127.0.0.1", std::to_string(port)));
+    ws_.next_layer().set_option(tcp::no_delay(true));
+    ws_.handshake("127.0.0.1", "/ws?token=" + token);
+    read(); // gateway.ready
+  }
+  Json read() {
+    beast::flat_buffer b;
+    ws_.read(b);
+    return Json::parse(beast::buffers_to_string(b.data()));
+  }
+  Json call(const std::string& method, Json params = Json::object()) {
+    int id = next_++;
+    ws_.write(asio::buffer(Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump()));
+    for (;;) {
+      Json m = read();
+      if (m.contains("id") && m["id"] == id) return m;
+    }
+  }
+  void abort() { ws_.next_layer().close(); }
+  void close() { ws_.close(websocket::close_code::normal); }
+
+ private:
+  websocket::stream<tcp::socket> ws_;
+  int next_ = 1;
+};
+
+int worker_pid(Client& c, const std::string& sid) {
+  std::string out = c.call("slash.exec", {{"session_id", sid}, {"command", "/pid"}})["result"]["output"];
+  return std::stoi(out.substr(4));
+}
+
+std::vector<int> tree_of(Client& c, const std::string& sid) {
+  int pid = worker_pid(c, sid);
+  c.call("slash.exec", {{"session_id", sid}, {"command", "/spawn 2"}});
+  c.call("slash.exec", {{"session_id", sid}, {"command", "/spawn 1 --setsid"}});
+  std::vector<int> pids = {pid};
+  std::ifstream kids("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  int k;
+  while (kids >> k) pids.push_back(k);
+  return pids;
+}
+
+double baseline_kill_reap_ms() {
+  std::vector<double> v;
+  for (int i = 0; i < 50; ++i) {
+    int pid = fork();
+    if (pid == 0) {
+      execl("/bin/sleep", "sleep", "100", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    auto t0 = Clock::now();
+    ::kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    v.push_back(ms_since(t0));
+  }
+  return percentiles(v).p99;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int clients = 4;
+  double seconds = 5;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--clients" && i + 1 < argc) clients = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--seconds" && i + 1 < argc) seconds = std::max(0.5, std::atof(argv[++i]));
+    else {
+      std::printf("usage: lifeline-bench [--clients N] [--seconds S]\n"
+                  "Starts its own gateway (beside this binary) on a free loopback port.\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  std::string exe = (std::filesystem::path(argv[0]).parent_path() / "lifeline-gateway").string();
+  std::string state = std::filesystem::temp_directory_path() / ("lifeline-bench-" + std::to_string(getpid()));
+  Gateway gw;
+  gw.start(exe, state);
+  asio::io_context io;
+  std::printf("lifeline-bench: gateway pid %d on port %d, %d clients, %.1f s per phase\n", gw.pid, gw.port,
+              clients, seconds);
+
+  double base = baseline_kill_reap_ms();
+  std::printf("baseline: bare SIGKILL + waitpid of one process, p99 %.3f ms\n", base);
+
+  // 1. Warm slash.exec round trips.
+  {
+    Client c(io, gw.port, gw.token);
+    std::string sid = c.call("session.create")["result"]["session_id"];
+    c.call("slash.exec", {{"session_id", sid}, {"command", "/echo warm"}});
+    std::vector<double> v;
+    auto end = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < end) {
+      auto t0 = Clock::now();
+      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+      v.push_back(ms_since(t0) * 1000.0);
+    }
+    auto p = percentiles(v);
+    std::printf("warm slash.exec round trip: %zu calls, p50 %.0f us, p99 %.0f us (each includes a durable SQLite commit)\n",
+                v.size(), p.p50, p.p99);
+    c.close();
+  }
+
+  // 2. Full lifecycles per second: connect, create, spawn + exec, close, disconnect.
+  {
+    std::atomic<long> done{0};
+    std::vector<std::thread> threads;
+    auto t0 = Clock::now();
+    auto end = t0 + std::chrono::duration<double>(seconds);
+    for (int i = 0; i < clients; ++i)
+      threads.emplace_back([&] {
+        asio::io_context tio;
+        while (Clock::now() < end) {
+          Client c(tio, gw.port, gw.token);
+          std::string sid = c.call("session.create")["result"]["session_id"];
+          c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+          c.call("session.close", {{"session_id", sid}});
+          c.close();
+          ++done;
+        }
+      });
+    for (auto& t : threads) t.join();
+    std::printf("full lifecycles: %ld in %.2f s = %.0f per second\n", done.load(), ms_since(t0) / 1000,
+                done.load() / (ms_since(t0) / 1000));
+  }
+
+  // 3. Client disconnect -> its worker tree reaped.
+  {
+    std::vector<double> v;
+    for (int i = 0; i < 20; ++i) {
+      Client c(io, gw.port, gw.token);
+      std::string sid = c.call("session.create")["result"]["session_id"];
+      auto pids = tree_of(c, sid);
+      auto t0 = Clock::now();
+      c.abort();
+      double ms = wait_gone(pids, t0);
+      if (ms >= 0) v.push_back(ms);
+    }
+    auto p = percentiles(v);
+    std::printf("disconnect -> worker tree (worker + 3 grandchildren) reaped: p50 %.2f ms, p99 %.2f ms (%.1fx baseline)\n",
+                p.p50, p.p99, p.p99 / base);
+  }
+
+  // 4. Memory: per idle connected session, per worker.
+  {
+    Client c(io, gw.port, gw.token);
+    long before = rss_kib(gw.pid);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 60; ++i) ids.push_back(c.call("session.create")["result"]["session_id"]);
+    long after = rss_kib(gw.pid);
+    std::printf("gateway memory per idle session: %.1f KiB (RSS %ld -> %ld KiB over 60 sessions)\n",
+                (after - before) / 60.0, before, after);
+    int w = worker_pid(c, ids[0]);
+    std::printf("slash worker RSS: %ld KiB\n", rss_kib(w));
+    c.close();
+  }
+
+  // 5. Gateway SIGKILL -> every worker and grandchild gone.
+  {
+    std::vector<double> v;
+    for (int round = 0; round < 5; ++round) {
+      std::vector<int> pids;
+      {
+        Client c(io, gw.port, gw.token);
+        for (int i = 0; i < 8; ++i) {
+          std::string sid = c.call("session.create", {{"close_on_disconnect", false}})["result"]["session_id"];
+          auto t = tree_of(c, sid);
+          pids.insert(pids.end(), t.begin(), t.end());
+        }
+        auto t0 = Clock::now();
+        gw.kill_now();
+        double ms = wait_gone(pids, t0);
+        if (ms >= 0) v.push_back(ms);
+        else std::printf("  round %d: processes survived the gateway's SIGKILL!\n", round);
+      }
+      gw.start(exe, state, gw.port); // same port: it must rebind at once
+    }
+    auto p = percentiles(v);
+    std::printf("gateway SIGKILL -> 8 workers + 24 grandchildren gone: p50 %.2f ms, p99 %.2f ms (%zu/5 rounds clean)\n",
+                p.p50, p.p99, v.size());
+  }
+  gw.stop();
+  std::filesystem::remove_all(state);
+  return 0;
+}
