@@ -19,6 +19,7 @@
 #include "runtime/common/proc_info.hpp"
 #include "runtime/gateway/asio_clock.hpp"
 #include "runtime/gateway/cgroup_containment.hpp"
+#include "runtime/gateway/faults.hpp"
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/metrics.hpp"
 #include "runtime/gateway/posix_process_control.hpp"
@@ -132,6 +133,9 @@ int run(int argc, char** argv) {
   chmod(cfg.state_dir.c_str(), 0700);
 
   signal(SIGPIPE, SIG_IGN);
+  if (auto f = env.find("LIFELINE_FAULTS"); f != env.end())
+    if (std::string on = init_faults(f->second, log); !on.empty())
+      log.write(LogLevel::warn, "fault injection enabled: " + on);
   asio::io_context io(1);
   SystemRandom random;
   AsioClock clock(io);

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "runtime/common/proc_info.hpp"
+#include "runtime/gateway/faults.hpp"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -121,6 +122,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
         if (p[i] >= 0) close(p[i]);
     if (master >= 0) close(master);
   };
+  if (fault("lifeline/spawn/pipe")) return {false, 0, 0, 0, "pipe: injected fault (EMFILE)"};
   if (pipe2(status, O_CLOEXEC) != 0 || pipe2(life, O_CLOEXEC) != 0) {
     int e = errno;
     close_all();
@@ -166,6 +168,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     return SpawnResult{false, 0, 0, 0, std::move(what)};
   };
 
+  if (fault("lifeline/spawn/fork")) return fail("fork: injected fault (EAGAIN)");
   pid_t pid = fork();
   if (pid < 0) return fail(errno_text("fork", errno));
   if (pid == 0) {
@@ -214,7 +217,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   }
 
   // Parent. Hold a pidfd before anything else: this incarnation, never a bare pid.
-  int pidfd = pidfd_open(pid);
+  int pidfd = fault("lifeline/spawn/pidfd") ? (errno = EMFILE, -1) : pidfd_open(pid);
   close(status[1]);
   status[1] = -1;
   int child_errno = 0;
@@ -292,6 +295,10 @@ void PosixProcessControl::read_output(ChildId id) {
                                                             std::size_t n) {
     auto it = children_.find(id);
     if (it == children_.end() || it->second->released) return;
+    if (fault("lifeline/read")) {
+      log_.write(LogLevel::warn, "read from child " + std::to_string(it->second->pid) + ": injected fault; no more output from it");
+      return;
+    }
     if (n > 0 && events_) events_->on_child_output(id, std::string_view(it->second->buf.data(), n));
     if (!ec) read_output(id); // EOF or EIO (PTY slave closed): stop; the exit will come
   });
@@ -365,6 +372,7 @@ void PosixProcessControl::release(ChildId id) {
 bool PosixProcessControl::write(ChildId id, std::string_view bytes) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->released || it->second->exited) return false;
+  if (fault("lifeline/write")) return false;
   Child& c = *it->second;
   constexpr std::size_t max_pending = 4096;
   if (c.pending_writes.size() >= max_pending) return false;

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "runtime/gateway/faults.hpp"
+
 #include <stdexcept>
 
 namespace lifeline::runtime {
@@ -134,7 +136,7 @@ void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool
            "created_at) VALUES(?,?,?,?,?)");
     s.bind(1, rec.session_id).bind(2, rec.session_key).bind(3, rec.title);
     s.bind(4, std::int64_t{rec.close_on_disconnect}).bind(5, rec.created_at);
-    bool ok = s.step() == SQLITE_DONE;
+    bool ok = !fault("lifeline/store/start") && s.step() == SQLITE_DONE;
     asio::post(io_, [done, ok] { done(ok); });
   });
 }
@@ -144,7 +146,7 @@ void SqliteStore::record_end(const std::string& session_id, const std::string& r
   submit([this, session_id, reason, at, done = std::move(done)](sqlite3* db) {
     Stmt s(db, "UPDATE sessions SET ended_at=?, end_reason=? WHERE session_id=? AND ended_at IS NULL");
     s.bind(1, at).bind(2, reason).bind(3, session_id);
-    bool ok = s.step() == SQLITE_DONE;
+    bool ok = !fault("lifeline/store/end") && s.step() == SQLITE_DONE;
     asio::post(io_, [done, ok] { done(ok); });
   });
 }
@@ -160,7 +162,7 @@ void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
       Stmt ins(db, "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
       ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
       ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
-      if (seq > 0 && ins.step() == SQLITE_DONE && exec(db, "COMMIT")) {
+      if (seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE && exec(db, "COMMIT")) {
         reply = {true, seq}; // durable: synchronous=FULL committed it
       } else {
         exec(db, "ROLLBACK");
@@ -175,6 +177,7 @@ void SqliteStore::find_session(const std::string& session_id,
                                std::function<void(StoreReply<std::optional<SessionRecord>>)> done) {
   submit([this, session_id, done = std::move(done)](sqlite3* db) {
     StoreReply<std::optional<SessionRecord>> reply;
+    if (fault("lifeline/store/read")) return asio::post(io_, [done, reply] { done(reply); });
     Stmt s(db,
            "SELECT session_key, title, close_on_disconnect, created_at, end_reason FROM sessions "
            "WHERE session_id=?");
@@ -200,6 +203,7 @@ void SqliteStore::history(const std::string& session_key, int limit,
                           std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) {
   submit([this, session_key, limit, done = std::move(done)](sqlite3* db) {
     StoreReply<std::vector<HistoryEntry>> reply;
+    if (fault("lifeline/store/read")) return asio::post(io_, [done, reply] { done(reply); });
     Stmt s(db,
            "SELECT seq, at, command, ok, text FROM (SELECT * FROM transcript WHERE session_key=? "
            "ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC");

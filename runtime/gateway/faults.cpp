@@ -1,0 +1,44 @@
+#define FIU_ENABLE 1
+#include "runtime/gateway/faults.hpp"
+
+#include <fiu-control.h>
+#include <fiu.h>
+
+#include <cstdlib>
+
+namespace lifeline::runtime {
+
+std::string init_faults(const std::string& spec, Log& log) {
+  fiu_init(0);
+  std::string enabled;
+  std::size_t start = 0;
+  while (start < spec.size()) {
+    std::size_t comma = spec.find(',', start);
+    std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? spec.size() : comma + 1;
+    if (item.empty()) continue;
+    std::string name = item;
+    float probability = 1.0f;
+    if (auto eq = item.find('='); eq != std::string::npos) {
+      name = item.substr(0, eq);
+      char* end = nullptr;
+      probability = std::strtof(item.c_str() + eq + 1, &end);
+      if (!end || *end || !(probability > 0.0f && probability <= 1.0f)) {
+        log.write(LogLevel::warn, "LIFELINE_FAULTS: ignoring '" + item + "' (probability must be in (0, 1])");
+        continue;
+      }
+    }
+    int rc = probability >= 1.0f ? fiu_enable(name.c_str(), 1, nullptr, 0)
+                                 : fiu_enable_random(name.c_str(), 1, nullptr, 0, probability);
+    if (rc != 0) {
+      log.write(LogLevel::warn, "LIFELINE_FAULTS: could not enable '" + name + "'");
+      continue;
+    }
+    enabled += (enabled.empty() ? "" : ", ") + item;
+  }
+  return enabled;
+}
+
+bool fault(const char* name) { return fiu_fail(name) != 0; }
+
+} // namespace lifeline::runtime
