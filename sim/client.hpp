@@ -1,0 +1,62 @@
+// A simulated client: speaks PROTOCOL.md's JSON-RPC over one connection at a time,
+// remembers the sessions it opened (and every id it ever saw, to try resuming them),
+// and checks what it is told: a reply answers exactly one outstanding request, and an
+// entry it is told was stored (slash.exec's seq) is durable in the store at that moment.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/ports.hpp"
+#include "sim/swarm.hpp"
+
+namespace lifeline::sim {
+
+class World;
+
+class SimClient {
+ public:
+  SimClient(World& world, int index) : w_(world), index_(index) {}
+
+  void execute(const Step& step);
+  void on_message(ConnId conn, const std::string& text);
+  void on_closed(ConnId conn);
+  // Settling: close every session and the connection cleanly.
+  void drain(bool close_sessions);
+
+  struct Ack {
+    std::string key;
+    std::int64_t seq;
+  };
+  const std::vector<Ack>& acks() const { return acks_; }
+  ConnId conn() const { return conn_; }
+
+ private:
+  struct Known {
+    std::string id;
+    std::string key;
+  };
+  struct Pending {
+    std::string method;
+    std::string session_id;
+  };
+  bool ensure_connected();
+  void send(const std::string& method, Json params, const std::string& session_id = {});
+  const Known* pick(int index) const;
+  std::string key_of(const std::string& id) const;
+  void forget(const std::string& id);
+
+  World& w_;
+  int index_;
+  ConnId conn_ = 0;
+  std::int64_t next_id_ = 1;
+  std::map<std::int64_t, Pending> pending_;
+  std::vector<Known> live_; // sessions this client holds
+  std::vector<std::string> ptys_;
+  std::vector<Ack> acks_;
+};
+
+} // namespace lifeline::sim

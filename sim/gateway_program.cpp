@@ -1,0 +1,104 @@
+#include "sim/gateway_program.hpp"
+
+#include "sim/world.hpp"
+
+namespace lifeline::sim {
+
+GatewayProgram::GatewayProgram(World& world, int pid, Incarnation inc)
+    : w_(world),
+      pid_(pid),
+      inc_(inc),
+      clock_(world.sched, inc),
+      random_(world.rng.next()),
+      pc_(world, pid, inc),
+      store_(world.store, inc) {
+  core_ = std::make_unique<Gateway>(w_.config.gateway,
+                                    GatewayPorts{clock_, pc_, *this, store_, random_, *this});
+}
+
+GatewayProgram::~GatewayProgram() {
+  core_.reset(); // before the ports it holds
+  links_.clear();
+}
+
+void GatewayProgram::on_start() {
+  core_->start();
+  started_ = true;
+  baseline_fds_ = w_.kernel.fd_count(pid_);
+  w_.trace("gateway.listening", "\"pid\":" + std::to_string(pid_));
+}
+
+void GatewayProgram::on_signal(SimSignal sig) {
+  if (sig != SimSignal::term || shutting_down_) return;
+  shutting_down_ = true;
+  w_.trace("gateway.shutdown", "\"pid\":" + std::to_string(pid_));
+  core_->shutdown([this] {
+    // Every child reaped and released: close the connections and exit 0.
+    std::vector<ConnId> conns;
+    for (auto& [id, link] : links_) conns.push_back(id);
+    for (ConnId c : conns) drop(c, "shutdown");
+    w_.kernel.exit(pid_, 0);
+  });
+}
+
+void GatewayProgram::accept(ConnId conn) {
+  Link link;
+  link.file = w_.kernel.open_file(FileKind::socket, conn);
+  link.fd = w_.kernel.install(pid_, link.file, true);
+  link.keepalive = std::make_unique<Keepalive>(
+      clock_, w_.config.gateway.ping_interval, w_.config.gateway.ping_timeout,
+      [this, conn] { w_.net.server_ping(conn); },
+      [this, conn] {
+        // The peer said nothing for a whole ping timeout: half-open (rule 4).
+        const SimNetwork::Conn* c = w_.net.find(conn);
+        ++w_.counters.keepalive_drops;
+        if (c && c->state == SimNetwork::State::open)
+          w_.violate("no false keepalive drop",
+                     "connection " + std::to_string(conn) + " of a healthy client was dropped by the keepalive");
+        // Not from inside the Keepalive's own callback: it is destroyed with the link.
+        w_.sched.after(0, inc_, [this, conn] { drop(conn, "keepalive timeout"); });
+      });
+  link.keepalive->start();
+  links_.emplace(conn, std::move(link));
+  w_.trace("gateway.accept", "\"conn\":" + std::to_string(conn) + ",\"fd\":" + std::to_string(links_[conn].fd));
+  core_->on_connect(conn);
+}
+
+void GatewayProgram::deliver(ConnId conn, const std::string& text) {
+  auto it = links_.find(conn);
+  if (it == links_.end()) return;
+  it->second.keepalive->on_activity();
+  core_->on_message(conn, text);
+}
+
+void GatewayProgram::pong(ConnId conn) {
+  if (auto it = links_.find(conn); it != links_.end()) it->second.keepalive->on_activity();
+}
+
+void GatewayProgram::peer_closed(ConnId conn) { drop(conn, "peer closed"); }
+
+void GatewayProgram::drop(ConnId conn, const char* why) {
+  auto it = links_.find(conn);
+  if (it == links_.end()) return;
+  Link link = std::move(it->second);
+  links_.erase(it);
+  link.keepalive->stop();
+  w_.kernel.close(pid_, link.fd, link.file);
+  w_.net.server_close(conn);
+  w_.trace("gateway.disconnect", "\"conn\":" + std::to_string(conn) + ",\"why\":" + json_str(why));
+  core_->on_disconnect(conn);
+}
+
+void GatewayProgram::send(ConnId conn, std::string text) {
+  if (links_.count(conn)) w_.net.server_send(conn, std::move(text));
+}
+
+void GatewayProgram::close(ConnId conn) {
+  w_.sched.after(0, inc_, [this, conn] { drop(conn, "closed by the core"); });
+}
+
+void GatewayProgram::write(LogLevel, std::string_view message) {
+  if (w_.tracing_notes()) w_.note("gateway", message);
+}
+
+} // namespace lifeline::sim

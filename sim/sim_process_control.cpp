@@ -1,0 +1,258 @@
+#include "sim/sim_process_control.hpp"
+
+#include "sim/gateway_program.hpp"
+#include "sim/processes.hpp"
+#include "sim/world.hpp"
+
+namespace lifeline::sim {
+
+SimProcessControl::SimProcessControl(World& world, int gateway_pid, Incarnation gateway_inc)
+    : w_(world), pid_(gateway_pid), inc_(gateway_inc) {}
+
+int SimProcessControl::gateway_pgid() const {
+  const Process* p = w_.kernel.find(pid_);
+  return p ? p->pgid : 0;
+}
+
+std::int64_t SimProcessControl::open_fds() const {
+  return static_cast<std::int64_t>(w_.kernel.fd_count(pid_));
+}
+
+std::string SimProcessControl::containment() const {
+  return w_.config.cgroups ? "cgroup v2 (simulated)" : "process-group";
+}
+
+SpawnResult SimProcessControl::fail(const std::string& why) {
+  SpawnResult r;
+  r.error = why;
+  return r;
+}
+
+void SimProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) {
+  Millis delay = w_.config.spawn_latency;
+  if (w_.faults.active && w_.faults.slow_spawns > 0) {
+    --w_.faults.slow_spawns;
+    delay += w_.faults.slow_spawn_ms;
+  }
+  // Completions come later, on the gateway's own thread (the port contract).
+  w_.sched.after(delay, inc_, [this, spec, done = std::move(done)] { complete_spawn(spec, done); });
+}
+
+void SimProcessControl::complete_spawn(const SpawnSpec& spec, const std::function<void(SpawnResult)>& done) {
+  Kernel& k = w_.kernel;
+  if (w_.faults.active && w_.faults.spawn_failures > 0) {
+    --w_.faults.spawn_failures;
+    w_.trace("spawn.fail", "\"session\":" + json_str(spec.session_id));
+    return done(fail(w_.faults.spawn_failure_kind ? "pipe: Too many open files (EMFILE)"
+                                                  : "fork: Resource temporarily unavailable (EAGAIN)"));
+  }
+  bool pty = spec.kind == ChildKind::pty;
+  Child c;
+  c.id = w_.next_child++;
+  c.kind = spec.kind;
+  c.session_id = spec.session_id;
+  SpawnOptions opts;
+  opts.name = pty ? "pty-shell" : "slash-worker";
+  opts.new_session = true;
+  opts.origin = c.id;
+  opts.close_from = pty ? 3 : 4; // close_range: nothing but what is installed
+  std::vector<std::uint64_t> child_files;
+  if (pty) {
+    std::uint64_t master = 0, slave = 0;
+    opts.ctty = k.make_pty(&master, &slave);
+    c.in_fd = c.out_fd = k.install(pid_, master, /*cloexec=*/true);
+    c.fds.push_back({c.in_fd, master});
+    opts.installs = {{0, slave}, {1, slave}, {2, slave}};
+  } else {
+    std::uint64_t in = k.make_pipe(), out = k.make_pipe(), err = k.make_pipe(), life = k.make_pipe();
+    std::uint64_t in_w = k.pipe_end(in, true), out_r = k.pipe_end(out, false),
+                  err_r = k.pipe_end(err, false), life_w = k.pipe_end(life, true);
+    c.in_fd = k.install(pid_, in_w, true);
+    c.out_fd = k.install(pid_, out_r, true);
+    c.err_fd = k.install(pid_, err_r, true);
+    int life_fd = k.install(pid_, life_w, true);
+    c.fds = {{c.in_fd, in_w}, {c.out_fd, out_r}, {c.err_fd, err_r}, {life_fd, life_w}};
+    opts.installs = {{0, k.pipe_end(in, false)},
+                     {1, k.pipe_end(out, true)},
+                     {2, k.pipe_end(err, true)},
+                     {3, k.pipe_end(life, false)}};
+    for (auto& [fd, file] : opts.installs) child_files.push_back(file);
+    if (w_.rng.chance(w_.config.workers_ignore_term ? 40 : 0)) {
+      opts.on_hup = Disposition::ignore;
+      opts.on_term = Disposition::ignore;
+    } else {
+      opts.on_hup = Disposition::handle;
+      opts.on_term = Disposition::handle;
+    }
+  }
+  if (w_.config.cgroups) {
+    c.cgroup = k.make_cgroup();
+    opts.cgroup = c.cgroup;
+  }
+  int pid = k.spawn(pid_, opts);
+  if (pid < 0) {
+    for (auto& [fd, file] : c.fds) k.close(pid_, fd, file);
+    if (c.cgroup) k.remove_cgroup(c.cgroup);
+    w_.trace("spawn.fail", "\"session\":" + json_str(spec.session_id) + ",\"why\":\"no free pid\"");
+    return done(fail("fork: Resource temporarily unavailable (EAGAIN: no free pid)"));
+  }
+  const Process* p = k.find(pid);
+  c.pid = pid;
+  c.inc = p->inc;
+  c.pgid = p->pgid;
+  Millis start = w_.rng.between(0, w_.config.worker_start_max);
+  if (pty) {
+    k.run(pid, std::make_unique<ShellProgram>(w_, pid), start);
+  } else {
+    WorkerConfig wc = w_.config.worker;
+    wc.session_key = spec.argv.size() > 2 ? spec.argv[2] : "";
+    wc.lifeline_fd = 3;
+    k.run(pid, std::make_unique<WorkerProgram>(w_, pid, wc, child_files), start);
+  }
+  ChildId id = c.id;
+  int out_fd = c.out_fd, err_fd = c.err_fd;
+  children_.emplace(id, std::move(c));
+  w_.trace("spawn", "\"child\":" + std::to_string(id) + ",\"pid\":" + std::to_string(pid) +
+                        ",\"kind\":" + (pty ? "\"pty\"" : "\"slash\"") + ",\"session\":" + json_str(spec.session_id));
+  SpawnResult r;
+  r.ok = true;
+  r.child = id;
+  r.pid = pid;
+  r.pgid = pid;
+  done(r);
+  if (GatewayProgram* g = w_.gateway(); g && g->core().children().terminating(id)) ++w_.counters.spawns_after_close;
+  // Output flows only once the core has adopted the child (as in the runtime).
+  if (children_.count(id)) {
+    readers_[out_fd] = id;
+    k.watch(pid_, out_fd);
+    if (err_fd >= 0) {
+      readers_[err_fd] = id;
+      k.watch(pid_, err_fd);
+    }
+  }
+}
+
+SimProcessControl::Child* SimProcessControl::find(ChildId id, const char* op) {
+  auto it = children_.find(id);
+  if (it == children_.end()) {
+    w_.violate("kernel", std::string(op) + " of child " + std::to_string(id) +
+                             ", which was already released (or never existed)");
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void SimProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
+  Child* c = find(id, "signal");
+  if (!c) return;
+  if (c->reaped) {
+    w_.violate("no signal to another incarnation",
+               "signal to child " + std::to_string(id) + " (pid " + std::to_string(c->pid) +
+                   ") after it was reaped: the pid may belong to someone else now");
+    return;
+  }
+  SimSignal s = sig == Signal::hup ? SimSignal::hup : sig == Signal::term ? SimSignal::term : SimSignal::kill;
+  Kernel& k = w_.kernel;
+  w_.trace("signal", "\"child\":" + std::to_string(id) + ",\"pid\":" + std::to_string(c->pid) +
+                         ",\"sig\":" + std::to_string(static_cast<int>(s)) + ",\"group\":" + (whole_group ? "true" : "false"));
+  if (whole_group) {
+    if (c->pgid == gateway_pgid()) {
+      w_.violate("never the gateway's own group", "group signal to pgid " + std::to_string(c->pgid));
+      return;
+    }
+    for (int member : k.group_members(c->pgid)) {
+      const Process* m = k.find(member);
+      if (m->origin != c->id && m->pid != pid_)
+        w_.violate("no signal to another incarnation",
+                   "group signal for child " + std::to_string(id) + " reached pid " + std::to_string(member) +
+                       " of another tree (" + m->name + ")");
+    }
+    k.killpg(c->pgid, s);
+    if (s == SimSignal::kill && c->cgroup) k.cgroup_kill(c->cgroup);
+  } else {
+    k.kill(c->pid, s); // pidfd_send_signal: this incarnation only
+  }
+}
+
+void SimProcessControl::reap(ChildId id) {
+  Child* c = find(id, "reap");
+  if (!c) return;
+  if (c->reaped) {
+    w_.violate("kernel", "child " + std::to_string(id) + " reaped twice");
+    return;
+  }
+  if (!c->exited) {
+    w_.violate("exit observed before reap", "child " + std::to_string(id) + " (pid " + std::to_string(c->pid) +
+                                                ") reaped before its exit was observed");
+  }
+  if (!w_.kernel.reap(pid_, c->pid, c->inc)) return;
+  c->reaped = true;
+  w_.trace("reap", "\"child\":" + std::to_string(id) + ",\"pid\":" + std::to_string(c->pid));
+  if (c->cgroup && !w_.kernel.remove_cgroup(c->cgroup)) cgroups_to_remove_.push_back(c->cgroup);
+}
+
+void SimProcessControl::release(ChildId id) {
+  Child* c = find(id, "release");
+  if (!c) return;
+  if (!c->reaped) w_.violate("fds closed after reap", "child " + std::to_string(id) + " released before it was reaped");
+  for (auto& [fd, file] : c->fds) {
+    readers_.erase(fd);
+    w_.kernel.close(pid_, fd, file);
+  }
+  children_.erase(id);
+}
+
+bool SimProcessControl::write(ChildId id, std::string_view bytes) {
+  Child* c = find(id, "write");
+  if (!c || c->reaped) return false;
+  return w_.kernel.write(pid_, c->in_fd, bytes);
+}
+
+void SimProcessControl::resize(ChildId id, int, int) { find(id, "resize"); }
+
+void SimProcessControl::on_sigchld() {
+  Kernel& k = w_.kernel;
+  // Exits of our own children: reported, never reaped here (the core decides).
+  std::vector<std::pair<ChildId, int>> exits;
+  std::map<int, bool> tracked;
+  for (auto& [id, c] : children_) {
+    if (c.reaped) continue;
+    tracked[c.pid] = true;
+    const Process* p = k.find(c.pid);
+    if (!c.exited && p && p->inc == c.inc && p->zombie) {
+      c.exited = true;
+      exits.push_back({id, p->status});
+    }
+  }
+  // Strays: escaped descendants reparented to us. Kill the live ones, reap the dead.
+  for (int pid : k.children_of(pid_)) {
+    if (tracked.count(pid)) continue;
+    const Process* p = k.find(pid);
+    if (!p->zombie) {
+      ++strays_killed_;
+      ++w_.counters.strays_killed;
+      w_.trace("stray.kill", "\"pid\":" + std::to_string(pid));
+      k.kill(pid, SimSignal::kill);
+    }
+    if (const Process* q = k.find(pid); q && q->zombie) k.reap(pid_, pid, q->inc);
+  }
+  for (auto it = cgroups_to_remove_.begin(); it != cgroups_to_remove_.end();)
+    it = k.remove_cgroup(*it) ? cgroups_to_remove_.erase(it) : it + 1;
+  for (auto& [id, status] : exits) {
+    w_.trace("exit.observed", "\"child\":" + std::to_string(id) + ",\"status\":" + std::to_string(status));
+    if (events_) events_->on_child_exit(id, status);
+  }
+}
+
+void SimProcessControl::on_readable(int fd) {
+  auto it = readers_.find(fd);
+  if (it == readers_.end()) return;
+  ChildId id = it->second;
+  ReadResult r = w_.kernel.read(pid_, fd);
+  auto c = children_.find(id);
+  if (r.data.empty() || c == children_.end()) return;
+  if (fd == c->second.err_fd) return; // stderr: logged by the runtime, dropped here
+  if (events_) events_->on_child_output(id, r.data);
+}
+
+} // namespace lifeline::sim

@@ -1,0 +1,441 @@
+// simrun: the deterministic simulator's command line. See sim/README.md.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sim/minimize.hpp"
+#include "sim/scenarios.hpp"
+
+using namespace lifeline;
+using namespace lifeline::sim;
+
+namespace {
+
+const char* usage_text =
+    "usage: simrun [mode] [options]\n"
+    "\n"
+    "Runs the real lifeline core against a simulated kernel, network and store, injecting\n"
+    "faults, and checks DESIGN.md's invariants after every event.\n"
+    "\n"
+    "modes:\n"
+    "  --seed N                  one run (the default mode; N defaults to 1)\n"
+    "  --seeds A..B              a sweep; stops at and prints the first failing seed\n"
+    "  --check-determinism       run twice (--seed N, or each of --seeds A..B) and compare\n"
+    "                            the rolling trace hashes; names the first divergent event\n"
+    "  --minimize                shrink the failing run of --seed N to a 1-minimal schedule\n"
+    "                            and save it (--out FILE, default simrun-N.repro.json)\n"
+    "  --replay FILE             replay a saved reproduction\n"
+    "  --list-scenarios          one name per line, then a short description\n"
+    "  --scenario NAME           a named regression scenario ('all': every one)\n"
+    "  --bench                   time compression, events/s, session lifecycles/s\n"
+    "options:\n"
+    "  --jobs J                  sweep on J threads (default 1)\n"
+    "  --trace FILE              write the trace as JSON lines ('-': stdout)\n"
+    "  --seconds S               bench duration (default 10)\n"
+    "  --quiet                   print only failures and the summary\n"
+    "  --help                    this text\n"
+    "exit status: 0 all passed, 1 an invariant failed, 2 usage error\n";
+
+struct Options {
+  enum class Mode { one, sweep, determinism, minimize, replay, list, scenario, bench } mode = Mode::one;
+  std::uint64_t seed = 1;
+  std::uint64_t first = 1, last = 1;
+  bool seeds_given = false;
+  int jobs = 1;
+  std::string trace_file;
+  std::string out_file;
+  std::string replay_file;
+  std::string scenario;
+  double seconds = 10;
+  bool quiet = false;
+};
+
+bool parse_u64(const std::string& s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = std::stoull(s);
+  return true;
+}
+
+std::optional<Options> parse(int argc, char** argv, std::string& error) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= args.size()) {
+        error = a + " needs a value";
+        return std::nullopt;
+      }
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::cout << usage_text;
+      std::exit(0);
+    } else if (a == "--seed") {
+      auto v = value();
+      if (!v || !parse_u64(*v, o.seed)) {
+        if (v) error = "--seed needs a non-negative integer";
+        return std::nullopt;
+      }
+    } else if (a == "--seeds") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      auto dots = v->find("..");
+      if (dots == std::string::npos || !parse_u64(v->substr(0, dots), o.first) ||
+          !parse_u64(v->substr(dots + 2), o.last) || o.last < o.first) {
+        error = "--seeds needs A..B with A <= B";
+        return std::nullopt;
+      }
+      o.seeds_given = true;
+      if (o.mode == Options::Mode::one) o.mode = Options::Mode::sweep;
+    } else if (a == "--jobs") {
+      std::uint64_t j = 0;
+      auto v = value();
+      if (!v || !parse_u64(*v, j) || j < 1 || j > 256) {
+        if (v) error = "--jobs needs an integer from 1 to 256";
+        return std::nullopt;
+      }
+      o.jobs = static_cast<int>(j);
+    } else if (a == "--check-determinism") {
+      o.mode = Options::Mode::determinism;
+    } else if (a == "--minimize") {
+      o.mode = Options::Mode::minimize;
+    } else if (a == "--replay") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      o.mode = Options::Mode::replay;
+      o.replay_file = *v;
+    } else if (a == "--list-scenarios") {
+      o.mode = Options::Mode::list;
+    } else if (a == "--scenario") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      o.mode = Options::Mode::scenario;
+      o.scenario = *v;
+    } else if (a == "--bench") {
+      o.mode = Options::Mode::bench;
+    } else if (a == "--trace") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      o.trace_file = *v;
+    } else if (a == "--out") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      o.out_file = *v;
+    } else if (a == "--seconds") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      try {
+        std::size_t used = 0;
+        o.seconds = std::stod(*v, &used);
+        if (used != v->size() || !(o.seconds > 0 && o.seconds <= 3600)) throw std::invalid_argument("range");
+      } catch (...) {
+        error = "--seconds needs a number in (0, 3600]";
+        return std::nullopt;
+      }
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else {
+      error = "unknown argument '" + a + "'";
+      return std::nullopt;
+    }
+  }
+  if (o.mode == Options::Mode::determinism && !o.seeds_given) o.first = o.last = o.seed;
+  return o;
+}
+
+// Where --trace goes.
+struct TraceFile {
+  std::ofstream file;
+  std::ostream* out = nullptr;
+  explicit TraceFile(const std::string& path) {
+    if (path.empty()) return;
+    if (path == "-") {
+      out = &std::cout;
+      return;
+    }
+    file.open(path);
+    if (!file) {
+      std::cerr << "simrun: cannot write " << path << "\n";
+      std::exit(2);
+    }
+    out = &file;
+  }
+};
+
+std::string hex(std::uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+void print_failure(const RunResult& r, const std::string& reproduce) {
+  std::cout << "FAIL invariant \"" << r.invariant << "\" at event " << r.event_index << " (t=" << r.at
+            << " ms)\n  " << r.detail << "\n";
+  if (!r.recent.empty()) {
+    std::cout << "  last trace lines:\n";
+    for (const auto& line : r.recent) std::cout << "    " << line << "\n";
+  }
+  std::cout << "  reproduce: " << reproduce << "\n";
+}
+
+void print_ok(const RunResult& r) {
+  std::cout << "ok: " << r.events << " events, " << r.sim_time << " ms simulated, "
+            << r.counters.sessions_created << " sessions created, " << r.counters.sessions_finalized
+            << " finalized, " << r.counters.gateway_kills << " gateway kills, " << r.counters.pid_reuses
+            << " pid reuses, hash " << hex(r.hash) << "\n";
+}
+
+int run_one(const Options& o) {
+  SwarmConfig config = generate_swarm(o.seed);
+  std::vector<Step> steps = generate_steps(o.seed, config);
+  std::cout << "seed " << o.seed << ": " << config.describe() << " steps=" << steps.size() << "\n";
+  TraceFile t(o.trace_file);
+  WorldOptions wo;
+  wo.trace_out = t.out;
+  RunResult r = run_once(o.seed, config, steps, wo);
+  if (!r.ok) {
+    print_failure(r, "simrun --seed " + std::to_string(o.seed) + " --trace trace.jsonl; simrun --minimize --seed " +
+                         std::to_string(o.seed));
+    return 1;
+  }
+  print_ok(r);
+  return 0;
+}
+
+RunResult quick(std::uint64_t seed) {
+  SwarmConfig config = generate_swarm(seed);
+  WorldOptions wo;
+  wo.keep_recent = false;
+  return run_once(seed, config, generate_steps(seed, config), wo);
+}
+
+int run_sweep(const Options& o) {
+  std::atomic<std::uint64_t> next{o.first};
+  std::atomic<std::uint64_t> first_failure{UINT64_MAX};
+  std::atomic<std::uint64_t> passed{0}, events{0};
+  std::mutex print;
+  auto t0 = std::chrono::steady_clock::now();
+  auto worker = [&] {
+    for (;;) {
+      std::uint64_t seed = next.fetch_add(1);
+      if (seed > o.last || seed > first_failure.load()) return;
+      RunResult r = quick(seed);
+      events += r.events;
+      if (r.ok) {
+        ++passed;
+        continue;
+      }
+      std::uint64_t seen = first_failure.load();
+      while (seed < seen && !first_failure.compare_exchange_weak(seen, seed)) {
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < o.jobs; ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (first_failure.load() != UINT64_MAX) {
+    Options one = o;
+    one.seed = first_failure.load();
+    std::cout << "sweep " << o.first << ".." << o.last << ": seed " << one.seed << " fails (" << passed.load()
+              << " seeds passed before it was found, " << secs << " s)\n";
+    run_one(one);
+    return 1;
+  }
+  std::cout << "sweep " << o.first << ".." << o.last << ": all " << passed.load() << " seeds passed, "
+            << events.load() << " events, " << secs << " s on " << o.jobs << " thread(s)\n";
+  return 0;
+}
+
+int run_determinism(const Options& o) {
+  int bad = 0;
+  for (std::uint64_t seed = o.first; seed <= o.last; ++seed) {
+    SwarmConfig config = generate_swarm(seed);
+    std::vector<Step> steps = generate_steps(seed, config);
+    std::ostringstream a, b;
+    WorldOptions wa, wb;
+    wa.trace_out = &a;
+    wb.trace_out = &b;
+    wa.keep_hashes = wb.keep_hashes = true;
+    wa.keep_recent = wb.keep_recent = false;
+    World w1(seed, config, wa), w2(seed, config, wb);
+    RunResult r1 = w1.run(steps), r2 = w2.run(steps);
+    if (r1.hash == r2.hash && a.str() == b.str()) {
+      if (!o.quiet) std::cout << "seed " << seed << ": deterministic, " << r1.events << " events, hash " << hex(r1.hash) << "\n";
+      continue;
+    }
+    ++bad;
+    std::istringstream la(a.str()), lb(b.str());
+    std::string x, y;
+    std::size_t line = 0;
+    while (true) {
+      bool ha = static_cast<bool>(std::getline(la, x)), hb = static_cast<bool>(std::getline(lb, y));
+      if (!ha && !hb) break;
+      if (!ha || !hb || x != y) {
+        std::cout << "seed " << seed << ": NOT deterministic; first divergent trace line " << line << "\n  run 1: "
+                  << (ha ? x : "<end>") << "\n  run 2: " << (hb ? y : "<end>") << "\n";
+        break;
+      }
+      ++line;
+    }
+  }
+  if (o.first != o.last || o.quiet)
+    std::cout << "determinism: " << (o.last - o.first + 1 - static_cast<std::uint64_t>(bad)) << " of "
+              << (o.last - o.first + 1) << " seeds replayed byte-identically\n";
+  return bad ? 1 : 0;
+}
+
+int run_minimize(const Options& o) {
+  SwarmConfig config = generate_swarm(o.seed);
+  std::vector<Step> steps = generate_steps(o.seed, config);
+  RunResult r = run_once(o.seed, config, steps);
+  if (r.ok) {
+    std::cout << "seed " << o.seed << " passes: nothing to minimize\n";
+    return 0;
+  }
+  std::cout << "seed " << o.seed << " fails \"" << r.invariant << "\" with " << steps.size() << " steps; minimizing\n";
+  auto t0 = std::chrono::steady_clock::now();
+  MinimizeStats st;
+  std::vector<Step> small = minimize(o.seed, config, steps, r.invariant, &st, [&](std::size_t n) {
+    if (!o.quiet) std::cout << "  " << n << " steps still fail\n";
+  });
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Reproduction repro{o.seed, config, small, r.invariant};
+  std::string path = o.out_file.empty() ? "simrun-" + std::to_string(o.seed) + ".repro.json" : o.out_file;
+  std::ofstream f(path);
+  f << repro.to_json().dump(1) << "\n";
+  if (!f) {
+    std::cerr << "simrun: cannot write " << path << "\n";
+    return 2;
+  }
+  std::cout << "minimized " << st.from << " -> " << st.to << " steps (1-minimal) in " << st.runs << " runs, " << secs
+            << " s; saved " << path << "\n";
+  for (const auto& s : small) std::cout << "  " << s.to_json().dump() << "\n";
+  RunResult again = run_once(o.seed, config, small);
+  print_failure(again, "simrun --replay " + path);
+  return 1;
+}
+
+int run_replay(const Options& o) {
+  std::ifstream f(o.replay_file);
+  if (!f) {
+    std::cerr << "simrun: cannot read " << o.replay_file << "\n";
+    return 2;
+  }
+  std::stringstream text;
+  text << f.rdbuf();
+  Json j = Json::parse(text.str(), nullptr, false);
+  std::string why;
+  auto repro = j.is_discarded() ? std::nullopt : Reproduction::from_json(j, &why);
+  if (!repro) {
+    std::cerr << "simrun: " << o.replay_file << ": " << (j.is_discarded() ? "not JSON" : why) << "\n";
+    return 2;
+  }
+  std::cout << "replay seed " << repro->seed << ": " << repro->config.describe() << " steps=" << repro->steps.size()
+            << "\n";
+  TraceFile t(o.trace_file);
+  WorldOptions wo;
+  wo.trace_out = t.out;
+  RunResult r = run_once(repro->seed, repro->config, repro->steps, wo);
+  if (!r.ok) {
+    print_failure(r, "simrun --replay " + o.replay_file + " --trace trace.jsonl");
+    return 1;
+  }
+  print_ok(r);
+  return 0;
+}
+
+int run_scenarios(const Options& o) {
+  std::vector<const Scenario*> chosen;
+  if (o.scenario == "all") {
+    for (const auto& s : scenarios()) chosen.push_back(&s);
+  } else if (const Scenario* s = find_scenario(o.scenario)) {
+    chosen.push_back(s);
+  } else {
+    std::cerr << "simrun: no scenario named '" << o.scenario << "' (see --list-scenarios)\n";
+    return 2;
+  }
+  TraceFile t(o.trace_file);
+  int failed = 0;
+  for (const Scenario* s : chosen) {
+    RunResult r = run_scenario(*s, t.out);
+    if (r.ok) {
+      std::cout << "pass  " << s->name << "  (" << r.events << " events, hash " << hex(r.hash) << ")\n";
+    } else {
+      ++failed;
+      std::cout << "FAIL  " << s->name << "\n";
+      print_failure(r, "simrun --scenario " + s->name + " --trace trace.jsonl");
+    }
+  }
+  std::cout << (chosen.size() - static_cast<std::size_t>(failed)) << " of " << chosen.size() << " scenarios passed\n";
+  return failed ? 1 : 0;
+}
+
+int run_bench(const Options& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  double wall = 0;
+  std::uint64_t seeds = 0, events = 0, lifecycles = 0, failures = 0;
+  std::int64_t simulated = 0;
+  for (std::uint64_t seed = 1; wall < o.seconds; ++seed) {
+    RunResult r = quick(seed);
+    ++seeds;
+    events += r.events;
+    lifecycles += static_cast<std::uint64_t>(r.counters.sessions_finalized);
+    simulated += r.sim_time;
+    failures += !r.ok;
+    wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  std::printf("simrun bench: default swarm, seeds 1..%llu, one thread\n", static_cast<unsigned long long>(seeds));
+  std::printf("  wall time            %.2f s\n", wall);
+  std::printf("  simulated time       %.0f s\n", static_cast<double>(simulated) / 1000.0);
+  std::printf("  time compression     %.0fx (simulated / wall)\n", static_cast<double>(simulated) / 1000.0 / wall);
+  std::printf("  simulated events/s   %.0f\n", static_cast<double>(events) / wall);
+  std::printf("  session lifecycles/s %.0f (%llu sessions created and finalized)\n",
+              static_cast<double>(lifecycles) / wall, static_cast<unsigned long long>(lifecycles));
+  std::printf("  seeds/s              %.1f (%llu failed)\n", static_cast<double>(seeds) / wall,
+              static_cast<unsigned long long>(failures));
+  return failures ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto o = parse(argc, argv, error);
+  if (!o) {
+    std::cerr << "simrun: " << error << "\n\n" << usage_text;
+    return 2;
+  }
+  switch (o->mode) {
+    case Options::Mode::one:
+      return run_one(*o);
+    case Options::Mode::sweep:
+      return run_sweep(*o);
+    case Options::Mode::determinism:
+      return run_determinism(*o);
+    case Options::Mode::minimize:
+      return run_minimize(*o);
+    case Options::Mode::replay:
+      return run_replay(*o);
+    case Options::Mode::list:
+      for (const auto& s : scenarios()) std::cout << s.name << "\n";
+      std::cout << "\n";
+      for (const auto& s : scenarios()) std::cout << s.name << ": " << s.description << "\n";
+      return 0;
+    case Options::Mode::scenario:
+      return run_scenarios(*o);
+    case Options::Mode::bench:
+      return run_bench(*o);
+  }
+  return 2;
+}

@@ -1,0 +1,316 @@
+#include "sim/swarm.hpp"
+
+#include <array>
+
+#include "sim/rng.hpp"
+
+namespace lifeline::sim {
+
+namespace {
+constexpr std::array<const char*, static_cast<int>(StepKind::count_)> kind_names = {
+    "connect",    "create",       "exec",         "close",      "resume",      "reset",
+    "pty_open",   "pty_write",    "pty_close",    "list",       "history",     "disconnect",
+    "drop",       "half_open",    "kill_gateway", "term_gateway", "fail_spawns", "slow_spawns",
+    "crash_worker", "fail_writes", "slow_store"};
+
+struct Flag {
+  const char* name;
+  bool SwarmConfig::*member;
+};
+constexpr std::array<Flag, 16> flags = {{
+    {"cgroups", &SwarmConfig::cgroups},
+    {"disconnects", &SwarmConfig::disconnects},
+    {"resets", &SwarmConfig::resets},
+    {"half_open", &SwarmConfig::half_open},
+    {"spawn_failures", &SwarmConfig::spawn_failures},
+    {"slow_spawns", &SwarmConfig::slow_spawns},
+    {"worker_crashes", &SwarmConfig::worker_crashes},
+    {"workers_ignore_term", &SwarmConfig::workers_ignore_term},
+    {"workers_exit_slowly", &SwarmConfig::workers_exit_slowly},
+    {"grandchildren", &SwarmConfig::grandchildren},
+    {"setsid_escapees", &SwarmConfig::setsid_escapees},
+    {"gateway_kills", &SwarmConfig::gateway_kills},
+    {"store_slow", &SwarmConfig::store_slow},
+    {"store_failures", &SwarmConfig::store_failures},
+    {"ptys", &SwarmConfig::ptys},
+    {"flaky_parent_probe", &SwarmConfig::flaky_parent_probe},
+}};
+
+struct Knob {
+  const char* name;
+  Millis GatewayConfig::*member;
+};
+constexpr std::array<Knob, 9> gateway_knobs = {{
+    {"session_ttl", &GatewayConfig::session_ttl},
+    {"reaper_interval", &GatewayConfig::reaper_interval},
+    {"orphan_grace", &GatewayConfig::orphan_grace},
+    {"ping_interval", &GatewayConfig::ping_interval},
+    {"ping_timeout", &GatewayConfig::ping_timeout},
+    {"slash_timeout", &GatewayConfig::slash_timeout},
+    {"hup_wait", &GatewayConfig::hup_wait},
+    {"term_wait", &GatewayConfig::term_wait},
+    {"kill_wait", &GatewayConfig::kill_wait},
+}};
+} // namespace
+
+const char* to_string(StepKind kind) { return kind_names[static_cast<std::size_t>(kind)]; }
+
+std::optional<StepKind> step_kind_from(const std::string& name) {
+  for (std::size_t i = 0; i < kind_names.size(); ++i)
+    if (name == kind_names[i]) return static_cast<StepKind>(i);
+  return std::nullopt;
+}
+
+Json Step::to_json() const { return Json::array({at, to_string(kind), client, a, b}); }
+
+std::optional<Step> Step::from_json(const Json& j) {
+  if (!j.is_array() || j.size() != 5 || !j[0].is_number_integer() || !j[1].is_string() ||
+      !j[2].is_number_integer() || !j[3].is_number_integer() || !j[4].is_number_integer())
+    return std::nullopt;
+  auto kind = step_kind_from(j[1].get<std::string>());
+  if (!kind) return std::nullopt;
+  Step s;
+  s.at = j[0].get<Millis>();
+  s.kind = *kind;
+  s.client = j[2].get<int>();
+  s.a = j[3].get<int>();
+  s.b = j[4].get<int>();
+  if (s.at < 0 || s.client < 0 || s.client > 64) return std::nullopt;
+  return s;
+}
+
+Json SwarmConfig::to_json() const {
+  Json j = {{"clients", clients},
+            {"pid_max", pid_max},
+            {"latency_max", latency_max},
+            {"worker_start_max", worker_start_max},
+            {"spawn_latency", spawn_latency},
+            {"store_latency", store_latency},
+            {"persistent_sessions", persistent_sessions},
+            {"max_sessions", gateway.max_sessions},
+            {"max_sessions_per_connection", gateway.max_sessions_per_connection},
+            {"max_queued_commands", gateway.max_queued_commands},
+            {"watchdog_poll", worker.watchdog_poll},
+            {"watchdog_grace", worker.watchdog_grace}};
+  for (const auto& f : flags) j[f.name] = this->*f.member;
+  for (const auto& k : gateway_knobs) j[k.name] = gateway.*k.member;
+  return j;
+}
+
+std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* why) {
+  SwarmConfig c;
+  if (!j.is_object()) {
+    *why = "config is not an object";
+    return std::nullopt;
+  }
+  auto num = [&](const char* key, auto& out, std::int64_t lo, std::int64_t hi) {
+    if (!j.contains(key)) return true;
+    if (!j[key].is_number_integer() || j[key].get<std::int64_t>() < lo || j[key].get<std::int64_t>() > hi) {
+      *why = std::string("config: '") + key + "' must be an integer in [" + std::to_string(lo) + ", " +
+             std::to_string(hi) + "]";
+      return false;
+    }
+    out = static_cast<std::remove_reference_t<decltype(out)>>(j[key].get<std::int64_t>());
+    return true;
+  };
+  constexpr std::int64_t day = 86'400'000;
+  bool ok = num("clients", c.clients, 1, 32) && num("pid_max", c.pid_max, 16, 1 << 22) &&
+            num("latency_max", c.latency_max, 0, 10'000) &&
+            num("worker_start_max", c.worker_start_max, 0, 10'000) &&
+            num("spawn_latency", c.spawn_latency, 0, 10'000) &&
+            num("store_latency", c.store_latency, 0, 10'000) &&
+            num("max_sessions", c.gateway.max_sessions, 1, 100'000) &&
+            num("max_sessions_per_connection", c.gateway.max_sessions_per_connection, 1, 100'000) &&
+            num("max_queued_commands", c.gateway.max_queued_commands, 1, 100'000) &&
+            num("watchdog_poll", c.worker.watchdog_poll, 1, day) &&
+            num("watchdog_grace", c.worker.watchdog_grace, 0, day);
+  for (const auto& k : gateway_knobs) ok = ok && num(k.name, c.gateway.*k.member, 1, day);
+  if (!ok) return std::nullopt;
+  for (const auto& f : flags) {
+    if (!j.contains(f.name)) continue;
+    if (!j[f.name].is_boolean()) {
+      *why = std::string("config: '") + f.name + "' must be a boolean";
+      return std::nullopt;
+    }
+    c.*f.member = j[f.name].get<bool>();
+  }
+  if (j.contains("persistent_sessions")) {
+    if (!j["persistent_sessions"].is_boolean()) {
+      *why = "config: 'persistent_sessions' must be a boolean";
+      return std::nullopt;
+    }
+    c.persistent_sessions = j["persistent_sessions"].get<bool>();
+  }
+  return c;
+}
+
+std::string SwarmConfig::describe() const {
+  std::string out = "clients=" + std::to_string(clients) + " pid_max=" + std::to_string(pid_max) +
+                    " latency<=" + std::to_string(latency_max) + "ms grace=" +
+                    std::to_string(gateway.orphan_grace) + "ms ttl=" + std::to_string(gateway.session_ttl) +
+                    "ms ladder=" + std::to_string(gateway.hup_wait) + "/" + std::to_string(gateway.term_wait) +
+                    "/" + std::to_string(gateway.kill_wait) + "ms poll=" +
+                    std::to_string(worker.watchdog_poll) + "ms max_sessions=" +
+                    std::to_string(gateway.max_sessions) + " faults:";
+  bool any = false;
+  for (const auto& f : flags)
+    if (this->*f.member) {
+      out += std::string(" ") + f.name;
+      any = true;
+    }
+  if (!any) out += " none";
+  return out;
+}
+
+SwarmConfig generate_swarm(std::uint64_t seed) {
+  Rng r(seed ^ 0x5157a4b1d3c2e1f0ULL);
+  SwarmConfig c;
+  c.clients = static_cast<int>(r.between(1, 6));
+  c.pid_max = r.chance(40) ? static_cast<int>(r.between(24, 64)) : 32768;
+  c.latency_max = r.chance(30) ? 0 : r.between(1, 60);
+  c.worker_start_max = r.between(0, 30);
+  c.spawn_latency = r.between(0, 5);
+  c.store_latency = r.between(0, 5);
+  for (const auto& f : flags) c.*f.member = r.chance(45);
+  c.disconnects = r.chance(80);
+  c.grandchildren = r.chance(70);
+  c.persistent_sessions = r.chance(80);
+  GatewayConfig& g = c.gateway;
+  g.hup_wait = r.between(10, 250);
+  g.term_wait = r.between(20, 1000);
+  g.kill_wait = r.between(50, 1000);
+  g.orphan_grace = r.between(100, 3000);
+  g.ping_interval = r.between(200, 2000);
+  // Healthy peers must always be able to answer in time: timeout > a round trip.
+  g.ping_timeout = 2 * c.latency_max + r.between(50, 2000);
+  g.slash_timeout = r.between(500, 5000);
+  bool short_ttl = r.chance(30);
+  g.session_ttl = short_ttl ? r.between(500, 8000) : 3'600'000;
+  g.reaper_interval = short_ttl ? r.between(100, 2000) : 300'000;
+  g.max_sessions = r.chance(30) ? r.between(2, 8) : 1024;
+  g.max_sessions_per_connection = r.chance(30) ? r.between(1, 4) : 64;
+  g.max_queued_commands = r.between(2, 16);
+  g.max_ptys_per_session = 4;
+  g.max_message_bytes = 65536;
+  g.worker_cmd = "lifeline-slash-worker";
+  c.worker.watchdog_poll = r.between(50, 2000);
+  c.worker.watchdog_grace = r.between(0, 2000);
+  return c;
+}
+
+std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c) {
+  Rng r(seed ^ 0xa0761d6478bd642fULL);
+  struct Weighted {
+    StepKind kind;
+    int weight;
+  };
+  std::vector<Weighted> mix = {
+      {StepKind::connect, 4},  {StepKind::create, 14}, {StepKind::exec, 30},
+      {StepKind::close, 9},    {StepKind::resume, 8},  {StepKind::reset, 3},
+      {StepKind::list, 3},     {StepKind::history, 3},
+  };
+  auto add = [&](bool on, StepKind kind, int weight) {
+    if (on) mix.push_back({kind, weight});
+  };
+  add(c.ptys, StepKind::pty_open, 3);
+  add(c.ptys, StepKind::pty_write, 2);
+  add(c.ptys, StepKind::pty_close, 2);
+  add(c.disconnects, StepKind::disconnect, 4);
+  add(c.resets, StepKind::drop, 3);
+  add(c.half_open, StepKind::half_open, 2);
+  add(c.gateway_kills, StepKind::kill_gateway, 1);
+  add(c.gateway_kills, StepKind::term_gateway, 1);
+  add(c.spawn_failures, StepKind::fail_spawns, 2);
+  add(c.slow_spawns, StepKind::slow_spawns, 2);
+  add(c.worker_crashes, StepKind::crash_worker, 2);
+  add(c.store_failures, StepKind::fail_writes, 2);
+  add(c.store_slow, StepKind::slow_store, 2);
+  // Each seed tilts the mix its own way (swarm testing): some kinds get rare.
+  for (auto& w : mix)
+    if (r.chance(25)) w.weight = (w.weight + 3) / 4;
+  int total = 0;
+  for (const auto& w : mix) total += w.weight;
+
+  std::vector<Step> steps;
+  int n = static_cast<int>(r.between(10, 150));
+  Millis t = 0;
+  for (int i = 0; i < n; ++i) {
+    // Bursts of same-instant steps make races; pauses let timers run.
+    int gap = static_cast<int>(r.below(100));
+    t += gap < 25 ? 0 : gap < 85 ? r.between(1, 100) : r.between(100, 3000);
+    Step s;
+    s.at = t;
+    s.client = static_cast<int>(r.below(c.clients));
+    std::int64_t pick = r.below(total);
+    for (const auto& w : mix) {
+      if (pick < w.weight) {
+        s.kind = w.kind;
+        break;
+      }
+      pick -= w.weight;
+    }
+    s.a = static_cast<int>(r.below(8));
+    s.b = static_cast<int>(r.below(16));
+    switch (s.kind) {
+      case StepKind::create:
+        s.a = c.persistent_sessions ? static_cast<int>(r.below(2)) : 1;
+        break;
+      case StepKind::kill_gateway:
+      case StepKind::term_gateway:
+        s.a = static_cast<int>(r.between(0, 2000));
+        break;
+      case StepKind::fail_spawns:
+        s.a = static_cast<int>(r.between(1, 3));
+        s.b = static_cast<int>(r.below(2));
+        break;
+      case StepKind::slow_spawns:
+      case StepKind::slow_store:
+        s.a = static_cast<int>(r.between(1, 4));
+        s.b = static_cast<int>(r.between(10, 3000));
+        break;
+      case StepKind::fail_writes:
+        s.a = static_cast<int>(r.between(1, 3));
+        break;
+      default:
+        break;
+    }
+    steps.push_back(s);
+  }
+  return steps;
+}
+
+std::string exec_command(int choice, const SwarmConfig& c) {
+  switch (choice % 16) {
+    case 0:
+    case 1:
+    case 2:
+      return "/echo hello " + std::to_string(choice);
+    case 3:
+      return "/sleep 0.05";
+    case 4:
+      return "/sleep 0.4";
+    case 5: // a command that hangs past the slash timeout
+      return "/sleep " + std::to_string(c.gateway.slash_timeout / 1000 + 2);
+    case 6:
+    case 7:
+      return c.grandchildren ? "/spawn 2" : "/pid";
+    case 8:
+      return c.grandchildren && c.setsid_escapees ? "/spawn 1 --setsid" : "/fds";
+    case 9:
+      return c.worker_crashes ? "/exit 3" : "/help";
+    case 10:
+      return c.worker_crashes ? "/crash" : "/echo x";
+    case 11:
+      return "/pid";
+    case 12:
+      return "/fds";
+    case 13:
+      return "/nonsense";
+    case 14:
+      return "/sleep 1.5";
+    default:
+      return "echo without slash";
+  }
+}
+
+} // namespace lifeline::sim

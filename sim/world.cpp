@@ -1,0 +1,274 @@
+#include "sim/world.hpp"
+
+#include <algorithm>
+
+#include "sim/client.hpp"
+#include "sim/gateway_program.hpp"
+
+namespace lifeline::sim {
+
+World::World(std::uint64_t seed_, SwarmConfig config_, WorldOptions options)
+    : seed(seed_),
+      config(std::move(config_)),
+      sched([this](Incarnation inc) { return kernel.alive(inc); }),
+      kernel(sched, config.pid_max),
+      rng(seed_),
+      store(*this),
+      net(*this),
+      options_(std::move(options)),
+      trace_(options_.trace_out, options_.keep_hashes) {
+  trace_.keep_recent = options_.keep_recent;
+  for (int i = 0; i < config.clients; ++i) clients.push_back(std::make_unique<SimClient>(*this, i));
+  kernel.on_exit = [this](const Process& p) { on_process_exit(p); };
+}
+
+World::~World() {
+  // Programs hold references into the world: destroy them (gateway first) while it stands.
+  kernel.on_exit = nullptr;
+  kernel.collect_garbage();
+}
+
+void World::violate(std::string invariant, std::string detail) {
+  if (failed_) return;
+  failed_ = true;
+  result_.ok = false;
+  result_.invariant = std::move(invariant);
+  result_.detail = std::move(detail);
+  result_.event_index = trace_.count();
+  result_.at = sched.now();
+}
+
+GatewayProgram* World::gateway() const {
+  const Process* p = kernel.find_inc(gateway_inc_);
+  if (!p || p->zombie || !p->program) return nullptr;
+  return static_cast<GatewayProgram*>(p->program.get());
+}
+
+void World::boot_gateway() {
+  restart_pending_ = false;
+  SpawnOptions o;
+  o.name = "gateway";
+  o.new_session = true;
+  int pid = kernel.spawn(1, o);
+  if (pid < 0) { // the PID space is full of leftovers: try again shortly
+    restart_pending_ = true;
+    sched.after(100, 0, [this] { boot_gateway(); });
+    return;
+  }
+  for (int i = 0; i < 3; ++i) kernel.install(pid, kernel.open_file(FileKind::null_device, 0), false);
+  kernel.install(pid, kernel.open_file(FileKind::socket, 0), true); // the listener
+  kernel.install(pid, kernel.open_file(FileKind::store, 0), true);  // lifeline.db
+  kernel.set_subreaper(pid);
+  gateway_pid_ = pid;
+  gateway_inc_ = kernel.find(pid)->inc;
+  kernel.run(pid, std::make_unique<GatewayProgram>(*this, pid, gateway_inc_), 0);
+  trace("gateway.boot", "\"pid\":" + std::to_string(pid));
+}
+
+void World::on_process_exit(const Process& p) {
+  if (p.inc != gateway_inc_) return;
+  trace("gateway.exit", "\"pid\":" + std::to_string(p.pid) + ",\"status\":" + std::to_string(p.status));
+  if (GatewayProgram* g = static_cast<GatewayProgram*>(kernel.graveyard_back()))
+    counters.sessions_finalized += g->core().counters().finalized;
+  net.gateway_died(p.inc);
+  store.crash(p.inc);
+  restart_pending_ = true;
+  sched.after(restart_delay_, 0, [this] { boot_gateway(); });
+}
+
+void World::execute(const Step& step) {
+  std::string fields = "\"kind\":" + json_str(to_string(step.kind)) + ",\"client\":" + std::to_string(step.client) +
+                       ",\"a\":" + std::to_string(step.a) + ",\"b\":" + std::to_string(step.b);
+  trace("step", fields);
+  switch (step.kind) {
+    case StepKind::kill_gateway:
+    case StepKind::term_gateway:
+      if (gateway()) {
+        restart_delay_ = step.a;
+        if (step.kind == StepKind::kill_gateway) ++counters.gateway_kills;
+        kernel.kill(gateway_pid_, step.kind == StepKind::kill_gateway ? SimSignal::kill : SimSignal::term);
+      }
+      return;
+    case StepKind::fail_spawns:
+      faults.spawn_failures += step.a;
+      faults.spawn_failure_kind = step.b % 2;
+      return;
+    case StepKind::slow_spawns:
+      faults.slow_spawns += step.a;
+      faults.slow_spawn_ms = step.b;
+      return;
+    case StepKind::fail_writes:
+      faults.store_write_failures += step.a;
+      return;
+    case StepKind::slow_store:
+      faults.slow_store_ops += step.a;
+      faults.slow_store_ms = step.b;
+      return;
+    case StepKind::crash_worker: {
+      GatewayProgram* g = gateway();
+      if (!g) return;
+      std::vector<int> workers;
+      for (const auto& [id, c] : g->processes().children())
+        if (c.kind == ChildKind::slash && !c.exited && !c.reaped) workers.push_back(c.pid);
+      if (workers.empty()) return;
+      int pid = workers[static_cast<std::size_t>(step.a) % workers.size()];
+      trace("worker.crash", "\"pid\":" + std::to_string(pid));
+      kernel.exit(pid, 128 + 11);
+      return;
+    }
+    default:
+      clients[static_cast<std::size_t>(step.client) % clients.size()]->execute(step);
+      return;
+  }
+}
+
+Millis World::settle_window() const {
+  const GatewayConfig& g = config.gateway;
+  Millis ladder = g.hup_wait + g.term_wait + 2 * g.kill_wait;
+  Millis per_command = g.slash_timeout + ladder + config.spawn_latency + 3000 /* slow spawn */ +
+                       config.worker_start_max + config.store_latency + 3000 /* slow store */;
+  return g.max_queued_commands * per_command + 2 * g.orphan_grace + g.ping_interval + g.ping_timeout +
+         config.worker.watchdog_poll + config.worker.watchdog_grace + 3000 /* slow exit */ + 2000 /* restart */ +
+         4 * config.latency_max + 1000;
+}
+
+void World::settle(Millis until) {
+  while (!failed_ && sched.step(until)) {
+    kernel.collect_garbage();
+    check_safety();
+  }
+  sched.advance_to(until);
+}
+
+RunResult World::run(const std::vector<Step>& steps) {
+  boot_gateway();
+  Millis end = 0;
+  for (const Step& s : steps) {
+    sched.at(s.at, 0, [this, s] { execute(s); });
+    end = std::max(end, s.at);
+  }
+  settle(end + 1);
+  // Faults stop; the world settles with every client still connected.
+  faults = FaultState{};
+  faults.active = false;
+  trace("faults.stop");
+  settle(sched.now() + settle_window());
+  if (!failed_) check_settled(false);
+  // Every client leaves; what they held must all go.
+  trace("clients.leave");
+  for (auto& c : clients) c->drain(false);
+  settle(sched.now() + settle_window());
+  if (!failed_) check_settled(true);
+  if (!failed_ && options_.extra_final)
+    if (std::string why = options_.extra_final(*this); !why.empty()) violate("scenario expectation", why);
+
+  if (GatewayProgram* g = gateway()) counters.sessions_finalized += g->core().counters().finalized;
+  counters.pid_reuses = static_cast<std::int64_t>(kernel.pid_reuses);
+  result_.events = trace_.count();
+  result_.hash = trace_.hash();
+  result_.sim_time = sched.now();
+  result_.counters = counters;
+  result_.recent.assign(trace_.recent().begin(), trace_.recent().end());
+  return result_;
+}
+
+// ---------------------------------------------------------------- invariants
+
+namespace {
+bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
+  SessionPtr s = gw.find_session(c.session_id);
+  if (!s || s->finalized) return false;
+  if (c.kind == ChildKind::slash) return s->worker == c.id;
+  auto it = s->ptys.find(c.pty_id);
+  return it != s->ptys.end() && it->second == c.id;
+}
+std::string pid_of(const SimProcessControl& pc, ChildId id) {
+  auto it = pc.children().find(id);
+  return it == pc.children().end() ? "?" : std::to_string(it->second.pid);
+}
+} // namespace
+
+void World::check_safety() {
+  if (!kernel.violations.empty()) return violate("kernel rules", kernel.violations.front());
+  for (const auto& [id, n] : store.end_requests())
+    if (n > 1)
+      return violate("finalized at most once",
+                     "session " + id + " had its end stored " + std::to_string(n) + " times");
+  if (GatewayProgram* g = gateway(); g && g->listening()) {
+    const Gateway& gw = g->core();
+    const ChildSupervisor& sup = gw.children();
+    const SimProcessControl& pc = g->processes();
+    for (const auto& [id, c] : pc.children())
+      if (!sup.find(id))
+        return violate("every child is owned",
+                       "child pid " + std::to_string(c.pid) + " of session " + c.session_id +
+                           " is owned by neither a session nor a teardown in progress");
+    for (const auto& info : sup.list())
+      if (!sup.terminating(info.id) && !owned_by_live_session(gw, info))
+        return violate("every child is owned", "child pid " + std::to_string(info.pid) + " of session " +
+                                                   info.session_id +
+                                                   " is tracked but owned by no live session and not being torn down");
+    for (const auto& s : gw.sessions()) {
+      if (s->finalized) return violate("active list is the live set", "finalized session " + s->id + " is listed");
+      if (s->worker) {
+        auto it = pc.children().find(*s->worker);
+        if (it == pc.children().end() || it->second.reaped)
+          return violate("worker handles are live", "session " + s->id + " holds a handle to reaped child " +
+                                                        pid_of(pc, *s->worker));
+      }
+      if (s->conn && !gw.connected(*s->conn))
+        return violate("disconnect and resume never both win",
+                       "session " + s->id + " is bound to connection " + std::to_string(*s->conn) +
+                           ", which is gone");
+    }
+  }
+  if (options_.extra_safety)
+    if (std::string why = options_.extra_safety(*this); !why.empty()) violate("scenario invariant", why);
+}
+
+void World::check_settled(bool drained) {
+  const char* phase = drained ? "after every client left" : "after faults stopped";
+  GatewayProgram* g = gateway();
+  if (!g || !g->listening()) return violate("liveness", std::string(phase) + ", no gateway is serving");
+  const Gateway& gw = g->core();
+  const SimProcessControl& pc = g->processes();
+  // Processes: init, the gateway, and the trees of live sessions' children.
+  for (const auto& [pid, p] : kernel.processes()) {
+    if (pid == 1 || pid == gateway_pid_) continue;
+    if (p.zombie)
+      return violate("no zombies", std::string(phase) + ", pid " + std::to_string(pid) + " (" + p.name +
+                                       ") is an unreaped zombie");
+    const ChildInfo* owner = gw.children().find(p.origin);
+    if (drained || !owner || !owned_by_live_session(gw, *owner))
+      return violate("no leaked process", std::string(phase) + ", pid " + std::to_string(pid) + " (" + p.name +
+                                              ", child " + std::to_string(p.origin) + ") is alive with no live owner");
+  }
+  // Sessions: every detached one was resumed or reaped within its grace.
+  for (const auto& s : gw.sessions()) {
+    if (!s->conn)
+      return violate("detached sessions end within the grace",
+                     std::string(phase) + ", session " + s->id + " is still detached (" + to_string(s->status()) + ")");
+    if (drained)
+      return violate("no leaked session", std::string(phase) + ", session " + s->id + " is still live");
+  }
+  // Fds: the baseline, plus one per connection, plus what live children hold.
+  std::size_t expected = g->baseline_fds() + g->connection_fds();
+  for (const auto& [id, c] : pc.children()) expected += c.fds.size();
+  std::size_t open = kernel.fd_count(gateway_pid_);
+  if (open != expected || (drained && open != g->baseline_fds()))
+    return violate("gateway fds back to baseline", std::string(phase) + ", the gateway holds " + std::to_string(open) +
+                                                       " fds; expected " + std::to_string(expected) + " (baseline " +
+                                                       std::to_string(g->baseline_fds()) + ")");
+  std::size_t cgroups_in_use = 0;
+  for (const auto& [id, c] : pc.children()) cgroups_in_use += c.cgroup != 0;
+  if (kernel.cgroups().size() > cgroups_in_use)
+    return violate("no leaked cgroup", std::string(phase) + ", " + std::to_string(kernel.cgroups().size()) +
+                                           " cgroups exist for " + std::to_string(cgroups_in_use) + " children");
+  if (store.pending() != 0) return violate("liveness", std::string(phase) + ", the store still has queued operations");
+  for (const auto& c : clients)
+    for (const auto& a : c->acks())
+      if (!store.durable(a.key, a.seq))
+        return violate("acknowledged means durable", "entry " + a.key + "#" + std::to_string(a.seq) + " was lost");
+}
+
+} // namespace lifeline::sim
