@@ -48,6 +48,11 @@ class ChildSupervisor {
   bool on_exit(ChildId id, int status);
 
   std::vector<ChildInfo> list() const;
+  // f(info, terminating) for every child, without copying (the simulator's checks).
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [id, e] : children_) f(e.info, e.stage != Stage::none);
+  }
   std::size_t count(ChildKind kind) const;
   std::size_t size() const { return children_.size(); }
 

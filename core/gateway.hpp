@@ -66,6 +66,7 @@ class Gateway final : public ProcessEvents {
   // Introspection (tests, simulator, metrics).
   std::vector<SessionPtr> sessions() const; // live (non-finalized), by creation
   SessionPtr find_session(const std::string& id) const;
+  const std::map<std::string, SessionPtr>& registry() const { return registry_; } // by id
   const ChildSupervisor& children() const { return children_; }
   const GatewayCounters& counters() const { return counters_; }
   const GatewayConfig& config() const { return config_; }

@@ -102,7 +102,7 @@ void Kernel::exit(int pid, int status) {
   if (!p || p->zombie) return;
   p->zombie = true;
   p->status = status;
-  if (p->program) graveyard_.push_back(std::move(p->program));
+  std::unique_ptr<Program> program = std::move(p->program); // destroyed between events
   // exit_files(): every fd closes; last writers give EOF, a last master hangs up.
   std::vector<FdSlot> fds = std::move(p->fds);
   p->fds.clear();
@@ -138,7 +138,8 @@ void Kernel::exit(int pid, int status) {
   };
   if (heir_gets_zombie) notify(heir);
   notify(p->ppid);
-  if (on_exit) on_exit(*p);
+  if (on_exit) on_exit(*p, program.get());
+  if (program) graveyard_.push_back(std::move(program));
 }
 
 bool Kernel::reap(int parent, int pid, Incarnation inc) {

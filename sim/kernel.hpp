@@ -137,11 +137,10 @@ class Kernel {
   std::uint64_t spawned = 0;
   std::uint64_t pid_reuses = 0;
   // Called as a process becomes a zombie (its fds closed, its children reparented).
-  std::function<void(const Process&)> on_exit;
+  std::function<void(const Process&, Program*)> on_exit;
 
   // Programs of exited processes, destroyed between events (never inside their own call).
   void collect_garbage() { graveyard_.clear(); }
-  Program* graveyard_back() const { return graveyard_.empty() ? nullptr : graveyard_.back().get(); }
 
  private:
   struct Pipe {

@@ -185,7 +185,12 @@ void ShellProgram::on_start() {
   job.name = "pty-job";
   job.close_from = 0;
   job.ctty = w_.kernel.find(pid_)->ctty;
-  job.on_hup = Disposition::ignore;
+  // Deaf to HUP only where something can still reach it after a gateway SIGKILL: its
+  // cgroup (swept by the restarted gateway). Without cgroups that job would outlive a
+  // killed gateway - the no-cgroup gap sim/README.md records (a persistent child ledger
+  // is the fix, not built yet).
+  const SwarmConfig& c = w_.config;
+  job.on_hup = c.cgroups || !c.gateway_kills ? Disposition::ignore : Disposition::terminate;
   if (int pid = w_.kernel.spawn(pid_, job); pid > 0) w_.kernel.run(pid, std::make_unique<SleeperProgram>(w_, pid, false), 0);
   w_.kernel.watch(pid_, 0);
 }

@@ -7,7 +7,16 @@
 namespace lifeline::sim {
 
 SimProcessControl::SimProcessControl(World& world, int gateway_pid, Incarnation gateway_inc)
-    : w_(world), pid_(gateway_pid), inc_(gateway_inc) {}
+    : w_(world), pid_(gateway_pid), inc_(gateway_inc) {
+  // Like the runtime's start-up: whatever cgroups a dead predecessor left are killed
+  // and removed before anything new is spawned.
+  std::vector<int> left(w_.kernel.cgroups().begin(), w_.kernel.cgroups().end());
+  for (int cg : left) {
+    w_.kernel.cgroup_kill(cg);
+    if (!w_.kernel.remove_cgroup(cg)) cgroups_to_remove_.push_back(cg);
+    w_.trace("cgroup.sweep", "\"cgroup\":" + std::to_string(cg));
+  }
+}
 
 int SimProcessControl::gateway_pgid() const {
   const Process* p = w_.kernel.find(pid_);

@@ -38,6 +38,7 @@ class SimStore {
   bool durable(const std::string& key, std::int64_t seq) const;
   std::size_t pending() const { return queue_.size(); }
   const std::map<std::string, int>& end_requests() const { return end_requests_; }
+  int end_requests_max() const { return end_requests_max_; }
 
  private:
   struct Op {
@@ -56,6 +57,7 @@ class SimStore {
   std::map<std::string, SessionRecord> sessions_;
   std::map<std::string, std::vector<HistoryEntry>> entries_;
   std::map<std::string, int> end_requests_; // session id -> record_end calls
+  int end_requests_max_ = 0;
 };
 
 // The Store port of one gateway incarnation.

@@ -1,6 +1,8 @@
 #include "sim/world.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "sim/client.hpp"
 #include "sim/gateway_program.hpp"
@@ -19,7 +21,7 @@ World::World(std::uint64_t seed_, SwarmConfig config_, WorldOptions options)
       trace_(options_.trace_out, options_.keep_hashes) {
   trace_.keep_recent = options_.keep_recent;
   for (int i = 0; i < config.clients; ++i) clients.push_back(std::make_unique<SimClient>(*this, i));
-  kernel.on_exit = [this](const Process& p) { on_process_exit(p); };
+  kernel.on_exit = [this](const Process& p, Program* program) { on_process_exit(p, program); };
 }
 
 World::~World() {
@@ -65,10 +67,10 @@ void World::boot_gateway() {
   trace("gateway.boot", "\"pid\":" + std::to_string(pid));
 }
 
-void World::on_process_exit(const Process& p) {
+void World::on_process_exit(const Process& p, Program* program) {
   if (p.inc != gateway_inc_) return;
   trace("gateway.exit", "\"pid\":" + std::to_string(p.pid) + ",\"status\":" + std::to_string(p.status));
-  if (GatewayProgram* g = static_cast<GatewayProgram*>(kernel.graveyard_back()))
+  if (auto* g = static_cast<GatewayProgram*>(program))
     counters.sessions_finalized += g->core().counters().finalized;
   net.gateway_died(p.inc);
   store.crash(p.inc);
@@ -123,12 +125,21 @@ void World::execute(const Step& step) {
 }
 
 Millis World::settle_window() const {
+  // Long enough for everything already under way to finish, bounded by the configured
+  // timeouts: what was slowed by a fault, every queued command running into its timeout
+  // (each on a fresh worker after an escalation), two graces (a busy session re-arms
+  // once), a keepalive round, a watchdog poll and drain, a slow exit, a restart.
   const GatewayConfig& g = config.gateway;
   Millis ladder = g.hup_wait + g.term_wait + 2 * g.kill_wait;
-  Millis per_command = g.slash_timeout + ladder + config.spawn_latency + 3000 /* slow spawn */ +
-                       config.worker_start_max + config.store_latency + 3000 /* slow store */;
-  return g.max_queued_commands * per_command + 2 * g.orphan_grace + g.ping_interval + g.ping_timeout +
-         config.worker.watchdog_poll + config.worker.watchdog_grace + 3000 /* slow exit */ + 2000 /* restart */ +
+  std::size_t queued = 1;
+  if (GatewayProgram* gw = gateway())
+    for (const auto& [id, s] : gw->core().registry())
+      queued = std::max(queued, s->queue.size() + (s->in_flight ? 1 : 0) + 1);
+  Millis per_command = g.slash_timeout + ladder + config.spawn_latency + config.worker_start_max +
+                       config.store_latency + 2 * config.latency_max;
+  Millis slowed = 3000 /* slow spawn */ + 3000 /* slow store */ + 3000 /* slow exit */ + 2000 /* restart */;
+  return slowed + static_cast<Millis>(queued) * per_command + 2 * g.orphan_grace + g.ping_interval +
+         g.ping_timeout + config.worker.watchdog_poll + config.worker.watchdog_grace + ladder +
          4 * config.latency_max + 1000;
 }
 
@@ -148,17 +159,20 @@ RunResult World::run(const std::vector<Step>& steps) {
     end = std::max(end, s.at);
   }
   settle(end + 1);
+  if (std::getenv("SIMRUN_PHASES")) std::fprintf(stderr, "workload: %llu events\n", (unsigned long long)sched.executed());
   // Faults stop; the world settles with every client still connected.
   faults = FaultState{};
   faults.active = false;
   trace("faults.stop");
   settle(sched.now() + settle_window());
   if (!failed_) check_settled(false);
+  if (std::getenv("SIMRUN_PHASES")) std::fprintf(stderr, "settled: %llu events\n", (unsigned long long)sched.executed());
   // Every client leaves; what they held must all go.
   trace("clients.leave");
   for (auto& c : clients) c->drain(false);
   settle(sched.now() + settle_window());
   if (!failed_) check_settled(true);
+  if (std::getenv("SIMRUN_PHASES")) std::fprintf(stderr, "drained: %llu events\n", (unsigned long long)sched.executed());
   if (!failed_ && options_.extra_final)
     if (std::string why = options_.extra_final(*this); !why.empty()) violate("scenario expectation", why);
 
@@ -190,10 +204,11 @@ std::string pid_of(const SimProcessControl& pc, ChildId id) {
 
 void World::check_safety() {
   if (!kernel.violations.empty()) return violate("kernel rules", kernel.violations.front());
-  for (const auto& [id, n] : store.end_requests())
-    if (n > 1)
-      return violate("finalized at most once",
-                     "session " + id + " had its end stored " + std::to_string(n) + " times");
+  if (store.end_requests_max() > 1)
+    for (const auto& [id, n] : store.end_requests())
+      if (n > 1)
+        return violate("finalized at most once",
+                       "session " + id + " had its end stored " + std::to_string(n) + " times");
   if (GatewayProgram* g = gateway(); g && g->listening()) {
     const Gateway& gw = g->core();
     const ChildSupervisor& sup = gw.children();
@@ -203,12 +218,14 @@ void World::check_safety() {
         return violate("every child is owned",
                        "child pid " + std::to_string(c.pid) + " of session " + c.session_id +
                            " is owned by neither a session nor a teardown in progress");
-    for (const auto& info : sup.list())
-      if (!sup.terminating(info.id) && !owned_by_live_session(gw, info))
-        return violate("every child is owned", "child pid " + std::to_string(info.pid) + " of session " +
-                                                   info.session_id +
-                                                   " is tracked but owned by no live session and not being torn down");
-    for (const auto& s : gw.sessions()) {
+    std::string unowned;
+    sup.for_each([&](const ChildInfo& info, bool terminating) {
+      if (unowned.empty() && !terminating && !owned_by_live_session(gw, info))
+        unowned = "child pid " + std::to_string(info.pid) + " of session " + info.session_id +
+                  " is tracked but owned by no live session and not being torn down";
+    });
+    if (!unowned.empty()) return violate("every child is owned", unowned);
+    for (const auto& [id, s] : gw.registry()) {
       if (s->finalized) return violate("active list is the live set", "finalized session " + s->id + " is listed");
       if (s->worker) {
         auto it = pc.children().find(*s->worker);

@@ -116,7 +116,7 @@ class World {
 
  private:
   void boot_gateway();
-  void on_process_exit(const Process& p);
+  void on_process_exit(const Process& p, Program* program);
   void execute(const Step& step);
   void check_safety();
   void check_settled(bool drained);
