@@ -106,7 +106,7 @@ std::vector<Scenario> build() {
     s.config.worker_start_max = 1000;
     s.seed = 3;
     s.steps = {at(0, StepKind::create, 0, 0), at(20, StepKind::exec, 0, 0, echo),
-               at(30, StepKind::kill_gateway, 0, 200)};
+               at(30, StepKind::kill_gateway, 0, 2000)}; // restart after the worker started
     s.expect = [](const World& w) { return expect_at_least("workers born orphaned", w.counters.lifeline_at_start, 1); };
     out.push_back(s);
   }

@@ -1,5 +1,7 @@
 #include "sim/sim_process_control.hpp"
 
+#include <algorithm>
+
 #include "sim/gateway_program.hpp"
 #include "sim/processes.hpp"
 #include "sim/world.hpp"
@@ -15,6 +17,44 @@ SimProcessControl::SimProcessControl(World& world, int gateway_pid, Incarnation 
     w_.kernel.cgroup_kill(cg);
     if (!w_.kernel.remove_cgroup(cg)) cgroups_to_remove_.push_back(cg);
     w_.trace("cgroup.sweep", "\"cgroup\":" + std::to_string(cg));
+  }
+  sweep_ledger();
+}
+
+void SimProcessControl::sweep_ledger() {
+  // What the runtime does from its `children` table: a predecessor's child that is still
+  // the same incarnation (pid and start time) is killed with every descendant it still
+  // parents (setsid escapees included) - all found before the first kill, while the
+  // parent links still hold; so is whatever is left in its process group, provided the
+  // group id was not taken over (its leader is gone or is that very child) and only
+  // processes no older than the child remain in it.
+  Kernel& k = w_.kernel;
+  for (const auto& row : w_.store.ledger_take()) {
+    const Process* leader = k.find(row.pid);
+    bool same = leader && leader->start_ticks == row.start_ticks && !leader->zombie;
+    const Process* group_leader = k.find(row.pgid);
+    bool group_ours = !group_leader || (row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks);
+    std::vector<int> victims;
+    if (same) {
+      victims.push_back(row.pid);
+      for (std::size_t i = 0; i < victims.size(); ++i)
+        for (int c : k.children_of(victims[i])) victims.push_back(c);
+    }
+    if (group_ours)
+      for (int m : k.group_members(row.pgid))
+        if (k.find(m)->start_ticks >= row.start_ticks && std::find(victims.begin(), victims.end(), m) == victims.end())
+          victims.push_back(m);
+    std::uint64_t expected = same ? leader->origin : 0;
+    for (int v : victims) {
+      const Process* p = k.find(v);
+      if (!p || p->zombie) continue;
+      // The simulator knows the truth: the sweep must only ever hit that child's tree.
+      if (expected && p->origin != expected)
+        w_.violate("no signal to another incarnation", "the ledger sweep killed pid " + std::to_string(v) + " (" +
+                                                           p->name + "), which is not of the recorded child's tree");
+      w_.trace("ledger.kill", "\"pid\":" + std::to_string(v) + ",\"recorded\":" + std::to_string(row.pid));
+      k.kill(v, SimSignal::kill);
+    }
   }
 }
 
@@ -109,6 +149,7 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec, const std::functio
   c.pid = pid;
   c.inc = p->inc;
   c.pgid = p->pgid;
+  c.start_ticks = p->start_ticks;
   Millis start = w_.rng.between(0, w_.config.worker_start_max);
   if (pty) {
     k.run(pid, std::make_unique<ShellProgram>(w_, pid), start);
@@ -118,6 +159,7 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec, const std::functio
     wc.lifeline_fd = 3;
     k.run(pid, std::make_unique<WorkerProgram>(w_, pid, wc, child_files), start);
   }
+  w_.store.ledger_add(inc_, {pid, p->start_ticks, c.pgid, c.cgroup});
   ChildId id = c.id;
   int out_fd = c.out_fd, err_fd = c.err_fd;
   children_.emplace(id, std::move(c));
@@ -208,6 +250,7 @@ void SimProcessControl::release(ChildId id) {
     readers_.erase(fd);
     w_.kernel.close(pid_, fd, file);
   }
+  w_.store.ledger_remove(inc_, c->pid, c->start_ticks);
   children_.erase(id);
 }
 

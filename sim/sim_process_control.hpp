@@ -32,6 +32,7 @@ class SimProcessControl final : public ProcessControl {
     int pid = 0;
     Incarnation inc = 0;
     int pgid = 0;
+    std::uint64_t start_ticks = 0;
     int cgroup = 0;
     bool exited = false; // reported to the core
     bool reaped = false;
@@ -63,6 +64,7 @@ class SimProcessControl final : public ProcessControl {
  private:
   void complete_spawn(const SpawnSpec& spec, const std::function<void(SpawnResult)>& done);
   SpawnResult fail(const std::string& why);
+  void sweep_ledger();
   Child* find(ChildId id, const char* op);
 
   World& w_;

@@ -6,7 +6,7 @@
 
 namespace lifeline::sim {
 
-void SimStore::enqueue(Incarnation by, bool write, std::function<void(bool)> run) {
+void SimStore::enqueue(Incarnation by, bool write, std::function<void(bool)> run, bool faultable) {
   Millis latency = w_.config.store_latency;
   if (w_.faults.active && w_.faults.slow_store_ops > 0) {
     --w_.faults.slow_store_ops;
@@ -14,7 +14,7 @@ void SimStore::enqueue(Incarnation by, bool write, std::function<void(bool)> run
   }
   Millis due = std::max(last_due_, w_.sched.now() + latency); // one thread: FIFO
   last_due_ = due;
-  queue_.push_back(Op{by, write, due, std::move(run)});
+  queue_.push_back(Op{by, write, faultable, due, std::move(run)});
   if (!scheduled_) {
     scheduled_ = true;
     w_.sched.at(queue_.front().due, 0, [this] { process(); });
@@ -32,7 +32,7 @@ void SimStore::process() {
   Op op = std::move(queue_.front());
   queue_.pop_front();
   bool failed = false;
-  if (op.write && w_.faults.active && w_.faults.store_write_failures > 0) {
+  if (op.write && op.faultable && w_.faults.active && w_.faults.store_write_failures > 0) {
     --w_.faults.store_write_failures;
     failed = true;
   }
@@ -112,6 +112,21 @@ void SimStore::history(Incarnation by, const std::string& key, int limit,
     }
     w_.sched.after(0, by, [done, r] { done(r); });
   });
+}
+
+void SimStore::ledger_add(Incarnation by, LedgerRow row) {
+  enqueue(by, true, [this, row](bool) { ledger_[{row.pid, row.start_ticks}] = row; }, false);
+}
+
+void SimStore::ledger_remove(Incarnation by, int pid, std::uint64_t start_ticks) {
+  enqueue(by, true, [this, pid, start_ticks](bool) { ledger_.erase({pid, start_ticks}); }, false);
+}
+
+std::vector<SimStore::LedgerRow> SimStore::ledger_take() {
+  std::vector<LedgerRow> rows;
+  for (const auto& [key, row] : ledger_) rows.push_back(row);
+  ledger_.clear();
+  return rows;
 }
 
 bool SimStore::durable(const std::string& key, std::int64_t seq) const {

@@ -32,6 +32,20 @@ class SimStore {
   void history(Incarnation by, const std::string& key, int limit,
                std::function<void(StoreReply<std::vector<HistoryEntry>>)> done);
 
+  // The persistent child ledger (the runtime's `children` table): every child the
+  // gateway spawned, until it is released, so that a restarted gateway can kill what a
+  // SIGKILLed predecessor left. Written through the store queue (durable later).
+  struct LedgerRow {
+    int pid = 0;
+    std::uint64_t start_ticks = 0;
+    int pgid = 0;
+    int cgroup = 0;
+  };
+  void ledger_add(Incarnation by, LedgerRow row);
+  void ledger_remove(Incarnation by, int pid, std::uint64_t start_ticks);
+  // Read at start-up, before serving (synchronous, like the runtime's), then cleared.
+  std::vector<LedgerRow> ledger_take();
+
   // The gateway incarnation `by` died: a prefix of its queued writes lands, the rest is lost.
   void crash(Incarnation by);
 
@@ -44,10 +58,11 @@ class SimStore {
   struct Op {
     Incarnation by;
     bool write;
+    bool faultable; // injected write failures hit transcript writes, not the ledger
     Millis due;
     std::function<void(bool failed)> run; // applies (unless failed) and posts the completion
   };
-  void enqueue(Incarnation by, bool write, std::function<void(bool)> run);
+  void enqueue(Incarnation by, bool write, std::function<void(bool)> run, bool faultable = true);
   void process();
 
   World& w_;
@@ -58,6 +73,7 @@ class SimStore {
   std::map<std::string, std::vector<HistoryEntry>> entries_;
   std::map<std::string, int> end_requests_; // session id -> record_end calls
   int end_requests_max_ = 0;
+  std::map<std::pair<int, std::uint64_t>, LedgerRow> ledger_;
 };
 
 // The Store port of one gateway incarnation.

@@ -1,5 +1,6 @@
 #include "sim/swarm.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "sim/rng.hpp"
@@ -87,6 +88,7 @@ Json SwarmConfig::to_json() const {
             {"spawn_latency", spawn_latency},
             {"store_latency", store_latency},
             {"persistent_sessions", persistent_sessions},
+            {"quantum", quantum},
             {"max_sessions", gateway.max_sessions},
             {"max_sessions_per_connection", gateway.max_sessions_per_connection},
             {"max_queued_commands", gateway.max_queued_commands},
@@ -118,7 +120,7 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
             num("latency_max", c.latency_max, 0, 10'000) &&
             num("worker_start_max", c.worker_start_max, 0, 10'000) &&
             num("spawn_latency", c.spawn_latency, 0, 10'000) &&
-            num("store_latency", c.store_latency, 0, 10'000) &&
+            num("store_latency", c.store_latency, 0, 10'000) && num("quantum", c.quantum, 1, 60'000) &&
             num("max_sessions", c.gateway.max_sessions, 1, 100'000) &&
             num("max_sessions_per_connection", c.gateway.max_sessions_per_connection, 1, 100'000) &&
             num("max_queued_commands", c.gateway.max_queued_commands, 1, 100'000) &&
@@ -151,7 +153,8 @@ std::string SwarmConfig::describe() const {
                     "ms ladder=" + std::to_string(gateway.hup_wait) + "/" + std::to_string(gateway.term_wait) +
                     "/" + std::to_string(gateway.kill_wait) + "ms poll=" +
                     std::to_string(worker.watchdog_poll) + "ms max_sessions=" +
-                    std::to_string(gateway.max_sessions) + " faults:";
+                    std::to_string(gateway.max_sessions) + (quantum > 1 ? " quantum=" + std::to_string(quantum) + "ms" : "") +
+                    " faults:";
   bool any = false;
   for (const auto& f : flags)
     if (this->*f.member) {
@@ -195,6 +198,16 @@ SwarmConfig generate_swarm(std::uint64_t seed) {
   g.worker_cmd = "lifeline-slash-worker";
   c.worker.watchdog_poll = r.between(50, 2000);
   c.worker.watchdog_grace = r.between(0, 2000);
+  if (r.chance(30)) {
+    // Quantized time: everything lands on a 100 ms grid, with no network latency.
+    c.quantum = 100;
+    c.latency_max = 0;
+    c.spawn_latency = c.store_latency = c.worker_start_max = 0;
+    for (Millis* m : {&g.hup_wait, &g.term_wait, &g.kill_wait, &g.orphan_grace, &g.ping_interval, &g.slash_timeout,
+                      &g.session_ttl, &g.reaper_interval, &c.worker.watchdog_poll, &c.worker.watchdog_grace})
+      *m = std::max<Millis>(c.quantum, (*m + c.quantum / 2) / c.quantum * c.quantum);
+    g.ping_timeout = std::max<Millis>(2 * c.quantum, (g.ping_timeout + c.quantum / 2) / c.quantum * c.quantum);
+  }
   return c;
 }
 
@@ -237,7 +250,9 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c) {
   for (int i = 0; i < n; ++i) {
     // Bursts of same-instant steps make races; pauses let timers run.
     int gap = static_cast<int>(r.below(100));
-    t += gap < 25 ? 0 : gap < 85 ? r.between(1, 100) : r.between(100, 3000);
+    Millis d = gap < 25 ? 0 : gap < 85 ? r.between(1, 100) : r.between(100, 3000);
+    if (c.quantum > 1) d = d / c.quantum * c.quantum;
+    t += d;
     Step s;
     s.at = t;
     s.client = static_cast<int>(r.below(c.clients));
@@ -267,6 +282,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c) {
       case StepKind::slow_store:
         s.a = static_cast<int>(r.between(1, 4));
         s.b = static_cast<int>(r.between(10, 3000));
+        if (c.quantum > 1) s.b = std::max<int>(static_cast<int>(c.quantum), s.b / static_cast<int>(c.quantum) * static_cast<int>(c.quantum));
         break;
       case StepKind::fail_writes:
         s.a = static_cast<int>(r.between(1, 3));

@@ -39,6 +39,9 @@ struct SwarmConfig {
   bool ptys = false;
   bool flaky_parent_probe = false; // the probe sometimes reads a zero start time
   bool persistent_sessions = true; // close_on_disconnect:false sessions are created
+  // Millis: when > 1, step times and every timeout are multiples of it and the network
+  // has no latency, so timers and messages meet in the same instant far more often.
+  Millis quantum = 1;
   GatewayConfig gateway;          // timeouts and limits (milliseconds)
   WorkerConfig worker;            // watchdog poll and grace
 

@@ -233,6 +233,9 @@ void World::check_safety() {
           return violate("worker handles are live", "session " + s->id + " holds a handle to reaped child " +
                                                         pid_of(pc, *s->worker));
       }
+      if (!s->conn && s->close_on_disconnect)
+        return violate("close_on_disconnect sessions end with their connection",
+                       "session " + s->id + " outlived its connection (detached instead of torn down)");
       if (s->conn && !gw.connected(*s->conn))
         return violate("disconnect and resume never both win",
                        "session " + s->id + " is bound to connection " + std::to_string(*s->conn) +
