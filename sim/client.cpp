@@ -18,7 +18,8 @@ void SimClient::send(const std::string& method, Json params, const std::string& 
   pending_[id] = Pending{method, session_id};
   Json msg = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
   w_.trace("client.send", "\"client\":" + std::to_string(index_) + ",\"id\":" + std::to_string(id) +
-                              ",\"method\":" + json_str(method) + (session_id.empty() ? "" : ",\"session\":" + json_str(session_id)));
+                              ",\"method\":" + json_str(method) +
+                              (session_id.empty() ? "" : ",\"session\":" + json_str(session_id)));
   w_.net.client_send(conn_, msg.dump());
 }
 
@@ -52,7 +53,7 @@ void SimClient::execute(const Step& step) {
     case StepKind::half_open:
       if (!conn_) return;
       w_.net.client_vanish(conn_);
-      conn_ = 0; // the client moves on; the gateway does not know yet
+      conn_ = 0;  // the client moves on; the gateway does not know yet
       live_.clear();
       ptys_.clear();
       return;
@@ -62,14 +63,23 @@ void SimClient::execute(const Step& step) {
   if (!ensure_connected()) return;
   switch (step.kind) {
     case StepKind::create:
-      send("session.create", {{"close_on_disconnect", step.a != 0}, {"title", "c" + std::to_string(index_)}});
+      send("session.create",
+           {{"close_on_disconnect", step.a != 0}, {"title", "c" + std::to_string(index_)}});
       return;
     case StepKind::exec:
       if (const Known* k = pick(step.a))
-        send("slash.exec", {{"session_id", k->id}, {"command", exec_command(step.b, w_.config)}}, k->id);
+        send("slash.exec", {{"session_id", k->id}, {"command", exec_command(step.b, w_.config)}},
+             k->id);
       return;
     case StepKind::close:
-      if (const Known* k = pick(step.a)) send("session.close", {{"session_id", k->id}}, k->id);
+      if (step.b % 2 == 1 && !w_.session_ids.empty()) {
+        // Another tab's session, by id: it may be detached, and its grace may be expiring.
+        const std::string& id =
+            w_.session_ids[static_cast<std::size_t>(step.a) % w_.session_ids.size()];
+        send("session.close", {{"session_id", id}}, id);
+      } else if (const Known* k = pick(step.a)) {
+        send("session.close", {{"session_id", k->id}}, k->id);
+      }
       return;
     case StepKind::reset:
       if (const Known* k = pick(step.a)) send("session.reset", {{"session_id", k->id}}, k->id);
@@ -77,22 +87,26 @@ void SimClient::execute(const Step& step) {
     case StepKind::resume:
       if (!w_.session_ids.empty()) {
         // Any session ever seen, by any client: tabs share ids (that is what resume is for).
-        const std::string& id = w_.session_ids[static_cast<std::size_t>(step.a) % w_.session_ids.size()];
+        const std::string& id =
+            w_.session_ids[static_cast<std::size_t>(step.a) % w_.session_ids.size()];
         send("session.resume", {{"session_id", id}}, id);
       }
       return;
     case StepKind::history:
-      if (const Known* k = pick(step.a)) send("session.history", {{"session_id", k->id}, {"limit", 5}}, k->id);
+      if (const Known* k = pick(step.a))
+        send("session.history", {{"session_id", k->id}, {"limit", 5}}, k->id);
       return;
     case StepKind::list:
       send("session.active_list", Json::object());
       return;
     case StepKind::pty_open:
-      if (const Known* k = pick(step.a)) send("pty.open", {{"session_id", k->id}, {"cols", 80}, {"rows", 24}}, k->id);
+      if (const Known* k = pick(step.a))
+        send("pty.open", {{"session_id", k->id}, {"cols", 80}, {"rows", 24}}, k->id);
       return;
     case StepKind::pty_write:
       if (!ptys_.empty())
-        send("pty.write", {{"pty_id", ptys_[static_cast<std::size_t>(step.a) % ptys_.size()]}, {"data", "ZWNobyBoaQo="}});
+        send("pty.write", {{"pty_id", ptys_[static_cast<std::size_t>(step.a) % ptys_.size()]},
+                           {"data", "ZWNobyBoaQo="}});
       return;
     case StepKind::pty_close:
       if (!ptys_.empty()) {
@@ -107,13 +121,14 @@ void SimClient::execute(const Step& step) {
 }
 
 void SimClient::on_message(ConnId conn, const std::string& text) {
-  if (conn != conn_) return; // an old connection's late frame
+  if (conn != conn_) return;  // an old connection's late frame
   Json msg = Json::parse(text, nullptr, false);
   if (msg.is_discarded() || !msg.is_object()) {
-    w_.violate("gateway speaks JSON-RPC", "client " + std::to_string(index_) + " got unparsable text");
+    w_.violate("gateway speaks JSON-RPC",
+               "client " + std::to_string(index_) + " got unparsable text");
     return;
   }
-  if (msg.contains("method")) { // an event
+  if (msg.contains("method")) {  // an event
     const Json& p = msg["params"];
     std::string type = p.value("type", "");
     if (type == "session.closed") forget(p.value("session_id", ""));
@@ -121,13 +136,15 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   }
   if (!msg.contains("id") || !msg["id"].is_number_integer()) {
     // A parse error reply (id null) cannot happen: we only send well-formed requests.
-    w_.violate("gateway speaks JSON-RPC", "client " + std::to_string(index_) + " got a reply without its id: " + text);
+    w_.violate("gateway speaks JSON-RPC",
+               "client " + std::to_string(index_) + " got a reply without its id: " + text);
     return;
   }
   std::int64_t id = msg["id"].get<std::int64_t>();
   auto it = pending_.find(id);
   if (it == pending_.end()) {
-    w_.violate("one reply per request", "client " + std::to_string(index_) + " got a second (or unasked) reply to id " +
+    w_.violate("one reply per request", "client " + std::to_string(index_) +
+                                            " got a second (or unasked) reply to id " +
                                             std::to_string(id));
     return;
   }
@@ -135,7 +152,9 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   pending_.erase(it);
   w_.trace("client.recv", "\"client\":" + std::to_string(index_) + ",\"id\":" + std::to_string(id) +
                               ",\"method\":" + json_str(p.method) +
-                              (msg.contains("error") ? ",\"error\":" + std::to_string(msg["error"].value("code", 0)) : ""));
+                              (msg.contains("error")
+                                   ? ",\"error\":" + std::to_string(msg["error"].value("code", 0))
+                                   : ""));
   if (msg.contains("error")) {
     int code = msg["error"].value("code", 0);
     if (code == 4001 && !p.session_id.empty()) forget(p.session_id);
@@ -147,7 +166,8 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
     if (k.id.empty()) return;
     if (p.method == "session.create") ++w_.counters.sessions_created;
     if (p.method == "session.resume") ++w_.counters.resumes_ok;
-    if (std::none_of(live_.begin(), live_.end(), [&](const Known& x) { return x.id == k.id; })) live_.push_back(k);
+    if (std::none_of(live_.begin(), live_.end(), [&](const Known& x) { return x.id == k.id; }))
+      live_.push_back(k);
     if (w_.session_keys.emplace(k.id, k.key).second) w_.session_ids.push_back(k.id);
   } else if (p.method == "session.close") {
     forget(p.session_id);
@@ -157,8 +177,9 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
     ++w_.counters.acks_checked;
     acks_.push_back({key, seq});
     if (!w_.store.durable(key, seq))
-      w_.violate("acknowledged means durable", "client " + std::to_string(index_) + " was told entry " + key + "#" +
-                                                   std::to_string(seq) + " was stored, and it is not");
+      w_.violate("acknowledged means durable",
+                 "client " + std::to_string(index_) + " was told entry " + key + "#" +
+                     std::to_string(seq) + " was stored, and it is not");
   } else if (p.method == "pty.open") {
     ptys_.push_back(r.value("pty_id", ""));
   } else if (p.method == "session.active_list") {
@@ -190,4 +211,4 @@ void SimClient::drain(bool close_sessions) {
   ptys_.clear();
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

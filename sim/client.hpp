@@ -54,9 +54,9 @@ class SimClient {
   ConnId conn_ = 0;
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, Pending> pending_;
-  std::vector<Known> live_; // sessions this client holds
+  std::vector<Known> live_;  // sessions this client holds
   std::vector<std::string> ptys_;
   std::vector<Ack> acks_;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

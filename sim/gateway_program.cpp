@@ -17,7 +17,7 @@ GatewayProgram::GatewayProgram(World& world, int pid, Incarnation inc)
 }
 
 GatewayProgram::~GatewayProgram() {
-  core_.reset(); // before the ports it holds
+  core_.reset();  // before the ports it holds
   links_.clear();
 }
 
@@ -54,13 +54,15 @@ void GatewayProgram::accept(ConnId conn) {
         ++w_.counters.keepalive_drops;
         if (c && c->state == SimNetwork::State::open)
           w_.violate("no false keepalive drop",
-                     "connection " + std::to_string(conn) + " of a healthy client was dropped by the keepalive");
+                     "connection " + std::to_string(conn) +
+                         " of a healthy client was dropped by the keepalive");
         // Not from inside the Keepalive's own callback: it is destroyed with the link.
         w_.sched.after(0, inc_, [this, conn] { drop(conn, "keepalive timeout"); });
       });
   link.keepalive->start();
   links_.emplace(conn, std::move(link));
-  w_.trace("gateway.accept", "\"conn\":" + std::to_string(conn) + ",\"fd\":" + std::to_string(links_[conn].fd));
+  w_.trace("gateway.accept",
+           "\"conn\":" + std::to_string(conn) + ",\"fd\":" + std::to_string(links_[conn].fd));
   core_->on_connect(conn);
 }
 
@@ -75,7 +77,9 @@ void GatewayProgram::pong(ConnId conn) {
   if (auto it = links_.find(conn); it != links_.end()) it->second.keepalive->on_activity();
 }
 
-void GatewayProgram::peer_closed(ConnId conn) { drop(conn, "peer closed"); }
+void GatewayProgram::peer_closed(ConnId conn) {
+  drop(conn, "peer closed");
+}
 
 void GatewayProgram::drop(ConnId conn, const char* why) {
   auto it = links_.find(conn);
@@ -101,4 +105,4 @@ void GatewayProgram::write(LogLevel, std::string_view message) {
   if (w_.tracing_notes()) w_.note("gateway", message);
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -71,4 +71,4 @@ class GatewayProgram final : public Program, public Transport, public Log {
   bool shutting_down_ = false;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

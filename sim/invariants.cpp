@@ -12,7 +12,7 @@ bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
   auto it = s->ptys.find(c.pty_id);
   return it != s->ptys.end() && it->second == c.id;
 }
-} // namespace
+}  // namespace
 
 std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& procs,
                                       const FakeStore& store) {
@@ -42,7 +42,8 @@ std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& pr
     }
   }
   for (const auto& [id, n] : store.end_records)
-    if (n > 1) out.push_back("session " + id + " had its end stored " + std::to_string(n) + " times");
+    if (n > 1)
+      out.push_back("session " + id + " had its end stored " + std::to_string(n) + " times");
   return out;
 }
 
@@ -59,8 +60,9 @@ std::vector<std::string> check_settled(const Gateway& gw, const FakeProcesses& p
   if (gw.children().size() != 0)
     for (const auto& info : gw.children().list())
       if (gw.children().terminating(info.id))
-        out.push_back("after settling, teardown of pid " + std::to_string(info.pid) + " is unfinished");
+        out.push_back("after settling, teardown of pid " + std::to_string(info.pid) +
+                      " is unfinished");
   return out;
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

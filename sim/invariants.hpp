@@ -17,4 +17,4 @@ std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& pr
 // After faults stop and the world settled (no spawn pending, timers run out).
 std::vector<std::string> check_settled(const Gateway& gw, const FakeProcesses& procs);
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

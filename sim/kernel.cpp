@@ -66,8 +66,10 @@ int Kernel::spawn(int parent_pid, SpawnOptions opts) {
       file_ref(slot.file, +1);
   }
   for (auto& [fd, file] : opts.installs) {
-    if (static_cast<std::size_t>(fd) >= p.fds.size()) p.fds.resize(static_cast<std::size_t>(fd) + 1);
-    if (p.fds[static_cast<std::size_t>(fd)].file) file_ref(p.fds[static_cast<std::size_t>(fd)].file, -1);
+    if (static_cast<std::size_t>(fd) >= p.fds.size())
+      p.fds.resize(static_cast<std::size_t>(fd) + 1);
+    if (p.fds[static_cast<std::size_t>(fd)].file)
+      file_ref(p.fds[static_cast<std::size_t>(fd)].file, -1);
     p.fds[static_cast<std::size_t>(fd)] = FdSlot{file, false};
     file_ref(file, +1);
   }
@@ -102,7 +104,7 @@ void Kernel::exit(int pid, int status) {
   if (!p || p->zombie) return;
   p->zombie = true;
   p->status = status;
-  std::unique_ptr<Program> program = std::move(p->program); // destroyed between events
+  std::unique_ptr<Program> program = std::move(p->program);  // destroyed between events
   // exit_files(): every fd closes; last writers give EOF, a last master hangs up.
   std::vector<FdSlot> fds = std::move(p->fds);
   p->fds.clear();
@@ -145,14 +147,15 @@ void Kernel::exit(int pid, int status) {
 bool Kernel::reap(int parent, int pid, Incarnation inc) {
   auto it = procs_.find(pid);
   if (it == procs_.end() || it->second.inc != inc) {
-    violations.push_back("reap of pid " + std::to_string(pid) + " by pid " + std::to_string(parent) +
+    violations.push_back("reap of pid " + std::to_string(pid) + " by pid " +
+                         std::to_string(parent) +
                          ": that incarnation is already gone (double reap)");
     return false;
   }
   Process& p = it->second;
   if (p.ppid != parent) {
-    violations.push_back("reap of pid " + std::to_string(pid) + " by pid " + std::to_string(parent) +
-                         ", which is not its parent");
+    violations.push_back("reap of pid " + std::to_string(pid) + " by pid " +
+                         std::to_string(parent) + ", which is not its parent");
     return false;
   }
   if (!p.zombie) {
@@ -283,7 +286,7 @@ void Kernel::file_ref(std::uint64_t file, int delta) {
     case FileKind::pipe_write: {
       Pipe& p = pipes_.at(f.object);
       p.writers += d;
-      if (p.writers == 0) wake(f.object); // EOF for the reader
+      if (p.writers == 0) wake(f.object);  // EOF for the reader
       break;
     }
     case FileKind::pty_master: {
@@ -309,7 +312,8 @@ void Kernel::file_ref(std::uint64_t file, int delta) {
   }
   if (!closed) return;
   // A reader that closed its end is no longer the one to wake.
-  if (std::uint64_t pipe = readable_pipe(f); pipe && pipes_.count(pipe)) pipes_.at(pipe).watcher = 0;
+  if (std::uint64_t pipe = readable_pipe(f); pipe && pipes_.count(pipe))
+    pipes_.at(pipe).watcher = 0;
   // A pipe or terminal that nobody holds any more is gone.
   if (f.kind == FileKind::pipe_read || f.kind == FileKind::pipe_write) {
     const Pipe& p = pipes_.at(f.object);
@@ -339,7 +343,7 @@ void Kernel::hang_up(std::uint64_t pty) {
 int Kernel::install(int pid, std::uint64_t file, bool cloexec) {
   Process& p = procs_.at(pid);
   std::size_t fd = 0;
-  while (fd < p.fds.size() && p.fds[fd].file) ++fd; // lowest free number
+  while (fd < p.fds.size() && p.fds[fd].file) ++fd;  // lowest free number
   if (fd == p.fds.size()) p.fds.emplace_back();
   p.fds[fd] = FdSlot{file, cloexec};
   file_ref(file, +1);
@@ -404,7 +408,7 @@ bool Kernel::write(int pid, int fd, std::string_view bytes) {
   std::uint64_t pipe = writable_pipe(*f);
   if (!pipe) return false;
   Pipe& p = pipes_.at(pipe);
-  if (p.readers == 0) return false; // EPIPE
+  if (p.readers == 0) return false;  // EPIPE
   p.buf.append(bytes);
   wake(pipe);
   return true;
@@ -467,9 +471,9 @@ std::size_t Kernel::cgroup_members(int cgroup) const {
 }
 
 bool Kernel::remove_cgroup(int cgroup) {
-  if (cgroup_members(cgroup) != 0) return false; // EBUSY
+  if (cgroup_members(cgroup) != 0) return false;  // EBUSY
   cgroups_.erase(cgroup);
   return true;
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -32,21 +32,21 @@ class Program {
  public:
   virtual ~Program() = default;
   virtual void on_start() {}
-  virtual void on_signal(SimSignal) {} // only for handled dispositions
+  virtual void on_signal(SimSignal) {}  // only for handled dispositions
   virtual void on_readable(int /*fd*/) {}
-  virtual void on_child_changed() {} // SIGCHLD: a child became a zombie
+  virtual void on_child_changed() {}  // SIGCHLD: a child became a zombie
 };
 
 enum class FileKind { pipe_read, pipe_write, pty_master, pty_slave, socket, null_device, store };
 
 struct OpenFile {
   FileKind kind;
-  std::uint64_t object = 0; // pipe, pty, connection, ...
-  int refs = 0;             // fd slots (in any process) that point here
+  std::uint64_t object = 0;  // pipe, pty, connection, ...
+  int refs = 0;              // fd slots (in any process) that point here
 };
 
 struct FdSlot {
-  std::uint64_t file = 0; // 0: free
+  std::uint64_t file = 0;  // 0: free
   bool cloexec = false;
 };
 
@@ -56,14 +56,14 @@ struct Process {
   int pgid = 0;
   int sid = 0;
   Incarnation inc = 0;
-  std::uint64_t start_ticks = 0; // creation time in 10 ms ticks, as /proc reports it
-  std::uint64_t origin = 0;      // the gateway child (ChildId) whose tree this is; 0: none
+  std::uint64_t start_ticks = 0;  // creation time in 10 ms ticks, as /proc reports it
+  std::uint64_t origin = 0;       // the gateway child (ChildId) whose tree this is; 0: none
   std::string name;
   bool zombie = false;
-  int status = 0; // exit code, or 128 + signal
+  int status = 0;  // exit code, or 128 + signal
   bool subreaper = false;
-  int cgroup = 0; // 0: the root
-  std::uint64_t ctty = 0; // the pty whose slave is this process's controlling terminal
+  int cgroup = 0;          // 0: the root
+  std::uint64_t ctty = 0;  // the pty whose slave is this process's controlling terminal
   Disposition on_hup = Disposition::terminate;
   Disposition on_term = Disposition::terminate;
   std::vector<FdSlot> fds;
@@ -72,12 +72,12 @@ struct Process {
 
 struct SpawnOptions {
   std::string name;
-  bool new_session = false;            // setsid(): own session and group
-  int cgroup = -1;                     // -1: the parent's
-  std::uint64_t origin = 0;            // 0: the parent's
-  bool exec_closes_cloexec = true;     // drop close-on-exec fds (the exec)
-  int close_from = -1;                 // close_range(close_from, ~0) after the installs
-  std::vector<std::pair<int, std::uint64_t>> installs; // dup2(file, fd), not cloexec
+  bool new_session = false;         // setsid(): own session and group
+  int cgroup = -1;                  // -1: the parent's
+  std::uint64_t origin = 0;         // 0: the parent's
+  bool exec_closes_cloexec = true;  // drop close-on-exec fds (the exec)
+  int close_from = -1;              // close_range(close_from, ~0) after the installs
+  std::vector<std::pair<int, std::uint64_t>> installs;  // dup2(file, fd), not cloexec
   std::uint64_t ctty = 0;
   Disposition on_hup = Disposition::terminate;
   Disposition on_term = Disposition::terminate;
@@ -85,7 +85,7 @@ struct SpawnOptions {
 
 struct ReadResult {
   std::string data;
-  bool eof = false; // no data and no writer left
+  bool eof = false;  // no data and no writer left
 };
 
 class Kernel {
@@ -93,11 +93,11 @@ class Kernel {
   Kernel(Scheduler& sched, int pid_max);
 
   // Processes.
-  int spawn(int parent, SpawnOptions opts); // pid, or -1 when the PID space is full (EAGAIN)
+  int spawn(int parent, SpawnOptions opts);  // pid, or -1 when the PID space is full (EAGAIN)
   void run(int pid, std::unique_ptr<Program> program, Millis start_delay);
   void exit(int pid, int status);
   void kill(int pid, SimSignal sig);
-  int killpg(int pgid, SimSignal sig); // how many processes it reached
+  int killpg(int pgid, SimSignal sig);  // how many processes it reached
   void cgroup_kill(int cgroup);
   // waitid() by the parent of exactly this incarnation. False (and a violation) when it
   // is not a zombie child of `parent`.
@@ -107,28 +107,28 @@ class Kernel {
   const Process* find(int pid) const;
   Process* find(int pid);
   const Process* find_inc(Incarnation inc) const;
-  bool alive(Incarnation inc) const; // running (not a zombie, not gone)
+  bool alive(Incarnation inc) const;  // running (not a zombie, not gone)
   const std::map<int, Process>& processes() const { return procs_; }
   std::vector<int> children_of(int pid) const;
   std::vector<int> group_members(int pgid) const;
 
   // Files.
-  std::uint64_t make_pipe(); // a pipe with no ends open yet
-  std::uint64_t open_file(FileKind kind, std::uint64_t object); // a description, 0 refs
+  std::uint64_t make_pipe();                                     // a pipe with no ends open yet
+  std::uint64_t open_file(FileKind kind, std::uint64_t object);  // a description, 0 refs
   std::uint64_t pipe_end(std::uint64_t pipe, bool write_end);
   std::uint64_t make_pty(std::uint64_t* master, std::uint64_t* slave);
-  int install(int pid, std::uint64_t file, bool cloexec); // lowest free fd
+  int install(int pid, std::uint64_t file, bool cloexec);  // lowest free fd
   bool close(int pid, int fd, std::uint64_t expected_file);
-  bool write(int pid, int fd, std::string_view bytes); // false: EPIPE/EBADF
+  bool write(int pid, int fd, std::string_view bytes);  // false: EPIPE/EBADF
   ReadResult read(int pid, int fd);
-  void watch(int pid, int fd); // this process is the one to wake when fd is readable
+  void watch(int pid, int fd);  // this process is the one to wake when fd is readable
   std::uint64_t file_at(int pid, int fd) const;
   const OpenFile* file(std::uint64_t id) const;
   std::size_t fd_count(int pid) const;
 
   // Cgroups.
   int make_cgroup();
-  bool remove_cgroup(int cgroup); // false while it has members
+  bool remove_cgroup(int cgroup);  // false while it has members
   std::size_t cgroup_members(int cgroup) const;
   const std::set<int>& cgroups() const { return cgroups_; }
 
@@ -147,14 +147,14 @@ class Kernel {
     std::string buf;
     int readers = 0;
     int writers = 0;
-    Incarnation watcher = 0; // who reads it
+    Incarnation watcher = 0;  // who reads it
     int watcher_pid = 0;
     int watcher_fd = -1;
     bool wake_pending = false;
   };
   struct Pty {
-    std::uint64_t in = 0;  // master -> slave
-    std::uint64_t out = 0; // slave -> master
+    std::uint64_t in = 0;   // master -> slave
+    std::uint64_t out = 0;  // slave -> master
     int master_refs = 0;
   };
 
@@ -172,8 +172,8 @@ class Kernel {
   int last_pid_ = 0;
   Incarnation next_inc_ = 1;
   std::map<int, Process> procs_;
-  std::map<Incarnation, int> inc_pid_; // live or zombie incarnations
-  std::map<int, int> pid_refs_;        // pid, pgid and sid references keep a number taken
+  std::map<Incarnation, int> inc_pid_;  // live or zombie incarnations
+  std::map<int, int> pid_refs_;         // pid, pgid and sid references keep a number taken
   std::map<std::uint64_t, OpenFile> files_;
   std::map<std::uint64_t, Pipe> pipes_;
   std::map<std::uint64_t, Pty> ptys_;
@@ -184,4 +184,4 @@ class Kernel {
   std::vector<std::unique_ptr<Program>> graveyard_;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

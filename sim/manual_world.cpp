@@ -94,7 +94,7 @@ ChildId FakeProcesses::complete_spawn_at(std::size_t index, bool ok, std::string
     c.id = next_child_++;
     c.spec = p.spec;
     c.pid = next_pid_++;
-    c.pgid = next_pgid.value_or(c.pid); // normally a new group, led by the child
+    c.pgid = next_pgid.value_or(c.pid);  // normally a new group, led by the child
     c.behaviour = next_behaviour;
     children_.emplace(c.id, c);
     r = SpawnResult{true, c.id, c.pid, c.pgid, ""};
@@ -147,7 +147,8 @@ void FakeProcesses::signal(ChildId child, Signal sig, bool whole_group) {
 void FakeProcesses::reap(ChildId child) {
   Child* c = find(child);
   if (!c) return violations.push_back("reap of unknown child");
-  if (!c->exited) return violations.push_back("reap before exit observed: pid " + std::to_string(c->pid));
+  if (!c->exited)
+    return violations.push_back("reap before exit observed: pid " + std::to_string(c->pid));
   if (c->reaped) return violations.push_back("double reap: pid " + std::to_string(c->pid));
   c->reaped = true;
 }
@@ -155,7 +156,8 @@ void FakeProcesses::reap(ChildId child) {
 void FakeProcesses::release(ChildId child) {
   Child* c = find(child);
   if (!c) return violations.push_back("release of unknown child");
-  if (!c->reaped) return violations.push_back("fds closed before reap: pid " + std::to_string(c->pid));
+  if (!c->reaped)
+    return violations.push_back("fds closed before reap: pid " + std::to_string(c->pid));
   if (c->released) return violations.push_back("fds closed twice: pid " + std::to_string(c->pid));
   c->released = true;
 }
@@ -171,7 +173,8 @@ bool FakeProcesses::write(ChildId child, std::string_view bytes) {
   if (auto_answer && c->behaviour.answers_commands && c->spec.kind == ChildKind::slash) {
     if (auto req = worker_protocol::decode_request(
             std::string_view(bytes).substr(0, bytes.size() - (bytes.ends_with('\n') ? 1 : 0)))) {
-      tasks_.post([this, child, line = worker_protocol::encode_reply({req->id, true, "ok " + req->command})] {
+      tasks_.post([this, child,
+                   line = worker_protocol::encode_reply({req->id, true, "ok " + req->command})] {
         Child* c = find(child);
         if (c && !c->exited && !c->dying && events_) events_->on_child_output(child, line);
       });
@@ -187,7 +190,8 @@ void FakeProcesses::resize(ChildId child, int, int) {
 
 std::int64_t FakeProcesses::open_fds() const {
   std::int64_t n = 3;
-  for (const auto& [id, c] : children_) n += c.released ? 0 : (c.spec.kind == ChildKind::pty ? 1 : 3);
+  for (const auto& [id, c] : children_)
+    n += c.released ? 0 : (c.spec.kind == ChildKind::pty ? 1 : 3);
   return n;
 }
 
@@ -248,7 +252,7 @@ void FakeStore::record_start(const SessionRecord& rec, std::function<void(bool)>
 void FakeStore::record_end(const std::string& session_id, const std::string& reason, WallMs,
                            std::function<void(bool)> done) {
   tasks_.post([this, session_id, reason, done = std::move(done)] {
-    ++end_records[session_id]; // counted even when the write fails: it was attempted
+    ++end_records[session_id];  // counted even when the write fails: it was attempted
     if (fail_writes) return done(false);
     auto it = sessions.find(session_id);
     if (it != sessions.end()) it->second.end_reason = reason;
@@ -285,13 +289,12 @@ void FakeStore::history(const std::string& session_key, int limit,
     auto it = entries.find(session_key);
     std::vector<HistoryEntry> out;
     if (it != entries.end()) {
-      auto begin = it->second.size() > static_cast<std::size_t>(limit)
-                       ? it->second.end() - limit
-                       : it->second.begin();
+      auto begin = it->second.size() > static_cast<std::size_t>(limit) ? it->second.end() - limit
+                                                                       : it->second.begin();
       out.assign(begin, it->second.end());
     }
     done({true, std::move(out)});
   });
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

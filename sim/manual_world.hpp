@@ -60,8 +60,8 @@ class ManualClock final : public Clock {
 class CountingRandom final : public Random {
  public:
   explicit CountingRandom(std::uint64_t seed = 1) : state_(seed) {}
-  std::uint64_t next() override; // splitmix64, unless a forced value is queued
-  std::deque<std::uint64_t> forced; // e.g. to make an id come round again
+  std::uint64_t next() override;     // splitmix64, unless a forced value is queued
+  std::deque<std::uint64_t> forced;  // e.g. to make an id come round again
 
  private:
   std::uint64_t state_;
@@ -78,13 +78,14 @@ class CaptureLog final : public Log {
 struct ChildBehaviour {
   bool dies_on_hup = true;
   bool dies_on_term = true;
-  bool dies_on_kill = true; // false: stuck in uninterruptible sleep
-  bool answers_commands = true; // a slash worker that replies to every request
+  bool dies_on_kill = true;      // false: stuck in uninterruptible sleep
+  bool answers_commands = true;  // a slash worker that replies to every request
 };
 
 class FakeProcesses final : public ProcessControl {
  public:
-  FakeProcesses(TaskQueue& tasks, int gateway_pgid = 100) : tasks_(tasks), gateway_pgid_(gateway_pgid) {}
+  FakeProcesses(TaskQueue& tasks, int gateway_pgid = 100)
+      : tasks_(tasks), gateway_pgid_(gateway_pgid) {}
 
   struct Child {
     ChildId id = 0;
@@ -92,13 +93,13 @@ class FakeProcesses final : public ProcessControl {
     int pid = 0;
     int pgid = 0;
     ChildBehaviour behaviour;
-    bool exited = false;   // exit delivered to the core
-    bool dying = false;    // exit scheduled
+    bool exited = false;  // exit delivered to the core
+    bool dying = false;   // exit scheduled
     bool reaped = false;
     bool released = false;
     int status = 0;
     std::vector<std::string> writes;
-    std::vector<std::pair<Signal, bool>> signals; // (signal, whole_group)
+    std::vector<std::pair<Signal, bool>> signals;  // (signal, whole_group)
   };
   struct PendingSpawn {
     SpawnSpec spec;
@@ -129,14 +130,14 @@ class FakeProcesses final : public ProcessControl {
   void answer(ChildId child, bool ok, std::string text);
   Child* find(ChildId child);
   const std::map<ChildId, Child>& all() const { return children_; }
-  std::vector<ChildId> alive() const;    // not yet reaped (running or zombie)
+  std::vector<ChildId> alive() const;  // not yet reaped (running or zombie)
   std::vector<ChildId> unreleased() const;
 
   ChildBehaviour next_behaviour;
-  std::optional<int> next_pgid; // e.g. the gateway's own group, to test the guard
-  bool auto_answer = false; // workers answer every request with "ok <command>"
+  std::optional<int> next_pgid;  // e.g. the gateway's own group, to test the guard
+  bool auto_answer = false;      // workers answer every request with "ok <command>"
   bool fail_writes = false;
-  std::vector<std::string> violations; // what a real kernel would have punished
+  std::vector<std::string> violations;  // what a real kernel would have punished
 
  private:
   void schedule_exit(Child& c, int status);
@@ -177,10 +178,10 @@ class FakeStore final : public Store {
 
   bool fail_writes = false;
   bool fail_reads = false;
-  std::map<std::string, SessionRecord> sessions;              // by session id
-  std::map<std::string, std::vector<HistoryEntry>> entries;   // by session key
-  std::map<std::string, int> end_records;                     // session id -> times ended
-  std::set<std::pair<std::string, std::int64_t>> acknowledged_seqs; // (key, seq) reported ok
+  std::map<std::string, SessionRecord> sessions;                     // by session id
+  std::map<std::string, std::vector<HistoryEntry>> entries;          // by session key
+  std::map<std::string, int> end_records;                            // session id -> times ended
+  std::set<std::pair<std::string, std::int64_t>> acknowledged_seqs;  // (key, seq) reported ok
 
  private:
   TaskQueue& tasks_;
@@ -206,4 +207,4 @@ struct ManualWorld {
   }
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

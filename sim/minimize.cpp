@@ -11,7 +11,10 @@ RunResult run_once(std::uint64_t seed, const SwarmConfig& config, const std::vec
 Json Reproduction::to_json() const {
   Json s = Json::array();
   for (const auto& step : steps) s.push_back(step.to_json());
-  return {{"simrun_reproduction", 1}, {"seed", seed}, {"invariant", invariant}, {"config", config.to_json()},
+  return {{"simrun_reproduction", 1},
+          {"seed", seed},
+          {"invariant", invariant},
+          {"config", config.to_json()},
           {"steps", std::move(s)}};
 }
 
@@ -31,7 +34,8 @@ std::optional<Reproduction> Reproduction::from_json(const Json& j, std::string* 
   r.config = *config;
   r.config.gateway.worker_cmd = "lifeline-slash-worker";
   r.config.gateway.max_message_bytes = 65536;
-  if (j.contains("invariant") && j["invariant"].is_string()) r.invariant = j["invariant"].get<std::string>();
+  if (j.contains("invariant") && j["invariant"].is_string())
+    r.invariant = j["invariant"].get<std::string>();
   if (!j.contains("steps") || !j["steps"].is_array()) {
     *why = "'steps' must be an array";
     return std::nullopt;
@@ -51,7 +55,7 @@ std::optional<Reproduction> Reproduction::from_json(const Json& j, std::string* 
   return r;
 }
 
-std::vector<Step> minimize(std::uint64_t seed, const SwarmConfig& config, std::vector<Step> failing,
+std::vector<Step> minimize(const Runner& run, std::vector<Step> failing,
                            const std::string& invariant, MinimizeStats* stats,
                            const std::function<void(std::size_t)>& progress) {
   MinimizeStats local;
@@ -59,9 +63,7 @@ std::vector<Step> minimize(std::uint64_t seed, const SwarmConfig& config, std::v
   st.from = failing.size();
   auto fails = [&](const std::vector<Step>& candidate) {
     ++st.runs;
-    WorldOptions o;
-    o.keep_recent = false;
-    RunResult r = run_once(seed, config, candidate, o);
+    RunResult r = run(candidate);
     return !r.ok && r.invariant == invariant;
   };
   std::size_t n = 2;
@@ -83,7 +85,7 @@ std::vector<Step> minimize(std::uint64_t seed, const SwarmConfig& config, std::v
       }
     }
     if (reduced) continue;
-    if (n >= failing.size()) break; // single steps tried: 1-minimal
+    if (n >= failing.size()) break;  // single steps tried: 1-minimal
     n = std::min(n * 2, failing.size());
   }
   if (failing.size() == 1 && fails({})) failing.clear();
@@ -91,4 +93,4 @@ std::vector<Step> minimize(std::uint64_t seed, const SwarmConfig& config, std::v
   return failing;
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -17,7 +17,7 @@ struct Reproduction {
   std::uint64_t seed = 0;
   SwarmConfig config;
   std::vector<Step> steps;
-  std::string invariant; // what it fails (empty: expected to pass)
+  std::string invariant;  // what it fails (empty: expected to pass)
   Json to_json() const;
   static std::optional<Reproduction> from_json(const Json& j, std::string* why);
 };
@@ -31,9 +31,13 @@ struct MinimizeStats {
   std::size_t to = 0;
 };
 
+using Runner = std::function<RunResult(const std::vector<Step>&)>;
+
 // `failing` must fail; returns the 1-minimal schedule failing the same invariant.
-std::vector<Step> minimize(std::uint64_t seed, const SwarmConfig& config, std::vector<Step> failing,
+// `run` plays one candidate (simrun runs each in a child process, so that a crash of
+// the core - an assertion - is a failure like any other rather than the end).
+std::vector<Step> minimize(const Runner& run, std::vector<Step> failing,
                            const std::string& invariant, MinimizeStats* stats,
                            const std::function<void(std::size_t)>& progress = {});
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -12,7 +12,7 @@ scratch=$(mktemp -d /tmp/lifeline-mutants.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/src"
 (cd "$here" && git ls-files -z | xargs -0 -I{} cp --parents {} "$scratch/src/")
-cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIFELINE_WERROR=OFF \
+cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2" -DLIFELINE_WERROR=OFF \
   -DLIFELINE_RUNTIME=OFF -DLIFELINE_TESTS=OFF >/dev/null
 survived=0
 printf '%-70s %8s %8s %s\n' "mutation" "seeds" "sweep s" "invariant -> minimized steps"
@@ -29,15 +29,20 @@ open(path, 'w').write(text.replace(old, new))
 PY
   cmake --build "$scratch/build" --target simrun >"$scratch/build.log" 2>&1 || { tail -20 "$scratch/build.log"; exit 2; }
   start=$(date +%s%N)
-  out=$("$scratch/build/sim/simrun" --seeds "1..$seeds" --jobs "$jobs" --quiet || true)
+  out=$("$scratch/build/sim/simrun" --seeds "1..$seeds" --jobs "$jobs" --quiet 2>&1 || true)
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
-  secs=$(printf "%d.%01d" $((ms / 1000)) $(((ms % 1000) / 100)))
+  secs=$(printf "%d.%03d" $((ms / 1000)) $((ms % 1000)))
   seed=$(sed -nE 's/^sweep .*: seed ([0-9]+) fails.*/\1/p' <<<"$out" | head -1)
+  if [[ -z "$seed" ]]; then # a crash names the seeds in flight: find the one that crashes
+    for s in $(sed -nE 's/^simrun: crashed .* seed (.*)$/\1/p' <<<"$out"); do
+      if ! "$scratch/build/sim/simrun" --seed "$s" >/dev/null 2>&1; then seed=$s; break; fi
+    done
+  fi
   if [[ -z "$seed" ]]; then
     printf '%-70s %8s %8s %s\n' "$what" "-" "$secs" "SURVIVED $seeds seeds"
     survived=$((survived + 1))
   else
-    invariant=$(sed -nE 's/^FAIL invariant "([^"]+)".*/\1/p' <<<"$out" | head -1)
+    invariant=$(sed -nE 's/^FAIL invariant "([^"]+)".*/\1/p; s/^simrun: (crashed) .*/core assertion (\1)/p' <<<"$out" | head -1)
     min=$(cd "$scratch" && "$scratch/build/sim/simrun" --minimize --seed "$seed" --quiet --out "$scratch/m.json" || true)
     steps=$(sed -nE 's/^minimized ([0-9]+) -> ([0-9]+) steps.*/\1 -> \2/p' <<<"$min")
     printf '%-70s %8s %8s %s\n' "$what" "$seed" "$secs" "$invariant -> $steps steps"

@@ -8,7 +8,9 @@
 
 namespace lifeline::sim {
 
-Millis SimNetwork::latency() { return w_.rng.between(0, w_.config.latency_max); }
+Millis SimNetwork::latency() {
+  return w_.rng.between(0, w_.config.latency_max);
+}
 
 Millis SimNetwork::c2s(Conn& c) {
   c.c2s_last = std::max(c.c2s_last, w_.sched.now() + latency());
@@ -36,25 +38,27 @@ ConnId SimNetwork::connect(int client) {
   conns_.emplace(id, c);
   w_.sched.at(when, c.gateway, [this, id] {
     auto it = conns_.find(id);
-    if (it == conns_.end() || it->second.state == State::closed) return; // reset before accept
+    if (it == conns_.end() || it->second.state == State::closed) return;  // reset before accept
     if (GatewayProgram* g = w_.gateway(); g && w_.gateway_inc() == it->second.gateway) {
       it->second.server_open = true;
       g->accept(id);
     }
   });
-  w_.trace("net.connect", "\"conn\":" + std::to_string(id) + ",\"client\":" + std::to_string(client));
+  w_.trace("net.connect",
+           "\"conn\":" + std::to_string(id) + ",\"client\":" + std::to_string(client));
   return id;
 }
 
 void SimNetwork::client_send(ConnId id, std::string text) {
   auto it = conns_.find(id);
-  if (it == conns_.end() || it->second.state != State::open) return; // half-open: lost
+  if (it == conns_.end() || it->second.state != State::open) return;  // half-open: lost
   Conn& c = it->second;
   w_.sched.at(c2s(c), c.gateway, [this, id, text = std::move(text)] {
     auto jt = conns_.find(id);
     if (jt == conns_.end() || !jt->second.server_open) return;
     if (jt->second.state == State::half_open) return;
-    if (GatewayProgram* g = w_.gateway(); g && w_.gateway_inc() == jt->second.gateway) g->deliver(id, text);
+    if (GatewayProgram* g = w_.gateway(); g && w_.gateway_inc() == jt->second.gateway)
+      g->deliver(id, text);
   });
 }
 
@@ -65,14 +69,15 @@ void SimNetwork::client_close(ConnId id, bool abrupt) {
   bool was_half_open = c.state == State::half_open;
   c.state = State::closed;
   w_.trace(abrupt ? "net.reset" : "net.close", "\"conn\":" + std::to_string(id));
-  if (was_half_open) return; // the FIN never gets through either
+  if (was_half_open) return;  // the FIN never gets through either
   // A FIN follows what was sent; a reset overtakes it (in-flight frames are lost).
   Millis when = abrupt ? w_.sched.now() + latency() : c2s(c);
   w_.sched.at(when, c.gateway, [this, id] {
     auto jt = conns_.find(id);
     if (jt == conns_.end() || !jt->second.server_open) return;
     jt->second.server_open = false;
-    if (GatewayProgram* g = w_.gateway(); g && w_.gateway_inc() == jt->second.gateway) g->peer_closed(id);
+    if (GatewayProgram* g = w_.gateway(); g && w_.gateway_inc() == jt->second.gateway)
+      g->peer_closed(id);
     forget_if_done(id);
   });
 }
@@ -88,7 +93,7 @@ void SimNetwork::server_send(ConnId id, std::string text) {
   auto it = conns_.find(id);
   if (it == conns_.end() || !it->second.server_open) return;
   Conn& c = it->second;
-  if (c.state != State::open) return; // the peer is gone or silent
+  if (c.state != State::open) return;  // the peer is gone or silent
   int client = c.client;
   w_.sched.at(s2c(c), 0, [this, id, client, text = std::move(text)] {
     auto jt = conns_.find(id);
@@ -109,7 +114,8 @@ void SimNetwork::server_ping(ConnId id) {
     w_.sched.at(c2s(d), d.gateway, [this, id] {
       auto kt = conns_.find(id);
       if (kt == conns_.end() || !kt->second.server_open || kt->second.state != State::open) return;
-      if (GatewayProgram* g = w_.gateway(); g && w_.gateway_inc() == kt->second.gateway) g->pong(id);
+      if (GatewayProgram* g = w_.gateway(); g && w_.gateway_inc() == kt->second.gateway)
+        g->pong(id);
     });
   });
 }
@@ -121,7 +127,8 @@ void SimNetwork::server_close(ConnId id) {
   c.server_open = false;
   w_.trace("net.server_close", "\"conn\":" + std::to_string(id));
   int client = c.client;
-  if (c.state == State::open) w_.sched.at(s2c(c), 0, [this, id, client] { notify_closed(id, client); });
+  if (c.state == State::open)
+    w_.sched.at(s2c(c), 0, [this, id, client] { notify_closed(id, client); });
   forget_if_done(id);
 }
 
@@ -151,7 +158,8 @@ void SimNetwork::notify_closed(ConnId id, int client) {
 
 void SimNetwork::forget_if_done(ConnId id) {
   auto it = conns_.find(id);
-  if (it != conns_.end() && !it->second.server_open && it->second.state != State::open) conns_.erase(it);
+  if (it != conns_.end() && !it->second.server_open && it->second.state != State::open)
+    conns_.erase(it);
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

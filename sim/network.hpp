@@ -25,21 +25,21 @@ class SimNetwork {
     int client = 0;
     Incarnation gateway = 0;
     State state = State::open;
-    bool server_open = false; // accepted and not yet closed by the gateway side
-    Millis c2s_last = 0;      // delivery time of the last client -> server frame
+    bool server_open = false;  // accepted and not yet closed by the gateway side
+    Millis c2s_last = 0;       // delivery time of the last client -> server frame
     Millis s2c_last = 0;
   };
 
   // Client side.
-  ConnId connect(int client); // 0 when no gateway is listening
+  ConnId connect(int client);  // 0 when no gateway is listening
   void client_send(ConnId conn, std::string text);
   void client_close(ConnId conn, bool abrupt);
-  void client_vanish(ConnId conn); // half-open from now on
+  void client_vanish(ConnId conn);  // half-open from now on
 
   // Gateway side.
   void server_send(ConnId conn, std::string text);
   void server_ping(ConnId conn);
-  void server_close(ConnId conn); // the gateway dropped it (keepalive)
+  void server_close(ConnId conn);  // the gateway dropped it (keepalive)
   void gateway_died(Incarnation gateway);
 
   const Conn* find(ConnId conn) const;
@@ -57,4 +57,4 @@ class SimNetwork {
   ConnId next_ = 1;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -9,12 +9,12 @@ SpawnOptions grandchild_options(bool setsid) {
   SpawnOptions o;
   o.name = setsid ? "escapee" : "grandchild";
   o.new_session = setsid;
-  o.close_from = 0; // like the runtime's test children: holds none of our fds
+  o.close_from = 0;  // like the runtime's test children: holds none of our fds
   o.on_hup = Disposition::ignore;
   o.on_term = Disposition::terminate;
   return o;
 }
-} // namespace
+}  // namespace
 
 WorkerProgram::WorkerProgram(World& world, int pid, WorkerConfig config,
                              std::vector<std::uint64_t> expected_files)
@@ -30,17 +30,21 @@ WorkerProgram::WorkerProgram(World& world, int pid, WorkerConfig config,
 
 WorkerProgram::~WorkerProgram() = default;
 
-const Process* WorkerProgram::self() const { return w_.kernel.find(pid_); }
+const Process* WorkerProgram::self() const {
+  return w_.kernel.find(pid_);
+}
 
 void WorkerProgram::on_start() {
   // Rule 8: a worker holds exactly stdin, stdout, stderr and its lifeline.
   const Process* p = self();
   bool exact = p->fds.size() == expected_files_.size();
-  for (std::size_t fd = 0; exact && fd < p->fds.size(); ++fd) exact = p->fds[fd].file == expected_files_[fd];
+  for (std::size_t fd = 0; exact && fd < p->fds.size(); ++fd)
+    exact = p->fds[fd].file == expected_files_[fd];
   if (!w_.kernel.alive(born_under_)) ++w_.counters.lifeline_at_start;
   if (!exact)
     w_.violate("worker holds only its own fds 0-3",
-               "worker pid " + std::to_string(pid_) + " holds " + std::to_string(w_.kernel.fd_count(pid_)) +
+               "worker pid " + std::to_string(pid_) + " holds " +
+                   std::to_string(w_.kernel.fd_count(pid_)) +
                    " fds, not exactly its stdin, stdout, stderr and lifeline");
   loop_ = std::make_unique<WorkerLoop>(config_, clock_, *this, *this, *this);
   loop_->start();
@@ -74,7 +78,8 @@ void WorkerProgram::on_readable(int fd) {
 void WorkerProgram::on_signal(SimSignal sig) {
   // The runtime worker's HUP/TERM handler: take what we made with us, then exit.
   if (exiting_) return;
-  if (sig == SimSignal::hup || sig == SimSignal::term) exit_with_containment(128 + static_cast<int>(sig));
+  if (sig == SimSignal::hup || sig == SimSignal::term)
+    exit_with_containment(128 + static_cast<int>(sig));
 }
 
 void WorkerProgram::on_child_changed() {
@@ -92,7 +97,9 @@ void WorkerProgram::on_child_changed() {
     if (const Process* c = w_.kernel.find(pid); c && c->zombie) w_.kernel.reap(pid_, pid, c->inc);
 }
 
-void WorkerProgram::write_stdout(std::string_view bytes) { w_.kernel.write(pid_, 1, bytes); }
+void WorkerProgram::write_stdout(std::string_view bytes) {
+  w_.kernel.write(pid_, 1, bytes);
+}
 
 std::string WorkerProgram::describe_process() {
   const Process* p = self();
@@ -144,9 +151,13 @@ void WorkerProgram::finish_exit(int code) {
   k.exit(pid_, code);
 }
 
-void WorkerProgram::exit_now(int code) { w_.kernel.exit(pid_, code); }
+void WorkerProgram::exit_now(int code) {
+  w_.kernel.exit(pid_, code);
+}
 
-void WorkerProgram::crash() { w_.kernel.exit(pid_, 128 + 11); }
+void WorkerProgram::crash() {
+  w_.kernel.exit(pid_, 128 + 11);
+}
 
 ParentIdentity WorkerProgram::parent() {
   const Process* me = self();
@@ -163,9 +174,9 @@ ParentIdentity WorkerProgram::parent() {
 void WorkerProgram::write(LogLevel, std::string_view message) {
   // Rule 7's other half: a worker whose gateway is alive must never condemn itself.
   if (message.starts_with("orphaned (") && w_.kernel.alive(born_under_))
-    w_.violate("no false orphan verdict", "worker pid " + std::to_string(pid_) +
-                                              " declared itself orphaned while its gateway lives: " +
-                                              std::string(message));
+    w_.violate("no false orphan verdict",
+               "worker pid " + std::to_string(pid_) +
+                   " declared itself orphaned while its gateway lives: " + std::string(message));
   if (w_.tracing_notes()) w_.note("worker " + std::to_string(pid_), message);
 }
 
@@ -191,7 +202,8 @@ void ShellProgram::on_start() {
   // is the fix, not built yet).
   const SwarmConfig& c = w_.config;
   job.on_hup = c.cgroups || !c.gateway_kills ? Disposition::ignore : Disposition::terminate;
-  if (int pid = w_.kernel.spawn(pid_, job); pid > 0) w_.kernel.run(pid, std::make_unique<SleeperProgram>(w_, pid, false), 0);
+  if (int pid = w_.kernel.spawn(pid_, job); pid > 0)
+    w_.kernel.run(pid, std::make_unique<SleeperProgram>(w_, pid, false), 0);
   w_.kernel.watch(pid_, 0);
 }
 
@@ -201,4 +213,4 @@ void ShellProgram::on_readable(int fd) {
   if (r.eof) w_.kernel.exit(pid_, 0);
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

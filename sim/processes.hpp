@@ -21,7 +21,8 @@ class World;
 class WorkerProgram final : public Program, public WorkerHost, public ParentProbe, public Log {
  public:
   // expected_files: the four files the gateway meant it to hold at fds 0-3.
-  WorkerProgram(World& world, int pid, WorkerConfig config, std::vector<std::uint64_t> expected_files);
+  WorkerProgram(World& world, int pid, WorkerConfig config,
+                std::vector<std::uint64_t> expected_files);
   ~WorkerProgram() override;
 
   // Program.
@@ -55,12 +56,12 @@ class WorkerProgram final : public Program, public WorkerHost, public ParentProb
   World& w_;
   int pid_;
   Incarnation inc_;
-  Incarnation born_under_; // the gateway that spawned us
+  Incarnation born_under_;  // the gateway that spawned us
   WorkerConfig config_;
   std::vector<std::uint64_t> expected_files_;
   SimClock clock_;
   std::unique_ptr<WorkerLoop> loop_;
-  std::vector<std::pair<int, Incarnation>> children_; // what /spawn made
+  std::vector<std::pair<int, Incarnation>> children_;  // what /spawn made
   Millis exit_delay_ = 0;
   bool exiting_ = false;
   bool stdin_open_ = true;
@@ -70,7 +71,8 @@ class WorkerProgram final : public Program, public WorkerHost, public ParentProb
 // double_fork it leaves a setsid great-grandchild behind and exits at once.
 class SleeperProgram final : public Program {
  public:
-  SleeperProgram(World& world, int pid, bool double_fork) : w_(world), pid_(pid), double_fork_(double_fork) {}
+  SleeperProgram(World& world, int pid, bool double_fork)
+      : w_(world), pid_(pid), double_fork_(double_fork) {}
   void on_start() override;
 
  private:
@@ -91,4 +93,4 @@ class ShellProgram final : public Program {
   int pid_;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -17,7 +17,9 @@ class Rng final : public Random {
     return z ^ (z >> 31);
   }
   // Uniform in [0, n) (n > 0); the modulo bias is irrelevant here.
-  std::int64_t below(std::int64_t n) { return n <= 1 ? 0 : static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n)); }
+  std::int64_t below(std::int64_t n) {
+    return n <= 1 ? 0 : static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n));
+  }
   std::int64_t between(std::int64_t lo, std::int64_t hi) { return lo + below(hi - lo + 1); }
   bool chance(int percent) { return below(100) < percent; }
 
@@ -25,4 +27,4 @@ class Rng final : public Random {
   std::uint64_t state_;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -45,7 +45,9 @@ Scenario named(std::string name, std::string description) {
   return s;
 }
 
-Step at(Millis t, StepKind kind, int client = 0, int a = 0, int b = 0) { return Step{t, kind, client, a, b}; }
+Step at(Millis t, StepKind kind, int client = 0, int a = 0, int b = 0) {
+  return Step{t, kind, client, a, b};
+}
 
 // exec_command() choices used below.
 constexpr int echo = 0, sleep_long = 14, spawn2 = 6, spawn_setsid = 8, sleep_short = 3;
@@ -57,115 +59,142 @@ std::int64_t reaped(const World& w, EndReason why) {
 
 std::string expect_at_least(const char* what, std::int64_t got, std::int64_t want) {
   if (got >= want) return "";
-  return std::string("expected ") + what + " >= " + std::to_string(want) + ", got " + std::to_string(got) +
-         " (the scenario no longer exercises its race)";
+  return std::string("expected ") + what + " >= " + std::to_string(want) + ", got " +
+         std::to_string(got) + " (the scenario no longer exercises its race)";
 }
 
 std::vector<Scenario> build() {
   std::vector<Scenario> out;
   {
-    Scenario s = named("c1-disconnect-reaps-tree",
-               "C1: an abrupt disconnect of a close_on_disconnect session reaps its worker, its "
-               "grandchildren and its setsid escapee (the reference only re-pointed the transport)");
+    Scenario s =
+        named("c1-disconnect-reaps-tree",
+              "C1: an abrupt disconnect of a close_on_disconnect session reaps its worker, its "
+              "grandchildren and its setsid escapee (the reference only re-pointed the transport)");
     s.config = quiet();
     s.steps = {at(0, StepKind::create, 0, 1), at(20, StepKind::exec, 0, 0, spawn2),
                at(40, StepKind::exec, 0, 0, spawn_setsid), at(100, StepKind::drop)};
     s.expect = [](const World& w) {
-      if (auto e = expect_at_least("processes spawned", static_cast<std::int64_t>(w.kernel.spawned), 5); !e.empty())
+      if (auto e =
+              expect_at_least("processes spawned", static_cast<std::int64_t>(w.kernel.spawned), 5);
+          !e.empty())
         return e;
-      return expect_at_least("sessions reaped on disconnect", reaped(w, EndReason::ws_disconnect), 1);
+      return expect_at_least("sessions reaped on disconnect", reaped(w, EndReason::ws_disconnect),
+                             1);
     };
     out.push_back(s);
   }
   {
-    Scenario s = named("c2-spawn-completes-after-close",
-               "C2: a worker spawn completes after its session was closed; the attach guard tears "
-               "it down instead of storing it into the dead session");
+    Scenario s =
+        named("c2-spawn-completes-after-close",
+              "C2: a worker spawn completes after its session was closed; the attach guard tears "
+              "it down instead of storing it into the dead session");
     s.config = quiet();
     s.steps = {at(0, StepKind::slow_spawns, 0, 1, 500), at(0, StepKind::create, 0, 1),
                at(50, StepKind::exec, 0, 0, echo), at(100, StepKind::close)};
-    s.expect = [](const World& w) { return expect_at_least("spawns completed after close", w.counters.spawns_after_close, 1); };
+    s.expect = [](const World& w) {
+      return expect_at_least("spawns completed after close", w.counters.spawns_after_close, 1);
+    };
     out.push_back(s);
   }
   {
-    Scenario s = named("c2-respawn-after-reset-then-close",
-               "C2 (post-turn restart): session.reset respawns the worker, the session closes "
-               "while that spawn is in flight; the late worker must not be attached");
+    Scenario s =
+        named("c2-respawn-after-reset-then-close",
+              "C2 (post-turn restart): session.reset respawns the worker, the session closes "
+              "while that spawn is in flight; the late worker must not be attached");
     s.config = quiet();
-    s.steps = {at(0, StepKind::create, 0, 1),        at(20, StepKind::exec, 0, 0, echo),
+    s.steps = {at(0, StepKind::create, 0, 1), at(20, StepKind::exec, 0, 0, echo),
                at(100, StepKind::slow_spawns, 0, 1, 400), at(110, StepKind::reset),
                at(150, StepKind::close)};
-    s.expect = [](const World& w) { return expect_at_least("spawns completed after close", w.counters.spawns_after_close, 1); };
+    s.expect = [](const World& w) {
+      return expect_at_least("spawns completed after close", w.counters.spawns_after_close, 1);
+    };
     out.push_back(s);
   }
   {
-    Scenario s = named("c3-gateway-dies-before-worker-starts",
-               "C3 (startup window): the gateway is SIGKILLed between the worker's fork and its "
-               "first instruction; the lifeline already reads EOF when the worker starts");
+    Scenario s =
+        named("c3-gateway-dies-before-worker-starts",
+              "C3 (startup window): the gateway is SIGKILLed between the worker's fork and its "
+              "first instruction; the lifeline already reads EOF when the worker starts");
     s.config = quiet();
     s.config.worker_start_max = 1000;
     s.seed = 3;
     s.steps = {at(0, StepKind::create, 0, 0), at(20, StepKind::exec, 0, 0, echo),
-               at(30, StepKind::kill_gateway, 0, 2000)}; // restart after the worker started
-    s.expect = [](const World& w) { return expect_at_least("workers born orphaned", w.counters.lifeline_at_start, 1); };
+               at(30, StepKind::kill_gateway, 0, 2000)};  // restart after the worker started
+    s.expect = [](const World& w) {
+      return expect_at_least("workers born orphaned", w.counters.lifeline_at_start, 1);
+    };
     out.push_back(s);
   }
   {
-    Scenario s = named("c3-orphan-drains-in-flight",
-               "C3: the gateway dies while the worker runs a command; the worker drains it within "
-               "its grace, then exits taking its grandchildren along");
+    Scenario s =
+        named("c3-orphan-drains-in-flight",
+              "C3: the gateway dies while the worker runs a command; the worker drains it within "
+              "its grace, then exits taking its grandchildren along");
     s.config = quiet();
     s.config.worker.watchdog_grace = 3000;
-    s.steps = {at(0, StepKind::create, 0, 0),      at(20, StepKind::exec, 0, 0, spawn2),
+    s.steps = {at(0, StepKind::create, 0, 0), at(20, StepKind::exec, 0, 0, spawn2),
                at(60, StepKind::exec, 0, 0, sleep_long), at(300, StepKind::kill_gateway, 0, 500)};
-    s.expect = [](const World& w) { return expect_at_least("orphaned workers", w.counters.orphaned_workers, 1); };
+    s.expect = [](const World& w) {
+      return expect_at_least("orphaned workers", w.counters.orphaned_workers, 1);
+    };
     out.push_back(s);
   }
   {
-    Scenario s = named("c3-zero-start-time-is-not-orphan",
-               "C3: the parent probe sometimes reads a zero start time; a healthy worker must "
-               "never condemn itself for it");
+    Scenario s =
+        named("c3-zero-start-time-is-not-orphan",
+              "C3: the parent probe sometimes reads a zero start time; a healthy worker must "
+              "never condemn itself for it");
     s.config = quiet();
     s.config.flaky_parent_probe = true;
     s.config.worker.watchdog_poll = 50;
-    s.steps = {at(0, StepKind::create, 0, 0), at(20, StepKind::exec, 0, 0, echo), at(20000, StepKind::exec, 0, 0, echo)};
-    s.expect = [](const World& w) { return expect_at_least("zero start-time reads", w.counters.false_orphan_checks, 10); };
+    s.steps = {at(0, StepKind::create, 0, 0), at(20, StepKind::exec, 0, 0, echo),
+               at(20000, StepKind::exec, 0, 0, echo)};
+    s.expect = [](const World& w) {
+      return expect_at_least("zero start-time reads", w.counters.false_orphan_checks, 10);
+    };
     out.push_back(s);
   }
   {
-    Scenario s = named("grace-expiry-races-close",
-               "Grace reap racing a close and the idle reaper in the same instant (the reference's "
-               "double pop): the session is finalized and its end stored exactly once");
+    Scenario s =
+        named("grace-expiry-races-close",
+              "Grace reap racing a close and the idle reaper in the same instant (the reference's "
+              "double pop): the session is finalized and its end stored exactly once");
     s.config = quiet();
     s.config.latency_max = 0;
     s.config.gateway.session_ttl = 1000;
-    s.config.gateway.reaper_interval = 1010; // first run: the instant the grace expires
+    s.config.gateway.reaper_interval = 1010;  // first run: the instant the grace expires
     s.steps = {at(0, StepKind::create, 0, 0),    at(0, StepKind::create, 0, 0),
                at(5, StepKind::create, 1, 0),    at(10, StepKind::drop),
                at(1010, StepKind::resume, 1, 0), at(1010, StepKind::close, 1, 0),
                at(1010, StepKind::resume, 1, 1), at(1010, StepKind::close, 1, 1)};
     s.expect = [](const World& w) {
-      return expect_at_least("sessions ended", reaped(w, EndReason::orphan_grace) + reaped(w, EndReason::client_close) +
-                                                   reaped(w, EndReason::idle_timeout),
+      return expect_at_least("sessions ended",
+                             reaped(w, EndReason::orphan_grace) +
+                                 reaped(w, EndReason::client_close) +
+                                 reaped(w, EndReason::idle_timeout),
                              2);
     };
     out.push_back(s);
   }
   {
-    Scenario s = named("busy-session-grace-rearms",
-               "A detached session still running a command when its grace expires is re-armed, "
-               "then reaped once idle - not skipped until the TTL");
+    Scenario s =
+        named("busy-session-grace-rearms",
+              "A detached session still running a command when its grace expires is re-armed, "
+              "then reaped once idle - not skipped until the TTL");
     s.config = quiet();
     s.config.gateway.orphan_grace = 300;
     s.steps = {at(0, StepKind::create, 0, 0), at(20, StepKind::exec, 0, 0, sleep_long),
                at(50, StepKind::disconnect)};
-    s.expect = [](const World& w) { return expect_at_least("grace reaps", reaped(w, EndReason::orphan_grace), 1); };
+    s.expect = [](const World& w) {
+      return expect_at_least("grace reaps", reaped(w, EndReason::orphan_grace), 1);
+    };
     out.push_back(s);
   }
   {
-    Scenario s = named("disconnect-resume-race",
-               "Disconnect and resume of one session in the same instant, from two clients: never "
-               "both win (no session stays bound to a dead connection)");
+    Scenario s =
+        named("disconnect-resume-race",
+              "Disconnect and resume of one session in the same instant, from two clients: never "
+              "both win (no session stays bound to a dead connection)");
     s.config = quiet();
     s.config.latency_max = 0;
     for (int i = 0; i < 6; ++i) {
@@ -180,21 +209,24 @@ std::vector<Scenario> build() {
     out.push_back(s);
   }
   {
-    Scenario s = named("pty-close-reaps-group",
-               "pty.close kills the terminal's whole group (a HUP-deaf background job included) "
-               "and closes the master (the reference signalled the leader and leaked the fd)");
+    Scenario s =
+        named("pty-close-reaps-group",
+              "pty.close kills the terminal's whole group (a HUP-deaf background job included) "
+              "and closes the master (the reference signalled the leader and leaked the fd)");
     s.config = quiet();
     s.config.ptys = true;
-    s.steps = {at(0, StepKind::create, 0, 1), at(20, StepKind::pty_open), at(40, StepKind::pty_write),
-               at(60, StepKind::pty_close), at(80, StepKind::pty_open), at(100, StepKind::close)};
+    s.steps = {at(0, StepKind::create, 0, 1), at(20, StepKind::pty_open),
+               at(40, StepKind::pty_write),   at(60, StepKind::pty_close),
+               at(80, StepKind::pty_open),    at(100, StepKind::close)};
     s.expect = [](const World& w) {
-      return expect_at_least("processes spawned (2 shells, 2 jobs)", static_cast<std::int64_t>(w.kernel.spawned), 5);
+      return expect_at_least("processes spawned (2 shells, 2 jobs)",
+                             static_cast<std::int64_t>(w.kernel.spawned), 5);
     };
     out.push_back(s);
   }
   {
     Scenario s = named("finalized-not-listed",
-               "Finalized sessions never inflate the active list or the live count");
+                       "Finalized sessions never inflate the active list or the live count");
     s.config = quiet();
     for (int i = 0; i < 5; ++i) s.steps.push_back(at(i, StepKind::create, 0, 1));
     s.steps.push_back(at(50, StepKind::close, 0, 0));
@@ -204,19 +236,22 @@ std::vector<Scenario> build() {
     s.steps.push_back(at(61, StepKind::list));
     s.expect = [](const World& w) {
       GatewayProgram* g = w.gateway();
-      return expect_at_least("sessions closed by the client", g ? g->core().counters().reaped[0] : 0, 3);
+      return expect_at_least("sessions closed by the client",
+                             g ? g->core().counters().reaped[0] : 0, 3);
     };
     out.push_back(s);
   }
   {
-    Scenario s = named("slow-pongs-are-not-dead",
-               "Pings on a slow but healthy link: the keepalive must not drop the client (the "
-               "reference's eager pings caused false 1006 closes and reaps)");
+    Scenario s =
+        named("slow-pongs-are-not-dead",
+              "Pings on a slow but healthy link: the keepalive must not drop the client (the "
+              "reference's eager pings caused false 1006 closes and reaps)");
     s.config = quiet();
     s.config.latency_max = 400;
     s.config.gateway.ping_interval = 300;
     s.config.gateway.ping_timeout = 900;
-    s.steps = {at(0, StepKind::create, 0, 1), at(5000, StepKind::exec, 0, 0, echo), at(30000, StepKind::list)};
+    s.steps = {at(0, StepKind::create, 0, 1), at(5000, StepKind::exec, 0, 0, echo),
+               at(30000, StepKind::list)};
     s.expect = [](const World& w) {
       if (w.counters.keepalive_drops != 0) return std::string("a healthy connection was dropped");
       return std::string();
@@ -225,32 +260,37 @@ std::vector<Scenario> build() {
   }
   {
     Scenario s = named("half-open-detected",
-               "A client goes silent without a FIN: the keepalive declares it dead within "
-               "interval + timeout and its session is reaped");
+                       "A client goes silent without a FIN: the keepalive declares it dead within "
+                       "interval + timeout and its session is reaped");
     s.config = quiet();
-    s.steps = {at(0, StepKind::create, 0, 1), at(20, StepKind::exec, 0, 0, spawn2), at(100, StepKind::half_open)};
+    s.steps = {at(0, StepKind::create, 0, 1), at(20, StepKind::exec, 0, 0, spawn2),
+               at(100, StepKind::half_open)};
     s.expect = [](const World& w) {
-      if (auto e = expect_at_least("keepalive drops", w.counters.keepalive_drops, 1); !e.empty()) return e;
-      return expect_at_least("sessions reaped on disconnect", reaped(w, EndReason::ws_disconnect), 1);
+      if (auto e = expect_at_least("keepalive drops", w.counters.keepalive_drops, 1); !e.empty())
+        return e;
+      return expect_at_least("sessions reaped on disconnect", reaped(w, EndReason::ws_disconnect),
+                             1);
     };
     out.push_back(s);
   }
   {
-    Scenario s = named("lazy-workers", "Sessions spawn no worker until their first command (the reference's eager "
-                               "per-session workers multiplied memory)");
+    Scenario s = named("lazy-workers",
+                       "Sessions spawn no worker until their first command (the reference's eager "
+                       "per-session workers multiplied memory)");
     s.config = quiet();
     for (int i = 0; i < 20; ++i) s.steps.push_back(at(i, StepKind::create, i % 2, 1));
     s.expect = [](const World& w) {
       if (w.kernel.spawned != 1)
-        return "expected only the gateway to be spawned, got " + std::to_string(w.kernel.spawned) + " processes";
+        return "expected only the gateway to be spawned, got " + std::to_string(w.kernel.spawned) +
+               " processes";
       return std::string();
     };
     out.push_back(s);
   }
   {
     Scenario s = named("pid-reuse-under-kill",
-               "A tiny PID space and workers deaf to HUP and TERM: every kill reaches the "
-               "incarnation it was meant for, though PIDs come round again and again");
+                       "A tiny PID space and workers deaf to HUP and TERM: every kill reaches the "
+                       "incarnation it was meant for, though PIDs come round again and again");
     s.config = quiet();
     s.config.pid_max = 24;
     s.config.workers_ignore_term = true;
@@ -268,24 +308,27 @@ std::vector<Scenario> build() {
     out.push_back(s);
   }
   {
-    Scenario s = named("gateway-sigkill-restart-resume",
-               "The gateway is SIGKILLed with workers, grandchildren and escapees; all of them go, "
-               "the restarted gateway serves the stored history and resumes from the store");
+    Scenario s =
+        named("gateway-sigkill-restart-resume",
+              "The gateway is SIGKILLed with workers, grandchildren and escapees; all of them go, "
+              "the restarted gateway serves the stored history and resumes from the store");
     s.config = quiet();
-    s.steps = {at(0, StepKind::create, 0, 0),  at(20, StepKind::exec, 0, 0, echo),
-               at(40, StepKind::exec, 0, 0, spawn2), at(60, StepKind::exec, 0, 0, spawn_setsid),
+    s.steps = {at(0, StepKind::create, 0, 0),           at(20, StepKind::exec, 0, 0, echo),
+               at(40, StepKind::exec, 0, 0, spawn2),    at(60, StepKind::exec, 0, 0, spawn_setsid),
                at(200, StepKind::kill_gateway, 0, 100), at(1000, StepKind::resume, 0, 0),
-               at(1100, StepKind::history, 0, 0), at(1200, StepKind::exec, 0, 0, echo)};
+               at(1100, StepKind::history, 0, 0),       at(1200, StepKind::exec, 0, 0, echo)};
     s.expect = [](const World& w) {
-      if (auto e = expect_at_least("orphaned workers", w.counters.orphaned_workers, 1); !e.empty()) return e;
-      if (auto e = expect_at_least("acknowledged entries", w.counters.acks_checked, 3); !e.empty()) return e;
+      if (auto e = expect_at_least("orphaned workers", w.counters.orphaned_workers, 1); !e.empty())
+        return e;
+      if (auto e = expect_at_least("acknowledged entries", w.counters.acks_checked, 3); !e.empty())
+        return e;
       return expect_at_least("resumes", w.counters.resumes_ok, 1);
     };
     out.push_back(s);
   }
   return out;
 }
-} // namespace
+}  // namespace
 
 const std::vector<Scenario>& scenarios() {
   static const std::vector<Scenario> all = build();
@@ -306,4 +349,4 @@ RunResult run_scenario(const Scenario& s, std::ostream* trace_out) {
   return w.run(s.steps);
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

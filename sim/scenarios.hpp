@@ -18,11 +18,11 @@ struct Scenario {
   std::uint64_t seed = 1;
   SwarmConfig config;
   std::vector<Step> steps;
-  std::function<std::string(const World&)> expect; // at the end; "" when it holds
+  std::function<std::string(const World&)> expect;  // at the end; "" when it holds
 };
 
 const std::vector<Scenario>& scenarios();
 const Scenario* find_scenario(const std::string& name);
 RunResult run_scenario(const Scenario& s, std::ostream* trace_out = nullptr);
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

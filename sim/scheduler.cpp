@@ -16,11 +16,11 @@ bool Scheduler::step(Millis until) {
     if (k.when > until) return false;
     queue_.pop();
     auto it = pending_.find(k.id);
-    if (it == pending_.end()) continue; // cancelled
+    if (it == pending_.end()) continue;  // cancelled
     Event ev = std::move(it->second);
     pending_.erase(it);
     now_ = k.when;
-    if (ev.owner != 0 && !alive_(ev.owner)) continue; // its process is gone
+    if (ev.owner != 0 && !alive_(ev.owner)) continue;  // its process is gone
     ++executed_;
     ev.fn();
     return true;
@@ -28,4 +28,4 @@ bool Scheduler::step(Millis until) {
   return false;
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -14,7 +14,7 @@
 
 namespace lifeline::sim {
 
-using Incarnation = std::uint64_t; // one process's life; never reused; 0 = the world
+using Incarnation = std::uint64_t;  // one process's life; never reused; 0 = the world
 using EventId = std::uint64_t;
 
 class Scheduler {
@@ -47,7 +47,7 @@ class Scheduler {
  private:
   struct Key {
     Millis when;
-    EventId id; // insertion order breaks ties: deterministic
+    EventId id;  // insertion order breaks ties: deterministic
     bool operator>(const Key& o) const { return when != o.when ? when > o.when : id > o.id; }
   };
   struct Event {
@@ -57,7 +57,7 @@ class Scheduler {
   };
   std::function<bool(Incarnation)> alive_;
   std::priority_queue<Key, std::vector<Key>, std::greater<Key>> queue_;
-  std::unordered_map<EventId, Event> pending_; // looked up only, never iterated
+  std::unordered_map<EventId, Event> pending_;  // looked up only, never iterated
   Millis now_ = 0;
   EventId next_id_ = 1;
   std::uint64_t executed_ = 0;
@@ -81,4 +81,4 @@ class SimClock final : public Clock {
   WallMs epoch_;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -33,7 +33,8 @@ void SimProcessControl::sweep_ledger() {
     const Process* leader = k.find(row.pid);
     bool same = leader && leader->start_ticks == row.start_ticks && !leader->zombie;
     const Process* group_leader = k.find(row.pgid);
-    bool group_ours = !group_leader || (row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks);
+    bool group_ours =
+        !group_leader || (row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks);
     std::vector<int> victims;
     if (same) {
       victims.push_back(row.pid);
@@ -42,7 +43,8 @@ void SimProcessControl::sweep_ledger() {
     }
     if (group_ours)
       for (int m : k.group_members(row.pgid))
-        if (k.find(m)->start_ticks >= row.start_ticks && std::find(victims.begin(), victims.end(), m) == victims.end())
+        if (k.find(m)->start_ticks >= row.start_ticks &&
+            std::find(victims.begin(), victims.end(), m) == victims.end())
           victims.push_back(m);
     std::uint64_t expected = same ? leader->origin : 0;
     for (int v : victims) {
@@ -50,9 +52,11 @@ void SimProcessControl::sweep_ledger() {
       if (!p || p->zombie) continue;
       // The simulator knows the truth: the sweep must only ever hit that child's tree.
       if (expected && p->origin != expected)
-        w_.violate("no signal to another incarnation", "the ledger sweep killed pid " + std::to_string(v) + " (" +
-                                                           p->name + "), which is not of the recorded child's tree");
-      w_.trace("ledger.kill", "\"pid\":" + std::to_string(v) + ",\"recorded\":" + std::to_string(row.pid));
+        w_.violate("no signal to another incarnation",
+                   "the ledger sweep killed pid " + std::to_string(v) + " (" + p->name +
+                       "), which is not of the recorded child's tree");
+      w_.trace("ledger.kill",
+               "\"pid\":" + std::to_string(v) + ",\"recorded\":" + std::to_string(row.pid));
       k.kill(v, SimSignal::kill);
     }
   }
@@ -87,13 +91,15 @@ void SimProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnRes
   w_.sched.after(delay, inc_, [this, spec, done = std::move(done)] { complete_spawn(spec, done); });
 }
 
-void SimProcessControl::complete_spawn(const SpawnSpec& spec, const std::function<void(SpawnResult)>& done) {
+void SimProcessControl::complete_spawn(const SpawnSpec& spec,
+                                       const std::function<void(SpawnResult)>& done) {
   Kernel& k = w_.kernel;
   if (w_.faults.active && w_.faults.spawn_failures > 0) {
     --w_.faults.spawn_failures;
     w_.trace("spawn.fail", "\"session\":" + json_str(spec.session_id));
-    return done(fail(w_.faults.spawn_failure_kind ? "pipe: Too many open files (EMFILE)"
-                                                  : "fork: Resource temporarily unavailable (EAGAIN)"));
+    return done(fail(w_.faults.spawn_failure_kind
+                         ? "pipe: Too many open files (EMFILE)"
+                         : "fork: Resource temporarily unavailable (EAGAIN)"));
   }
   bool pty = spec.kind == ChildKind::pty;
   Child c;
@@ -104,7 +110,7 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec, const std::functio
   opts.name = pty ? "pty-shell" : "slash-worker";
   opts.new_session = true;
   opts.origin = c.id;
-  opts.close_from = pty ? 3 : 4; // close_range: nothing but what is installed
+  opts.close_from = pty ? 3 : 4;  // close_range: nothing but what is installed
   std::vector<std::uint64_t> child_files;
   if (pty) {
     std::uint64_t master = 0, slave = 0;
@@ -113,7 +119,8 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec, const std::functio
     c.fds.push_back({c.in_fd, master});
     opts.installs = {{0, slave}, {1, slave}, {2, slave}};
   } else {
-    std::uint64_t in = k.make_pipe(), out = k.make_pipe(), err = k.make_pipe(), life = k.make_pipe();
+    std::uint64_t in = k.make_pipe(), out = k.make_pipe(), err = k.make_pipe(),
+                  life = k.make_pipe();
     std::uint64_t in_w = k.pipe_end(in, true), out_r = k.pipe_end(out, false),
                   err_r = k.pipe_end(err, false), life_w = k.pipe_end(life, true);
     c.in_fd = k.install(pid_, in_w, true);
@@ -164,14 +171,16 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec, const std::functio
   int out_fd = c.out_fd, err_fd = c.err_fd;
   children_.emplace(id, std::move(c));
   w_.trace("spawn", "\"child\":" + std::to_string(id) + ",\"pid\":" + std::to_string(pid) +
-                        ",\"kind\":" + (pty ? "\"pty\"" : "\"slash\"") + ",\"session\":" + json_str(spec.session_id));
+                        ",\"kind\":" + (pty ? "\"pty\"" : "\"slash\"") +
+                        ",\"session\":" + json_str(spec.session_id));
   SpawnResult r;
   r.ok = true;
   r.child = id;
   r.pid = pid;
   r.pgid = pid;
   done(r);
-  if (GatewayProgram* g = w_.gateway(); g && g->core().children().terminating(id)) ++w_.counters.spawns_after_close;
+  if (GatewayProgram* g = w_.gateway(); g && g->core().children().terminating(id))
+    ++w_.counters.spawns_after_close;
   // Output flows only once the core has adopted the child (as in the runtime).
   if (children_.count(id)) {
     readers_[out_fd] = id;
@@ -202,26 +211,30 @@ void SimProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
                    ") after it was reaped: the pid may belong to someone else now");
     return;
   }
-  SimSignal s = sig == Signal::hup ? SimSignal::hup : sig == Signal::term ? SimSignal::term : SimSignal::kill;
+  SimSignal s = sig == Signal::hup    ? SimSignal::hup
+                : sig == Signal::term ? SimSignal::term
+                                      : SimSignal::kill;
   Kernel& k = w_.kernel;
   w_.trace("signal", "\"child\":" + std::to_string(id) + ",\"pid\":" + std::to_string(c->pid) +
-                         ",\"sig\":" + std::to_string(static_cast<int>(s)) + ",\"group\":" + (whole_group ? "true" : "false"));
+                         ",\"sig\":" + std::to_string(static_cast<int>(s)) +
+                         ",\"group\":" + (whole_group ? "true" : "false"));
   if (whole_group) {
     if (c->pgid == gateway_pgid()) {
-      w_.violate("never the gateway's own group", "group signal to pgid " + std::to_string(c->pgid));
+      w_.violate("never the gateway's own group",
+                 "group signal to pgid " + std::to_string(c->pgid));
       return;
     }
     for (int member : k.group_members(c->pgid)) {
       const Process* m = k.find(member);
       if (m->origin != c->id && m->pid != pid_)
         w_.violate("no signal to another incarnation",
-                   "group signal for child " + std::to_string(id) + " reached pid " + std::to_string(member) +
-                       " of another tree (" + m->name + ")");
+                   "group signal for child " + std::to_string(id) + " reached pid " +
+                       std::to_string(member) + " of another tree (" + m->name + ")");
     }
     k.killpg(c->pgid, s);
     if (s == SimSignal::kill && c->cgroup) k.cgroup_kill(c->cgroup);
   } else {
-    k.kill(c->pid, s); // pidfd_send_signal: this incarnation only
+    k.kill(c->pid, s);  // pidfd_send_signal: this incarnation only
   }
 }
 
@@ -233,7 +246,8 @@ void SimProcessControl::reap(ChildId id) {
     return;
   }
   if (!c->exited) {
-    w_.violate("exit observed before reap", "child " + std::to_string(id) + " (pid " + std::to_string(c->pid) +
+    w_.violate("exit observed before reap", "child " + std::to_string(id) + " (pid " +
+                                                std::to_string(c->pid) +
                                                 ") reaped before its exit was observed");
   }
   if (!w_.kernel.reap(pid_, c->pid, c->inc)) return;
@@ -245,7 +259,9 @@ void SimProcessControl::reap(ChildId id) {
 void SimProcessControl::release(ChildId id) {
   Child* c = find(id, "release");
   if (!c) return;
-  if (!c->reaped) w_.violate("fds closed after reap", "child " + std::to_string(id) + " released before it was reaped");
+  if (!c->reaped)
+    w_.violate("fds closed after reap",
+               "child " + std::to_string(id) + " released before it was reaped");
   for (auto& [fd, file] : c->fds) {
     readers_.erase(fd);
     w_.kernel.close(pid_, fd, file);
@@ -260,7 +276,9 @@ bool SimProcessControl::write(ChildId id, std::string_view bytes) {
   return w_.kernel.write(pid_, c->in_fd, bytes);
 }
 
-void SimProcessControl::resize(ChildId id, int, int) { find(id, "resize"); }
+void SimProcessControl::resize(ChildId id, int, int) {
+  find(id, "resize");
+}
 
 void SimProcessControl::on_sigchld() {
   Kernel& k = w_.kernel;
@@ -291,7 +309,8 @@ void SimProcessControl::on_sigchld() {
   for (auto it = cgroups_to_remove_.begin(); it != cgroups_to_remove_.end();)
     it = k.remove_cgroup(*it) ? cgroups_to_remove_.erase(it) : it + 1;
   for (auto& [id, status] : exits) {
-    w_.trace("exit.observed", "\"child\":" + std::to_string(id) + ",\"status\":" + std::to_string(status));
+    w_.trace("exit.observed",
+             "\"child\":" + std::to_string(id) + ",\"status\":" + std::to_string(status));
     if (events_) events_->on_child_exit(id, status);
   }
 }
@@ -303,8 +322,8 @@ void SimProcessControl::on_readable(int fd) {
   ReadResult r = w_.kernel.read(pid_, fd);
   auto c = children_.find(id);
   if (r.data.empty() || c == children_.end()) return;
-  if (fd == c->second.err_fd) return; // stderr: logged by the runtime, dropped here
+  if (fd == c->second.err_fd) return;  // stderr: logged by the runtime, dropped here
   if (events_) events_->on_child_output(id, r.data);
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

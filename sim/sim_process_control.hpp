@@ -34,12 +34,12 @@ class SimProcessControl final : public ProcessControl {
     int pgid = 0;
     std::uint64_t start_ticks = 0;
     int cgroup = 0;
-    bool exited = false; // reported to the core
+    bool exited = false;  // reported to the core
     bool reaped = false;
-    int in_fd = -1;  // worker stdin or PTY master (write side)
-    int out_fd = -1; // worker stdout or PTY master (read side)
+    int in_fd = -1;   // worker stdin or PTY master (write side)
+    int out_fd = -1;  // worker stdout or PTY master (read side)
     int err_fd = -1;
-    std::vector<std::pair<int, std::uint64_t>> fds; // what release() closes
+    std::vector<std::pair<int, std::uint64_t>> fds;  // what release() closes
   };
 
   // ProcessControl.
@@ -58,7 +58,7 @@ class SimProcessControl final : public ProcessControl {
   void on_sigchld();
   void on_readable(int fd);
 
-  const std::map<ChildId, Child>& children() const { return children_; } // unreleased
+  const std::map<ChildId, Child>& children() const { return children_; }  // unreleased
   std::int64_t strays_killed() const { return strays_killed_; }
 
  private:
@@ -72,9 +72,9 @@ class SimProcessControl final : public ProcessControl {
   Incarnation inc_;
   ProcessEvents* events_ = nullptr;
   std::map<ChildId, Child> children_;
-  std::map<int, ChildId> readers_; // gateway fd -> child whose output it carries
+  std::map<int, ChildId> readers_;  // gateway fd -> child whose output it carries
   std::vector<int> cgroups_to_remove_;
   std::int64_t strays_killed_ = 0;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -12,7 +12,7 @@ void SimStore::enqueue(Incarnation by, bool write, std::function<void(bool)> run
     --w_.faults.slow_store_ops;
     latency += w_.faults.slow_store_ms;
   }
-  Millis due = std::max(last_due_, w_.sched.now() + latency); // one thread: FIFO
+  Millis due = std::max(last_due_, w_.sched.now() + latency);  // one thread: FIFO
   last_due_ = due;
   queue_.push_back(Op{by, write, faultable, due, std::move(run)});
   if (!scheduled_) {
@@ -24,7 +24,7 @@ void SimStore::enqueue(Incarnation by, bool write, std::function<void(bool)> run
 void SimStore::process() {
   scheduled_ = false;
   if (queue_.empty()) return;
-  if (queue_.front().due > w_.sched.now()) { // the op this wake-up was for was lost in a crash
+  if (queue_.front().due > w_.sched.now()) {  // the op this wake-up was for was lost in a crash
     scheduled_ = true;
     w_.sched.at(queue_.front().due, 0, [this] { process(); });
     return;
@@ -54,13 +54,16 @@ void SimStore::crash(Incarnation by) {
   }
   queue_ = std::move(keep);
   // A prefix of the dead gateway's writes made it to disk; nobody hears about them.
-  std::size_t landed = static_cast<std::size_t>(w_.rng.below(static_cast<std::int64_t>(lost.size()) + 1));
+  std::size_t landed =
+      static_cast<std::size_t>(w_.rng.below(static_cast<std::int64_t>(lost.size()) + 1));
   for (std::size_t i = 0; i < landed; ++i)
     if (lost[i].write) lost[i].run(false);
-  w_.trace("store.crash", "\"queued\":" + std::to_string(lost.size()) + ",\"landed\":" + std::to_string(landed));
+  w_.trace("store.crash",
+           "\"queued\":" + std::to_string(lost.size()) + ",\"landed\":" + std::to_string(landed));
 }
 
-void SimStore::record_start(Incarnation by, const SessionRecord& rec, std::function<void(bool)> done) {
+void SimStore::record_start(Incarnation by, const SessionRecord& rec,
+                            std::function<void(bool)> done) {
   enqueue(by, true, [this, by, rec, done = std::move(done)](bool failed) {
     if (!failed) sessions_[rec.session_id] = rec;
     if (done) w_.sched.after(0, by, [done, failed] { done(!failed); });
@@ -79,17 +82,19 @@ void SimStore::record_end(Incarnation by, const std::string& id, const std::stri
 
 void SimStore::append(Incarnation by, const std::string& key, HistoryEntry entry,
                       std::function<void(StoreReply<std::int64_t>)> done) {
-  enqueue(by, true, [this, by, key, entry = std::move(entry), done = std::move(done)](bool failed) mutable {
-    StoreReply<std::int64_t> r;
-    if (!failed) {
-      auto& list = entries_[key];
-      entry.seq = static_cast<std::int64_t>(list.size()) + 1;
-      list.push_back(entry);
-      r = {true, entry.seq};
-      w_.trace("store.commit", "\"key\":" + json_str(key) + ",\"seq\":" + std::to_string(entry.seq));
-    }
-    w_.sched.after(0, by, [done, r] { done(r); });
-  });
+  enqueue(by, true,
+          [this, by, key, entry = std::move(entry), done = std::move(done)](bool failed) mutable {
+            StoreReply<std::int64_t> r;
+            if (!failed) {
+              auto& list = entries_[key];
+              entry.seq = static_cast<std::int64_t>(list.size()) + 1;
+              list.push_back(entry);
+              r = {true, entry.seq};
+              w_.trace("store.commit",
+                       "\"key\":" + json_str(key) + ",\"seq\":" + std::to_string(entry.seq));
+            }
+            w_.sched.after(0, by, [done, r] { done(r); });
+          });
 }
 
 void SimStore::find_session(Incarnation by, const std::string& id,
@@ -107,7 +112,8 @@ void SimStore::history(Incarnation by, const std::string& key, int limit,
     StoreReply<std::vector<HistoryEntry>> r{true, {}};
     if (auto it = entries_.find(key); it != entries_.end()) {
       const auto& list = it->second;
-      std::size_t n = limit > 0 ? std::min(list.size(), static_cast<std::size_t>(limit)) : list.size();
+      std::size_t n =
+          limit > 0 ? std::min(list.size(), static_cast<std::size_t>(limit)) : list.size();
       r.value.assign(list.end() - static_cast<std::ptrdiff_t>(n), list.end());
     }
     w_.sched.after(0, by, [done, r] { done(r); });
@@ -115,11 +121,21 @@ void SimStore::history(Incarnation by, const std::string& key, int limit,
 }
 
 void SimStore::ledger_add(Incarnation by, LedgerRow row) {
-  enqueue(by, true, [this, row](bool) { ledger_[{row.pid, row.start_ticks}] = row; }, false);
+  enqueue(
+      by, true,
+      [this, row](bool) {
+        ledger_[{row.pid, row.start_ticks}] = row;
+      },
+      false);
 }
 
 void SimStore::ledger_remove(Incarnation by, int pid, std::uint64_t start_ticks) {
-  enqueue(by, true, [this, pid, start_ticks](bool) { ledger_.erase({pid, start_ticks}); }, false);
+  enqueue(
+      by, true,
+      [this, pid, start_ticks](bool) {
+        ledger_.erase({pid, start_ticks});
+      },
+      false);
 }
 
 std::vector<SimStore::LedgerRow> SimStore::ledger_take() {
@@ -135,4 +151,4 @@ bool SimStore::durable(const std::string& key, std::int64_t seq) const {
          it->second[static_cast<std::size_t>(seq - 1)].seq == seq;
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

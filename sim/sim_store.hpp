@@ -58,9 +58,9 @@ class SimStore {
   struct Op {
     Incarnation by;
     bool write;
-    bool faultable; // injected write failures hit transcript writes, not the ledger
+    bool faultable;  // injected write failures hit transcript writes, not the ledger
     Millis due;
-    std::function<void(bool failed)> run; // applies (unless failed) and posts the completion
+    std::function<void(bool failed)> run;  // applies (unless failed) and posts the completion
   };
   void enqueue(Incarnation by, bool write, std::function<void(bool)> run, bool faultable = true);
   void process();
@@ -71,7 +71,7 @@ class SimStore {
   Millis last_due_ = 0;
   std::map<std::string, SessionRecord> sessions_;
   std::map<std::string, std::vector<HistoryEntry>> entries_;
-  std::map<std::string, int> end_requests_; // session id -> record_end calls
+  std::map<std::string, int> end_requests_;  // session id -> record_end calls
   int end_requests_max_ = 0;
   std::map<std::pair<int, std::uint64_t>, LedgerRow> ledger_;
 };
@@ -105,4 +105,4 @@ class StoreView final : public Store {
   Incarnation by_;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

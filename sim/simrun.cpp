@@ -12,6 +12,12 @@
 #include <thread>
 #include <vector>
 
+#include <csignal>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "sim/minimize.hpp"
 #include "sim/scenarios.hpp"
 
@@ -45,8 +51,81 @@ const char* usage_text =
     "  --help                    this text\n"
     "exit status: 0 all passed, 1 an invariant failed, 2 usage error\n";
 
+// Seeds in flight, per sweep thread, for the crash report (a core assertion aborts).
+constexpr int max_jobs = 256;
+std::atomic<std::uint64_t> in_flight[max_jobs];
+
+void on_crash(int sig) {
+  char buf[64];
+  auto say = [](const char* text, std::size_t n) { [[maybe_unused]] auto w = ::write(2, text, n); };
+  const char head[] = "\nsimrun: crashed (a core assertion or memory error) while running seed";
+  say(head, sizeof head - 1);
+  for (auto& slot : in_flight) {
+    std::uint64_t seed = slot.load();
+    if (!seed) continue;
+    int n = 0;
+    char digits[24];
+    do {
+      digits[n++] = static_cast<char>('0' + seed % 10);
+      seed /= 10;
+    } while (seed);
+    buf[0] = ' ';
+    for (int i = 0; i < n; ++i) buf[1 + i] = digits[n - 1 - i];
+    say(buf, static_cast<std::size_t>(n) + 1);
+  }
+  say("\n", 1);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+// One run in a child process: a crash (signal) becomes the invariant "crash (signal N)".
+RunResult run_isolated(std::uint64_t seed, const SwarmConfig& config,
+                       const std::vector<Step>& steps) {
+  int fds[2];
+  if (pipe(fds) != 0) return run_once(seed, config, steps);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (int null = open("/dev/null", O_WRONLY); null >= 0) dup2(null, 2); // the assertion text
+    std::signal(SIGABRT, SIG_DFL);
+    std::signal(SIGSEGV, SIG_DFL);
+    WorldOptions o;
+    o.keep_recent = false;
+    RunResult r = run_once(seed, config, steps, o);
+    std::string text = r.ok ? "" : r.invariant;
+    [[maybe_unused]] auto w = ::write(fds[1], text.data(), text.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  RunResult r;
+  if (WIFSIGNALED(status)) {
+    r.ok = false;
+    r.invariant = "crash (signal " + std::to_string(WTERMSIG(status)) + ")";
+  } else if (!text.empty()) {
+    r.ok = false;
+    r.invariant = text;
+  }
+  return r;
+}
+
 struct Options {
-  enum class Mode { one, sweep, determinism, minimize, replay, list, scenario, bench } mode = Mode::one;
+  enum class Mode {
+    one,
+    sweep,
+    determinism,
+    minimize,
+    replay,
+    list,
+    scenario,
+    bench
+  } mode = Mode::one;
   std::uint64_t seed = 1;
   std::uint64_t first = 1, last = 1;
   bool seeds_given = false;
@@ -60,7 +139,8 @@ struct Options {
 };
 
 bool parse_u64(const std::string& s, std::uint64_t& out) {
-  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   out = std::stoull(s);
   return true;
 }
@@ -137,7 +217,8 @@ std::optional<Options> parse(int argc, char** argv, std::string& error) {
       try {
         std::size_t used = 0;
         o.seconds = std::stod(*v, &used);
-        if (used != v->size() || !(o.seconds > 0 && o.seconds <= 3600)) throw std::invalid_argument("range");
+        if (used != v->size() || !(o.seconds > 0 && o.seconds <= 3600))
+          throw std::invalid_argument("range");
       } catch (...) {
         error = "--seconds needs a number in (0, 3600]";
         return std::nullopt;
@@ -179,8 +260,8 @@ std::string hex(std::uint64_t v) {
 }
 
 void print_failure(const RunResult& r, const std::string& reproduce) {
-  std::cout << "FAIL invariant \"" << r.invariant << "\" at event " << r.event_index << " (t=" << r.at
-            << " ms)\n  " << r.detail << "\n";
+  std::cout << "FAIL invariant \"" << r.invariant << "\" at event " << r.event_index
+            << " (t=" << r.at << " ms)\n  " << r.detail << "\n";
   if (!r.recent.empty()) {
     std::cout << "  last trace lines:\n";
     for (const auto& line : r.recent) std::cout << "    " << line << "\n";
@@ -191,8 +272,8 @@ void print_failure(const RunResult& r, const std::string& reproduce) {
 void print_ok(const RunResult& r) {
   std::cout << "ok: " << r.events << " events, " << r.sim_time << " ms simulated, "
             << r.counters.sessions_created << " sessions created, " << r.counters.sessions_finalized
-            << " finalized, " << r.counters.gateway_kills << " gateway kills, " << r.counters.pid_reuses
-            << " pid reuses, hash " << hex(r.hash) << "\n";
+            << " finalized, " << r.counters.gateway_kills << " gateway kills, "
+            << r.counters.pid_reuses << " pid reuses, hash " << hex(r.hash) << "\n";
 }
 
 int run_one(const Options& o) {
@@ -202,9 +283,13 @@ int run_one(const Options& o) {
   TraceFile t(o.trace_file);
   WorldOptions wo;
   wo.trace_out = t.out;
+  in_flight[0] = o.seed;
+  std::cout.flush();
   RunResult r = run_once(o.seed, config, steps, wo);
+  in_flight[0] = 0;
   if (!r.ok) {
-    print_failure(r, "simrun --seed " + std::to_string(o.seed) + " --trace trace.jsonl; simrun --minimize --seed " +
+    print_failure(r, "simrun --seed " + std::to_string(o.seed) +
+                         " --trace trace.jsonl; simrun --minimize --seed " +
                          std::to_string(o.seed));
     return 1;
   }
@@ -225,11 +310,13 @@ int run_sweep(const Options& o) {
   std::atomic<std::uint64_t> passed{0}, events{0};
   std::mutex print;
   auto t0 = std::chrono::steady_clock::now();
-  auto worker = [&] {
+  auto worker = [&](int slot) {
     for (;;) {
       std::uint64_t seed = next.fetch_add(1);
       if (seed > o.last || seed > first_failure.load()) return;
+      in_flight[slot] = seed;
       RunResult r = quick(seed);
+      in_flight[slot] = 0;
       events += r.events;
       if (r.ok) {
         ++passed;
@@ -241,19 +328,20 @@ int run_sweep(const Options& o) {
     }
   };
   std::vector<std::thread> threads;
-  for (int i = 0; i < o.jobs; ++i) threads.emplace_back(worker);
+  for (int i = 0; i < o.jobs; ++i) threads.emplace_back(worker, i);
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (first_failure.load() != UINT64_MAX) {
     Options one = o;
     one.seed = first_failure.load();
-    std::cout << "sweep " << o.first << ".." << o.last << ": seed " << one.seed << " fails (" << passed.load()
-              << " seeds passed before it was found, " << secs << " s)\n";
+    std::cout << "sweep " << o.first << ".." << o.last << ": seed " << one.seed << " fails ("
+              << passed.load() << " seeds passed before it was found, " << secs << " s)\n";
     run_one(one);
     return 1;
   }
-  std::cout << "sweep " << o.first << ".." << o.last << ": all " << passed.load() << " seeds passed, "
-            << events.load() << " events, " << secs << " s on " << o.jobs << " thread(s)\n";
+  std::cout << "sweep " << o.first << ".." << o.last << ": all " << passed.load()
+            << " seeds passed, " << events.load() << " events, " << secs << " s on " << o.jobs
+            << " thread(s)\n";
   return 0;
 }
 
@@ -271,7 +359,9 @@ int run_determinism(const Options& o) {
     World w1(seed, config, wa), w2(seed, config, wb);
     RunResult r1 = w1.run(steps), r2 = w2.run(steps);
     if (r1.hash == r2.hash && a.str() == b.str()) {
-      if (!o.quiet) std::cout << "seed " << seed << ": deterministic, " << r1.events << " events, hash " << hex(r1.hash) << "\n";
+      if (!o.quiet)
+        std::cout << "seed " << seed << ": deterministic, " << r1.events << " events, hash "
+                  << hex(r1.hash) << "\n";
       continue;
     }
     ++bad;
@@ -282,46 +372,57 @@ int run_determinism(const Options& o) {
       bool ha = static_cast<bool>(std::getline(la, x)), hb = static_cast<bool>(std::getline(lb, y));
       if (!ha && !hb) break;
       if (!ha || !hb || x != y) {
-        std::cout << "seed " << seed << ": NOT deterministic; first divergent trace line " << line << "\n  run 1: "
-                  << (ha ? x : "<end>") << "\n  run 2: " << (hb ? y : "<end>") << "\n";
+        std::cout << "seed " << seed << ": NOT deterministic; first divergent trace line " << line
+                  << "\n  run 1: " << (ha ? x : "<end>") << "\n  run 2: " << (hb ? y : "<end>")
+                  << "\n";
         break;
       }
       ++line;
     }
   }
   if (o.first != o.last || o.quiet)
-    std::cout << "determinism: " << (o.last - o.first + 1 - static_cast<std::uint64_t>(bad)) << " of "
-              << (o.last - o.first + 1) << " seeds replayed byte-identically\n";
+    std::cout << "determinism: " << (o.last - o.first + 1 - static_cast<std::uint64_t>(bad))
+              << " of " << (o.last - o.first + 1) << " seeds replayed byte-identically\n";
   return bad ? 1 : 0;
 }
 
 int run_minimize(const Options& o) {
   SwarmConfig config = generate_swarm(o.seed);
   std::vector<Step> steps = generate_steps(o.seed, config);
-  RunResult r = run_once(o.seed, config, steps);
+  Runner runner = [&](const std::vector<Step>& candidate) {
+    return run_isolated(o.seed, config, candidate);
+  };
+  RunResult r = runner(steps);
   if (r.ok) {
     std::cout << "seed " << o.seed << " passes: nothing to minimize\n";
     return 0;
   }
-  std::cout << "seed " << o.seed << " fails \"" << r.invariant << "\" with " << steps.size() << " steps; minimizing\n";
+  std::cout << "seed " << o.seed << " fails \"" << r.invariant << "\" with " << steps.size()
+            << " steps; minimizing\n";
   auto t0 = std::chrono::steady_clock::now();
   MinimizeStats st;
-  std::vector<Step> small = minimize(o.seed, config, steps, r.invariant, &st, [&](std::size_t n) {
+  std::vector<Step> small = minimize(runner, steps, r.invariant, &st, [&](std::size_t n) {
     if (!o.quiet) std::cout << "  " << n << " steps still fail\n";
   });
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   Reproduction repro{o.seed, config, small, r.invariant};
-  std::string path = o.out_file.empty() ? "simrun-" + std::to_string(o.seed) + ".repro.json" : o.out_file;
+  std::string path =
+      o.out_file.empty() ? "simrun-" + std::to_string(o.seed) + ".repro.json" : o.out_file;
   std::ofstream f(path);
   f << repro.to_json().dump(1) << "\n";
   if (!f) {
     std::cerr << "simrun: cannot write " << path << "\n";
     return 2;
   }
-  std::cout << "minimized " << st.from << " -> " << st.to << " steps (1-minimal) in " << st.runs << " runs, " << secs
-            << " s; saved " << path << "\n";
+  std::cout << "minimized " << st.from << " -> " << st.to << " steps (1-minimal) in " << st.runs
+            << " runs, " << secs << " s; saved " << path << "\n";
   for (const auto& s : small) std::cout << "  " << s.to_json().dump() << "\n";
-  RunResult again = run_once(o.seed, config, small);
+  RunResult again = run_isolated(o.seed, config, small);
+  if (again.invariant.starts_with("crash")) {
+    std::cout << "FAIL " << again.invariant << "\n  reproduce: simrun --replay " << path << "\n";
+    return 1;
+  }
+  again = run_once(o.seed, config, small);
   print_failure(again, "simrun --replay " + path);
   return 1;
 }
@@ -338,11 +439,12 @@ int run_replay(const Options& o) {
   std::string why;
   auto repro = j.is_discarded() ? std::nullopt : Reproduction::from_json(j, &why);
   if (!repro) {
-    std::cerr << "simrun: " << o.replay_file << ": " << (j.is_discarded() ? "not JSON" : why) << "\n";
+    std::cerr << "simrun: " << o.replay_file << ": " << (j.is_discarded() ? "not JSON" : why)
+              << "\n";
     return 2;
   }
-  std::cout << "replay seed " << repro->seed << ": " << repro->config.describe() << " steps=" << repro->steps.size()
-            << "\n";
+  std::cout << "replay seed " << repro->seed << ": " << repro->config.describe()
+            << " steps=" << repro->steps.size() << "\n";
   TraceFile t(o.trace_file);
   WorldOptions wo;
   wo.trace_out = t.out;
@@ -370,14 +472,16 @@ int run_scenarios(const Options& o) {
   for (const Scenario* s : chosen) {
     RunResult r = run_scenario(*s, t.out);
     if (r.ok) {
-      std::cout << "pass  " << s->name << "  (" << r.events << " events, hash " << hex(r.hash) << ")\n";
+      std::cout << "pass  " << s->name << "  (" << r.events << " events, hash " << hex(r.hash)
+                << ")\n";
     } else {
       ++failed;
       std::cout << "FAIL  " << s->name << "\n";
       print_failure(r, "simrun --scenario " + s->name + " --trace trace.jsonl");
     }
   }
-  std::cout << (chosen.size() - static_cast<std::size_t>(failed)) << " of " << chosen.size() << " scenarios passed\n";
+  std::cout << (chosen.size() - static_cast<std::size_t>(failed)) << " of " << chosen.size()
+            << " scenarios passed\n";
   return failed ? 1 : 0;
 }
 
@@ -395,10 +499,12 @@ int run_bench(const Options& o) {
     failures += !r.ok;
     wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  std::printf("simrun bench: default swarm, seeds 1..%llu, one thread\n", static_cast<unsigned long long>(seeds));
+  std::printf("simrun bench: default swarm, seeds 1..%llu, one thread\n",
+              static_cast<unsigned long long>(seeds));
   std::printf("  wall time            %.2f s\n", wall);
   std::printf("  simulated time       %.0f s\n", static_cast<double>(simulated) / 1000.0);
-  std::printf("  time compression     %.0fx (simulated / wall)\n", static_cast<double>(simulated) / 1000.0 / wall);
+  std::printf("  time compression     %.0fx (simulated / wall)\n",
+              static_cast<double>(simulated) / 1000.0 / wall);
   std::printf("  simulated events/s   %.0f\n", static_cast<double>(events) / wall);
   std::printf("  session lifecycles/s %.0f (%llu sessions created and finalized)\n",
               static_cast<double>(lifecycles) / wall, static_cast<unsigned long long>(lifecycles));
@@ -407,9 +513,11 @@ int run_bench(const Options& o) {
   return failures ? 1 : 0;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGABRT, on_crash);
+  std::signal(SIGSEGV, on_crash);
   std::string error;
   auto o = parse(argc, argv, error);
   if (!o) {

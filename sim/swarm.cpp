@@ -9,9 +9,9 @@ namespace lifeline::sim {
 
 namespace {
 constexpr std::array<const char*, static_cast<int>(StepKind::count_)> kind_names = {
-    "connect",    "create",       "exec",         "close",      "resume",      "reset",
-    "pty_open",   "pty_write",    "pty_close",    "list",       "history",     "disconnect",
-    "drop",       "half_open",    "kill_gateway", "term_gateway", "fail_spawns", "slow_spawns",
+    "connect",      "create",      "exec",         "close",        "resume",      "reset",
+    "pty_open",     "pty_write",   "pty_close",    "list",         "history",     "disconnect",
+    "drop",         "half_open",   "kill_gateway", "term_gateway", "fail_spawns", "slow_spawns",
     "crash_worker", "fail_writes", "slow_store"};
 
 struct Flag {
@@ -52,9 +52,11 @@ constexpr std::array<Knob, 9> gateway_knobs = {{
     {"term_wait", &GatewayConfig::term_wait},
     {"kill_wait", &GatewayConfig::kill_wait},
 }};
-} // namespace
+}  // namespace
 
-const char* to_string(StepKind kind) { return kind_names[static_cast<std::size_t>(kind)]; }
+const char* to_string(StepKind kind) {
+  return kind_names[static_cast<std::size_t>(kind)];
+}
 
 std::optional<StepKind> step_kind_from(const std::string& name) {
   for (std::size_t i = 0; i < kind_names.size(); ++i)
@@ -62,7 +64,9 @@ std::optional<StepKind> step_kind_from(const std::string& name) {
   return std::nullopt;
 }
 
-Json Step::to_json() const { return Json::array({at, to_string(kind), client, a, b}); }
+Json Step::to_json() const {
+  return Json::array({at, to_string(kind), client, a, b});
+}
 
 std::optional<Step> Step::from_json(const Json& j) {
   if (!j.is_array() || j.size() != 5 || !j[0].is_number_integer() || !j[1].is_string() ||
@@ -107,9 +111,10 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
   }
   auto num = [&](const char* key, auto& out, std::int64_t lo, std::int64_t hi) {
     if (!j.contains(key)) return true;
-    if (!j[key].is_number_integer() || j[key].get<std::int64_t>() < lo || j[key].get<std::int64_t>() > hi) {
-      *why = std::string("config: '") + key + "' must be an integer in [" + std::to_string(lo) + ", " +
-             std::to_string(hi) + "]";
+    if (!j[key].is_number_integer() || j[key].get<std::int64_t>() < lo ||
+        j[key].get<std::int64_t>() > hi) {
+      *why = std::string("config: '") + key + "' must be an integer in [" + std::to_string(lo) +
+             ", " + std::to_string(hi) + "]";
       return false;
     }
     out = static_cast<std::remove_reference_t<decltype(out)>>(j[key].get<std::int64_t>());
@@ -120,7 +125,8 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
             num("latency_max", c.latency_max, 0, 10'000) &&
             num("worker_start_max", c.worker_start_max, 0, 10'000) &&
             num("spawn_latency", c.spawn_latency, 0, 10'000) &&
-            num("store_latency", c.store_latency, 0, 10'000) && num("quantum", c.quantum, 1, 60'000) &&
+            num("store_latency", c.store_latency, 0, 10'000) &&
+            num("quantum", c.quantum, 1, 60'000) &&
             num("max_sessions", c.gateway.max_sessions, 1, 100'000) &&
             num("max_sessions_per_connection", c.gateway.max_sessions_per_connection, 1, 100'000) &&
             num("max_queued_commands", c.gateway.max_queued_commands, 1, 100'000) &&
@@ -148,13 +154,14 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
 
 std::string SwarmConfig::describe() const {
   std::string out = "clients=" + std::to_string(clients) + " pid_max=" + std::to_string(pid_max) +
-                    " latency<=" + std::to_string(latency_max) + "ms grace=" +
-                    std::to_string(gateway.orphan_grace) + "ms ttl=" + std::to_string(gateway.session_ttl) +
-                    "ms ladder=" + std::to_string(gateway.hup_wait) + "/" + std::to_string(gateway.term_wait) +
-                    "/" + std::to_string(gateway.kill_wait) + "ms poll=" +
-                    std::to_string(worker.watchdog_poll) + "ms max_sessions=" +
-                    std::to_string(gateway.max_sessions) + (quantum > 1 ? " quantum=" + std::to_string(quantum) + "ms" : "") +
-                    " faults:";
+                    " latency<=" + std::to_string(latency_max) +
+                    "ms grace=" + std::to_string(gateway.orphan_grace) +
+                    "ms ttl=" + std::to_string(gateway.session_ttl) +
+                    "ms ladder=" + std::to_string(gateway.hup_wait) + "/" +
+                    std::to_string(gateway.term_wait) + "/" + std::to_string(gateway.kill_wait) +
+                    "ms poll=" + std::to_string(worker.watchdog_poll) +
+                    "ms max_sessions=" + std::to_string(gateway.max_sessions) +
+                    (quantum > 1 ? " quantum=" + std::to_string(quantum) + "ms" : "") + " faults:";
   bool any = false;
   for (const auto& f : flags)
     if (this->*f.member) {
@@ -203,10 +210,12 @@ SwarmConfig generate_swarm(std::uint64_t seed) {
     c.quantum = 100;
     c.latency_max = 0;
     c.spawn_latency = c.store_latency = c.worker_start_max = 0;
-    for (Millis* m : {&g.hup_wait, &g.term_wait, &g.kill_wait, &g.orphan_grace, &g.ping_interval, &g.slash_timeout,
-                      &g.session_ttl, &g.reaper_interval, &c.worker.watchdog_poll, &c.worker.watchdog_grace})
+    for (Millis* m : {&g.hup_wait, &g.term_wait, &g.kill_wait, &g.orphan_grace, &g.ping_interval,
+                      &g.slash_timeout, &g.session_ttl, &g.reaper_interval, &c.worker.watchdog_poll,
+                      &c.worker.watchdog_grace})
       *m = std::max<Millis>(c.quantum, (*m + c.quantum / 2) / c.quantum * c.quantum);
-    g.ping_timeout = std::max<Millis>(2 * c.quantum, (g.ping_timeout + c.quantum / 2) / c.quantum * c.quantum);
+    g.ping_timeout =
+        std::max<Millis>(2 * c.quantum, (g.ping_timeout + c.quantum / 2) / c.quantum * c.quantum);
   }
   return c;
 }
@@ -218,9 +227,8 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c) {
     int weight;
   };
   std::vector<Weighted> mix = {
-      {StepKind::connect, 4},  {StepKind::create, 14}, {StepKind::exec, 30},
-      {StepKind::close, 9},    {StepKind::resume, 8},  {StepKind::reset, 3},
-      {StepKind::list, 3},     {StepKind::history, 3},
+      {StepKind::connect, 4}, {StepKind::create, 14}, {StepKind::exec, 30}, {StepKind::close, 9},
+      {StepKind::resume, 8},  {StepKind::reset, 3},   {StepKind::list, 3},  {StepKind::history, 3},
   };
   auto add = [&](bool on, StepKind kind, int weight) {
     if (on) mix.push_back({kind, weight});
@@ -282,7 +290,9 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c) {
       case StepKind::slow_store:
         s.a = static_cast<int>(r.between(1, 4));
         s.b = static_cast<int>(r.between(10, 3000));
-        if (c.quantum > 1) s.b = std::max<int>(static_cast<int>(c.quantum), s.b / static_cast<int>(c.quantum) * static_cast<int>(c.quantum));
+        if (c.quantum > 1)
+          s.b = std::max<int>(static_cast<int>(c.quantum),
+                              s.b / static_cast<int>(c.quantum) * static_cast<int>(c.quantum));
         break;
       case StepKind::fail_writes:
         s.a = static_cast<int>(r.between(1, 3));
@@ -305,7 +315,7 @@ std::string exec_command(int choice, const SwarmConfig& c) {
       return "/sleep 0.05";
     case 4:
       return "/sleep 0.4";
-    case 5: // a command that hangs past the slash timeout
+    case 5:  // a command that hangs past the slash timeout
       return "/sleep " + std::to_string(c.gateway.slash_timeout / 1000 + 2);
     case 6:
     case 7:
@@ -329,4 +339,4 @@ std::string exec_command(int choice, const SwarmConfig& c) {
   }
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -16,10 +16,10 @@ namespace lifeline::sim {
 
 struct SwarmConfig {
   int clients = 3;
-  int pid_max = 4096; // small: PIDs are reused within a run
+  int pid_max = 4096;  // small: PIDs are reused within a run
   bool cgroups = false;
-  Millis latency_max = 5; // one-way network latency is uniform in [0, latency_max]
-  Millis worker_start_max = 5; // exec time of a worker
+  Millis latency_max = 5;       // one-way network latency is uniform in [0, latency_max]
+  Millis worker_start_max = 5;  // exec time of a worker
   Millis spawn_latency = 1;
   Millis store_latency = 1;
   // Faults and behaviours this seed switched on.
@@ -29,25 +29,25 @@ struct SwarmConfig {
   bool spawn_failures = false;
   bool slow_spawns = false;
   bool worker_crashes = false;
-  bool workers_ignore_term = false; // some workers ignore HUP and TERM: only KILL works
+  bool workers_ignore_term = false;  // some workers ignore HUP and TERM: only KILL works
   bool workers_exit_slowly = false;
-  bool grandchildren = true;  // /spawn N
-  bool setsid_escapees = false; // /spawn N --setsid
+  bool grandchildren = true;     // /spawn N
+  bool setsid_escapees = false;  // /spawn N --setsid
   bool gateway_kills = false;
   bool store_slow = false;
   bool store_failures = false;
   bool ptys = false;
-  bool flaky_parent_probe = false; // the probe sometimes reads a zero start time
-  bool persistent_sessions = true; // close_on_disconnect:false sessions are created
+  bool flaky_parent_probe = false;  // the probe sometimes reads a zero start time
+  bool persistent_sessions = true;  // close_on_disconnect:false sessions are created
   // Millis: when > 1, step times and every timeout are multiples of it and the network
   // has no latency, so timers and messages meet in the same instant far more often.
   Millis quantum = 1;
-  GatewayConfig gateway;          // timeouts and limits (milliseconds)
-  WorkerConfig worker;            // watchdog poll and grace
+  GatewayConfig gateway;  // timeouts and limits (milliseconds)
+  WorkerConfig worker;    // watchdog poll and grace
 
   Json to_json() const;
   static std::optional<SwarmConfig> from_json(const Json& j, std::string* why);
-  std::string describe() const; // one line: what this seed chose
+  std::string describe() const;  // one line: what this seed chose
 };
 
 enum class StepKind {
@@ -61,10 +61,10 @@ enum class StepKind {
   pty_write,  // a: pty index
   pty_close,  // a: pty index
   list,
-  history,    // a: session index
-  disconnect, // clean close
-  drop,       // abrupt reset
-  half_open,  // silence without FIN
+  history,     // a: session index
+  disconnect,  // clean close
+  drop,        // abrupt reset
+  half_open,   // silence without FIN
   // Faults.
   kill_gateway,  // a: restart delay (ms)
   term_gateway,  // graceful shutdown, then restart after a (ms)
@@ -95,4 +95,4 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& config);
 // The slash command a step's `b` chooses (deterministic, bounded).
 std::string exec_command(int choice, const SwarmConfig& config);
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

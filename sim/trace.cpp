@@ -11,7 +11,7 @@ void append_int(std::string& s, std::int64_t v) {
   (void)ec;
   s.append(buf, p);
 }
-} // namespace
+}  // namespace
 
 std::string json_str(std::string_view text) {
   std::string out = "\"";
@@ -63,7 +63,8 @@ void Trace::add(Millis t, std::string_view event, std::string_view fields) {
 
 void Trace::note(Millis t, std::string_view who, std::string_view text) {
   if (!out_ && !keep_recent) return;
-  std::string line = "{\"t\":" + std::to_string(t) + ",\"log\":" + json_str(who) + ",\"text\":" + json_str(text) + "}";
+  std::string line = "{\"t\":" + std::to_string(t) + ",\"log\":" + json_str(who) +
+                     ",\"text\":" + json_str(text) + "}";
   if (keep_recent) {
     recent_.push_back(line);
     if (recent_.size() > 40) recent_.pop_front();
@@ -71,4 +72,4 @@ void Trace::note(Millis t, std::string_view who, std::string_view text) {
   if (out_) *out_ << line << '\n';
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -27,7 +27,7 @@ class Trace {
   std::uint64_t hash() const { return hash_; }
   std::uint64_t count() const { return count_; }
   const std::vector<std::uint64_t>& hashes() const { return hashes_; }
-  const std::deque<std::string>& recent() const { return recent_; } // the last lines
+  const std::deque<std::string>& recent() const { return recent_; }  // the last lines
   bool writing() const { return out_ != nullptr; }
   bool keep_recent = false;
 
@@ -44,4 +44,4 @@ class Trace {
 // JSON string escaping for trace fields.
 std::string json_str(std::string_view text);
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

@@ -52,14 +52,15 @@ void World::boot_gateway() {
   o.name = "gateway";
   o.new_session = true;
   int pid = kernel.spawn(1, o);
-  if (pid < 0) { // the PID space is full of leftovers: try again shortly
+  if (pid < 0) {  // the PID space is full of leftovers: try again shortly
     restart_pending_ = true;
     sched.after(100, 0, [this] { boot_gateway(); });
     return;
   }
-  for (int i = 0; i < 3; ++i) kernel.install(pid, kernel.open_file(FileKind::null_device, 0), false);
-  kernel.install(pid, kernel.open_file(FileKind::socket, 0), true); // the listener
-  kernel.install(pid, kernel.open_file(FileKind::store, 0), true);  // lifeline.db
+  for (int i = 0; i < 3; ++i)
+    kernel.install(pid, kernel.open_file(FileKind::null_device, 0), false);
+  kernel.install(pid, kernel.open_file(FileKind::socket, 0), true);  // the listener
+  kernel.install(pid, kernel.open_file(FileKind::store, 0), true);   // lifeline.db
   kernel.set_subreaper(pid);
   gateway_pid_ = pid;
   gateway_inc_ = kernel.find(pid)->inc;
@@ -69,7 +70,8 @@ void World::boot_gateway() {
 
 void World::on_process_exit(const Process& p, Program* program) {
   if (p.inc != gateway_inc_) return;
-  trace("gateway.exit", "\"pid\":" + std::to_string(p.pid) + ",\"status\":" + std::to_string(p.status));
+  trace("gateway.exit",
+        "\"pid\":" + std::to_string(p.pid) + ",\"status\":" + std::to_string(p.status));
   if (auto* g = static_cast<GatewayProgram*>(program))
     counters.sessions_finalized += g->core().counters().finalized;
   net.gateway_died(p.inc);
@@ -79,7 +81,8 @@ void World::on_process_exit(const Process& p, Program* program) {
 }
 
 void World::execute(const Step& step) {
-  std::string fields = "\"kind\":" + json_str(to_string(step.kind)) + ",\"client\":" + std::to_string(step.client) +
+  std::string fields = "\"kind\":" + json_str(to_string(step.kind)) +
+                       ",\"client\":" + std::to_string(step.client) +
                        ",\"a\":" + std::to_string(step.a) + ",\"b\":" + std::to_string(step.b);
   trace("step", fields);
   switch (step.kind) {
@@ -88,7 +91,8 @@ void World::execute(const Step& step) {
       if (gateway()) {
         restart_delay_ = step.a;
         if (step.kind == StepKind::kill_gateway) ++counters.gateway_kills;
-        kernel.kill(gateway_pid_, step.kind == StepKind::kill_gateway ? SimSignal::kill : SimSignal::term);
+        kernel.kill(gateway_pid_,
+                    step.kind == StepKind::kill_gateway ? SimSignal::kill : SimSignal::term);
       }
       return;
     case StepKind::fail_spawns:
@@ -137,7 +141,8 @@ Millis World::settle_window() const {
       queued = std::max(queued, s->queue.size() + (s->in_flight ? 1 : 0) + 1);
   Millis per_command = g.slash_timeout + ladder + config.spawn_latency + config.worker_start_max +
                        config.store_latency + 2 * config.latency_max;
-  Millis slowed = 3000 /* slow spawn */ + 3000 /* slow store */ + 3000 /* slow exit */ + 2000 /* restart */;
+  Millis slowed =
+      3000 /* slow spawn */ + 3000 /* slow store */ + 3000 /* slow exit */ + 2000 /* restart */;
   return slowed + static_cast<Millis>(queued) * per_command + 2 * g.orphan_grace + g.ping_interval +
          g.ping_timeout + config.worker.watchdog_poll + config.worker.watchdog_grace + ladder +
          4 * config.latency_max + 1000;
@@ -159,22 +164,26 @@ RunResult World::run(const std::vector<Step>& steps) {
     end = std::max(end, s.at);
   }
   settle(end + 1);
-  if (std::getenv("SIMRUN_PHASES")) std::fprintf(stderr, "workload: %llu events\n", (unsigned long long)sched.executed());
+  if (std::getenv("SIMRUN_PHASES"))
+    std::fprintf(stderr, "workload: %llu events\n", (unsigned long long)sched.executed());
   // Faults stop; the world settles with every client still connected.
   faults = FaultState{};
   faults.active = false;
   trace("faults.stop");
   settle(sched.now() + settle_window());
   if (!failed_) check_settled(false);
-  if (std::getenv("SIMRUN_PHASES")) std::fprintf(stderr, "settled: %llu events\n", (unsigned long long)sched.executed());
+  if (std::getenv("SIMRUN_PHASES"))
+    std::fprintf(stderr, "settled: %llu events\n", (unsigned long long)sched.executed());
   // Every client leaves; what they held must all go.
   trace("clients.leave");
   for (auto& c : clients) c->drain(false);
   settle(sched.now() + settle_window());
   if (!failed_) check_settled(true);
-  if (std::getenv("SIMRUN_PHASES")) std::fprintf(stderr, "drained: %llu events\n", (unsigned long long)sched.executed());
+  if (std::getenv("SIMRUN_PHASES"))
+    std::fprintf(stderr, "drained: %llu events\n", (unsigned long long)sched.executed());
   if (!failed_ && options_.extra_final)
-    if (std::string why = options_.extra_final(*this); !why.empty()) violate("scenario expectation", why);
+    if (std::string why = options_.extra_final(*this); !why.empty())
+      violate("scenario expectation", why);
 
   if (GatewayProgram* g = gateway()) counters.sessions_finalized += g->core().counters().finalized;
   counters.pid_reuses = static_cast<std::int64_t>(kernel.pid_reuses);
@@ -200,7 +209,7 @@ std::string pid_of(const SimProcessControl& pc, ChildId id) {
   auto it = pc.children().find(id);
   return it == pc.children().end() ? "?" : std::to_string(it->second.pid);
 }
-} // namespace
+}  // namespace
 
 void World::check_safety() {
   if (!kernel.violations.empty()) return violate("kernel rules", kernel.violations.front());
@@ -226,16 +235,19 @@ void World::check_safety() {
     });
     if (!unowned.empty()) return violate("every child is owned", unowned);
     for (const auto& [id, s] : gw.registry()) {
-      if (s->finalized) return violate("active list is the live set", "finalized session " + s->id + " is listed");
+      if (s->finalized)
+        return violate("active list is the live set", "finalized session " + s->id + " is listed");
       if (s->worker) {
         auto it = pc.children().find(*s->worker);
         if (it == pc.children().end() || it->second.reaped)
-          return violate("worker handles are live", "session " + s->id + " holds a handle to reaped child " +
-                                                        pid_of(pc, *s->worker));
+          return violate(
+              "worker handles are live",
+              "session " + s->id + " holds a handle to reaped child " + pid_of(pc, *s->worker));
       }
       if (!s->conn && s->close_on_disconnect)
-        return violate("close_on_disconnect sessions end with their connection",
-                       "session " + s->id + " outlived its connection (detached instead of torn down)");
+        return violate(
+            "close_on_disconnect sessions end with their connection",
+            "session " + s->id + " outlived its connection (detached instead of torn down)");
       if (s->conn && !gw.connected(*s->conn))
         return violate("disconnect and resume never both win",
                        "session " + s->id + " is bound to connection " + std::to_string(*s->conn) +
@@ -243,52 +255,61 @@ void World::check_safety() {
     }
   }
   if (options_.extra_safety)
-    if (std::string why = options_.extra_safety(*this); !why.empty()) violate("scenario invariant", why);
+    if (std::string why = options_.extra_safety(*this); !why.empty())
+      violate("scenario invariant", why);
 }
 
 void World::check_settled(bool drained) {
   const char* phase = drained ? "after every client left" : "after faults stopped";
   GatewayProgram* g = gateway();
-  if (!g || !g->listening()) return violate("liveness", std::string(phase) + ", no gateway is serving");
+  if (!g || !g->listening())
+    return violate("liveness", std::string(phase) + ", no gateway is serving");
   const Gateway& gw = g->core();
   const SimProcessControl& pc = g->processes();
   // Processes: init, the gateway, and the trees of live sessions' children.
   for (const auto& [pid, p] : kernel.processes()) {
     if (pid == 1 || pid == gateway_pid_) continue;
     if (p.zombie)
-      return violate("no zombies", std::string(phase) + ", pid " + std::to_string(pid) + " (" + p.name +
-                                       ") is an unreaped zombie");
+      return violate("no zombies", std::string(phase) + ", pid " + std::to_string(pid) + " (" +
+                                       p.name + ") is an unreaped zombie");
     const ChildInfo* owner = gw.children().find(p.origin);
     if (drained || !owner || !owned_by_live_session(gw, *owner))
-      return violate("no leaked process", std::string(phase) + ", pid " + std::to_string(pid) + " (" + p.name +
-                                              ", child " + std::to_string(p.origin) + ") is alive with no live owner");
+      return violate("no leaked process",
+                     std::string(phase) + ", pid " + std::to_string(pid) + " (" + p.name +
+                         ", child " + std::to_string(p.origin) + ") is alive with no live owner");
   }
   // Sessions: every detached one was resumed or reaped within its grace.
   for (const auto& s : gw.sessions()) {
     if (!s->conn)
-      return violate("detached sessions end within the grace",
-                     std::string(phase) + ", session " + s->id + " is still detached (" + to_string(s->status()) + ")");
+      return violate("detached sessions end within the grace", std::string(phase) + ", session " +
+                                                                   s->id + " is still detached (" +
+                                                                   to_string(s->status()) + ")");
     if (drained)
-      return violate("no leaked session", std::string(phase) + ", session " + s->id + " is still live");
+      return violate("no leaked session",
+                     std::string(phase) + ", session " + s->id + " is still live");
   }
   // Fds: the baseline, plus one per connection, plus what live children hold.
   std::size_t expected = g->baseline_fds() + g->connection_fds();
   for (const auto& [id, c] : pc.children()) expected += c.fds.size();
   std::size_t open = kernel.fd_count(gateway_pid_);
   if (open != expected || (drained && open != g->baseline_fds()))
-    return violate("gateway fds back to baseline", std::string(phase) + ", the gateway holds " + std::to_string(open) +
-                                                       " fds; expected " + std::to_string(expected) + " (baseline " +
+    return violate("gateway fds back to baseline", std::string(phase) + ", the gateway holds " +
+                                                       std::to_string(open) + " fds; expected " +
+                                                       std::to_string(expected) + " (baseline " +
                                                        std::to_string(g->baseline_fds()) + ")");
   std::size_t cgroups_in_use = 0;
   for (const auto& [id, c] : pc.children()) cgroups_in_use += c.cgroup != 0;
   if (kernel.cgroups().size() > cgroups_in_use)
-    return violate("no leaked cgroup", std::string(phase) + ", " + std::to_string(kernel.cgroups().size()) +
-                                           " cgroups exist for " + std::to_string(cgroups_in_use) + " children");
-  if (store.pending() != 0) return violate("liveness", std::string(phase) + ", the store still has queued operations");
+    return violate("no leaked cgroup",
+                   std::string(phase) + ", " + std::to_string(kernel.cgroups().size()) +
+                       " cgroups exist for " + std::to_string(cgroups_in_use) + " children");
+  if (store.pending() != 0)
+    return violate("liveness", std::string(phase) + ", the store still has queued operations");
   for (const auto& c : clients)
     for (const auto& a : c->acks())
       if (!store.durable(a.key, a.seq))
-        return violate("acknowledged means durable", "entry " + a.key + "#" + std::to_string(a.seq) + " was lost");
+        return violate("acknowledged means durable",
+                       "entry " + a.key + "#" + std::to_string(a.seq) + " was lost");
 }
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim

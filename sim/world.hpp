@@ -29,9 +29,9 @@ class SimClient;
 
 // Faults the schedule switched on and that have not been used up yet.
 struct FaultState {
-  bool active = true; // false once the world settles: no new fault
+  bool active = true;  // false once the world settles: no new fault
   int spawn_failures = 0;
-  int spawn_failure_kind = 0; // 0 EAGAIN, 1 EMFILE
+  int spawn_failure_kind = 0;  // 0 EAGAIN, 1 EMFILE
   int slow_spawns = 0;
   Millis slow_spawn_ms = 0;
   int store_write_failures = 0;
@@ -46,28 +46,28 @@ struct WorldCounters {
   std::int64_t spawns_after_close = 0;  // a spawn completed for a session no longer mapped
   std::int64_t gateway_kills = 0;
   std::int64_t gateway_restarts = 0;
-  std::int64_t orphaned_workers = 0;    // workers that noticed their gateway's death
-  std::int64_t lifeline_at_start = 0;   // ... before their first instruction
+  std::int64_t orphaned_workers = 0;   // workers that noticed their gateway's death
+  std::int64_t lifeline_at_start = 0;  // ... before their first instruction
   std::int64_t strays_killed = 0;
   std::int64_t keepalive_drops = 0;
-  std::int64_t acks_checked = 0;        // stored entries a client was told about
-  std::int64_t grace_rearms_seen = 0;   // busy sessions still detached at a grace expiry
+  std::int64_t acks_checked = 0;       // stored entries a client was told about
+  std::int64_t grace_rearms_seen = 0;  // busy sessions still detached at a grace expiry
   std::int64_t resumes_ok = 0;
-  std::int64_t pid_reuses = 0;          // a pid handed out again within the run
-  std::int64_t false_orphan_checks = 0; // watchdog polls that read a zero start time
+  std::int64_t pid_reuses = 0;           // a pid handed out again within the run
+  std::int64_t false_orphan_checks = 0;  // watchdog polls that read a zero start time
 };
 
 struct RunResult {
   bool ok = true;
-  std::string invariant; // which one failed
-  std::string detail;    // the objects involved
+  std::string invariant;  // which one failed
+  std::string detail;     // the objects involved
   std::uint64_t event_index = 0;
   Millis at = 0;
   std::uint64_t events = 0;
   std::uint64_t hash = 0;
   Millis sim_time = 0;
   WorldCounters counters;
-  std::vector<std::string> recent; // the trace lines before the failure
+  std::vector<std::string> recent;  // the trace lines before the failure
 };
 
 struct WorldOptions {
@@ -95,7 +95,7 @@ class World {
   }
   void note(std::string_view who, std::string_view text) { trace_.note(sched.now(), who, text); }
   bool tracing_notes() const { return trace_.writing() || trace_.keep_recent; }
-  GatewayProgram* gateway() const; // the live gateway program, or nullptr
+  GatewayProgram* gateway() const;  // the live gateway program, or nullptr
   int gateway_pid() const { return gateway_pid_; }
   Incarnation gateway_inc() const { return gateway_inc_; }
 
@@ -109,7 +109,7 @@ class World {
   SimStore store;
   SimNetwork net;
   std::vector<std::unique_ptr<SimClient>> clients;
-  ChildId next_child = 1; // ChildIds are never reused, across gateway incarnations too
+  ChildId next_child = 1;  // ChildIds are never reused, across gateway incarnations too
   // Every session id any client ever saw, in order, and its key: resume candidates.
   std::vector<std::string> session_ids;
   std::map<std::string, std::string> session_keys;
@@ -133,4 +133,4 @@ class World {
   RunResult result_;
 };
 
-} // namespace lifeline::sim
+}  // namespace lifeline::sim
