@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The one test command (README): installs dependencies, checks the core's purity,
 # builds and runs every test in the default build, the core and simulator tests under
-# AddressSanitizer + UBSan, the dispatch fuzzer for a bounded time, and the
-# guard-removal check that proves the lifecycle tests can fail.
-# Environment: FUZZ_SECONDS (default 60), SKIP_GUARDS=1 to skip the guard check.
+# AddressSanitizer + UBSan (the simulator's scenarios, sweep and determinism check
+# included), the dispatch and schedule fuzzers for a bounded time, the guard-removal
+# check that proves the lifecycle tests can fail, and the simulator's mutation study.
+# Environment: FUZZ_SECONDS (default 60), SIM_FUZZ_SECONDS (45), SKIP_GUARDS=1 to skip the
+# guard check, SKIP_MUTANTS=1 to skip the simulator's mutation study.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -65,10 +67,28 @@ if [[ $status -ne 0 ]]; then
 fi
 summary+=("fuzz: no crash, leak or invariant violation in ${FUZZ_SECONDS:-60} s")
 
+step "fuzz: simulator schedules (${SIM_FUZZ_SECONDS:-45} s)"
+work=$(mktemp -d)
+./build/fuzz/fuzz/sim_schedule_fuzzer -max_total_time="${SIM_FUZZ_SECONDS:-45}" -max_len=512 \
+  -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 "$work" fuzz/corpus/sim_schedule 2>&1 |
+  grep -E '^(Done|stat::number_of_executed_units|INFO: Seed)|ERROR|SUMMARY|invariant|reproduction|simrun_reproduction' || true
+status=${PIPESTATUS[0]}
+rm -rf "$work"
+if [[ $status -ne 0 ]]; then
+  echo "schedule fuzzer found an invariant violation (exit $status)"; exit "$status"
+fi
+summary+=("fuzz: no invariant violation in ${SIM_FUZZ_SECONDS:-45} s of simulator schedules")
+
 if [[ "${SKIP_GUARDS:-0}" != 1 ]]; then
   step "guard removal: every guard's absence must turn a test red"
   bash tests/guards/check-guards.sh
   summary+=("guards: every listed guard removal was caught")
+fi
+
+if [[ "${SKIP_MUTANTS:-0}" != 1 ]]; then
+  step "simulator mutation study: each historical bug, reintroduced, must be found by a sweep"
+  bash sim/mutation-study.sh
+  summary+=("mutants: the simulator found every reintroduced historical bug (sim/mutations.txt)")
 fi
 
 step "summary"
