@@ -15,7 +15,7 @@ using namespace lifeline::sim;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
   std::uint64_t seed = in.ConsumeIntegral<std::uint64_t>();
-  SwarmConfig c = generate_swarm(seed); // a sane baseline, then the bytes take over
+  SwarmConfig c = generate_swarm(seed);  // a sane baseline, then the bytes take over
   c.clients = in.ConsumeIntegralInRange(1, 4);
   c.pid_max = in.ConsumeBool() ? in.ConsumeIntegralInRange(24, 64) : 32768;
   c.latency_max = in.ConsumeIntegralInRange<Millis>(0, 50);
@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Step s;
     t += in.ConsumeIntegralInRange<Millis>(0, 1500);
     s.at = t;
-    s.kind = static_cast<StepKind>(in.ConsumeIntegralInRange<int>(0, static_cast<int>(StepKind::count_) - 1));
+    s.kind = static_cast<StepKind>(
+        in.ConsumeIntegralInRange<int>(0, static_cast<int>(StepKind::count_) - 1));
     s.client = in.ConsumeIntegralInRange(0, c.clients - 1);
     s.a = in.ConsumeIntegralInRange(0, 15);
     s.b = in.ConsumeIntegralInRange(0, 3000);
@@ -48,9 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   RunResult r = run_once(seed, c, steps, o);
   if (!r.ok) {
     Reproduction repro{seed, c, steps, r.invariant};
-    std::fprintf(stderr, "invariant \"%s\" violated at event %llu: %s\nreproduction (simrun --replay FILE):\n%s\n",
-                 r.invariant.c_str(), static_cast<unsigned long long>(r.event_index), r.detail.c_str(),
-                 repro.to_json().dump().c_str());
+    std::fprintf(
+        stderr,
+        "invariant \"%s\" violated at event %llu: %s\nreproduction (simrun --replay FILE):\n%s\n",
+        r.invariant.c_str(), static_cast<unsigned long long>(r.event_index), r.detail.c_str(),
+        repro.to_json().dump().c_str());
     std::abort();
   }
   return 0;

@@ -35,7 +35,7 @@ PY
   seed=$(sed -nE 's/^sweep .*: seed ([0-9]+) fails.*/\1/p' <<<"$out" | head -1)
   if [[ -z "$seed" ]]; then # a crash names the seeds in flight: find the one that crashes
     for s in $(sed -nE 's/^simrun: crashed .* seed (.*)$/\1/p' <<<"$out"); do
-      if ! "$scratch/build/sim/simrun" --seed "$s" >/dev/null 2>&1; then seed=$s; break; fi
+      if ! ("$scratch/build/sim/simrun" --seed "$s" >/dev/null 2>&1) 2>/dev/null; then seed=$s; break; fi
     done
   fi
   if [[ -z "$seed" ]]; then

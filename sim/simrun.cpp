@@ -86,7 +86,7 @@ RunResult run_isolated(std::uint64_t seed, const SwarmConfig& config,
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    if (int null = open("/dev/null", O_WRONLY); null >= 0) dup2(null, 2); // the assertion text
+    if (int null = open("/dev/null", O_WRONLY); null >= 0) dup2(null, 2);  // the assertion text
     std::signal(SIGABRT, SIG_DFL);
     std::signal(SIGSEGV, SIG_DFL);
     WorldOptions o;

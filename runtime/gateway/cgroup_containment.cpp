@@ -46,9 +46,14 @@ bool kill_and_remove(const std::string& dir) {
   return rmdir(dir.c_str()) == 0 || errno == ENOENT;
 }
 
-} // namespace
+}  // namespace
 
-CgroupContainment::CgroupContainment(Log& log, const std::string& state_dir) : log_(log) {
+CgroupContainment::CgroupContainment(Log& log, const std::string& state_dir, bool enable)
+    : log_(log) {
+  if (!enable) {
+    description_ = "process-group (cgroups switched off by LIFELINE_CGROUPS=off)";
+    return;
+  }
   std::string own = own_cgroup2_dir();
   if (own.empty()) {
     description_ = "process-group (no cgroup v2 mounted)";
@@ -58,7 +63,8 @@ CgroupContainment::CgroupContainment(Log& log, const std::string& state_dir) : l
   std::snprintf(tag, sizeof tag, "%016zx", std::hash<std::string>{}(state_dir));
   base_ = own + "/lifeline-" + tag;
   if (mkdir(base_.c_str(), 0755) != 0 && errno != EEXIST) {
-    description_ = "process-group (cgroup v2 at " + own + " is not writable: " + std::strerror(errno) + ")";
+    description_ =
+        "process-group (cgroup v2 at " + own + " is not writable: " + std::strerror(errno) + ")";
     return;
   }
   // Probe: can a process actually be moved into a cgroup of ours?
@@ -67,7 +73,8 @@ CgroupContainment::CgroupContainment(Log& log, const std::string& state_dir) : l
   pid_t pid = fork();
   if (pid == 0) _exit(write_file(probe + "/cgroup.procs", "0") ? 0 : 1);
   int status = 0;
-  bool moved = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  bool moved =
+      pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   bool killable = access((probe + "/cgroup.kill").c_str(), W_OK) == 0;
   rmdir(probe.c_str());
   if (!moved || !killable) {
@@ -82,7 +89,7 @@ CgroupContainment::CgroupContainment(Log& log, const std::string& state_dir) : l
 CgroupContainment::~CgroupContainment() {
   if (!enabled_) return;
   retry_removals();
-  if (pending_removal_.empty()) rmdir(base_.c_str()); // fails, harmlessly, if still in use
+  if (pending_removal_.empty()) rmdir(base_.c_str());  // fails, harmlessly, if still in use
 }
 
 int CgroupContainment::sweep_predecessor() {
@@ -133,4 +140,4 @@ void CgroupContainment::retry_removals() {
   }
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

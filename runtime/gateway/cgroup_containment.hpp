@@ -15,8 +15,9 @@ namespace lifeline::runtime {
 
 class CgroupContainment {
  public:
-  CgroupContainment(Log& log, const std::string& state_dir);
-  ~CgroupContainment(); // removes our cgroups once empty
+  // enable=false (LIFELINE_CGROUPS=off): process groups alone, said so in the description.
+  CgroupContainment(Log& log, const std::string& state_dir, bool enable = true);
+  ~CgroupContainment();  // removes our cgroups once empty
   CgroupContainment(const CgroupContainment&) = delete;
   CgroupContainment& operator=(const CgroupContainment&) = delete;
   bool enabled() const { return enabled_; }
@@ -29,11 +30,11 @@ class CgroupContainment {
   // disabled or the cgroup could not be made.
   std::string create(ChildId child);
   void kill(ChildId child);
-  void remove(ChildId child);   // rmdir now, or later once empty
+  void remove(ChildId child);  // rmdir now, or later once empty
   void retry_removals();
+  std::string dir(ChildId child) const { return base_ + "/c" + std::to_string(child); }
 
  private:
-  std::string dir(ChildId child) const { return base_ + "/c" + std::to_string(child); }
   Log& log_;
   bool enabled_ = false;
   std::string base_;
@@ -41,4 +42,4 @@ class CgroupContainment {
   std::set<std::string> pending_removal_;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

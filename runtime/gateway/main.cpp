@@ -42,7 +42,7 @@ class StderrLog final : public Log {
     gmtime_r(&ts.tv_sec, &utc);
     char when[32];
     std::strftime(when, sizeof when, "%H:%M:%S", &utc);
-    std::lock_guard lock(mu_); // the store thread logs too
+    std::lock_guard lock(mu_);  // the store thread logs too
     std::fprintf(stderr, "%s.%03ld lifeline-gateway %s: %.*s\n", when, ts.tv_nsec / 1'000'000,
                  names[static_cast<int>(level)], static_cast<int>(message.size()), message.data());
   }
@@ -101,8 +101,10 @@ std::pair<std::string, std::string> ensure_token(const GatewayConfig& cfg, Rando
 
 std::vector<std::string> child_environment(const Env& env) {
   // Scrubbed: only what a worker needs, never the gateway's token or secrets.
-  std::vector<std::string> out = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "TERM=xterm-256color"};
-  for (const char* keep : {"HOME", "USER", "LIFELINE_WATCHDOG_POLL_S", "LIFELINE_WATCHDOG_GRACE_S"}) {
+  std::vector<std::string> out = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+                                  "TERM=xterm-256color"};
+  for (const char* keep :
+       {"HOME", "USER", "LIFELINE_WATCHDOG_POLL_S", "LIFELINE_WATCHDOG_GRACE_S"}) {
     auto it = env.find(keep);
     if (it != env.end()) out.push_back(std::string(keep) + "=" + it->second);
   }
@@ -117,7 +119,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (parsed.error) {
-    std::fprintf(stderr, "lifeline-gateway: %s\n\n%s", parsed.error->c_str(), gateway_usage().c_str());
+    std::fprintf(stderr, "lifeline-gateway: %s\n\n%s", parsed.error->c_str(),
+                 gateway_usage().c_str());
     return 2;
   }
   StderrLog log;
@@ -125,11 +128,13 @@ int run(int argc, char** argv) {
   GatewayConfig cfg = parsed.config;
   if (cfg.worker_cmd.empty()) cfg.worker_cmd = beside_me("lifeline-slash-worker");
   if (access(cfg.worker_cmd.c_str(), X_OK) != 0)
-    log.write(LogLevel::warn, "worker command " + cfg.worker_cmd + " is not executable; slash.exec will fail with 5030");
+    log.write(LogLevel::warn, "worker command " + cfg.worker_cmd +
+                                  " is not executable; slash.exec will fail with 5030");
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.state_dir, ec);
-  if (ec) throw std::runtime_error("cannot create state dir " + cfg.state_dir + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot create state dir " + cfg.state_dir + ": " + ec.message());
   chmod(cfg.state_dir.c_str(), 0700);
 
   signal(SIGPIPE, SIG_IGN);
@@ -144,16 +149,25 @@ int run(int argc, char** argv) {
   int lock_fd = open((cfg.state_dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
     throw std::runtime_error("another lifeline-gateway is using " + cfg.state_dir);
-  CgroupContainment cgroups(log, cfg.state_dir);
-  if (int swept = cgroups.sweep_predecessor())
-    log.write(LogLevel::warn, "swept " + std::to_string(swept) + " cgroups left by a previous gateway");
-  PosixProcessControl procs(io, log, child_environment(env), &cgroups);
   std::string db_path = cfg.state_dir + "/lifeline.db";
   SqliteStore store(io, log, db_path);
+  // What a SIGKILLed predecessor left: first what its ledger names (while the parent
+  // links still hold), then whatever is still in its cgroups.
+  if (int killed = sweep_ledger(store.ledger_take(), log))
+    log.write(LogLevel::warn,
+              "killed " + std::to_string(killed) + " processes left by a previous gateway");
+  bool cgroups_off = env.count("LIFELINE_CGROUPS") && env.at("LIFELINE_CGROUPS") == "off";
+  CgroupContainment cgroups(log, cfg.state_dir, /*enable=*/!cgroups_off);
+  if (int swept = cgroups.sweep_predecessor())
+    log.write(LogLevel::warn,
+              "swept " + std::to_string(swept) + " cgroups left by a previous gateway");
+  PosixProcessControl procs(io, log, child_environment(env), &cgroups);
+  procs.set_ledger(&store);
   Hub hub;
   Gateway gateway(cfg, GatewayPorts{clock, procs, hub, store, random, log});
   gateway.start();
-  log.write(LogLevel::info, "store " + db_path + "; containment: " + procs.containment() + " + subreaper");
+  log.write(LogLevel::info,
+            "store " + db_path + "; containment: " + procs.containment() + " + subreaper");
 
   // Escapees reparented to us arrive as SIGCHLD for children we never spawned.
   asio::signal_set sigchld(io, SIGCHLD);
@@ -204,13 +218,15 @@ int run(int argc, char** argv) {
     log.write(LogLevel::info, "serving one client on stdin/stdout");
   } else {
     auto [token, token_path] = ensure_token(cfg, random);
-    WsServerOptions opt{cfg.listen_host, cfg.listen_port, token, cfg.allowed_origins,
-                        cfg.ping_interval, cfg.ping_timeout, cfg.max_message_bytes};
+    WsServerOptions opt{cfg.listen_host,      cfg.listen_port,   token,
+                        cfg.allowed_origins,  cfg.ping_interval, cfg.ping_timeout,
+                        cfg.max_message_bytes};
     server = std::make_unique<WsServer>(io, clock, log, hub, gateway, opt, [&] {
       return render_metrics(gateway, procs.open_fds(), procs.strays_killed());
     });
     int port = server->start();
-    std::string host = cfg.listen_host.find(':') != std::string::npos ? "[" + cfg.listen_host + "]" : cfg.listen_host;
+    std::string host = cfg.listen_host.find(':') != std::string::npos ? "[" + cfg.listen_host + "]"
+                                                                      : cfg.listen_host;
     if (!token_path.empty()) std::fprintf(stderr, "token in %s\n", token_path.c_str());
     std::fprintf(stderr, "listening ws://%s:%d/ws\n", host.c_str(), port);
   }
@@ -232,7 +248,7 @@ int run(int argc, char** argv) {
   return 0;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   try {

@@ -27,16 +27,21 @@ namespace lifeline::runtime {
 
 namespace {
 
-int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
 int pidfd_send_signal(int pidfd, int sig) {
   return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
 int to_signo(Signal s) {
   switch (s) {
-    case Signal::hup: return SIGHUP;
-    case Signal::term: return SIGTERM;
-    case Signal::kill: return SIGKILL;
+    case Signal::hup:
+      return SIGHUP;
+    case Signal::term:
+      return SIGTERM;
+    case Signal::kill:
+      return SIGKILL;
   }
   return SIGKILL;
 }
@@ -46,7 +51,9 @@ int status_of(const siginfo_t& info) {
   return 128 + info.si_status;
 }
 
-std::string errno_text(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+std::string errno_text(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
 
 // Everything the child needs is prepared before fork: after it, only async-signal-safe
 // calls until exec.
@@ -56,20 +63,21 @@ struct ExecPlan {
   std::vector<char*> envp;
 };
 
-} // namespace
+}  // namespace
 
 struct PosixProcessControl::Child {
   ChildId id = 0;
   ChildKind kind = ChildKind::slash;
   pid_t pid = 0;
   int pgid = 0;
+  std::uint64_t start_ticks = 0;  // for the ledger row
   bool exited = false;
   bool reaped = false;
   bool released = false;
   std::unique_ptr<asio::posix::stream_descriptor> pidfd;
-  std::unique_ptr<asio::posix::stream_descriptor> input;  // stdin pipe or PTY master
-  std::unique_ptr<asio::posix::stream_descriptor> output; // stdout pipe or PTY master (dup)
-  std::unique_ptr<asio::posix::stream_descriptor> errors; // stderr pipe (slash only)
+  std::unique_ptr<asio::posix::stream_descriptor> input;   // stdin pipe or PTY master
+  std::unique_ptr<asio::posix::stream_descriptor> output;  // stdout pipe or PTY master (dup)
+  std::unique_ptr<asio::posix::stream_descriptor> errors;  // stderr pipe (slash only)
   int lifeline_write = -1;
   std::array<char, 65536> buf{};
   std::array<char, 4096> err_buf{};
@@ -89,8 +97,12 @@ PosixProcessControl::PosixProcessControl(asio::io_context& io, Log& log,
 
 PosixProcessControl::~PosixProcessControl() = default;
 
-int PosixProcessControl::gateway_pgid() const { return static_cast<int>(getpgrp()); }
-std::int64_t PosixProcessControl::open_fds() const { return count_fds(); }
+int PosixProcessControl::gateway_pgid() const {
+  return static_cast<int>(getpgrp());
+}
+std::int64_t PosixProcessControl::open_fds() const {
+  return count_fds();
+}
 std::string PosixProcessControl::containment() const {
   return cgroups_ ? cgroups_->description() : "process-group";
 }
@@ -100,20 +112,22 @@ void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnR
   // spawning thread, and this thread lives as long as the gateway); the completion is
   // delivered later, never inline (the port contract).
   SpawnResult r = do_spawn(spec);
-  asio::post(io_, [this, done = std::move(done), r = std::move(r), pty = spec.kind == ChildKind::pty] {
-    done(r);
-    // Only now that the core has adopted the child may its output flow: bytes read
-    // earlier would reach a core that does not know the child yet, and be lost.
-    if (!r.ok) return;
-    read_output(r.child);
-    if (!pty) read_stderr(r.child);
-  });
+  asio::post(io_,
+             [this, done = std::move(done), r = std::move(r), pty = spec.kind == ChildKind::pty] {
+               done(r);
+               // Only now that the core has adopted the child may its output flow: bytes read
+               // earlier would reach a core that does not know the child yet, and be lost.
+               if (!r.ok) return;
+               read_output(r.child);
+               if (!pty) read_stderr(r.child);
+             });
 }
 
 SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) return {false, 0, 0, 0, "empty command"};
   bool pty = spec.kind == ChildKind::pty;
-  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, life[2] = {-1, -1}, status[2] = {-1, -1};
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, life[2] = {-1, -1},
+      status[2] = {-1, -1};
   int master = -1;
   std::string slave_name;
   auto close_all = [&] {
@@ -142,7 +156,8 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     ws.ws_col = static_cast<unsigned short>(spec.cols);
     ws.ws_row = static_cast<unsigned short>(spec.rows);
     ioctl(master, TIOCSWINSZ, &ws);
-  } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+  } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+             pipe2(err, O_CLOEXEC) != 0) {
     int e = errno;
     close_all();
     return {false, 0, 0, 0, errno_text("pipe", e)};
@@ -177,9 +192,9 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR2}) ::signal(s, SIG_DFL);
-    setsid(); // a new session and process group, led by this child
+    setsid();  // a new session and process group, led by this child
     prctl(PR_SET_PDEATHSIG, deathsig);
-    if (getppid() != parent) _exit(127); // the gateway died before the tripwire was set
+    if (getppid() != parent) _exit(127);  // the gateway died before the tripwire was set
     int fail_errno = 0;
     if (!cgroup_procs.empty()) {
       // Join this child's own cgroup before anything else can fork.
@@ -189,7 +204,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     }
     if (fail_errno) {
     } else if (pty) {
-      int slave = open(slave_name.c_str(), O_RDWR); // becomes the controlling terminal
+      int slave = open(slave_name.c_str(), O_RDWR);  // becomes the controlling terminal
       if (slave < 0) fail_errno = errno;
       if (!fail_errno) {
         ioctl(slave, TIOCSCTTY, 0);
@@ -233,7 +248,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   if (got > 0 || pidfd < 0) {
     int e = got > 0 ? child_errno : errno;
     if (pidfd < 0) kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0); // it has exited (or is dying): reap it now
+    waitpid(pid, nullptr, 0);  // it has exited (or is dying): reap it now
     if (pidfd >= 0) close(pidfd);
     return fail(errno_text(got > 0 ? "exec" : "pidfd_open", e));
   }
@@ -257,6 +272,12 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     c->errors = std::make_unique<asio::posix::stream_descriptor>(io_, err[0]);
     in[1] = out[0] = err[0] = -1;
   }
+  if (ledger_) {
+    // Recorded so that a successor can finish the job if we are SIGKILLed (rule 8).
+    auto st = read_proc_stat(pid);
+    c->start_ticks = st ? st->start_ticks : 0;
+    ledger_->ledger_add({pid, c->start_ticks, pid, cgroup_procs.empty() ? "" : cgroups_->dir(id)});
+  }
   SpawnResult r{true, id, pid, pid, ""};
   children_.emplace(id, std::move(c));
   watch_exit(id);
@@ -266,68 +287,71 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
 void PosixProcessControl::watch_exit(ChildId id) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->released) return;
-  it->second->pidfd->async_wait(asio::posix::stream_descriptor::wait_read,
-                                [this, id](const boost::system::error_code& ec) {
-                                  if (ec) return;
-                                  auto it = children_.find(id);
-                                  if (it == children_.end() || it->second->exited) return;
-                                  Child& c = *it->second;
-                                  siginfo_t info{};
-                                  // Observe without reaping: the zombie keeps the pid and
-                                  // the group id reserved until the core says reap().
-                                  if (waitid(static_cast<idtype_t>(P_PIDFD),
-                                             static_cast<id_t>(c.pidfd->native_handle()), &info,
-                                             WEXITED | WNOHANG | WNOWAIT) != 0 ||
-                                      info.si_pid == 0) {
-                                    watch_exit(id);
-                                    return;
-                                  }
-                                  c.exited = true;
-                                  if (events_) events_->on_child_exit(id, status_of(info));
-                                });
+  it->second->pidfd->async_wait(
+      asio::posix::stream_descriptor::wait_read, [this, id](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto it = children_.find(id);
+        if (it == children_.end() || it->second->exited) return;
+        Child& c = *it->second;
+        siginfo_t info{};
+        // Observe without reaping: the zombie keeps the pid and
+        // the group id reserved until the core says reap().
+        if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.pidfd->native_handle()),
+                   &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+            info.si_pid == 0) {
+          watch_exit(id);
+          return;
+        }
+        c.exited = true;
+        if (events_) events_->on_child_exit(id, status_of(info));
+      });
 }
 
 void PosixProcessControl::read_output(ChildId id) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->released) return;
   Child& c = *it->second;
-  c.output->async_read_some(asio::buffer(c.buf), [this, id](const boost::system::error_code& ec,
-                                                            std::size_t n) {
-    auto it = children_.find(id);
-    if (it == children_.end() || it->second->released) return;
-    if (fault("lifeline/read")) {
-      log_.write(LogLevel::warn, "read from child " + std::to_string(it->second->pid) + ": injected fault; no more output from it");
-      return;
-    }
-    if (n > 0 && events_) events_->on_child_output(id, std::string_view(it->second->buf.data(), n));
-    if (!ec) read_output(id); // EOF or EIO (PTY slave closed): stop; the exit will come
-  });
+  c.output->async_read_some(
+      asio::buffer(c.buf), [this, id](const boost::system::error_code& ec, std::size_t n) {
+        auto it = children_.find(id);
+        if (it == children_.end() || it->second->released) return;
+        if (fault("lifeline/read")) {
+          log_.write(LogLevel::warn, "read from child " + std::to_string(it->second->pid) +
+                                         ": injected fault; no more output from it");
+          return;
+        }
+        if (n > 0 && events_)
+          events_->on_child_output(id, std::string_view(it->second->buf.data(), n));
+        if (!ec) read_output(id);  // EOF or EIO (PTY slave closed): stop; the exit will come
+      });
 }
 
 void PosixProcessControl::read_stderr(ChildId id) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->released) return;
   Child& c = *it->second;
-  c.errors->async_read_some(asio::buffer(c.err_buf), [this, id](const boost::system::error_code& ec,
-                                                                std::size_t n) {
-    auto it = children_.find(id);
-    if (it == children_.end() || it->second->released) return;
-    Child& c = *it->second;
-    c.err_line.append(c.err_buf.data(), n);
-    std::size_t nl;
-    while ((nl = c.err_line.find('\n')) != std::string::npos) {
-      log_.write(LogLevel::info, "worker pid " + std::to_string(c.pid) + ": " + c.err_line.substr(0, nl));
-      c.err_line.erase(0, nl + 1);
-    }
-    if (c.err_line.size() > 4096) c.err_line.clear();
-    if (!ec) read_stderr(id);
-  });
+  c.errors->async_read_some(
+      asio::buffer(c.err_buf), [this, id](const boost::system::error_code& ec, std::size_t n) {
+        auto it = children_.find(id);
+        if (it == children_.end() || it->second->released) return;
+        Child& c = *it->second;
+        c.err_line.append(c.err_buf.data(), n);
+        std::size_t nl;
+        while ((nl = c.err_line.find('\n')) != std::string::npos) {
+          log_.write(LogLevel::info,
+                     "worker pid " + std::to_string(c.pid) + ": " + c.err_line.substr(0, nl));
+          c.err_line.erase(0, nl + 1);
+        }
+        if (c.err_line.size() > 4096) c.err_line.clear();
+        if (!ec) read_stderr(id);
+      });
 }
 
 void PosixProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->reaped) {
-    log_.write(LogLevel::error, "refusing to signal child " + std::to_string(id) + ": reaped or unknown");
+    log_.write(LogLevel::error,
+               "refusing to signal child " + std::to_string(id) + ": reaped or unknown");
     return;
   }
   Child& c = *it->second;
@@ -365,6 +389,7 @@ void PosixProcessControl::release(ChildId id) {
     if (*d) (*d)->close(ignored);
   if (c.lifeline_write >= 0) close(c.lifeline_write);
   if (cgroups_) cgroups_->remove(id);
+  if (ledger_) ledger_->ledger_remove(c.pid, c.start_ticks);
   // Handlers still queued find the entry gone and do nothing.
   children_.erase(it);
 }
@@ -398,7 +423,7 @@ void PosixProcessControl::flush_writes(ChildId id) {
                       if (ec) {
                         it->second->pending_writes.clear();
                         it->second->writing = false;
-                        return; // the child is gone or closed its input: its exit follows
+                        return;  // the child is gone or closed its input: its exit follows
                       }
                       flush_writes(id);
                     });
@@ -431,4 +456,4 @@ void PosixProcessControl::reap_strays() {
   }
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

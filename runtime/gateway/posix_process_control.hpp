@@ -11,6 +11,7 @@
 
 #include "core/ports.hpp"
 #include "runtime/gateway/cgroup_containment.hpp"
+#include "runtime/gateway/child_ledger.hpp"
 #include "runtime/gateway/io.hpp"
 
 namespace lifeline::runtime {
@@ -33,6 +34,9 @@ class PosixProcessControl final : public ProcessControl {
   std::int64_t open_fds() const override;
   std::string containment() const override;
 
+  // Every child is recorded there from spawn to release (may be null: no ledger).
+  void set_ledger(ChildLedger* ledger) { ledger_ = ledger; }
+
   // Kills and reaps children we did not spawn: escapees reparented to us as subreaper.
   void reap_strays();
   std::size_t strays_killed() const { return strays_killed_; }
@@ -46,6 +50,7 @@ class PosixProcessControl final : public ProcessControl {
   void flush_writes(ChildId id);
 
   asio::io_context& io_;
+  ChildLedger* ledger_ = nullptr;
   Log& log_;
   std::vector<std::string> child_env_;
   CgroupContainment* cgroups_;
@@ -55,4 +60,4 @@ class PosixProcessControl final : public ProcessControl {
   std::size_t strays_killed_ = 0;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -4,6 +4,7 @@
 
 #include "runtime/gateway/faults.hpp"
 
+#include <future>
 #include <stdexcept>
 
 namespace lifeline::runtime {
@@ -31,12 +32,21 @@ CREATE TABLE IF NOT EXISTS transcript (
   text TEXT NOT NULL,
   PRIMARY KEY (session_key, seq)
 );
+CREATE TABLE IF NOT EXISTS children (
+  pid INTEGER NOT NULL,
+  start_ticks INTEGER NOT NULL,
+  pgid INTEGER NOT NULL,
+  cgroup TEXT NOT NULL,
+  PRIMARY KEY (pid, start_ticks)
+);
 )sql";
 
 // A prepared statement that finalizes itself.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) { ok_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) == SQLITE_OK; }
+  Stmt(sqlite3* db, const char* sql) {
+    ok_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) == SQLITE_OK;
+  }
   ~Stmt() { sqlite3_finalize(s_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -53,7 +63,9 @@ class Stmt {
   std::int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
   std::string text(int col) {
     auto* p = sqlite3_column_text(s_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : "";
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
+             : "";
   }
   bool null(int col) { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 
@@ -62,11 +74,14 @@ class Stmt {
   bool ok_ = false;
 };
 
-bool exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+bool exec(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
 
-} // namespace
+}  // namespace
 
-SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path) : io_(io), log_(log) {
+SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path)
+    : io_(io), log_(log) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -107,6 +122,46 @@ SqliteStore::~SqliteStore() {
   sqlite3_close(db_);
 }
 
+void SqliteStore::ledger_add(const LedgerRow& row) {
+  submit([this, row](sqlite3* db) {
+    Stmt st(db,
+            "INSERT OR REPLACE INTO children (pid, start_ticks, pgid, cgroup) VALUES (?, ?, ?, ?)");
+    st.bind(1, std::int64_t{row.pid}).bind(2, static_cast<std::int64_t>(row.start_ticks));
+    st.bind(3, std::int64_t{row.pgid}).bind(4, row.cgroup);
+    if (st.step() != SQLITE_DONE)
+      log_.write(LogLevel::error, "store: could not record child pid " + std::to_string(row.pid) +
+                                      " in the ledger: " + sqlite3_errmsg(db));
+  });
+}
+
+void SqliteStore::ledger_remove(int pid, std::uint64_t start_ticks) {
+  submit([this, pid, start_ticks](sqlite3* db) {
+    Stmt st(db, "DELETE FROM children WHERE pid = ? AND start_ticks = ?");
+    st.bind(1, std::int64_t{pid}).bind(2, static_cast<std::int64_t>(start_ticks));
+    if (st.step() != SQLITE_DONE)
+      log_.write(LogLevel::error,
+                 "store: could not remove child pid " + std::to_string(pid) + " from the ledger");
+  });
+}
+
+std::vector<LedgerRow> SqliteStore::ledger_take() {
+  std::promise<std::vector<LedgerRow>> done;
+  auto rows = done.get_future();
+  submit([&done](sqlite3* db) {
+    std::vector<LedgerRow> out;
+    {
+      Stmt st(db, "SELECT pid, start_ticks, pgid, cgroup FROM children");
+      while (st.step() == SQLITE_ROW)
+        out.push_back({static_cast<int>(st.i64(0)), static_cast<std::uint64_t>(st.i64(1)),
+                       static_cast<int>(st.i64(2)), st.text(3)});
+    }
+    Stmt del(db, "DELETE FROM children");
+    del.step();
+    done.set_value(std::move(out));
+  });
+  return rows.get();
+}
+
 void SqliteStore::submit(std::function<void(sqlite3*)> job) {
   {
     std::lock_guard lock(mu_);
@@ -121,7 +176,7 @@ void SqliteStore::run() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return; // stopping, and drained
+      if (jobs_.empty()) return;  // stopping, and drained
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
@@ -144,7 +199,8 @@ void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool
 void SqliteStore::record_end(const std::string& session_id, const std::string& reason, WallMs at,
                              std::function<void(bool)> done) {
   submit([this, session_id, reason, at, done = std::move(done)](sqlite3* db) {
-    Stmt s(db, "UPDATE sessions SET ended_at=?, end_reason=? WHERE session_id=? AND ended_at IS NULL");
+    Stmt s(db,
+           "UPDATE sessions SET ended_at=?, end_reason=? WHERE session_id=? AND ended_at IS NULL");
     s.bind(1, at).bind(2, reason).bind(3, session_id);
     bool ok = !fault("lifeline/store/end") && s.step() == SQLITE_DONE;
     asio::post(io_, [done, ok] { done(ok); });
@@ -159,16 +215,20 @@ void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
       Stmt next(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_key=?");
       next.bind(1, session_key);
       std::int64_t seq = next.step() == SQLITE_ROW ? next.i64(0) : -1;
-      Stmt ins(db, "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
+      Stmt ins(
+          db,
+          "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
       ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
       ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
-      if (seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE && exec(db, "COMMIT")) {
-        reply = {true, seq}; // durable: synchronous=FULL committed it
+      if (seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE &&
+          exec(db, "COMMIT")) {
+        reply = {true, seq};  // durable: synchronous=FULL committed it
       } else {
         exec(db, "ROLLBACK");
       }
     }
-    if (!reply.ok) log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db));
+    if (!reply.ok)
+      log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db));
     asio::post(io_, [done, reply] { done(reply); });
   });
 }
@@ -216,4 +276,4 @@ void SqliteStore::history(const std::string& session_key, int limit,
   });
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -11,17 +11,18 @@
 #include <thread>
 
 #include "core/ports.hpp"
+#include "runtime/gateway/child_ledger.hpp"
 #include "runtime/gateway/io.hpp"
 
 struct sqlite3;
 
 namespace lifeline::runtime {
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public ChildLedger {
  public:
   // Opens (creating) the database; throws std::runtime_error with a clear message.
   SqliteStore(asio::io_context& io, Log& log, const std::string& path);
-  ~SqliteStore() override; // drains queued work, then closes
+  ~SqliteStore() override;  // drains queued work, then closes
 
   void record_start(const SessionRecord& rec, std::function<void(bool ok)> done) override;
   void record_end(const std::string& session_id, const std::string& reason, WallMs at,
@@ -32,6 +33,12 @@ class SqliteStore final : public Store {
                     std::function<void(StoreReply<std::optional<SessionRecord>>)> done) override;
   void history(const std::string& session_key, int limit,
                std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) override;
+
+  // ChildLedger: fire and forget (a failure is logged); rows become durable in order.
+  void ledger_add(const LedgerRow& row) override;
+  void ledger_remove(int pid, std::uint64_t start_ticks) override;
+  // Every row a predecessor left, removed from the table: call once, before serving.
+  std::vector<LedgerRow> ledger_take();
 
   static constexpr int schema_version = 1;
 
@@ -49,4 +56,4 @@ class SqliteStore final : public Store {
   std::thread thread_;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

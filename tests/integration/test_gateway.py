@@ -183,6 +183,31 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         finally:
             again.stop()
 
+    async def test_without_cgroups_a_restarted_gateway_kills_a_crashed_workers_grandchildren(self):
+        # Found by the simulator (sim/regressions/worker-crash-then-gateway-sigkill.json):
+        # a worker dies without running its containment and the gateway is SIGKILLed before
+        # it sweeps the grandchildren it just inherited. Without cgroups, only the child
+        # ledger in the store can lead a successor to them.
+        self.gw.stop()
+        self.gw = Gateway(*self.gateway_args, env={"LIFELINE_CGROUPS": "off"}).start()
+        c = await self.gw.connect()
+        self.assertIn("LIFELINE_CGROUPS=off", (await c.result("gateway.stats"))["containment"])
+        sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]
+        pid, tree = await self.worker_tree(c, sid, escape="/spawn 2")
+        grandchildren = tree - {pid}
+        os.kill(self.gw.pid, signal.SIGSTOP)  # so that it cannot sweep what it inherits
+        os.kill(pid, signal.SIGKILL)  # the worker dies without its containment
+        self.gw.proc.kill()
+        self.gw.proc.wait()
+        await asyncio.sleep(0.3)
+        self.assertTrue(all(alive(p) for p in grandchildren), "nothing but a successor can reach them now")
+        again = Gateway(*self.gateway_args, state_dir=self.gw.state_dir, env={"LIFELINE_CGROUPS": "off"}).start()
+        try:
+            self.assert_all_gone(grandchildren)
+            self.assertTrue(any("left by a previous gateway" in line for line in again.log), again.log)
+        finally:
+            again.stop()
+
     async def test_history_survives_sigkill_and_restart_and_resume_continues_it(self):
         c = await self.gw.connect()
         created = await c.result("session.create", title="notes")
