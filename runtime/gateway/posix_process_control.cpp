@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -123,6 +124,26 @@ void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnR
              });
 }
 
+namespace {
+
+// fork() through clone3, with CLONE_PIDFD and, when cgroup_fd >= 0, CLONE_INTO_CGROUP.
+// Like fork() it returns twice (no CLONE_VM: the child has its own copy of memory).
+pid_t clone3_fork(int* pidfd, int cgroup_fd) {
+  clone_args args{};
+  args.flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
+  args.exit_signal = SIGCHLD;
+  args.cgroup = cgroup_fd >= 0 ? static_cast<std::uint64_t>(cgroup_fd) : 0;
+  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+}
+
+// Errors that mean "no clone3 (or no CLONE_INTO_CGROUP) here", not "cannot fork".
+bool clone3_unavailable(int e) {
+  return e == ENOSYS || e == EINVAL || e == E2BIG || e == EOPNOTSUPP || e == EPERM;
+}
+
+}  // namespace
+
 SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) return {false, 0, 0, 0, "empty command"};
   bool pty = spec.kind == ChildKind::pty;
@@ -184,7 +205,19 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   };
 
   if (fault("lifeline/spawn/fork")) return fail("fork: injected fault (EAGAIN)");
-  pid_t pid = fork();
+  // clone3: the pidfd is made with the child (this incarnation, never a bare pid) and,
+  // with cgroups, the child is born in its own cgroup instead of migrating into it.
+  int pidfd = -1;
+  int cgroup_fd = cgroup_procs.empty()
+                      ? -1
+                      : open(cgroups_->dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  pid_t pid = clone3_fork(&pidfd, cgroup_fd);
+  bool born_in_cgroup = pid >= 0 && cgroup_fd >= 0;
+  if (pid < 0 && clone3_unavailable(errno)) {
+    pid = fork();  // an older kernel: fork, then pidfd_open below
+    pidfd = -1;
+  }
+  if (cgroup_fd >= 0 && pid != 0) close(cgroup_fd);
   if (pid < 0) return fail(errno_text("fork", errno));
   if (pid == 0) {
     // Child: async-signal-safe calls only.
@@ -196,7 +229,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     prctl(PR_SET_PDEATHSIG, deathsig);
     if (getppid() != parent) _exit(127);  // the gateway died before the tripwire was set
     int fail_errno = 0;
-    if (!cgroup_procs.empty()) {
+    if (!cgroup_procs.empty() && !born_in_cgroup) {
       // Join this child's own cgroup before anything else can fork.
       int fd = open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0 || ::write(fd, "0", 1) != 1) fail_errno = errno ? errno : EIO;
@@ -232,7 +265,12 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   }
 
   // Parent. Hold a pidfd before anything else: this incarnation, never a bare pid.
-  int pidfd = fault("lifeline/spawn/pidfd") ? (errno = EMFILE, -1) : pidfd_open(pid);
+  if (pidfd < 0) pidfd = pidfd_open(pid);
+  if (fault("lifeline/spawn/pidfd") && pidfd >= 0) {
+    close(pidfd);
+    pidfd = -1;
+    errno = EMFILE;
+  }
   close(status[1]);
   status[1] = -1;
   int child_errno = 0;

@@ -123,46 +123,52 @@ SqliteStore::~SqliteStore() {
 }
 
 void SqliteStore::ledger_add(const LedgerRow& row) {
-  submit([this, row](sqlite3* db) {
+  submit([this, row](sqlite3* db) -> JobResult {
     Stmt st(db,
             "INSERT OR REPLACE INTO children (pid, start_ticks, pgid, cgroup) VALUES (?, ?, ?, ?)");
     st.bind(1, std::int64_t{row.pid}).bind(2, static_cast<std::int64_t>(row.start_ticks));
     st.bind(3, std::int64_t{row.pgid}).bind(4, row.cgroup);
-    if (st.step() != SQLITE_DONE)
-      log_.write(LogLevel::error, "store: could not record child pid " + std::to_string(row.pid) +
-                                      " in the ledger: " + sqlite3_errmsg(db));
+    bool ok = st.step() == SQLITE_DONE;
+    return {ok, [this, pid = row.pid](bool durable) {
+              if (!durable)
+                log_.write(LogLevel::error, "store: could not record child pid " +
+                                                std::to_string(pid) + " in the ledger");
+            }};
   });
 }
 
 void SqliteStore::ledger_remove(int pid, std::uint64_t start_ticks) {
-  submit([this, pid, start_ticks](sqlite3* db) {
+  submit([this, pid, start_ticks](sqlite3* db) -> JobResult {
     Stmt st(db, "DELETE FROM children WHERE pid = ? AND start_ticks = ?");
     st.bind(1, std::int64_t{pid}).bind(2, static_cast<std::int64_t>(start_ticks));
-    if (st.step() != SQLITE_DONE)
-      log_.write(LogLevel::error,
-                 "store: could not remove child pid " + std::to_string(pid) + " from the ledger");
+    bool ok = st.step() == SQLITE_DONE;
+    return {ok, [this, pid](bool durable) {
+              if (!durable)
+                log_.write(LogLevel::error, "store: could not remove child pid " +
+                                                std::to_string(pid) + " from the ledger");
+            }};
   });
 }
 
 std::vector<LedgerRow> SqliteStore::ledger_take() {
   std::promise<std::vector<LedgerRow>> done;
   auto rows = done.get_future();
-  submit([&done](sqlite3* db) {
-    std::vector<LedgerRow> out;
+  submit([&done](sqlite3* db) -> JobResult {
+    auto out = std::make_shared<std::vector<LedgerRow>>();
     {
       Stmt st(db, "SELECT pid, start_ticks, pgid, cgroup FROM children");
       while (st.step() == SQLITE_ROW)
-        out.push_back({static_cast<int>(st.i64(0)), static_cast<std::uint64_t>(st.i64(1)),
-                       static_cast<int>(st.i64(2)), st.text(3)});
+        out->push_back({static_cast<int>(st.i64(0)), static_cast<std::uint64_t>(st.i64(1)),
+                        static_cast<int>(st.i64(2)), st.text(3)});
     }
     Stmt del(db, "DELETE FROM children");
-    del.step();
-    done.set_value(std::move(out));
+    bool ok = del.step() == SQLITE_DONE;
+    return {ok, [&done, out](bool) { done.set_value(std::move(*out)); }};
   });
   return rows.get();
 }
 
-void SqliteStore::submit(std::function<void(sqlite3*)> job) {
+void SqliteStore::submit(Job job) {
   {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(job));
@@ -172,107 +178,129 @@ void SqliteStore::submit(std::function<void(sqlite3*)> job) {
 
 void SqliteStore::run() {
   for (;;) {
-    std::function<void(sqlite3*)> job;
+    std::vector<Job> batch;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) return;  // stopping, and drained
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      // Group commit: whatever queued up while the last batch was being made durable
+      // shares one transaction - and one fsync. Nobody hears back before the commit.
+      while (!jobs_.empty() && batch.size() < max_batch) {
+        batch.push_back(std::move(jobs_.front()));
+        jobs_.pop_front();
+      }
     }
-    job(db_);
+    bool began = exec(db_, "BEGIN IMMEDIATE");
+    std::vector<JobResult> results;
+    results.reserve(batch.size());
+    for (auto& job : batch) {
+      // Each job in a savepoint of its own: one that fails leaves the others standing.
+      bool savepoint = began && exec(db_, "SAVEPOINT job");
+      results.push_back(job(db_));
+      if (savepoint) {
+        if (!results.back().ok) exec(db_, "ROLLBACK TO job");
+        exec(db_, "RELEASE job");
+      }
+    }
+    // Without a transaction (BEGIN failed) each statement committed on its own.
+    bool committed = !began || exec(db_, "COMMIT");
+    if (!committed) {
+      log_.write(LogLevel::error, std::string("store commit failed: ") + sqlite3_errmsg(db_));
+      exec(db_, "ROLLBACK");
+    }
+    for (auto& r : results)
+      if (r.finish) r.finish(r.ok && committed);
   }
 }
 
 void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool)> done) {
-  submit([this, rec, done = std::move(done)](sqlite3* db) {
+  submit([this, rec, done = std::move(done)](sqlite3* db) -> JobResult {
     Stmt s(db,
            "INSERT OR REPLACE INTO sessions(session_id, session_key, title, close_on_disconnect, "
            "created_at) VALUES(?,?,?,?,?)");
     s.bind(1, rec.session_id).bind(2, rec.session_key).bind(3, rec.title);
     s.bind(4, std::int64_t{rec.close_on_disconnect}).bind(5, rec.created_at);
     bool ok = !fault("lifeline/store/start") && s.step() == SQLITE_DONE;
-    asio::post(io_, [done, ok] { done(ok); });
+    return {ok,
+            [this, done](bool durable) { asio::post(io_, [done, durable] { done(durable); }); }};
   });
 }
 
 void SqliteStore::record_end(const std::string& session_id, const std::string& reason, WallMs at,
                              std::function<void(bool)> done) {
-  submit([this, session_id, reason, at, done = std::move(done)](sqlite3* db) {
+  submit([this, session_id, reason, at, done = std::move(done)](sqlite3* db) -> JobResult {
     Stmt s(db,
            "UPDATE sessions SET ended_at=?, end_reason=? WHERE session_id=? AND ended_at IS NULL");
     s.bind(1, at).bind(2, reason).bind(3, session_id);
     bool ok = !fault("lifeline/store/end") && s.step() == SQLITE_DONE;
-    asio::post(io_, [done, ok] { done(ok); });
+    return {ok,
+            [this, done](bool durable) { asio::post(io_, [done, durable] { done(durable); }); }};
   });
 }
 
 void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
                          std::function<void(StoreReply<std::int64_t>)> done) {
-  submit([this, session_key, entry, done = std::move(done)](sqlite3* db) {
-    StoreReply<std::int64_t> reply;
-    if (exec(db, "BEGIN IMMEDIATE")) {
-      Stmt next(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_key=?");
-      next.bind(1, session_key);
-      std::int64_t seq = next.step() == SQLITE_ROW ? next.i64(0) : -1;
-      Stmt ins(
-          db,
-          "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
-      ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
-      ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
-      if (seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE &&
-          exec(db, "COMMIT")) {
-        reply = {true, seq};  // durable: synchronous=FULL committed it
-      } else {
-        exec(db, "ROLLBACK");
-      }
-    }
-    if (!reply.ok)
-      log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db));
-    asio::post(io_, [done, reply] { done(reply); });
+  submit([this, session_key, entry, done = std::move(done)](sqlite3* db) -> JobResult {
+    Stmt next(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_key=?");
+    next.bind(1, session_key);
+    std::int64_t seq = next.step() == SQLITE_ROW ? next.i64(0) : -1;
+    Stmt ins(db,
+             "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
+    ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
+    ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
+    bool ok = seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE;
+    if (!ok) log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db));
+    return {ok, [this, done, seq](bool durable) {
+              // Durable: the batch holding it committed (synchronous=FULL).
+              StoreReply<std::int64_t> reply;
+              if (durable) reply = {true, seq};
+              asio::post(io_, [done, reply] { done(reply); });
+            }};
   });
 }
 
 void SqliteStore::find_session(const std::string& session_id,
                                std::function<void(StoreReply<std::optional<SessionRecord>>)> done) {
-  submit([this, session_id, done = std::move(done)](sqlite3* db) {
+  submit([this, session_id, done = std::move(done)](sqlite3* db) -> JobResult {
     StoreReply<std::optional<SessionRecord>> reply;
-    if (fault("lifeline/store/read")) return asio::post(io_, [done, reply] { done(reply); });
-    Stmt s(db,
-           "SELECT session_key, title, close_on_disconnect, created_at, end_reason FROM sessions "
-           "WHERE session_id=?");
-    s.bind(1, session_id);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-      SessionRecord r;
-      r.session_id = session_id;
-      r.session_key = s.text(0);
-      r.title = s.text(1);
-      r.close_on_disconnect = s.i64(2) != 0;
-      r.created_at = s.i64(3);
-      if (!s.null(4)) r.end_reason = s.text(4);
-      reply = {true, r};
-    } else if (rc == SQLITE_DONE) {
-      reply = {true, std::nullopt};
+    if (!fault("lifeline/store/read")) {
+      Stmt s(db,
+             "SELECT session_key, title, close_on_disconnect, created_at, end_reason FROM sessions "
+             "WHERE session_id=?");
+      s.bind(1, session_id);
+      int rc = s.step();
+      if (rc == SQLITE_ROW) {
+        SessionRecord r;
+        r.session_id = session_id;
+        r.session_key = s.text(0);
+        r.title = s.text(1);
+        r.close_on_disconnect = s.i64(2) != 0;
+        r.created_at = s.i64(3);
+        if (!s.null(4)) r.end_reason = s.text(4);
+        reply = {true, r};
+      } else if (rc == SQLITE_DONE) {
+        reply = {true, std::nullopt};
+      }
     }
-    asio::post(io_, [done, reply] { done(reply); });
+    return {true, [this, done, reply](bool) { asio::post(io_, [done, reply] { done(reply); }); }};
   });
 }
 
 void SqliteStore::history(const std::string& session_key, int limit,
                           std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) {
-  submit([this, session_key, limit, done = std::move(done)](sqlite3* db) {
-    StoreReply<std::vector<HistoryEntry>> reply;
-    if (fault("lifeline/store/read")) return asio::post(io_, [done, reply] { done(reply); });
-    Stmt s(db,
-           "SELECT seq, at, command, ok, text FROM (SELECT * FROM transcript WHERE session_key=? "
-           "ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC");
-    s.bind(1, session_key).bind(2, std::int64_t{limit});
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW)
-      reply.value.push_back({s.i64(0), s.i64(1), s.text(2), s.i64(3) != 0, s.text(4)});
-    reply.ok = rc == SQLITE_DONE;
-    asio::post(io_, [done, reply = std::move(reply)] { done(reply); });
+  submit([this, session_key, limit, done = std::move(done)](sqlite3* db) -> JobResult {
+    auto reply = std::make_shared<StoreReply<std::vector<HistoryEntry>>>();
+    if (!fault("lifeline/store/read")) {
+      Stmt s(db,
+             "SELECT seq, at, command, ok, text FROM (SELECT * FROM transcript WHERE session_key=? "
+             "ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC");
+      s.bind(1, session_key).bind(2, std::int64_t{limit});
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW)
+        reply->value.push_back({s.i64(0), s.i64(1), s.text(2), s.i64(3) != 0, s.text(4)});
+      reply->ok = rc == SQLITE_DONE;
+    }
+    return {true, [this, done, reply](bool) { asio::post(io_, [done, reply] { done(*reply); }); }};
   });
 }
 

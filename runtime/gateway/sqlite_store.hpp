@@ -43,7 +43,16 @@ class SqliteStore final : public Store, public ChildLedger {
   static constexpr int schema_version = 1;
 
  private:
-  void submit(std::function<void(sqlite3*)> job);
+  // What one job did inside a batch: whether its writes stand, and what to tell its
+  // caller once the batch's fate is known (durable: its writes are committed).
+  struct JobResult {
+    bool ok = true;
+    std::function<void(bool durable)> finish;
+  };
+  using Job = std::function<JobResult(sqlite3*)>;
+  static constexpr std::size_t max_batch = 256;
+
+  void submit(Job job);
   void run();
 
   asio::io_context& io_;
@@ -51,7 +60,7 @@ class SqliteStore final : public Store, public ChildLedger {
   sqlite3* db_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void(sqlite3*)>> jobs_;
+  std::deque<Job> jobs_;
   bool stopping_ = false;
   std::thread thread_;
 };
