@@ -150,7 +150,9 @@ int run(int argc, char** argv) {
   if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
     throw std::runtime_error("another lifeline-gateway is using " + cfg.state_dir);
   std::string db_path = cfg.state_dir + "/lifeline.db";
-  SqliteStore store(io, log, db_path);
+  // LIFELINE_SYNC=normal trades power-loss durability for latency (see README).
+  bool power_safe = !(env.count("LIFELINE_SYNC") && env.at("LIFELINE_SYNC") == "normal");
+  SqliteStore store(io, log, db_path, power_safe);
   // What a SIGKILLed predecessor left: first what its ledger names (while the parent
   // links still hold), then whatever is still in its cgroups.
   if (int killed = sweep_ledger(store.ledger_take(), log))
@@ -166,8 +168,10 @@ int run(int argc, char** argv) {
   Hub hub;
   Gateway gateway(cfg, GatewayPorts{clock, procs, hub, store, random, log});
   gateway.start();
-  log.write(LogLevel::info,
-            "store " + db_path + "; containment: " + procs.containment() + " + subreaper");
+  log.write(LogLevel::info, "store " + db_path +
+                                (power_safe ? " (synchronous=FULL)"
+                                            : " (synchronous=NORMAL, LIFELINE_SYNC=normal)") +
+                                "; containment: " + procs.containment() + " + subreaper");
 
   // Escapees reparented to us arrive as SIGCHLD for children we never spawned.
   asio::signal_set sigchld(io, SIGCHLD);

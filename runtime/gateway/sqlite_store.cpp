@@ -80,7 +80,7 @@ bool exec(sqlite3* db, const char* sql) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path)
+SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe)
     : io_(io), log_(log) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
@@ -89,8 +89,10 @@ SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path
     throw std::runtime_error("cannot open store " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
-  if (!exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") ||
-      !exec(db_, schema)) {
+  const char* pragmas =
+      power_safe ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+  if (!exec(db_, pragmas) || !exec(db_, schema)) {
     std::string msg = sqlite3_errmsg(db_);
     sqlite3_close(db_);
     throw std::runtime_error("cannot initialise store " + path + ": " + msg);

@@ -21,7 +21,10 @@ namespace lifeline::runtime {
 class SqliteStore final : public Store, public ChildLedger {
  public:
   // Opens (creating) the database; throws std::runtime_error with a clear message.
-  SqliteStore(asio::io_context& io, Log& log, const std::string& path);
+  // power_safe: synchronous=FULL, an acknowledged entry survives power loss (fsync per
+  // batch). Otherwise synchronous=NORMAL: it survives any crash of the gateway (the
+  // OOM killer's SIGKILL included), and the last batches may be lost on power loss.
+  SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe = true);
   ~SqliteStore() override;  // drains queued work, then closes
 
   void record_start(const SessionRecord& rec, std::function<void(bool ok)> done) override;

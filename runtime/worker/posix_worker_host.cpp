@@ -18,7 +18,7 @@ void PosixWorkerHost::write_stdout(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return; // the gateway is gone; the lifeline will tell us
+    if (n <= 0) return;  // the gateway is gone; the lifeline will tell us
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
 }
@@ -49,9 +49,10 @@ std::string PosixWorkerHost::spawn_background(int n, bool setsid) {
       int devnull = ::open("/dev/null", O_RDWR);
       for (int fd = 0; fd < 3; ++fd) dup2(devnull, fd);
       close_range(3, ~0U, 0);
-      signal(SIGHUP, SIG_IGN); // a stubborn one: only KILL works
+      signal(SIGHUP, SIG_IGN);  // a stubborn one: only KILL works
       for (;;) pause();
     }
+    forked_ = true;
     children_.push_back(pid);
   }
   return "";
@@ -70,9 +71,12 @@ void PosixWorkerHost::exit_with_containment(int code) {
   // Our own children first (setsid escapees included: their pids are still ours,
   // unreaped), then every other member of our group. Never ourselves: we exit.
   for (int pid : children_) kill(pid, SIGKILL);
+  // Only our descendants can be in our group (we lead it and the gateway's spawn put
+  // nobody else there): if we never forked, it holds only us - spare the /proc scan.
   pid_t self = getpid();
-  for (int pid : pids_in_group(getpgrp()))
-    if (pid != self) kill(pid, SIGKILL);
+  if (forked_)
+    for (int pid : pids_in_group(getpgrp()))
+      if (pid != self) kill(pid, SIGKILL);
   // Where the gateway gave us a cgroup of our own, it holds every descendant, however
   // far it escaped: kill it all, ourselves included (we are leaving anyway).
   std::string cg = own_cgroup2_dir();
@@ -87,7 +91,9 @@ void PosixWorkerHost::exit_with_containment(int code) {
   _exit(code);
 }
 
-void PosixWorkerHost::exit_now(int code) { _exit(code); }
+void PosixWorkerHost::exit_now(int code) {
+  _exit(code);
+}
 
 void PosixWorkerHost::crash() {
   signal(SIGSEGV, SIG_DFL);
@@ -101,4 +107,4 @@ ParentIdentity PosixWorkerHost::parent() {
   return ParentIdentity{ppid, st ? st->start_ticks : 0};
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -23,6 +23,7 @@ class PosixWorkerHost final : public WorkerHost, public ParentProbe {
 
  private:
   std::vector<int> children_;
+  bool forked_ = false;  // ever, even if every child is reaped since
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime
