@@ -15,7 +15,7 @@ constexpr std::array<int, 256> make_reverse() {
   return r;
 }
 constexpr auto reverse = make_reverse();
-} // namespace
+}  // namespace
 
 std::string encode(std::string_view bytes) {
   std::string out;
@@ -72,4 +72,4 @@ std::optional<std::string> decode(std::string_view text) {
   return out;
 }
 
-} // namespace lifeline::base64
+}  // namespace lifeline::base64

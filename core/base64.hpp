@@ -11,4 +11,4 @@ std::string encode(std::string_view bytes);
 // nullopt for anything but canonical padded base64.
 std::optional<std::string> decode(std::string_view text);
 
-} // namespace lifeline::base64
+}  // namespace lifeline::base64

@@ -47,7 +47,7 @@ void ChildSupervisor::terminate(ChildId id, std::function<void()> done) {
   if (it == children_.end()) return;
   Entry& e = it->second;
   if (done) e.on_gone.push_back(std::move(done));
-  if (e.stage != Stage::none) return; // already escalating: join it
+  if (e.stage != Stage::none) return;  // already escalating: join it
   e.stage = Stage::hup;
   if (e.exited) {
     finish(id);
@@ -135,4 +135,4 @@ std::size_t ChildSupervisor::count(ChildKind kind) const {
   return n;
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -23,7 +23,7 @@ struct ChildInfo {
   int pid = 0;
   int pgid = 0;
   std::string session_id;
-  std::string pty_id; // pty children only
+  std::string pty_id;  // pty children only
   WallMs started_at = 0;
 };
 
@@ -78,4 +78,4 @@ class ChildSupervisor {
   std::map<ChildId, Entry> children_;
 };
 
-} // namespace lifeline
+}  // namespace lifeline

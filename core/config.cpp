@@ -32,7 +32,7 @@ namespace {
 
 // One knob: its flag, how to apply a value, and whether it takes a value at all.
 struct Knob {
-  std::string flag; // without the leading "--"
+  std::string flag;  // without the leading "--"
   bool takes_value = true;
   bool repeatable = false;
   // Returns false when the value is malformed (the default stays, a warning is made).
@@ -174,7 +174,7 @@ Knob string_knob(std::string flag, std::string& target) {
               }};
 }
 
-} // namespace
+}  // namespace
 
 ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>& args,
                                                  const Env& env) {
@@ -193,7 +193,8 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back({"listen", true, false, [&c](const std::string& v) {
                      return parse_listen(v, c.listen_host, c.listen_port);
                    }});
-  knobs.push_back({"stdio", false, false, [&c](const std::string& v) { return parse_bool(v, c.stdio); }});
+  knobs.push_back(
+      {"stdio", false, false, [&c](const std::string& v) { return parse_bool(v, c.stdio); }});
   knobs.push_back(string_knob("token", c.token));
   knobs.push_back({"allowed-origin", true, true, [&c](const std::string& v) {
                      if (v.empty()) {
@@ -295,4 +296,4 @@ Environment: LIFELINE_WATCHDOG_POLL_S (2.0, min 0.05), LIFELINE_WATCHDOG_GRACE_S
 )";
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -19,14 +19,14 @@ struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8765;
   bool stdio = false;
-  std::string token;                        // empty: generate and write <state-dir>/token
-  std::vector<std::string> allowed_origins; // empty: the bound host's own origins
+  std::string token;                         // empty: generate and write <state-dir>/token
+  std::vector<std::string> allowed_origins;  // empty: the bound host's own origins
   std::string state_dir;
-  std::string worker_cmd; // empty: lifeline-slash-worker beside the gateway
+  std::string worker_cmd;  // empty: lifeline-slash-worker beside the gateway
   std::string pty_cmd = "/bin/sh";
   Millis session_ttl = 21600 * 1000;
   Millis reaper_interval = 300 * 1000;
-  Millis orphan_grace = 20 * 1000; // 0: detached sessions are never grace-reaped
+  Millis orphan_grace = 20 * 1000;  // 0: detached sessions are never grace-reaped
   Millis ping_interval = 20 * 1000;
   Millis ping_timeout = 20 * 1000;
   Millis slash_timeout = 45 * 1000;
@@ -35,9 +35,9 @@ struct GatewayConfig {
   std::int64_t max_message_bytes = 1048576;
 
   // Not flags (yet): limits and the escalation ladder of DESIGN.md rule 6.
-  std::int64_t max_queued_commands = 64; // per session, in flight included
+  std::int64_t max_queued_commands = 64;  // per session, in flight included
   std::int64_t max_ptys_per_session = 8;
-  std::int64_t max_pending_per_connection = 256; // requests awaiting a completion
+  std::int64_t max_pending_per_connection = 256;  // requests awaiting a completion
   Millis hup_wait = 250;
   Millis term_wait = 1000;
   Millis kill_wait = 1000;
@@ -46,8 +46,8 @@ struct GatewayConfig {
 struct WorkerConfig {
   std::string session_key;
   int lifeline_fd = -1;
-  Millis watchdog_poll = 2000; // LIFELINE_WATCHDOG_POLL_S, min 0.05 s
-  Millis watchdog_grace = 5000; // LIFELINE_WATCHDOG_GRACE_S, min 0
+  Millis watchdog_poll = 2000;   // LIFELINE_WATCHDOG_POLL_S, min 0.05 s
+  Millis watchdog_grace = 5000;  // LIFELINE_WATCHDOG_GRACE_S, min 0
 };
 
 template <typename Config>
@@ -68,7 +68,7 @@ std::string gateway_usage();
 std::string worker_usage();
 
 // Strict parsers shared with tests: the whole text must be the number.
-std::optional<Millis> parse_seconds(const std::string& text);   // finite, >= 0
-std::optional<std::int64_t> parse_count(const std::string& text); // integer, >= 1
+std::optional<Millis> parse_seconds(const std::string& text);      // finite, >= 0
+std::optional<std::int64_t> parse_count(const std::string& text);  // integer, >= 1
 
-} // namespace lifeline
+}  // namespace lifeline

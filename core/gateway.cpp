@@ -10,23 +10,34 @@ namespace lifeline {
 
 const char* to_string(EndReason reason) {
   switch (reason) {
-    case EndReason::client_close: return "client_close";
-    case EndReason::ws_disconnect: return "ws_disconnect";
-    case EndReason::orphan_grace: return "orphan_grace";
-    case EndReason::idle_timeout: return "idle_timeout";
-    case EndReason::lru_evict: return "lru_evict";
-    case EndReason::shutdown: return "shutdown";
-    case EndReason::worker_lost: return "worker_lost";
+    case EndReason::client_close:
+      return "client_close";
+    case EndReason::ws_disconnect:
+      return "ws_disconnect";
+    case EndReason::orphan_grace:
+      return "orphan_grace";
+    case EndReason::idle_timeout:
+      return "idle_timeout";
+    case EndReason::lru_evict:
+      return "lru_evict";
+    case EndReason::shutdown:
+      return "shutdown";
+    case EndReason::worker_lost:
+      return "worker_lost";
   }
   return "unknown";
 }
 
 const char* to_string(SessionStatus status) {
   switch (status) {
-    case SessionStatus::idle: return "idle";
-    case SessionStatus::working: return "working";
-    case SessionStatus::starting: return "starting";
-    case SessionStatus::detached: return "detached";
+    case SessionStatus::idle:
+      return "idle";
+    case SessionStatus::working:
+      return "working";
+    case SessionStatus::starting:
+      return "starting";
+    case SessionStatus::detached:
+      return "detached";
   }
   return "unknown";
 }
@@ -70,8 +81,8 @@ std::string Gateway::new_id(const char* prefix, int words) {
 
 void Gateway::on_connect(ConnId conn) {
   connections_.emplace(conn, Connection{});
-  Json payload = {{"version", version}, {"connection_id", "c" + std::to_string(conn)},
-                  {"protocol", 1}};
+  Json payload = {
+      {"version", version}, {"connection_id", "c" + std::to_string(conn)}, {"protocol", 1}};
   transport_.send(conn, rpc::event("gateway.ready", nullptr, std::move(payload)));
 }
 
@@ -111,8 +122,7 @@ void Gateway::reply(const ReplyTo& to, Json result) {
   transport_.send(to.conn, rpc::result(to.id, std::move(result)));
 }
 
-void Gateway::reply_error(const ReplyTo& to, int code, std::string_view message,
-                          const Json& data) {
+void Gateway::reply_error(const ReplyTo& to, int code, std::string_view message, const Json& data) {
   if (to.notification || !connected(to.conn)) return;
   transport_.send(to.conn, rpc::error(to.id, code, message, data));
 }
@@ -130,12 +140,12 @@ void Gateway::dispatch(ConnId conn, rpc::Request req) {
   }
   using Handler = void (Gateway::*)(const ReplyTo&, const Json&);
   static const std::map<std::string, Handler, std::less<>> methods = {
-      {"session.create", &Gateway::m_create},       {"session.close", &Gateway::m_close},
-      {"session.resume", &Gateway::m_resume},       {"session.active_list", &Gateway::m_active_list},
-      {"session.history", &Gateway::m_history},     {"slash.exec", &Gateway::m_exec},
-      {"session.reset", &Gateway::m_reset},         {"pty.open", &Gateway::m_pty_open},
-      {"pty.write", &Gateway::m_pty_write},         {"pty.resize", &Gateway::m_pty_resize},
-      {"pty.close", &Gateway::m_pty_close},         {"gateway.stats", &Gateway::m_stats},
+      {"session.create", &Gateway::m_create},   {"session.close", &Gateway::m_close},
+      {"session.resume", &Gateway::m_resume},   {"session.active_list", &Gateway::m_active_list},
+      {"session.history", &Gateway::m_history}, {"slash.exec", &Gateway::m_exec},
+      {"session.reset", &Gateway::m_reset},     {"pty.open", &Gateway::m_pty_open},
+      {"pty.write", &Gateway::m_pty_write},     {"pty.resize", &Gateway::m_pty_resize},
+      {"pty.close", &Gateway::m_pty_close},     {"gateway.stats", &Gateway::m_stats},
       {"gateway.workers", &Gateway::m_workers},
   };
   auto it = methods.find(req.method);
@@ -152,9 +162,8 @@ std::vector<SessionPtr> Gateway::sessions() const {
   std::vector<SessionPtr> out;
   out.reserve(registry_.size());
   for (const auto& [id, s] : registry_) out.push_back(s);
-  std::sort(out.begin(), out.end(), [](const SessionPtr& a, const SessionPtr& b) {
-    return a->seq < b->seq;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const SessionPtr& a, const SessionPtr& b) { return a->seq < b->seq; });
   return out;
 }
 
@@ -239,9 +248,9 @@ bool Gateway::make_room() {
   if (static_cast<std::int64_t>(registry_.size()) < config_.max_sessions) return true;
   SessionPtr victim;
   for (const auto& [id, s] : registry_)
-    if (lru_evictable(*s) && (!victim || s->last_active_mono < victim->last_active_mono ||
-                              (s->last_active_mono == victim->last_active_mono &&
-                               s->seq < victim->seq)))
+    if (lru_evictable(*s) &&
+        (!victim || s->last_active_mono < victim->last_active_mono ||
+         (s->last_active_mono == victim->last_active_mono && s->seq < victim->seq)))
       victim = s;
   if (!victim) return false;
   teardown(victim, EndReason::lru_evict);
@@ -304,7 +313,7 @@ void Gateway::m_resume(const ReplyTo& to, const Json& params) {
   if (!store_query_allowed(to)) return;
   store_.find_session(id, [this, to, rebind](StoreReply<std::optional<SessionRecord>> r) {
     store_query_done(to);
-    if (shutting_down_ || !connected(to.conn)) return; // nobody to bind it to: create nothing
+    if (shutting_down_ || !connected(to.conn)) return;  // nobody to bind it to: create nothing
     if (!r.ok) return reply_error(to, rpc::store_unavailable, "store unavailable");
     if (!r.value) return reply_error(to, rpc::nothing_to_resume, "nothing to resume");
     const SessionRecord& rec = *r.value;
@@ -400,7 +409,7 @@ void Gateway::m_workers(const ReplyTo& to, const Json& params) {
 // ---------------------------------------------------------------- lifecycle
 
 void Gateway::arm_grace(const SessionPtr& s) {
-  if (config_.orphan_grace <= 0 || s->finalized) return; // 0: never grace-reaped
+  if (config_.orphan_grace <= 0 || s->finalized) return;  // 0: never grace-reaped
   if (s->grace_timer) clock_.cancel(s->grace_timer);
   s->grace_timer = clock_.after(config_.orphan_grace, [this, s] { on_grace_expired(s); });
 }
@@ -409,7 +418,7 @@ void Gateway::on_grace_expired(const SessionPtr& s) {
   // Like an Asio timer, this may run after a cancel() that came too late, i.e. after the
   // session already ended another way in the same instant: the funnel makes that a no-op.
   s->grace_timer = 0;
-  if (s->conn) return; // resumed in time
+  if (s->conn) return;  // resumed in time
   if (s->busy()) {
     // A command is still running for a client who may come back for it: wait again
     // rather than skip (the historical bug left such sessions until the TTL).
@@ -421,13 +430,13 @@ void Gateway::on_grace_expired(const SessionPtr& s) {
 
 bool Gateway::idle_evictable(const Session& s, Millis now) const {
   // Each clause is one exemption of DESIGN.md rule 5; tests remove them one at a time.
-  return !s.finalized &&                                  // not already gone
-         !s.conn &&                                       // detached
-         !s.in_flight &&                                  // not busy
-         s.queue.empty() &&                               // no pending input
-         s.spawn_ticket == 0 && s.pty_spawns_pending == 0 && // finished starting
-         now - s.last_active_mono >= config_.session_ttl &&  // idle for the TTL
-         now - s.created_mono >= config_.session_ttl;        // and older than it
+  return !s.finalized &&                                      // not already gone
+         !s.conn &&                                           // detached
+         !s.in_flight &&                                      // not busy
+         s.queue.empty() &&                                   // no pending input
+         s.spawn_ticket == 0 && s.pty_spawns_pending == 0 &&  // finished starting
+         now - s.last_active_mono >= config_.session_ttl &&   // idle for the TTL
+         now - s.created_mono >= config_.session_ttl;         // and older than it
 }
 
 void Gateway::run_reaper() {
@@ -437,14 +446,14 @@ void Gateway::run_reaper() {
   for (const auto& [id, s] : registry_)
     if (idle_evictable(*s, now)) candidates.push_back(s);
   for (const auto& s : candidates)
-    if (still_mapped(s->id, s.get()) && idle_evictable(*s, clock_.now())) // re-check at eviction
+    if (still_mapped(s->id, s.get()) && idle_evictable(*s, clock_.now()))  // re-check at eviction
       teardown(s, EndReason::idle_timeout);
   if (!shutting_down_)
     reaper_timer_ = clock_.after(config_.reaper_interval, [this] { run_reaper(); });
 }
 
 bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
-  if (s->finalized) return false; // one funnel, one finalization, one stored end
+  if (s->finalized) return false;  // one funnel, one finalization, one stored end
   s->finalized = true;
   auto it = registry_.find(s->id);
   assert(it != registry_.end() && it->second == s);
@@ -494,11 +503,10 @@ void Gateway::shutdown(std::function<void()> done) {
 }
 
 void Gateway::maybe_finish_shutdown() {
-  if (!shutting_down_ || !shutdown_done_ || children_.size() != 0 || spawns_in_flight_ != 0)
-    return;
+  if (!shutting_down_ || !shutdown_done_ || children_.size() != 0 || spawns_in_flight_ != 0) return;
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
   done();
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -64,9 +64,9 @@ class Gateway final : public ProcessEvents {
   void shutdown(std::function<void()> done);
 
   // Introspection (tests, simulator, metrics).
-  std::vector<SessionPtr> sessions() const; // live (non-finalized), by creation
+  std::vector<SessionPtr> sessions() const;  // live (non-finalized), by creation
   SessionPtr find_session(const std::string& id) const;
-  const std::map<std::string, SessionPtr>& registry() const { return registry_; } // by id
+  const std::map<std::string, SessionPtr>& registry() const { return registry_; }  // by id
   const ChildSupervisor& children() const { return children_; }
   const GatewayCounters& counters() const { return counters_; }
   const GatewayConfig& config() const { return config_; }
@@ -74,7 +74,7 @@ class Gateway final : public ProcessEvents {
 
  private:
   struct Connection {
-    std::set<std::string> sessions; // ids of sessions bound here
+    std::set<std::string> sessions;  // ids of sessions bound here
     int store_queries = 0;
   };
 
@@ -103,7 +103,7 @@ class Gateway final : public ProcessEvents {
   // Sessions.
   SessionPtr create_session(ConnId conn, std::string key, std::string title,
                             bool close_on_disconnect);
-  bool make_room(); // LRU eviction when at the cap; false: refuse
+  bool make_room();  // LRU eviction when at the cap; false: refuse
   void bind(const SessionPtr& s, ConnId conn);
   void unbind(Session& s);
   void touch(Session& s);
@@ -131,10 +131,10 @@ class Gateway final : public ProcessEvents {
   void on_worker_line(const SessionPtr& s, std::string_view line);
   void on_command_timeout(const std::string& id, const std::weak_ptr<Session>& weak,
                           std::uint64_t request_id);
-  void finish_command(const SessionPtr& s, const std::shared_ptr<InFlightCommand>& cmd,
-                      bool ok, std::string text);
+  void finish_command(const SessionPtr& s, const std::shared_ptr<InFlightCommand>& cmd, bool ok,
+                      std::string text);
   void fail_in_flight(Session& s, int code, std::string_view message);
-  void drop_worker(Session& s); // terminate the worker and forget it
+  void drop_worker(Session& s);  // terminate the worker and forget it
   void kill_child(ChildId child);
   void on_worker_died(const SessionPtr& s, ChildId child, int status);
 
@@ -153,8 +153,8 @@ class Gateway final : public ProcessEvents {
   Log& log_;
   ChildSupervisor children_;
 
-  std::map<std::string, SessionPtr> registry_;        // id -> live session
-  std::map<std::string, std::string> pty_owner_;      // pty id -> session id
+  std::map<std::string, SessionPtr> registry_;    // id -> live session
+  std::map<std::string, std::string> pty_owner_;  // pty id -> session id
   std::map<ConnId, Connection> connections_;
   GatewayCounters counters_;
   std::uint64_t next_ticket_ = 1;
@@ -167,4 +167,4 @@ class Gateway final : public ProcessEvents {
   void maybe_finish_shutdown();
 };
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -23,7 +23,7 @@ std::vector<std::string> split_words(const std::string& cmd) {
   return out;
 }
 constexpr std::int64_t max_dimension = 10000;
-} // namespace
+}  // namespace
 
 void Gateway::m_pty_open(const ReplyTo& to, const Json& params) {
   Params p(params, {"session_id", "cols", "rows"});
@@ -53,8 +53,8 @@ void Gateway::m_pty_open(const ReplyTo& to, const Json& params) {
   });
 }
 
-void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
-                             ReplyTo to, SpawnResult r) {
+void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, ReplyTo to,
+                             SpawnResult r) {
   SessionPtr s = weak.lock();
   if (s) --s->pty_spawns_pending;
   bool wanted = s && still_mapped(id, s.get());
@@ -80,7 +80,7 @@ struct PtyLookup {
   SessionPtr session;
   ChildId child = 0;
 };
-} // namespace
+}  // namespace
 
 void Gateway::m_pty_write(const ReplyTo& to, const Json& params) {
   Params p(params, {"pty_id", "data"});
@@ -127,4 +127,4 @@ void Gateway::m_pty_close(const ReplyTo& to, const Json& params) {
   reply(to, {{"closed", true}});
 }
 
-} // namespace lifeline
+}  // namespace lifeline

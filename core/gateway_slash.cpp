@@ -16,7 +16,7 @@ std::string trim(std::string_view s) {
   auto last = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(first, last - first + 1));
 }
-} // namespace
+}  // namespace
 
 void Gateway::m_exec(const ReplyTo& to, const Json& params) {
   Params p(params, {"session_id", "command"});
@@ -132,7 +132,7 @@ void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Sessi
 
 void Gateway::on_child_output(ChildId child, std::string_view bytes) {
   const ChildInfo* info = children_.find(child);
-  if (!info || children_.terminating(child)) return; // late output of a dying child
+  if (!info || children_.terminating(child)) return;  // late output of a dying child
   SessionPtr s = find_session(info->session_id);
   if (!s) return;
   if (info->kind == ChildKind::pty) {
@@ -219,13 +219,13 @@ void Gateway::on_command_timeout(const std::string& id, const std::weak_ptr<Sess
   s->in_flight->timeout = 0;
   log_.write(LogLevel::warn, "session " + id + ": command timed out; restarting the worker");
   fail_in_flight(*s, rpc::worker_timed_out, "worker timed out");
-  drop_worker(*s); // a worker stuck in a command cannot take the next one
+  drop_worker(*s);  // a worker stuck in a command cannot take the next one
   pump(s);
 }
 
 void Gateway::fail_in_flight(Session& s, int code, std::string_view message) {
   auto cmd = s.in_flight;
-  if (!cmd || cmd->storing) return; // the store's completion answers a storing command
+  if (!cmd || cmd->storing) return;  // the store's completion answers a storing command
   if (cmd->timeout) {
     clock_.cancel(cmd->timeout);
     cmd->timeout = 0;
@@ -256,7 +256,7 @@ void Gateway::on_child_exit(ChildId child, int status) {
     return;
   }
   ChildInfo info = *found;
-  if (children_.on_exit(child, status)) return; // an escalation we started has finished
+  if (children_.on_exit(child, status)) return;  // an escalation we started has finished
   SessionPtr s = find_session(info.session_id);
   if (s && info.kind == ChildKind::slash && s->worker == child) {
     on_worker_died(s, child, status);
@@ -265,7 +265,7 @@ void Gateway::on_child_exit(ChildId child, int status) {
     pty_owner_.erase(info.pty_id);
     emit(*s, "pty.exit", {{"pty_id", info.pty_id}, {"status", status}});
   }
-  kill_child(child); // exited already: kills group leftovers, reaps, releases
+  kill_child(child);  // exited already: kills group leftovers, reaps, releases
 }
 
 void Gateway::on_worker_died(const SessionPtr& s, ChildId child, int status) {
@@ -277,7 +277,7 @@ void Gateway::on_worker_died(const SessionPtr& s, ChildId child, int status) {
   fail_in_flight(*s, rpc::worker_exited, "worker exited during the command");
   s->worker.reset();
   s->worker_lines.clear();
-  pump(s); // queued commands start a fresh worker
+  pump(s);  // queued commands start a fresh worker
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -5,4 +5,4 @@
 
 namespace lifeline {
 using Json = nlohmann::json;
-} // namespace lifeline
+}  // namespace lifeline

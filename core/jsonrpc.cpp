@@ -34,7 +34,7 @@ bool valid_id(const Json& id) {
   return id.is_null() || id.is_string() || id.is_number_integer() || id.is_number_unsigned();
 }
 
-} // namespace
+}  // namespace
 
 std::optional<Json> parse_json_bounded(std::string_view text, int max_depth) {
   if (!within_depth(text, max_depth)) return std::nullopt;
@@ -46,8 +46,8 @@ std::optional<Json> parse_json_bounded(std::string_view text, int max_depth) {
 std::variant<Request, DecodeError> decode(std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes)
     return DecodeError{nullptr, message_too_large,
-                       "message of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                           std::to_string(max_bytes)};
+                       "message of " + std::to_string(text.size()) +
+                           " bytes exceeds the limit of " + std::to_string(max_bytes)};
   auto parsed = parse_json_bounded(text);
   if (!parsed) return DecodeError{nullptr, parse_error, "parse error: not valid JSON"};
   Json& j = *parsed;
@@ -98,4 +98,4 @@ std::string event(std::string_view type, const std::string* session_id, Json pay
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-} // namespace lifeline::rpc
+}  // namespace lifeline::rpc

@@ -35,14 +35,14 @@ enum Code : int {
 inline constexpr int max_json_depth = 64;
 
 struct Request {
-  Json id;                  // string, integer or null
-  bool notification = false; // no "id" member: no reply is sent
+  Json id;                    // string, integer or null
+  bool notification = false;  // no "id" member: no reply is sent
   std::string method;
   Json params = Json::object();
 };
 
 struct DecodeError {
-  Json id; // null unless the id could be read
+  Json id;  // null unless the id could be read
   int code;
   std::string message;
 };
@@ -53,8 +53,7 @@ std::optional<Json> parse_json_bounded(std::string_view text, int max_depth = ma
 std::variant<Request, DecodeError> decode(std::string_view text, std::size_t max_bytes);
 
 std::string result(const Json& id, Json result);
-std::string error(const Json& id, int code, std::string_view message,
-                  const Json& data = Json());
+std::string error(const Json& id, int code, std::string_view message, const Json& data = Json());
 std::string event(std::string_view type, const std::string* session_id, Json payload);
 
-} // namespace lifeline::rpc
+}  // namespace lifeline::rpc

@@ -2,8 +2,8 @@
 
 namespace lifeline {
 
-Keepalive::Keepalive(Clock& clock, Millis interval, Millis timeout,
-                     std::function<void()> send_ping, std::function<void()> on_dead)
+Keepalive::Keepalive(Clock& clock, Millis interval, Millis timeout, std::function<void()> send_ping,
+                     std::function<void()> on_dead)
     : clock_(clock),
       interval_(interval),
       timeout_(timeout),
@@ -17,7 +17,7 @@ void Keepalive::start() {
 
 void Keepalive::tick() {
   ping_timer_ = clock_.after(interval_, [this] { tick(); });
-  if (deadline_timer_) return; // one ping outstanding at a time
+  if (deadline_timer_) return;  // one ping outstanding at a time
   deadline_timer_ = clock_.after(timeout_, [this] { expire(); });
   send_ping_();
 }
@@ -44,4 +44,4 @@ void Keepalive::stop() {
     }
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -20,7 +20,7 @@ class Keepalive {
   ~Keepalive() { stop(); }
 
   void start();
-  void on_activity(); // any inbound frame, pongs included
+  void on_activity();  // any inbound frame, pongs included
   void stop();
   bool dead() const { return dead_; }
 
@@ -38,4 +38,4 @@ class Keepalive {
   bool dead_ = false;
 };
 
-} // namespace lifeline
+}  // namespace lifeline

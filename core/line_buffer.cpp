@@ -20,4 +20,4 @@ bool LineBuffer::feed(std::string_view bytes, std::vector<std::string>& out) {
   return true;
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -23,4 +23,4 @@ class LineBuffer {
   std::string partial_;
 };
 
-} // namespace lifeline
+}  // namespace lifeline

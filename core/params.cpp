@@ -88,4 +88,4 @@ std::int64_t Params::required_int(const char* name, std::int64_t min, std::int64
   return optional_int(name, min, max).value_or(min);
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -32,4 +32,4 @@ class Params {
   std::string error_;
 };
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -14,21 +14,21 @@
 
 namespace lifeline {
 
-using Millis = std::int64_t;   // a duration or a monotonic instant, in milliseconds
-using WallMs = std::int64_t;   // milliseconds since the Unix epoch, shown to clients
-using TimerId = std::uint64_t; // 0 never names a timer
-using ChildId = std::uint64_t; // one incarnation of a child process; never reused by a port
-using ConnId = std::uint64_t;  // one client connection; never reused by a transport
+using Millis = std::int64_t;    // a duration or a monotonic instant, in milliseconds
+using WallMs = std::int64_t;    // milliseconds since the Unix epoch, shown to clients
+using TimerId = std::uint64_t;  // 0 never names a timer
+using ChildId = std::uint64_t;  // one incarnation of a child process; never reused by a port
+using ConnId = std::uint64_t;   // one client connection; never reused by a transport
 
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual Millis now() const = 0;      // monotonic
-  virtual WallMs wall_now() const = 0; // for timestamps only, never for deadlines
+  virtual Millis now() const = 0;       // monotonic
+  virtual WallMs wall_now() const = 0;  // for timestamps only, never for deadlines
   virtual TimerId after(Millis delay, std::function<void()> fn) = 0;
   // A timer that has not expired will not fire. One whose deadline has passed may
   // already be queued and still fire (Asio's semantics): callbacks re-validate.
-  virtual void cancel(TimerId id) = 0; // unknown or already fired: no-op
+  virtual void cancel(TimerId id) = 0;  // unknown or already fired: no-op
 };
 
 // Randomness is a port so that the simulator can seed it.
@@ -54,9 +54,9 @@ enum class ChildKind { slash, pty };
 struct SpawnSpec {
   ChildKind kind = ChildKind::slash;
   std::vector<std::string> argv;
-  std::string session_id; // names the containment (cgroup) the child lives in
-  int cols = 0;           // pty only
-  int rows = 0;           // pty only
+  std::string session_id;  // names the containment (cgroup) the child lives in
+  int cols = 0;            // pty only
+  int rows = 0;            // pty only
 };
 
 struct SpawnResult {
@@ -64,7 +64,7 @@ struct SpawnResult {
   ChildId child = 0;
   int pid = 0;
   int pgid = 0;
-  std::string error; // when !ok: what failed (e.g. "exec: No such file or directory")
+  std::string error;  // when !ok: what failed (e.g. "exec: No such file or directory")
 };
 
 // Events a ProcessControl delivers to the core, on the core's thread.
@@ -122,20 +122,20 @@ struct SessionRecord {
   std::string title;
   bool close_on_disconnect = true;
   WallMs created_at = 0;
-  std::optional<std::string> end_reason; // set once the session was finalized
+  std::optional<std::string> end_reason;  // set once the session was finalized
 };
 
 struct HistoryEntry {
-  std::int64_t seq = 0; // assigned by the store, per session key, from 1
+  std::int64_t seq = 0;  // assigned by the store, per session key, from 1
   WallMs at = 0;
   std::string command;
   bool ok = false;
-  std::string text; // output when ok, error otherwise
+  std::string text;  // output when ok, error otherwise
 };
 
 template <typename T>
 struct StoreReply {
-  bool ok = false; // false: the store failed (I/O error, full disk, ...)
+  bool ok = false;  // false: the store failed (I/O error, full disk, ...)
   T value{};
 };
 
@@ -176,13 +176,13 @@ class WorkerHost {
  public:
   virtual ~WorkerHost() = default;
   virtual void write_stdout(std::string_view bytes) = 0;
-  virtual std::string describe_process() = 0;             // /pid
-  virtual std::string list_fds() = 0;                     // /fds
-  virtual std::string spawn_background(int n, bool setsid) = 0; // /spawn; "" on success
+  virtual std::string describe_process() = 0;                    // /pid
+  virtual std::string list_fds() = 0;                            // /fds
+  virtual std::string spawn_background(int n, bool setsid) = 0;  // /spawn; "" on success
   // Kill the worker's own group and containment (escapees included), then exit.
   virtual void exit_with_containment(int code) = 0;
-  virtual void exit_now(int code) = 0; // /exit
-  virtual void crash() = 0;            // /crash: die by a signal
+  virtual void exit_now(int code) = 0;  // /exit
+  virtual void crash() = 0;             // /crash: die by a signal
 };
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -17,7 +17,15 @@
 
 namespace lifeline {
 
-enum class EndReason { client_close, ws_disconnect, orphan_grace, idle_timeout, lru_evict, shutdown, worker_lost };
+enum class EndReason {
+  client_close,
+  ws_disconnect,
+  orphan_grace,
+  idle_timeout,
+  lru_evict,
+  shutdown,
+  worker_lost
+};
 inline constexpr int end_reason_count = 7;
 const char* to_string(EndReason reason);
 
@@ -35,10 +43,10 @@ struct PendingCommand {
 
 struct InFlightCommand {
   PendingCommand cmd;
-  std::uint64_t request_id = 0; // the id sent to the worker
+  std::uint64_t request_id = 0;  // the id sent to the worker
   TimerId timeout = 0;
-  bool storing = false;  // the worker answered; waiting for the store to make it durable
-  bool answered = false; // the client got its reply (or an error)
+  bool storing = false;   // the worker answered; waiting for the store to make it durable
+  bool answered = false;  // the client got its reply (or an error)
 };
 
 enum class SessionStatus { idle, working, starting, detached };
@@ -48,24 +56,24 @@ struct Session {
   std::string id;
   std::string key;
   std::string title;
-  std::uint64_t seq = 0; // creation order, for stable listings
+  std::uint64_t seq = 0;  // creation order, for stable listings
   bool close_on_disconnect = true;
   WallMs created_at = 0;
   WallMs last_active_at = 0;
   Millis created_mono = 0;
   Millis last_active_mono = 0;
 
-  std::optional<ConnId> conn; // none: detached
+  std::optional<ConnId> conn;  // none: detached
   bool finalized = false;
   TimerId grace_timer = 0;
 
   // The slash worker.
   std::optional<ChildId> worker;
-  std::uint64_t spawn_ticket = 0; // non-zero while a worker spawn is in flight
+  std::uint64_t spawn_ticket = 0;  // non-zero while a worker spawn is in flight
   std::vector<ReplyTo> reset_waiters;
   std::deque<PendingCommand> queue;
   std::shared_ptr<InFlightCommand> in_flight;
-  LineBuffer worker_lines{0}; // re-made with the message cap when a worker attaches
+  LineBuffer worker_lines{0};  // re-made with the message cap when a worker attaches
 
   // Terminals.
   std::map<std::string, ChildId> ptys;
@@ -84,4 +92,4 @@ struct Session {
 
 using SessionPtr = std::shared_ptr<Session>;
 
-} // namespace lifeline
+}  // namespace lifeline

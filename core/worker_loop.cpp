@@ -37,13 +37,15 @@ void WorkerLoop::poll_parent() {
   poll_timer_ = clock_.after(config_.watchdog_poll, [this] { poll_parent(); });
 }
 
-void WorkerLoop::on_lifeline_eof() { become_orphan("lifeline closed: the gateway is gone"); }
+void WorkerLoop::on_lifeline_eof() {
+  become_orphan("lifeline closed: the gateway is gone");
+}
 
 void WorkerLoop::become_orphan(const std::string& why) {
   if (orphaned_ || exited_) return;
   orphaned_ = true;
   log_.write(LogLevel::warn, "orphaned (" + why + ")");
-  queue_.clear(); // nobody will read the answers
+  queue_.clear();  // nobody will read the answers
   if (poll_timer_) {
     clock_.cancel(poll_timer_);
     poll_timer_ = 0;
@@ -108,7 +110,7 @@ void WorkerLoop::complete(std::int64_t id, bool ok, std::string text) {
   if (exited_) return;
   in_flight_.reset();
   host_.write_stdout(worker_protocol::encode_reply({id, ok, std::move(text)}));
-  if (orphaned_) return exit_now(0); // drained: the grace is over early
+  if (orphaned_) return exit_now(0);  // drained: the grace is over early
   run_next();
 }
 
@@ -117,7 +119,7 @@ bool parse_int(std::string_view s, int& out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && p == s.data() + s.size();
 }
-} // namespace
+}  // namespace
 
 void WorkerLoop::execute(const worker_protocol::Request& req) {
   std::string command = req.command;
@@ -175,4 +177,4 @@ void WorkerLoop::execute(const worker_protocol::Request& req) {
   complete(req.id, false, "unknown command " + name + " (try /help)");
 }
 
-} // namespace lifeline
+}  // namespace lifeline

@@ -58,7 +58,7 @@ class WorkerLoop {
   LineBuffer lines_{worker_max_line};
   std::deque<std::string> queue_;
   std::optional<std::int64_t> in_flight_;
-  TimerId command_timer_ = 0; // /sleep
+  TimerId command_timer_ = 0;  // /sleep
   TimerId poll_timer_ = 0;
   TimerId grace_timer_ = 0;
   ParentIdentity born_under_;
@@ -67,4 +67,4 @@ class WorkerLoop {
   bool exited_ = false;
 };
 
-} // namespace lifeline
+}  // namespace lifeline

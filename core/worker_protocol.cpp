@@ -9,7 +9,7 @@ namespace {
 std::string dump_line(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
-} // namespace
+}  // namespace
 
 std::string encode_request(const Request& req) {
   return dump_line({{"id", req.id}, {"command", req.command}});
@@ -59,4 +59,4 @@ std::optional<Reply> decode_reply(std::string_view line) {
   return r;
 }
 
-} // namespace lifeline::worker_protocol
+}  // namespace lifeline::worker_protocol

@@ -14,9 +14,9 @@ struct Request {
 };
 
 struct Reply {
-  std::optional<std::int64_t> id; // nullopt: the request did not parse
+  std::optional<std::int64_t> id;  // nullopt: the request did not parse
   bool ok = false;
-  std::string text; // output when ok, error otherwise
+  std::string text;  // output when ok, error otherwise
 };
 
 std::string encode_request(const Request& req);  // one line, '\n'-terminated
@@ -26,4 +26,4 @@ std::string encode_reply(const Reply& reply);    // one line, '\n'-terminated
 std::optional<Request> decode_request(std::string_view line, std::string* why = nullptr);
 std::optional<Reply> decode_reply(std::string_view line);
 
-} // namespace lifeline::worker_protocol
+}  // namespace lifeline::worker_protocol

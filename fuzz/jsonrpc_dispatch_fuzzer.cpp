@@ -28,31 +28,44 @@ void check(const Gateway& gw, const sim::ManualWorld& w, const char* when) {
 
 void world_action(char c, Gateway& gw, sim::ManualWorld& w, ConnId& conn) {
   switch (c) {
-    case 's': w.procs.complete_spawn(true); break;
-    case 'f': w.procs.complete_spawn(false, "EMFILE"); break;
+    case 's':
+      w.procs.complete_spawn(true);
+      break;
+    case 'f':
+      w.procs.complete_spawn(false, "EMFILE");
+      break;
     case 'a':
       for (ChildId id : w.procs.alive()) w.procs.answer(id, true, "ok");
       break;
     case 'x':
       if (auto alive = w.procs.alive(); !alive.empty()) w.procs.exit_child(alive.front(), 1);
       break;
-    case 't': w.advance(5'000); break;
-    case 'T': w.advance(60'000); break;
-    case 'w': w.store.fail_writes = !w.store.fail_writes; break;
-    case 'r': w.store.fail_reads = !w.store.fail_reads; break;
+    case 't':
+      w.advance(5'000);
+      break;
+    case 'T':
+      w.advance(60'000);
+      break;
+    case 'w':
+      w.store.fail_writes = !w.store.fail_writes;
+      break;
+    case 'r':
+      w.store.fail_reads = !w.store.fail_reads;
+      break;
     case 'd':
       w.transport.closed.insert(conn);
       gw.on_disconnect(conn);
       gw.on_connect(++conn);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size > 64 * 1024) return -1; // keep runs short; the size limit itself is unit-tested
+  if (size > 64 * 1024) return -1;  // keep runs short; the size limit itself is unit-tested
   sim::ManualWorld w;
   // Predictable ids, so that inputs can name sessions: the first session is
   // s0000000000000002, the next s0000000000000005, and so on.
@@ -95,7 +108,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(gw, w, "after settling");
   auto settled = sim::check_settled(gw, w.procs);
   if (!settled.empty()) fail(settled, "after settling");
-  if (!gw.sessions().empty()) fail({"a session outlived its client by more than grace + TTL"}, "at the end");
+  if (!gw.sessions().empty())
+    fail({"a session outlived its client by more than grace + TTL"}, "at the end");
   for (const auto& [id, c] : w.procs.all())
     if (!c.released) fail({"child " + std::to_string(c.pid) + " was never released"}, "at the end");
   return 0;

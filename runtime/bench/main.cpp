@@ -43,7 +43,9 @@ struct Percentiles {
 };
 Percentiles percentiles(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))]; };
+  auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
+  };
   return {at(0.5), at(0.99), v.back()};
 }
 
@@ -143,7 +145,7 @@ class Client {
     asio::connect(ws_.next_layer(), r.resolve("127.0.0.1", std::to_string(port)));
     ws_.next_layer().set_option(tcp::no_delay(true));
     ws_.handshake("127.0.0.1", "/ws?token=" + token);
-    read(); // gateway.ready
+    read();  // gateway.ready
   }
   Json read() {
     beast::flat_buffer b;
@@ -152,7 +154,8 @@ class Client {
   }
   Json call(const std::string& method, Json params = Json::object()) {
     int id = next_++;
-    ws_.write(asio::buffer(Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump()));
+    ws_.write(asio::buffer(
+        Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump()));
     for (;;) {
       Json m = read();
       if (m.contains("id") && m["id"] == id) return m;
@@ -167,7 +170,8 @@ class Client {
 };
 
 int worker_pid(Client& c, const std::string& sid) {
-  std::string out = c.call("slash.exec", {{"session_id", sid}, {"command", "/pid"}})["result"]["output"];
+  std::string out =
+      c.call("slash.exec", {{"session_id", sid}, {"command", "/pid"}})["result"]["output"];
   return std::stoi(out.substr(4));
 }
 
@@ -199,29 +203,33 @@ double baseline_kill_reap_ms() {
   return percentiles(v).p99;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   int clients = 4;
   double seconds = 5;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--clients" && i + 1 < argc) clients = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--seconds" && i + 1 < argc) seconds = std::max(0.5, std::atof(argv[++i]));
+    if (a == "--clients" && i + 1 < argc)
+      clients = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--seconds" && i + 1 < argc)
+      seconds = std::max(0.5, std::atof(argv[++i]));
     else {
-      std::printf("usage: lifeline-bench [--clients N] [--seconds S]\n"
-                  "Starts its own gateway (beside this binary) on a free loopback port.\n");
+      std::printf(
+          "usage: lifeline-bench [--clients N] [--seconds S]\n"
+          "Starts its own gateway (beside this binary) on a free loopback port.\n");
       return a == "--help" ? 0 : 2;
     }
   }
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::string exe = (std::filesystem::path(argv[0]).parent_path() / "lifeline-gateway").string();
-  std::string state = std::filesystem::temp_directory_path() / ("lifeline-bench-" + std::to_string(getpid()));
+  std::string state =
+      std::filesystem::temp_directory_path() / ("lifeline-bench-" + std::to_string(getpid()));
   Gateway gw;
   gw.start(exe, state);
   asio::io_context io;
-  std::printf("lifeline-bench: gateway pid %d on port %d, %d clients, %.1f s per phase\n", gw.pid, gw.port,
-              clients, seconds);
+  std::printf("lifeline-bench: gateway pid %d on port %d, %d clients, %.1f s per phase\n", gw.pid,
+              gw.port, clients, seconds);
 
   double base = baseline_kill_reap_ms();
   std::printf("baseline: bare SIGKILL + waitpid of one process, p99 %.3f ms\n", base);
@@ -239,8 +247,10 @@ int main(int argc, char** argv) {
       v.push_back(ms_since(t0) * 1000.0);
     }
     auto p = percentiles(v);
-    std::printf("warm slash.exec round trip: %zu calls, p50 %.0f us, p99 %.0f us (each includes a durable SQLite commit)\n",
-                v.size(), p.p50, p.p99);
+    std::printf(
+        "warm slash.exec round trip: %zu calls, p50 %.0f us, p99 %.0f us (each includes a durable "
+        "SQLite commit)\n",
+        v.size(), p.p50, p.p99);
     c.close();
   }
 
@@ -263,8 +273,8 @@ int main(int argc, char** argv) {
         }
       });
     for (auto& t : threads) t.join();
-    std::printf("full lifecycles: %ld in %.2f s = %.0f per second\n", done.load(), ms_since(t0) / 1000,
-                done.load() / (ms_since(t0) / 1000));
+    std::printf("full lifecycles: %ld in %.2f s = %.0f per second\n", done.load(),
+                ms_since(t0) / 1000, done.load() / (ms_since(t0) / 1000));
   }
 
   // 3. Client disconnect -> its worker tree reaped.
@@ -280,8 +290,10 @@ int main(int argc, char** argv) {
       if (ms >= 0) v.push_back(ms);
     }
     auto p = percentiles(v);
-    std::printf("disconnect -> worker tree (worker + 3 grandchildren) reaped: p50 %.2f ms, p99 %.2f ms (%.1fx baseline)\n",
-                p.p50, p.p99, p.p99 / base);
+    std::printf(
+        "disconnect -> worker tree (worker + 3 grandchildren) reaped: p50 %.2f ms, p99 %.2f ms "
+        "(%.1fx baseline)\n",
+        p.p50, p.p99, p.p99 / base);
   }
 
   // 4. Memory: per idle connected session, per worker.
@@ -306,21 +318,26 @@ int main(int argc, char** argv) {
       {
         Client c(io, gw.port, gw.token);
         for (int i = 0; i < 8; ++i) {
-          std::string sid = c.call("session.create", {{"close_on_disconnect", false}})["result"]["session_id"];
+          std::string sid =
+              c.call("session.create", {{"close_on_disconnect", false}})["result"]["session_id"];
           auto t = tree_of(c, sid);
           pids.insert(pids.end(), t.begin(), t.end());
         }
         auto t0 = Clock::now();
         gw.kill_now();
         double ms = wait_gone(pids, t0);
-        if (ms >= 0) v.push_back(ms);
-        else std::printf("  round %d: processes survived the gateway's SIGKILL!\n", round);
+        if (ms >= 0)
+          v.push_back(ms);
+        else
+          std::printf("  round %d: processes survived the gateway's SIGKILL!\n", round);
       }
-      gw.start(exe, state, gw.port); // same port: it must rebind at once
+      gw.start(exe, state, gw.port);  // same port: it must rebind at once
     }
     auto p = percentiles(v);
-    std::printf("gateway SIGKILL -> 8 workers + 24 grandchildren gone: p50 %.2f ms, p99 %.2f ms (%zu/5 rounds clean)\n",
-                p.p50, p.p99, v.size());
+    std::printf(
+        "gateway SIGKILL -> 8 workers + 24 grandchildren gone: p50 %.2f ms, p99 %.2f ms (%zu/5 "
+        "rounds clean)\n",
+        p.p50, p.p99, v.size());
   }
   gw.stop();
   std::filesystem::remove_all(state);

@@ -13,10 +13,14 @@ Millis read_clock(clockid_t id) {
   clock_gettime(id, &ts);
   return static_cast<Millis>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
-} // namespace
+}  // namespace
 
-Millis PollClock::now() const { return read_clock(CLOCK_MONOTONIC); }
-WallMs PollClock::wall_now() const { return read_clock(CLOCK_REALTIME); }
+Millis PollClock::now() const {
+  return read_clock(CLOCK_MONOTONIC);
+}
+WallMs PollClock::wall_now() const {
+  return read_clock(CLOCK_REALTIME);
+}
 
 TimerId PollClock::after(Millis delay, std::function<void()> fn) {
   TimerId id = next_id_++;
@@ -50,4 +54,4 @@ void PollClock::fire_due() {
   for (auto& fn : due) fn();
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -16,7 +16,7 @@ class PollClock final : public Clock {
   TimerId after(Millis delay, std::function<void()> fn) override;
   void cancel(TimerId id) override;
 
-  int next_timeout_ms() const; // -1: no timer
+  int next_timeout_ms() const;  // -1: no timer
   void fire_due();
 
  private:
@@ -25,4 +25,4 @@ class PollClock final : public Clock {
   TimerId next_id_ = 1;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -26,7 +26,7 @@ std::optional<ProcStat> read_proc_stat(int pid) {
   st.pid = pid;
   rest >> st.state >> st.ppid >> st.pgid >> st.sid;
   std::string skip;
-  for (int field = 7; field < 22 && rest; ++field) rest >> skip; // fields 7..21
+  for (int field = 7; field < 22 && rest; ++field) rest >> skip;  // fields 7..21
   rest >> st.start_ticks;
   if (!rest) return std::nullopt;
   return st;
@@ -47,7 +47,9 @@ std::vector<int> list_fds() {
   return fds;
 }
 
-std::int64_t count_fds() { return static_cast<std::int64_t>(list_fds().size()); }
+std::int64_t count_fds() {
+  return static_cast<std::int64_t>(list_fds().size());
+}
 
 std::vector<int> pids_in_group(int pgid) {
   std::vector<int> out;
@@ -79,7 +81,7 @@ std::vector<int> children_of(int pid) {
   return out;
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime
 
 namespace lifeline::runtime {
 
@@ -100,8 +102,9 @@ std::string own_cgroup2_dir() {
   if (mount.empty()) return "";
   std::ifstream cg("/proc/self/cgroup");
   while (std::getline(cg, line))
-    if (line.rfind("0::", 0) == 0) return mount + (line.size() > 3 && line != "0::/" ? line.substr(3) : "");
+    if (line.rfind("0::", 0) == 0)
+      return mount + (line.size() > 3 && line != "0::/" ? line.substr(3) : "");
   return "";
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -14,17 +14,17 @@ struct ProcStat {
   int ppid = 0;
   int pgid = 0;
   int sid = 0;
-  std::uint64_t start_ticks = 0; // field 22: start time in clock ticks since boot
+  std::uint64_t start_ticks = 0;  // field 22: start time in clock ticks since boot
 };
 
 std::optional<ProcStat> read_proc_stat(int pid);
-std::vector<int> list_fds(); // this process's open fds, ascending
+std::vector<int> list_fds();  // this process's open fds, ascending
 std::int64_t count_fds();
-std::vector<int> pids_in_group(int pgid); // every live process whose pgid matches
-std::vector<int> children_of(int pid);    // from /proc/<pid>/task/*/children
+std::vector<int> pids_in_group(int pgid);  // every live process whose pgid matches
+std::vector<int> children_of(int pid);     // from /proc/<pid>/task/*/children
 
 // The cgroup v2 mount point ("" if none) and this process's cgroup v2 path ("/..."),
 // joined: the directory of our own cgroup, or "" when there is no cgroup v2.
 std::string own_cgroup2_dir();
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -42,4 +42,4 @@ void AsioClock::cancel(TimerId id) {
   timers_.erase(it);
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

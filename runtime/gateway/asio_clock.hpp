@@ -24,4 +24,4 @@ class AsioClock final : public Clock {
   TimerId next_id_ = 1;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -14,7 +14,8 @@ std::string init_faults(const std::string& spec, Log& log) {
   std::size_t start = 0;
   while (start < spec.size()) {
     std::size_t comma = spec.find(',', start);
-    std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? spec.size() : comma + 1;
     if (item.empty()) continue;
     std::string name = item;
@@ -24,7 +25,8 @@ std::string init_faults(const std::string& spec, Log& log) {
       char* end = nullptr;
       probability = std::strtof(item.c_str() + eq + 1, &end);
       if (!end || *end || !(probability > 0.0f && probability <= 1.0f)) {
-        log.write(LogLevel::warn, "LIFELINE_FAULTS: ignoring '" + item + "' (probability must be in (0, 1])");
+        log.write(LogLevel::warn,
+                  "LIFELINE_FAULTS: ignoring '" + item + "' (probability must be in (0, 1])");
         continue;
       }
     }
@@ -39,6 +41,8 @@ std::string init_faults(const std::string& spec, Log& log) {
   return enabled;
 }
 
-bool fault(const char* name) { return fiu_fail(name) != 0; }
+bool fault(const char* name) {
+  return fiu_fail(name) != 0;
+}
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -16,4 +16,4 @@ namespace lifeline::runtime {
 std::string init_faults(const std::string& spec, Log& log);
 bool fault(const char* name);
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

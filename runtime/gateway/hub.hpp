@@ -14,7 +14,7 @@ class ConnectionSink {
   virtual ~ConnectionSink() = default;
   virtual void send(std::string text) = 0;
   virtual void close() = 0;
-  virtual void abort() {} // drop at once, at process exit, so pending handlers finish
+  virtual void abort() {}  // drop at once, at process exit, so pending handlers finish
 };
 
 class Hub final : public Transport {
@@ -47,4 +47,4 @@ class Hub final : public Transport {
   ConnId next_ = 1;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 
 namespace lifeline::runtime {
 namespace asio = boost::asio;
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

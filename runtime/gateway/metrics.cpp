@@ -5,26 +5,40 @@
 namespace lifeline::runtime {
 
 std::string render_metrics(const Gateway& gw, std::int64_t open_fds, std::size_t strays_killed) {
-  std::map<std::string, int> by_status{{"idle", 0}, {"working", 0}, {"starting", 0}, {"detached", 0}};
+  std::map<std::string, int> by_status{
+      {"idle", 0}, {"working", 0}, {"starting", 0}, {"detached", 0}};
   for (const auto& s : gw.sessions()) ++by_status[to_string(s->status())];
   std::string out;
   out += "# HELP lifeline_sessions Live sessions by status.\n# TYPE lifeline_sessions gauge\n";
   for (const auto& [status, n] : by_status)
     out += "lifeline_sessions{status=\"" + status + "\"} " + std::to_string(n) + "\n";
-  out += "# HELP lifeline_children Child processes the gateway owns.\n# TYPE lifeline_children gauge\n";
-  out += "lifeline_children{kind=\"slash\"} " + std::to_string(gw.children().count(ChildKind::slash)) + "\n";
-  out += "lifeline_children{kind=\"pty\"} " + std::to_string(gw.children().count(ChildKind::pty)) + "\n";
-  out += "# HELP lifeline_open_fds Open file descriptors of the gateway.\n# TYPE lifeline_open_fds gauge\n";
+  out +=
+      "# HELP lifeline_children Child processes the gateway owns.\n# TYPE lifeline_children "
+      "gauge\n";
+  out += "lifeline_children{kind=\"slash\"} " +
+         std::to_string(gw.children().count(ChildKind::slash)) + "\n";
+  out += "lifeline_children{kind=\"pty\"} " + std::to_string(gw.children().count(ChildKind::pty)) +
+         "\n";
+  out +=
+      "# HELP lifeline_open_fds Open file descriptors of the gateway.\n# TYPE lifeline_open_fds "
+      "gauge\n";
   out += "lifeline_open_fds " + std::to_string(open_fds) + "\n";
-  out += "# HELP lifeline_sessions_ended_total Sessions torn down, by reason.\n# TYPE lifeline_sessions_ended_total counter\n";
+  out +=
+      "# HELP lifeline_sessions_ended_total Sessions torn down, by reason.\n# TYPE "
+      "lifeline_sessions_ended_total counter\n";
   for (int i = 0; i < end_reason_count; ++i)
-    out += std::string("lifeline_sessions_ended_total{reason=\"") + to_string(static_cast<EndReason>(i)) +
-           "\"} " + std::to_string(gw.counters().reaped[i]) + "\n";
-  out += "# HELP lifeline_spawn_failures_total Worker or terminal spawns that failed.\n# TYPE lifeline_spawn_failures_total counter\n";
+    out += std::string("lifeline_sessions_ended_total{reason=\"") +
+           to_string(static_cast<EndReason>(i)) + "\"} " + std::to_string(gw.counters().reaped[i]) +
+           "\n";
+  out +=
+      "# HELP lifeline_spawn_failures_total Worker or terminal spawns that failed.\n# TYPE "
+      "lifeline_spawn_failures_total counter\n";
   out += "lifeline_spawn_failures_total " + std::to_string(gw.counters().spawn_failures) + "\n";
-  out += "# HELP lifeline_strays_killed_total Escaped grandchildren killed after reparenting to the gateway.\n# TYPE lifeline_strays_killed_total counter\n";
+  out +=
+      "# HELP lifeline_strays_killed_total Escaped grandchildren killed after reparenting to the "
+      "gateway.\n# TYPE lifeline_strays_killed_total counter\n";
   out += "lifeline_strays_killed_total " + std::to_string(strays_killed) + "\n";
   return out;
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

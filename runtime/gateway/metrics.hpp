@@ -9,4 +9,4 @@ namespace lifeline::runtime {
 
 std::string render_metrics(const Gateway& gw, std::int64_t open_fds, std::size_t strays_killed);
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

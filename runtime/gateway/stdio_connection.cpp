@@ -15,9 +15,12 @@ struct StdioConnection::Reader {
 StdioConnection::StdioConnection(asio::io_context& io, std::int64_t max_line)
     : io_(io), max_line_(max_line), reader_(std::make_shared<Reader>()) {}
 
-StdioConnection::~StdioConnection() { reader_->alive = false; }
+StdioConnection::~StdioConnection() {
+  reader_->alive = false;
+}
 
-void StdioConnection::start(std::function<void(std::string)> on_line, std::function<void()> on_eof) {
+void StdioConnection::start(std::function<void(std::string)> on_line,
+                            std::function<void()> on_eof) {
   // The thread only reads fd 0 and posts; it never touches core state. It is detached:
   // a blocking read() cannot be interrupted portably, and the process exit ends it.
   std::thread([&io = io_, reader = reader_, max = max_line_, on_line = std::move(on_line),
@@ -33,12 +36,17 @@ void StdioConnection::start(std::function<void(std::string)> on_line, std::funct
         if (buf[i] != '\n') {
           // Past four times the message cap the line is not kept: the core only needs
           // to know it was too large.
-          if (static_cast<std::int64_t>(line.size()) < max * 4 + 16) line += buf[i];
-          else overlong = true;
+          if (static_cast<std::int64_t>(line.size()) < max * 4 + 16)
+            line += buf[i];
+          else
+            overlong = true;
           continue;
         }
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (overlong) line.append(static_cast<std::size_t>(max) + 1 - std::min<std::size_t>(line.size(), static_cast<std::size_t>(max)), ' ');
+        if (overlong)
+          line.append(static_cast<std::size_t>(max) + 1 -
+                          std::min<std::size_t>(line.size(), static_cast<std::size_t>(max)),
+                      ' ');
         asio::post(io, [reader, on_line, l = std::move(line)] {
           if (reader->alive) on_line(l);
         });
@@ -60,7 +68,7 @@ void StdioConnection::send(std::string text) {
     ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      closed_ = true; // the client is gone; stdin EOF will follow
+      closed_ = true;  // the client is gone; stdin EOF will follow
       return;
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
@@ -72,4 +80,4 @@ void StdioConnection::close() {
   ::close(STDOUT_FILENO);
 }
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -29,4 +29,4 @@ class StdioConnection final : public ConnectionSink {
   bool closed_ = false;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

@@ -18,7 +18,7 @@ struct WsServerOptions {
   std::string host;
   int port = 0;
   std::string token;
-  std::vector<std::string> allowed_origins; // empty: the bound host's own origins
+  std::vector<std::string> allowed_origins;  // empty: the bound host's own origins
   Millis ping_interval = 20'000;
   Millis ping_timeout = 20'000;
   std::int64_t max_message_bytes = 1 << 20;
@@ -31,12 +31,12 @@ class WsServer {
   ~WsServer();
   // Binds and starts accepting; returns the bound port. Throws on failure.
   int start();
-  void stop(); // stop accepting; live connections stay until the gateway closes them
+  void stop();  // stop accepting; live connections stay until the gateway closes them
 
-  struct Impl; // public so that the connection classes in the .cpp can name it
+  struct Impl;  // public so that the connection classes in the .cpp can name it
 
  private:
   std::unique_ptr<Impl> impl_;
 };
 
-} // namespace lifeline::runtime
+}  // namespace lifeline::runtime

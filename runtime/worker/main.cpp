@@ -26,7 +26,7 @@ class StderrLog final : public lifeline::Log {
 
 volatile sig_atomic_t got_sigchld = 0;
 volatile sig_atomic_t got_sigusr2 = 0;
-volatile sig_atomic_t got_stop = 0; // SIGHUP or SIGTERM: the gateway's teardown
+volatile sig_atomic_t got_stop = 0;  // SIGHUP or SIGTERM: the gateway's teardown
 void on_signal(int sig) {
   if (sig == SIGCHLD) got_sigchld = 1;
   if (sig == SIGUSR2) got_sigusr2 = 1;
@@ -43,7 +43,7 @@ lifeline::Env environment() {
   return env;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -24,10 +24,10 @@ enum class Life { live, detached, closed };
 
 struct ModelSession {
   Life life = Life::live;
-  int conn = -1; // slot, when live
+  int conn = -1;  // slot, when live
   bool close_on_disconnect = true;
-  int group = 0; // sessions continuing one history (session key) share a group
-  bool recorded = true; // its start reached the store (which was not failing then)
+  int group = 0;         // sessions continuing one history (session key) share a group
+  bool recorded = true;  // its start reached the store (which was not failing then)
 };
 
 struct Model {
@@ -43,7 +43,8 @@ struct Model {
   }
   bool group_active(int group, std::size_t except) const {
     for (std::size_t i = 0; i < sessions.size(); ++i)
-      if (i != except && sessions[i].group == group && sessions[i].life != Life::closed) return true;
+      if (i != except && sessions[i].group == group && sessions[i].life != Life::closed)
+        return true;
     return false;
   }
 };
@@ -61,7 +62,7 @@ struct Sut {
   }
   Harness h;
   std::vector<ConnId> conn_ids = std::vector<ConnId>(max_conns, 0);
-  std::vector<std::string> ids; // model index -> current session id
+  std::vector<std::string> ids;  // model index -> current session id
   std::map<ConnId, std::vector<int>> requests;
 
   int send(int slot, const std::string& method, Json params) {
@@ -96,14 +97,14 @@ void check_against_model(const Model& m, Sut& s) {
         allowed.insert(s.ids[i]);
         break;
       case Life::detached:
-        if (live) RC_ASSERT(!live->conn); // may have been grace- or idle-reaped
+        if (live) RC_ASSERT(!live->conn);  // may have been grace- or idle-reaped
         allowed.insert(s.ids[i]);
         break;
     }
   }
   std::set<std::string> listed;
   for (const auto& sp : s.h.gw->sessions()) listed.insert(sp->id);
-  for (const auto& id : listed) RC_ASSERT(allowed.count(id) == 1u); // no phantom session
+  for (const auto& id : listed) RC_ASSERT(allowed.count(id) == 1u);  // no phantom session
 }
 
 using Cmd = rc::state::Command<Model, Sut>;
@@ -223,9 +224,7 @@ struct Resume : OnSession {
     apply(next);
     check_against_model(next, s);
   }
-  void show(std::ostream& os) const override {
-    os << "Resume(#" << pick << " on " << slot << ")";
-  }
+  void show(std::ostream& os) const override { os << "Resume(#" << pick << " on " << slot << ")"; }
 };
 
 struct NoModelChange : OnSession {
@@ -330,11 +329,11 @@ struct StoreFails : OnSession {
 RC_GTEST_PROP(CoreModel, InvariantsHoldUnderRandomInterleavings, ()) {
   Model model;
   Sut sut;
-  rc::state::check(model, sut,
-                   rc::state::gen::execOneOfWithArgs<Connect, Disconnect, Create, Close, Resume,
-                                                     Exec, Exec, Reset, PtyOpen, SpawnCompletes,
-                                                     SpawnCompletes, WorkerAnswers, WorkerDies,
-                                                     TimePasses, StoreFails>());
+  rc::state::check(
+      model, sut,
+      rc::state::gen::execOneOfWithArgs<Connect, Disconnect, Create, Close, Resume, Exec, Exec,
+                                        Reset, PtyOpen, SpawnCompletes, SpawnCompletes,
+                                        WorkerAnswers, WorkerDies, TimePasses, StoreFails>());
   // Faults stop; the world settles.
   sut.h.w.store.fail_writes = sut.h.w.store.fail_reads = false;
   for (int round = 0; round < 50; ++round) {

@@ -26,9 +26,8 @@ inline GatewayConfig test_config() {
 class Harness {
  public:
   explicit Harness(GatewayConfig config = test_config()) {
-    gw = std::make_unique<Gateway>(std::move(config),
-                                   GatewayPorts{w.clock, w.procs, w.transport, w.store, w.random,
-                                                w.log});
+    gw = std::make_unique<Gateway>(
+        std::move(config), GatewayPorts{w.clock, w.procs, w.transport, w.store, w.random, w.log});
     gw->start();
   }
 
@@ -102,4 +101,4 @@ class Harness {
   int next_id_ = 1;
 };
 
-} // namespace lifeline::testing
+}  // namespace lifeline::testing

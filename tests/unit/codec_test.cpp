@@ -72,7 +72,8 @@ TEST(JsonRpc, RendersResultsErrorsAndEvents) {
 }
 
 TEST(Base64, RoundTripsAndRejectsNonCanonicalText) {
-  for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)})
+  for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
+                                                std::string("\0\xff\x10", 3)})
     EXPECT_EQ(base64::decode(base64::encode(s)), s);
   EXPECT_EQ(base64::encode("foobar"), "Zm9vYmFy");
   EXPECT_FALSE(base64::decode("Zm9"));
@@ -114,7 +115,8 @@ TEST(Rule4_Keepalive, ASilentPeerIsDeadWithinIntervalPlusTimeout) {
   sim::ManualClock clock;
   int pings = 0;
   bool dead = false;
-  Keepalive k(clock, 20'000, 20'000, [&] { ++pings; }, [&] { dead = true; });
+  Keepalive k(
+      clock, 20'000, 20'000, [&] { ++pings; }, [&] { dead = true; });
   k.start();
   clock.advance(39'999);
   EXPECT_FALSE(dead);
@@ -127,7 +129,8 @@ TEST(Rule4_Keepalive, ASilentPeerIsDeadWithinIntervalPlusTimeout) {
 TEST(Rule4_Keepalive, FalseDisconnectRegression_ASlowButAliveClientIsNeverDropped) {
   sim::ManualClock clock;
   bool dead = false;
-  Keepalive k(clock, 1'000, 5'000, [] {}, [&] { dead = true; });
+  Keepalive k(
+      clock, 1'000, 5'000, [] {}, [&] { dead = true; });
   k.start();
   for (int i = 0; i < 100; ++i) {
     clock.advance(4'999);  // answers just inside every deadline

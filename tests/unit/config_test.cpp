@@ -79,9 +79,9 @@ TEST(Rule10_Config, RepeatableOriginsFromFlagsReplaceTheEnvironment) {
 }
 
 TEST(Rule10_Config, WorkerKnobsHaveMinimumsAndFallbacks) {
-  auto p = parse_worker_config({"--session-key", "k", "--lifeline-fd", "3"},
-                               {{"LIFELINE_WATCHDOG_POLL_S", "0.001"},
-                                {"LIFELINE_WATCHDOG_GRACE_S", "abc"}});
+  auto p = parse_worker_config(
+      {"--session-key", "k", "--lifeline-fd", "3"},
+      {{"LIFELINE_WATCHDOG_POLL_S", "0.001"}, {"LIFELINE_WATCHDOG_GRACE_S", "abc"}});
   EXPECT_EQ(p.config.session_key, "k");
   EXPECT_EQ(p.config.lifeline_fd, 3);
   EXPECT_EQ(p.config.watchdog_poll, 50);

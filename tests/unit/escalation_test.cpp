@@ -52,7 +52,8 @@ TEST(Rule6_Escalation, HupThenTermThenKillWithBoundedWaits) {
   EXPECT_EQ(r.signals(id), (std::vector<Signal>{Signal::hup, Signal::term}));
   r.w.advance(r.cfg.term_wait);
   // KILL, the exit is observed, then one more group KILL for leftovers before reaping.
-  EXPECT_EQ(r.signals(id), (std::vector<Signal>{Signal::hup, Signal::term, Signal::kill, Signal::kill}));
+  EXPECT_EQ(r.signals(id),
+            (std::vector<Signal>{Signal::hup, Signal::term, Signal::kill, Signal::kill}));
   EXPECT_TRUE(gone);
   EXPECT_TRUE(r.w.procs.find(id)->reaped);
   EXPECT_TRUE(r.w.procs.find(id)->released);

@@ -79,10 +79,12 @@ TEST(Methods, ExecErrors) {
   Harness h(cfg);
   ConnId c = h.connect();
   std::string id = h.create(c);
-  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", "nope"}, {"command", "/x"}})), 4001);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", "nope"}, {"command", "/x"}})),
+            4001);
   EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "  "}})), 4004);
   EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}})), -32602);
-  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "a\nb"}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "a\nb"}})),
+            -32602);
   h.send(c, "slash.exec", {{"session_id", id}, {"command", "/a"}});
   h.send(c, "slash.exec", {{"session_id", id}, {"command", "/b"}});
   EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "/c"}})), 4290);
@@ -208,9 +210,11 @@ TEST(Methods, HistoryNeedsExactlyOneSelector) {
   Harness h;
   ConnId c = h.connect();
   EXPECT_EQ(h.error_code(h.call(c, "session.history")), -32602);
-  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "a"}, {"session_key", "b"}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "a"}, {"session_key", "b"}})),
+            -32602);
   EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "nope"}})), 4001);
-  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", "k"}, {"limit", 0}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", "k"}, {"limit", 0}})),
+            -32602);
   EXPECT_EQ(h.call(c, "session.history", {{"session_key", "k"}})["result"]["entries"].size(), 0u);
 }
 
@@ -231,8 +235,10 @@ TEST(Methods, PtyOpenWriteResizeOutputExitClose) {
   EXPECT_EQ(h.w.procs.find(pty)->writes.back(), "ls\n");
   EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", pty_id}, {"data", "!!"}})), -32602);
   EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", "p0"}, {"data", ""}})), 4008);
-  EXPECT_TRUE(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 100}, {"rows", 30}}).contains("result"));
-  EXPECT_EQ(h.error_code(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 0}, {"rows", 30}})), -32602);
+  EXPECT_TRUE(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 100}, {"rows", 30}})
+                  .contains("result"));
+  EXPECT_EQ(h.error_code(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 0}, {"rows", 30}})),
+            -32602);
   h.w.procs.child_output(pty, "hello");
   h.w.settle();
   auto out = h.events(c, "pty.output");
@@ -256,7 +262,8 @@ TEST(Methods, PtyLimitPerSession) {
   ConnId c = h.connect();
   std::string id = h.create(c);
   h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
-  EXPECT_EQ(h.error_code(h.call(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}})), 4290);
+  EXPECT_EQ(h.error_code(h.call(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}})),
+            4290);
   h.settle_all();
 }
 
@@ -307,9 +314,12 @@ TEST(Rule11_BadInput, EveryMalformedMessageGetsTheRightErrorAndTheGatewayServesO
       {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":"x"})", -32602},
       {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{}})", -32602},
       {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{"session_id":7}})", -32602},
-      {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":1e9,"rows":1}})", -32602},
-      {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":18446744073709551615,"rows":1}})", -32602},
-      {R"({"jsonrpc":"2.0","id":1,"method":"session.history","params":{"session_key":"k","limit":-1}})", -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":1e9,"rows":1}})",
+       -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":18446744073709551615,"rows":1}})",
+       -32602},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.history","params":{"session_key":"k","limit":-1}})",
+       -32602},
       {std::string(5000, 'x'), 4130},
   };
   for (const auto& tc : cases) {
