@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -308,7 +307,6 @@ int run_sweep(const Options& o) {
   std::atomic<std::uint64_t> next{o.first};
   std::atomic<std::uint64_t> first_failure{UINT64_MAX};
   std::atomic<std::uint64_t> passed{0}, events{0};
-  std::mutex print;
   auto t0 = std::chrono::steady_clock::now();
   auto worker = [&](int slot) {
     for (;;) {
