@@ -35,7 +35,11 @@ PY
   seed=$(sed -nE 's/^sweep .*: seed ([0-9]+) fails.*/\1/p' <<<"$out" | head -1)
   if [[ -z "$seed" ]]; then # a crash names the seeds in flight: find the one that crashes
     for s in $(sed -nE 's/^simrun: crashed .* seed (.*)$/\1/p' <<<"$out"); do
-      if ! ("$scratch/build/sim/simrun" --seed "$s" >/dev/null 2>&1) 2>/dev/null; then seed=$s; break; fi
+      # Through sh, so that the abort is reported (to /dev/null) by that shell, not ours.
+      if ! sh -c '"$0" --seed "$1" >/dev/null 2>&1; exit $?' "$scratch/build/sim/simrun" "$s" 2>/dev/null; then
+        seed=$s
+        break
+      fi
     done
   fi
   if [[ -z "$seed" ]]; then
