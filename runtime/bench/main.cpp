@@ -17,6 +17,7 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -203,6 +204,23 @@ double baseline_kill_reap_ms() {
   return percentiles(v).p99;
 }
 
+// What a durable commit costs at least on this disk: write a small record, fdatasync.
+double fdatasync_p50_us(const std::string& dir) {
+  std::string path = dir + "/bench-fdatasync.tmp";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  std::vector<double> v;
+  char rec[128] = {};
+  for (int i = 0; i < 200; ++i) {
+    auto t0 = Clock::now();
+    if (pwrite(fd, rec, sizeof rec, static_cast<off_t>(i) * 4096) < 0 || fdatasync(fd) != 0) break;
+    v.push_back(ms_since(t0) * 1000.0);
+  }
+  close(fd);
+  unlink(path.c_str());
+  return v.empty() ? -1 : percentiles(v).p50;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -234,23 +252,35 @@ int main(int argc, char** argv) {
   double base = baseline_kill_reap_ms();
   std::printf("baseline: bare SIGKILL + waitpid of one process, p99 %.3f ms\n", base);
 
-  // 1. Warm slash.exec round trips.
+  // 1. Warm slash.exec round trips, against two baselines from this run: a round trip
+  // that touches neither worker nor store, and one fdatasync on the state dir's disk
+  // (what a commit with synchronous=FULL pays at least).
   {
     Client c(io, gw.port, gw.token);
     std::string sid = c.call("session.create")["result"]["session_id"];
     c.call("slash.exec", {{"session_id", sid}, {"command", "/echo warm"}});
-    std::vector<double> v;
-    auto end = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < end) {
-      auto t0 = Clock::now();
-      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
-      v.push_back(ms_since(t0) * 1000.0);
-    }
+    auto time_calls = [&](const std::string& method, const Json& params) {
+      std::vector<double> v;
+      auto end = Clock::now() + std::chrono::duration<double>(seconds / 2);
+      while (Clock::now() < end) {
+        auto t0 = Clock::now();
+        c.call(method, params);
+        v.push_back(ms_since(t0) * 1000.0);
+      }
+      return v;
+    };
+    auto bare = percentiles(time_calls("session.active_list", Json::object()));
+    auto v = time_calls("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
     auto p = percentiles(v);
+    double sync = fdatasync_p50_us(state);
+    const char* mode = std::getenv("LIFELINE_SYNC");
     std::printf(
         "warm slash.exec round trip: %zu calls, p50 %.0f us, p99 %.0f us (each includes a durable "
-        "SQLite commit)\n",
-        v.size(), p.p50, p.p99);
+        "SQLite commit, synchronous=%s)\n"
+        "  baselines: gateway-only round trip (session.active_list) p50 %.0f us; one fdatasync "
+        "on the state dir p50 %.0f us\n",
+        v.size(), p.p50, p.p99, mode && std::string(mode) == "normal" ? "NORMAL" : "FULL", bare.p50,
+        sync);
     c.close();
   }
 

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -18,6 +17,7 @@
 #include <set>
 
 #include "runtime/common/proc_info.hpp"
+#include "runtime/gateway/clone_spawn.hpp"
 #include "runtime/gateway/faults.hpp"
 
 #ifndef P_PIDFD
@@ -56,13 +56,68 @@ std::string errno_text(const char* what, int err) {
   return std::string(what) + ": " + std::strerror(err);
 }
 
-// Everything the child needs is prepared before fork: after it, only async-signal-safe
-// calls until exec.
-struct ExecPlan {
+// Everything the child needs, prepared before the clone: after it, the child makes only
+// async-signal-safe calls and writes nothing but its own stack (under CLONE_VM it
+// shares our memory).
+struct ChildPlan {
   std::vector<std::string> argv_store;
   std::vector<char*> argv;
   std::vector<char*> envp;
+  const char* slave_name = nullptr;    // PTY children
+  const char* cgroup_procs = nullptr;  // join this cgroup when not born in it
+  bool pty = false;
+  int deathsig = SIGUSR2;
+  pid_t parent = 0;
+  int in = -1, out = -1, err = -1, life = -1;  // the child's ends (slash workers)
+  int status = -1;  // exec-status pipe, write end: the errno of what failed
 };
+
+// The child, from clone to exec.
+int run_child(void* arg, bool born_in_cgroup) {
+  const auto& plan = *static_cast<const ChildPlan*>(arg);
+  reset_signal_handlers_for_child();
+  for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR2}) ::signal(s, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  setsid();  // a new session and process group, led by this child
+  prctl(PR_SET_PDEATHSIG, plan.deathsig);
+  if (getppid() != plan.parent) return 127;  // the gateway died before the tripwire was set
+  int fail_errno = 0;
+  if (plan.cgroup_procs && !born_in_cgroup) {
+    // Join this child's own cgroup before anything else can fork.
+    int fd = open(plan.cgroup_procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) fail_errno = errno ? errno : EIO;
+    if (fd >= 0) close(fd);
+  }
+  if (fail_errno) {
+  } else if (plan.pty) {
+    int slave = open(plan.slave_name, O_RDWR);  // becomes the controlling terminal
+    if (slave < 0) fail_errno = errno;
+    if (!fail_errno) {
+      ioctl(slave, TIOCSCTTY, 0);
+      dup2(slave, 0);
+      dup2(slave, 1);
+      dup2(slave, 2);
+    }
+  } else {
+    dup2(plan.in, 0);
+    dup2(plan.out, 1);
+    dup2(plan.err, 2);
+    dup2(plan.life, 3);
+  }
+  dup2(plan.status, 4);
+  fcntl(4, F_SETFD, FD_CLOEXEC);
+  // Only 0-3 (and the exec-status pipe, closed by exec) survive.
+  if (!fail_errno && close_range(5, ~0U, 0) != 0) fail_errno = errno;
+  if (!fail_errno) {
+    execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+    fail_errno = errno;
+  }
+  ssize_t ignored = ::write(4, &fail_errno, sizeof fail_errno);
+  (void)ignored;
+  return 127;
+}
 
 }  // namespace
 
@@ -124,26 +179,6 @@ void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnR
              });
 }
 
-namespace {
-
-// fork() through clone3, with CLONE_PIDFD and, when cgroup_fd >= 0, CLONE_INTO_CGROUP.
-// Like fork() it returns twice (no CLONE_VM: the child has its own copy of memory).
-pid_t clone3_fork(int* pidfd, int cgroup_fd) {
-  clone_args args{};
-  args.flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
-  args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
-  args.exit_signal = SIGCHLD;
-  args.cgroup = cgroup_fd >= 0 ? static_cast<std::uint64_t>(cgroup_fd) : 0;
-  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
-}
-
-// Errors that mean "no clone3 (or no CLONE_INTO_CGROUP) here", not "cannot fork".
-bool clone3_unavailable(int e) {
-  return e == ENOSYS || e == EINVAL || e == E2BIG || e == EOPNOTSUPP || e == EPERM;
-}
-
-}  // namespace
-
 SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) return {false, 0, 0, 0, "empty command"};
   bool pty = spec.kind == ChildKind::pty;
@@ -184,7 +219,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     return {false, 0, 0, 0, errno_text("pipe", e)};
   }
 
-  ExecPlan plan;
+  ChildPlan plan;
   plan.argv_store = spec.argv;
   if (!pty) {
     plan.argv_store.push_back("--lifeline-fd");
@@ -194,10 +229,18 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   plan.argv.push_back(nullptr);
   for (auto& e : child_env_) plan.envp.push_back(e.data());
   plan.envp.push_back(nullptr);
-  pid_t parent = getpid();
-  int deathsig = pty ? SIGHUP : SIGUSR2;
+  plan.parent = getpid();
+  plan.pty = pty;
+  plan.deathsig = pty ? SIGHUP : SIGUSR2;
+  plan.slave_name = slave_name.c_str();
+  plan.in = in[0];
+  plan.out = out[1];
+  plan.err = err[1];
+  plan.life = life[0];
+  plan.status = status[1];
   ChildId id = next_id_++;
   std::string cgroup_procs = cgroups_ ? cgroups_->create(id) : "";
+  if (!cgroup_procs.empty()) plan.cgroup_procs = cgroup_procs.c_str();
   auto fail = [&](std::string what) {
     if (cgroups_) cgroups_->remove(id);
     close_all();
@@ -205,64 +248,16 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   };
 
   if (fault("lifeline/spawn/fork")) return fail("fork: injected fault (EAGAIN)");
-  // clone3: the pidfd is made with the child (this incarnation, never a bare pid) and,
-  // with cgroups, the child is born in its own cgroup instead of migrating into it.
-  int pidfd = -1;
+  // The pidfd is made with the child (this incarnation, never a bare pid) and, with
+  // cgroups, the child is born in its own cgroup instead of migrating into it.
   int cgroup_fd = cgroup_procs.empty()
                       ? -1
                       : open(cgroups_->dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  pid_t pid = clone3_fork(&pidfd, cgroup_fd);
-  bool born_in_cgroup = pid >= 0 && cgroup_fd >= 0;
-  if (pid < 0 && clone3_unavailable(errno)) {
-    pid = fork();  // an older kernel: fork, then pidfd_open below
-    pidfd = -1;
-  }
-  if (cgroup_fd >= 0 && pid != 0) close(cgroup_fd);
-  if (pid < 0) return fail(errno_text("fork", errno));
-  if (pid == 0) {
-    // Child: async-signal-safe calls only.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR2}) ::signal(s, SIG_DFL);
-    setsid();  // a new session and process group, led by this child
-    prctl(PR_SET_PDEATHSIG, deathsig);
-    if (getppid() != parent) _exit(127);  // the gateway died before the tripwire was set
-    int fail_errno = 0;
-    if (!cgroup_procs.empty() && !born_in_cgroup) {
-      // Join this child's own cgroup before anything else can fork.
-      int fd = open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, "0", 1) != 1) fail_errno = errno ? errno : EIO;
-      if (fd >= 0) close(fd);
-    }
-    if (fail_errno) {
-    } else if (pty) {
-      int slave = open(slave_name.c_str(), O_RDWR);  // becomes the controlling terminal
-      if (slave < 0) fail_errno = errno;
-      if (!fail_errno) {
-        ioctl(slave, TIOCSCTTY, 0);
-        dup2(slave, 0);
-        dup2(slave, 1);
-        dup2(slave, 2);
-      }
-    } else {
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      dup2(life[0], 3);
-    }
-    dup2(status[1], 4);
-    fcntl(4, F_SETFD, FD_CLOEXEC);
-    // Only 0-3 (and the exec-status pipe, closed by exec) survive.
-    if (!fail_errno && close_range(5, ~0U, 0) != 0) fail_errno = errno;
-    if (!fail_errno) {
-      execve(plan.argv[0], plan.argv.data(), plan.envp.data());
-      fail_errno = errno;
-    }
-    ssize_t ignored = ::write(4, &fail_errno, sizeof fail_errno);
-    (void)ignored;
-    _exit(127);
-  }
+  Spawned spawned = clone_spawn(run_child, &plan, cgroup_fd);
+  if (cgroup_fd >= 0) close(cgroup_fd);
+  if (spawned.pid < 0) return fail(errno_text("fork", spawned.errno_value));
+  pid_t pid = spawned.pid;
+  int pidfd = spawned.pidfd;
 
   // Parent. Hold a pidfd before anything else: this incarnation, never a bare pid.
   if (pidfd < 0) pidfd = pidfd_open(pid);

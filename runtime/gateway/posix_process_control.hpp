@@ -1,5 +1,5 @@
-// ProcessControl on Linux: fork/exec with an exec-status pipe, every fd CLOEXEC, a new
-// session per child, the lifeline pipe (DESIGN.md rule 7), pidfd-based exit
+// ProcessControl on Linux: clone_spawn (vfork-style clone3) with an exec-status pipe, every fd
+// CLOEXEC, a new session per child, the lifeline pipe (DESIGN.md rule 7), pidfd-based exit
 // observation inside the event loop, group signals that are safe because the leader
 // is never reaped before its group is killed, PTYs, and child-subreaping.
 #pragma once

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "runtime/gateway/faults.hpp"
+#include "runtime/gateway/sqlite_statements.hpp"
 
 #include <future>
 #include <stdexcept>
@@ -41,39 +42,7 @@ CREATE TABLE IF NOT EXISTS children (
 );
 )sql";
 
-// A prepared statement that finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) {
-    ok_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) == SQLITE_OK;
-  }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return ok_; }
-  Stmt& bind(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  int step() { return ok_ ? sqlite3_step(s_) : SQLITE_ERROR; }
-  std::int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
-  std::string text(int col) {
-    auto* p = sqlite3_column_text(s_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
-             : "";
-  }
-  bool null(int col) { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  bool ok_ = false;
-};
-
+// Several statements at once (schema, pragmas): parsed each time, used at start only.
 bool exec(sqlite3* db, const char* sql) {
   return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
 }
@@ -97,19 +66,20 @@ SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path
     sqlite3_close(db_);
     throw std::runtime_error("cannot initialise store " + path + ": " + msg);
   }
+  statements_ = std::make_unique<Statements>(db_);
+  std::string found;
   {
-    Stmt get(db_, "SELECT value FROM meta WHERE key='schema_version'");
-    if (get.step() == SQLITE_ROW) {
-      int found = std::stoi(get.text(0));
-      if (found != schema_version) {
-        sqlite3_close(db_);
-        throw std::runtime_error("store " + path + " has schema version " + std::to_string(found) +
-                                 ", this gateway knows " + std::to_string(schema_version));
-      }
-    } else {
-      Stmt put(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
-      put.bind(1, std::to_string(schema_version)).step();
-    }
+    Stmt get(*statements_, "SELECT value FROM meta WHERE key='schema_version'");
+    if (get.step() == SQLITE_ROW) found = get.text(0);
+  }
+  if (found.empty()) {
+    Stmt put(*statements_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
+    put.bind(1, std::to_string(schema_version)).step();
+  } else if (found != std::to_string(schema_version)) {
+    statements_.reset();
+    sqlite3_close(db_);
+    throw std::runtime_error("store " + path + " has schema version " + found +
+                             ", this gateway knows " + std::to_string(schema_version));
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -121,11 +91,12 @@ SqliteStore::~SqliteStore() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  statements_.reset();
   sqlite3_close(db_);
 }
 
 void SqliteStore::ledger_add(const LedgerRow& row) {
-  submit([this, row](sqlite3* db) -> JobResult {
+  submit([this, row](Statements& db) -> JobResult {
     Stmt st(db,
             "INSERT OR REPLACE INTO children (pid, start_ticks, pgid, cgroup) VALUES (?, ?, ?, ?)");
     st.bind(1, std::int64_t{row.pid}).bind(2, static_cast<std::int64_t>(row.start_ticks));
@@ -140,7 +111,7 @@ void SqliteStore::ledger_add(const LedgerRow& row) {
 }
 
 void SqliteStore::ledger_remove(int pid, std::uint64_t start_ticks) {
-  submit([this, pid, start_ticks](sqlite3* db) -> JobResult {
+  submit([this, pid, start_ticks](Statements& db) -> JobResult {
     Stmt st(db, "DELETE FROM children WHERE pid = ? AND start_ticks = ?");
     st.bind(1, std::int64_t{pid}).bind(2, static_cast<std::int64_t>(start_ticks));
     bool ok = st.step() == SQLITE_DONE;
@@ -155,7 +126,7 @@ void SqliteStore::ledger_remove(int pid, std::uint64_t start_ticks) {
 std::vector<LedgerRow> SqliteStore::ledger_take() {
   std::promise<std::vector<LedgerRow>> done;
   auto rows = done.get_future();
-  submit([&done](sqlite3* db) -> JobResult {
+  submit([&done](Statements& db) -> JobResult {
     auto out = std::make_shared<std::vector<LedgerRow>>();
     {
       Stmt st(db, "SELECT pid, start_ticks, pgid, cgroup FROM children");
@@ -192,23 +163,32 @@ void SqliteStore::run() {
         jobs_.pop_front();
       }
     }
-    bool began = exec(db_, "BEGIN IMMEDIATE");
+    Statements& db = *statements_;
+    bool began = db.run("BEGIN IMMEDIATE");
     std::vector<JobResult> results;
     results.reserve(batch.size());
+    // Each job in a savepoint of its own: one that fails leaves the others standing.
+    // A job alone needs none: when it fails, its writes are all the batch has.
+    bool savepoints = began && batch.size() > 1;
+    bool failed = false;
     for (auto& job : batch) {
-      // Each job in a savepoint of its own: one that fails leaves the others standing.
-      bool savepoint = began && exec(db_, "SAVEPOINT job");
-      results.push_back(job(db_));
+      bool savepoint = savepoints && db.run("SAVEPOINT job");
+      results.push_back(job(db));
+      failed = failed || !results.back().ok;
       if (savepoint) {
-        if (!results.back().ok) exec(db_, "ROLLBACK TO job");
-        exec(db_, "RELEASE job");
+        if (!results.back().ok) db.run("ROLLBACK TO job");
+        db.run("RELEASE job");
       }
     }
     // Without a transaction (BEGIN failed) each statement committed on its own.
-    bool committed = !began || exec(db_, "COMMIT");
-    if (!committed) {
+    bool committed = false;
+    if (!began)
+      committed = true;
+    else if (!savepoints && failed)
+      db.run("ROLLBACK");  // the lone job failed: nothing of it stays
+    else if (!(committed = db.run("COMMIT"))) {
       log_.write(LogLevel::error, std::string("store commit failed: ") + sqlite3_errmsg(db_));
-      exec(db_, "ROLLBACK");
+      db.run("ROLLBACK");
     }
     for (auto& r : results)
       if (r.finish) r.finish(r.ok && committed);
@@ -216,7 +196,7 @@ void SqliteStore::run() {
 }
 
 void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool)> done) {
-  submit([this, rec, done = std::move(done)](sqlite3* db) -> JobResult {
+  submit([this, rec, done = std::move(done)](Statements& db) -> JobResult {
     Stmt s(db,
            "INSERT OR REPLACE INTO sessions(session_id, session_key, title, close_on_disconnect, "
            "created_at) VALUES(?,?,?,?,?)");
@@ -230,7 +210,7 @@ void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool
 
 void SqliteStore::record_end(const std::string& session_id, const std::string& reason, WallMs at,
                              std::function<void(bool)> done) {
-  submit([this, session_id, reason, at, done = std::move(done)](sqlite3* db) -> JobResult {
+  submit([this, session_id, reason, at, done = std::move(done)](Statements& db) -> JobResult {
     Stmt s(db,
            "UPDATE sessions SET ended_at=?, end_reason=? WHERE session_id=? AND ended_at IS NULL");
     s.bind(1, at).bind(2, reason).bind(3, session_id);
@@ -242,7 +222,7 @@ void SqliteStore::record_end(const std::string& session_id, const std::string& r
 
 void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
                          std::function<void(StoreReply<std::int64_t>)> done) {
-  submit([this, session_key, entry, done = std::move(done)](sqlite3* db) -> JobResult {
+  submit([this, session_key, entry, done = std::move(done)](Statements& db) -> JobResult {
     Stmt next(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_key=?");
     next.bind(1, session_key);
     std::int64_t seq = next.step() == SQLITE_ROW ? next.i64(0) : -1;
@@ -251,7 +231,8 @@ void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
     ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
     ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
     bool ok = seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE;
-    if (!ok) log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db));
+    if (!ok)
+      log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db.db()));
     return {ok, [this, done, seq](bool durable) {
               // Durable: the batch holding it committed (synchronous=FULL).
               StoreReply<std::int64_t> reply;
@@ -263,7 +244,7 @@ void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
 
 void SqliteStore::find_session(const std::string& session_id,
                                std::function<void(StoreReply<std::optional<SessionRecord>>)> done) {
-  submit([this, session_id, done = std::move(done)](sqlite3* db) -> JobResult {
+  submit([this, session_id, done = std::move(done)](Statements& db) -> JobResult {
     StoreReply<std::optional<SessionRecord>> reply;
     if (!fault("lifeline/store/read")) {
       Stmt s(db,
@@ -290,7 +271,7 @@ void SqliteStore::find_session(const std::string& session_id,
 
 void SqliteStore::history(const std::string& session_key, int limit,
                           std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) {
-  submit([this, session_key, limit, done = std::move(done)](sqlite3* db) -> JobResult {
+  submit([this, session_key, limit, done = std::move(done)](Statements& db) -> JobResult {
     auto reply = std::make_shared<StoreReply<std::vector<HistoryEntry>>>();
     if (!fault("lifeline/store/read")) {
       Stmt s(db,

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -17,6 +18,8 @@
 struct sqlite3;
 
 namespace lifeline::runtime {
+
+class Statements;
 
 class SqliteStore final : public Store, public ChildLedger {
  public:
@@ -52,7 +55,7 @@ class SqliteStore final : public Store, public ChildLedger {
     bool ok = true;
     std::function<void(bool durable)> finish;
   };
-  using Job = std::function<JobResult(sqlite3*)>;
+  using Job = std::function<JobResult(Statements&)>;
   static constexpr std::size_t max_batch = 256;
 
   void submit(Job job);
@@ -61,6 +64,7 @@ class SqliteStore final : public Store, public ChildLedger {
   asio::io_context& io_;
   Log& log_;
   sqlite3* db_ = nullptr;
+  std::unique_ptr<Statements> statements_;  // the store thread's, once it runs
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;

@@ -71,12 +71,13 @@ void PosixWorkerHost::exit_with_containment(int code) {
   // Our own children first (setsid escapees included: their pids are still ours,
   // unreaped), then every other member of our group. Never ourselves: we exit.
   for (int pid : children_) kill(pid, SIGKILL);
-  // Only our descendants can be in our group (we lead it and the gateway's spawn put
-  // nobody else there): if we never forked, it holds only us - spare the /proc scan.
+  // Only our descendants can be in our group or our cgroup (we lead the one, and the
+  // gateway's spawn put nobody else in either): if we never forked, both hold only us -
+  // spare the /proc scans. Most workers never fork; this is on every session's exit.
+  if (!forked_) _exit(code);
   pid_t self = getpid();
-  if (forked_)
-    for (int pid : pids_in_group(getpgrp()))
-      if (pid != self) kill(pid, SIGKILL);
+  for (int pid : pids_in_group(getpgrp()))
+    if (pid != self) kill(pid, SIGKILL);
   // Where the gateway gave us a cgroup of our own, it holds every descendant, however
   // far it escaped: kill it all, ourselves included (we are leaving anyway).
   std::string cg = own_cgroup2_dir();
