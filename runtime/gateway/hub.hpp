@@ -9,6 +9,9 @@
 
 namespace lifeline::runtime {
 
+// Replies waiting for one client, at most: a slower reader is disconnected.
+constexpr std::size_t max_queued_frames = 4096;
+
 class ConnectionSink {
  public:
   virtual ~ConnectionSink() = default;

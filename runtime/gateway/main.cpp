@@ -210,14 +210,14 @@ int run(int argc, char** argv) {
   });
 
   if (cfg.stdio) {
-    stdio = std::make_shared<StdioConnection>(io, cfg.max_message_bytes);
+    stdio = std::make_shared<StdioConnection>(io, log, cfg.max_message_bytes);
     ConnId id = hub.add(stdio);
     gateway.on_connect(id);
     stdio->start([&gateway, id](std::string line) { gateway.on_message(id, line); },
                  [&, id] {
                    hub.remove(id);
                    gateway.on_disconnect(id);
-                   stop("stdin closed");
+                   stop("the stdio client is gone");
                  });
     log.write(LogLevel::info, "serving one client on stdin/stdout");
   } else {

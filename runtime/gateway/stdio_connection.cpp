@@ -1,83 +1,173 @@
 #include "runtime/gateway/stdio_connection.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <thread>
+#include <algorithm>
+#include <stdexcept>
 
 namespace lifeline::runtime {
 
-struct StdioConnection::Reader {
-  std::atomic<bool> alive{true};
-};
+namespace {
 
-StdioConnection::StdioConnection(asio::io_context& io, std::int64_t max_line)
-    : io_(io), max_line_(max_line), reader_(std::make_shared<Reader>()) {}
+// Written in pieces no larger than this: after POLLOUT a pipe takes at least this much
+// without blocking, so the writer stays wakeable between pieces.
+constexpr std::size_t write_piece = 4096;
+
+}  // namespace
+
+StdioConnection::StdioConnection(asio::io_context& io, Log& log, std::int64_t max_line, int in_fd,
+                                 int out_fd)
+    : io_(io),
+      log_(log),
+      max_line_(max_line),
+      in_fd_(in_fd),
+      out_fd_(out_fd),
+      alive_(std::make_shared<std::atomic<bool>>(true)) {
+  if (pipe2(wake_, O_CLOEXEC) != 0) throw std::runtime_error("stdio: cannot make a wake pipe");
+}
 
 StdioConnection::~StdioConnection() {
-  reader_->alive = false;
+  alive_->store(false);
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  char byte = 0;
+  ssize_t ignored = ::write(wake_[1], &byte, 1);
+  (void)ignored;
+  if (reader_.joinable()) reader_.join();
+  if (writer_.joinable()) writer_.join();
+  ::close(wake_[0]);
+  ::close(wake_[1]);
 }
 
 void StdioConnection::start(std::function<void(std::string)> on_line,
-                            std::function<void()> on_eof) {
-  // The thread only reads fd 0 and posts; it never touches core state. It is detached:
-  // a blocking read() cannot be interrupted portably, and the process exit ends it.
-  std::thread([&io = io_, reader = reader_, max = max_line_, on_line = std::move(on_line),
-               on_eof = std::move(on_eof)] {
-    std::string line;
-    bool overlong = false;
-    char buf[65536];
-    for (;;) {
-      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      for (ssize_t i = 0; i < n; ++i) {
-        if (buf[i] != '\n') {
-          // Past four times the message cap the line is not kept: the core only needs
-          // to know it was too large.
-          if (static_cast<std::int64_t>(line.size()) < max * 4 + 16)
-            line += buf[i];
-          else
-            overlong = true;
-          continue;
-        }
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (overlong)
-          line.append(static_cast<std::size_t>(max) + 1 -
-                          std::min<std::size_t>(line.size(), static_cast<std::size_t>(max)),
-                      ' ');
-        asio::post(io, [reader, on_line, l = std::move(line)] {
-          if (reader->alive) on_line(l);
-        });
-        line.clear();
-        overlong = false;
-      }
-    }
-    asio::post(io, [reader, on_eof] {
-      if (reader->alive) on_eof();
-    });
-  }).detach();
+                            std::function<void()> on_end) {
+  on_line_ = std::move(on_line);
+  on_end_ = std::move(on_end);
+  reader_ = std::thread([this] { read_loop(); });
+  writer_ = std::thread([this] { write_loop(); });
 }
 
-void StdioConnection::send(std::string text) {
-  if (closed_) return;
-  text += '\n';
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
+bool StdioConnection::wait_ready(int fd, short events) {
+  for (;;) {
+    pollfd fds[2] = {{fd, events, 0}, {wake_[0], POLLIN, 0}};
+    int n = ::poll(fds, 2, -1);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      closed_ = true;  // the client is gone; stdin EOF will follow
-      return;
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
+    if (n < 0 || fds[1].revents) return false;
+    // POLLHUP/POLLERR: the read or write that follows reports it.
+    if (fds[0].revents) return true;
   }
 }
 
+void StdioConnection::end(const char* why) {
+  if (ended_.exchange(true)) return;
+  log_.write(LogLevel::info, std::string("stdio client: ") + why);
+  asio::post(io_, [this, alive = alive_] {
+    if (alive->load() && on_end_) on_end_();
+  });
+}
+
+void StdioConnection::read_loop() {
+  // The thread only reads stdin and posts; it never touches core state.
+  std::string line;
+  bool overlong = false;
+  char buf[65536];
+  for (;;) {
+    if (!wait_ready(in_fd_, POLLIN)) return;  // stopping: the gateway is going away
+    ssize_t n = ::read(in_fd_, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    for (std::string_view rest(buf, static_cast<std::size_t>(n)); !rest.empty();) {
+      auto nl = rest.find('\n');
+      std::string_view piece = rest.substr(0, nl);
+      // Past four times the message cap the line is not kept: the core only needs to
+      // know it was too large.
+      std::size_t keep = static_cast<std::size_t>(max_line_) * 4 + 16;
+      std::size_t room = keep > line.size() ? keep - line.size() : 0;
+      line.append(piece.substr(0, room));
+      if (piece.size() > room) overlong = true;
+      if (nl == std::string_view::npos) break;
+      rest.remove_prefix(nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (overlong)
+        line.append(static_cast<std::size_t>(max_line_) + 1 -
+                        std::min(line.size(), static_cast<std::size_t>(max_line_)),
+                    ' ');
+      asio::post(io_, [this, alive = alive_, l = std::move(line)] {
+        if (alive->load() && !ended_.load()) on_line_(l);
+      });
+      line.clear();
+      overlong = false;
+    }
+  }
+  end("stdin closed");
+}
+
+void StdioConnection::write_loop() {
+  for (;;) {
+    std::string text;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !out_.empty() || closing_; });
+      if (stopping_) return;
+      if (out_.empty()) {  // closing, and everything written
+        lock.unlock();
+        // The client sees EOF; the descriptor number stays taken (by /dev/null), so
+        // nothing opened later can be mistaken for our stdout.
+        int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (devnull < 0 || ::dup2(devnull, out_fd_) < 0) ::close(out_fd_);
+        if (devnull >= 0) ::close(devnull);
+        return;
+      }
+      text = std::move(out_.front());
+      out_.pop_front();
+    }
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      if (!wait_ready(out_fd_, POLLOUT)) return;
+      ssize_t n = ::write(out_fd_, rest.data(), std::min(rest.size(), write_piece));
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        end("stdout is gone");
+        return;
+      }
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+}
+
+void StdioConnection::send(std::string text) {
+  bool overflow = false;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_ || ended_.load()) return;
+    if (out_.size() >= max_queued_frames) {
+      closing_ = overflow = true;  // nothing more is queued; the writer goes on with what is
+    } else {
+      text += '\n';
+      out_.push_back(std::move(text));
+    }
+  }
+  cv_.notify_one();
+  if (overflow) end("not reading its stdout; ending the connection");
+}
+
 void StdioConnection::close() {
-  closed_ = true;
-  ::close(STDOUT_FILENO);
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_one();
+}
+
+void StdioConnection::abort() {
+  alive_->store(false);
+  ended_.store(true);
 }
 
 }  // namespace lifeline::runtime

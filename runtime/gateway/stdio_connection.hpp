@@ -1,12 +1,22 @@
 // --stdio: one client on stdin/stdout, one JSON message per line. The connection ends
-// at stdin EOF. stdin is read on a small thread (it may be a file, which epoll refuses);
-// lines are handed to the event loop.
+// at stdin EOF, when stdout is gone, or when the client stops reading its stdout.
+//
+// stdin and stdout may be files, which epoll refuses, and making them non-blocking
+// would change the file description the invoking shell shares with us. So each has a
+// small thread that blocks in poll() on it and on a wake pipe: the event loop never
+// blocks on the client, and both threads are woken and joined on the way out.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
+#include "core/ports.hpp"
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/io.hpp"
 
@@ -14,19 +24,38 @@ namespace lifeline::runtime {
 
 class StdioConnection final : public ConnectionSink {
  public:
-  StdioConnection(asio::io_context& io, std::int64_t max_line);
-  ~StdioConnection() override;
-  // on_line for every line; on_eof once, at stdin EOF or error.
-  void start(std::function<void(std::string)> on_line, std::function<void()> on_eof);
+  StdioConnection(asio::io_context& io, Log& log, std::int64_t max_line, int in_fd = 0,
+                  int out_fd = 1);
+  ~StdioConnection() override;  // wakes and joins both threads
+  // on_line for every line; on_end once: stdin EOF or error, stdout gone, or a client
+  // that stopped reading (more than max_queued_frames replies waiting).
+  void start(std::function<void(std::string)> on_line, std::function<void()> on_end);
   void send(std::string text) override;
-  void close() override;
+  void close() override;  // what is queued is still written, then stdout is closed
+  void abort() override;
 
  private:
-  struct Reader;
+  void read_loop();
+  void write_loop();
+  void end(const char* why);              // any thread: posts on_end once
+  bool wait_ready(int fd, short events);  // false: woken to stop, or fd error
+
   asio::io_context& io_;
+  Log& log_;
   std::int64_t max_line_;
-  std::shared_ptr<Reader> reader_;
-  bool closed_ = false;
+  int in_fd_, out_fd_;
+  int wake_[2] = {-1, -1};  // a byte in it stops both threads
+  std::function<void(std::string)> on_line_;
+  std::function<void()> on_end_;
+  std::shared_ptr<std::atomic<bool>> alive_;  // guards posted handlers against our death
+  std::atomic<bool> ended_{false};
+
+  std::mutex mu_;  // guards the outbound queue and the two flags below
+  std::condition_variable cv_;
+  std::deque<std::string> out_;
+  bool closing_ = false;  // no more sends; stdout closes once the queue is written
+  bool stopping_ = false;
+  std::thread reader_, writer_;
 };
 
 }  // namespace lifeline::runtime

@@ -18,8 +18,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t max_queued_frames = 4096;  // a slower reader is disconnected
-
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;

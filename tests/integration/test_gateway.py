@@ -338,6 +338,43 @@ class StdioTest(unittest.TestCase):
         self.assertEqual(p.wait(10), 0)
         self.assertTrue(wait_until(lambda: not alive(worker), 5))
 
+    def test_stdio_client_that_stops_reading_is_ended_not_waited_for(self):
+        # A client that writes requests but never reads its replies fills the stdout
+        # pipe. The gateway must not block on it: past its queue limit it ends the
+        # connection, tears the session down and exits, leaving no worker behind.
+        state = Gateway().state_dir
+        log = open(os.path.join(state, "stderr.log"), "w+b")
+        self.addCleanup(log.close)
+        p = subprocess.Popen([GATEWAY, "--stdio", "--state-dir", state], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=log)
+        self.addCleanup(p.stdout.close)
+
+        def request(i, method, **params):
+            return (json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+                    + "\n").encode()
+        p.stdin.write(request(1, "session.create", close_on_disconnect=False))
+        p.stdin.flush()
+        p.stdout.readline()  # gateway.ready
+        sid = json.loads(p.stdout.readline())["result"]["session_id"]
+        p.stdin.write(request(2, "slash.exec", session_id=sid, command="/pid"))
+        p.stdin.flush()
+        worker = int(pids_from(json.loads(p.stdout.readline())["result"]["output"])["pid"])
+        # From here on nothing is read: 64 KiB of pipe, then the gateway's queue.
+        try:
+            for i in range(3, 20000):
+                p.stdin.write(request(i, "session.active_list"))
+            p.stdin.flush()
+        except BrokenPipeError:
+            pass  # it may already have ended the connection and exited
+        self.assertEqual(p.wait(10), 0)  # stdin still open: it was not EOF that ended it
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        log.seek(0)
+        self.assertIn(b"not reading its stdout", log.read())
+        self.assertTrue(wait_until(lambda: not alive(worker), 5))
+
     def test_help_and_bad_flags(self):
         out = subprocess.run([GATEWAY, "--help"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0)
