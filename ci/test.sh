@@ -5,7 +5,8 @@
 # included), the dispatch and schedule fuzzers for a bounded time, the guard-removal
 # check that proves the lifecycle tests can fail, and the simulator's mutation study.
 # Environment: FUZZ_SECONDS (default 60), SIM_FUZZ_SECONDS (45), SKIP_GUARDS=1 to skip the
-# guard check, SKIP_MUTANTS=1 to skip the simulator's mutation study.
+# guard check, SKIP_MUTANTS=1 to skip the simulator's mutation study, WITH_TSAN=1 to add
+# a ThreadSanitizer run of the real gateway under the integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -52,6 +53,22 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_ctest asan
+
+if [[ "${WITH_TSAN:-0}" == 1 ]]; then
+  # Opt-in (about 5 minutes more): the gateway's threads (event loop, store, stdio)
+  # under ThreadSanitizer, driven by the integration tests. A report fails the test.
+  step "ThreadSanitizer: the real gateway under the integration tests"
+  cmake --preset tsan >/dev/null
+  cmake --build build/tsan -j "$jobs" --target lifeline-gateway lifeline-slash-worker
+  if TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 LIFELINE_BUILD="$PWD/build/tsan" \
+    /usr/bin/python3 -m unittest discover -s tests/integration -p 'test_*.py'; then
+    summary+=("ThreadSanitizer integration run: passed")
+    total_pass=$((total_pass + 1))
+  else
+    summary+=("ThreadSanitizer integration run: FAILED")
+    total_fail=$((total_fail + 1))
+  fi
+fi
 
 step "fuzz: JSON-RPC decode + dispatch (${FUZZ_SECONDS:-60} s)"
 cmake --preset fuzz >/dev/null

@@ -49,6 +49,7 @@ void ChildSupervisor::terminate(ChildId id, std::function<void()> done) {
   if (done) e.on_gone.push_back(std::move(done));
   if (e.stage != Stage::none) return;  // already escalating: join it
   e.stage = Stage::hup;
+  e.terminate_started = clock_.now();
   if (e.exited) {
     finish(id);
     return;
@@ -117,6 +118,7 @@ void ChildSupervisor::finish(ChildId id) {
   send(e, Signal::kill);
   proc_.reap(id);
   proc_.release(id);
+  if (e.stage != Stage::none) termination_latency_.record(clock_.now() - e.terminate_started);
   auto callbacks = std::move(e.on_gone);
   children_.erase(it);
   for (auto& cb : callbacks) cb();

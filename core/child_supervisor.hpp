@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/latency_histogram.hpp"
 #include "core/ports.hpp"
 
 namespace lifeline {
@@ -55,6 +56,8 @@ class ChildSupervisor {
   }
   std::size_t count(ChildKind kind) const;
   std::size_t size() const { return children_.size(); }
+  // From terminate() to reaped and released, per child: what a teardown costs.
+  const LatencyHistogram& termination_latency() const { return termination_latency_; }
 
  private:
   enum class Stage { none, hup, term, kill };
@@ -64,6 +67,7 @@ class ChildSupervisor {
     bool exited = false;
     bool warned_unkillable = false;
     TimerId timer = 0;
+    Millis terminate_started = 0;
     std::vector<std::function<void()>> on_gone;
   };
 
@@ -76,6 +80,7 @@ class ChildSupervisor {
   Log& log_;
   const GatewayConfig& config_;
   std::map<ChildId, Entry> children_;
+  LatencyHistogram termination_latency_;
 };
 
 }  // namespace lifeline

@@ -252,9 +252,9 @@ int main(int argc, char** argv) {
   double base = baseline_kill_reap_ms();
   std::printf("baseline: bare SIGKILL + waitpid of one process, p99 %.3f ms\n", base);
 
-  // 1. Warm slash.exec round trips, against two baselines from this run: a round trip
-  // that touches neither worker nor store, and one fdatasync on the state dir's disk
-  // (what a commit with synchronous=FULL pays at least).
+  // 1. Warm slash.exec round trips, against baselines from this run: a round trip that
+  // touches neither worker nor store, one through the store thread without a commit,
+  // and one fdatasync on the state dir's disk (what synchronous=FULL pays at least).
   {
     Client c(io, gw.port, gw.token);
     std::string sid = c.call("session.create")["result"]["session_id"];
@@ -270,6 +270,7 @@ int main(int argc, char** argv) {
       return v;
     };
     auto bare = percentiles(time_calls("session.active_list", Json::object()));
+    auto read = percentiles(time_calls("session.history", {{"session_id", sid}, {"limit", 1}}));
     auto v = time_calls("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
     auto p = percentiles(v);
     double sync = fdatasync_p50_us(state);
@@ -277,10 +278,11 @@ int main(int argc, char** argv) {
     std::printf(
         "warm slash.exec round trip: %zu calls, p50 %.0f us, p99 %.0f us (each includes a durable "
         "SQLite commit, synchronous=%s)\n"
-        "  baselines: gateway-only round trip (session.active_list) p50 %.0f us; one fdatasync "
-        "on the state dir p50 %.0f us\n",
+        "  baselines: gateway-only round trip (session.active_list) p50 %.0f us; through the "
+        "store thread, no commit (session.history) p50 %.0f us; one fdatasync on the state dir "
+        "p50 %.0f us\n",
         v.size(), p.p50, p.p99, mode && std::string(mode) == "normal" ? "NORMAL" : "FULL", bare.p50,
-        sync);
+        read.p50, sync);
     c.close();
   }
 

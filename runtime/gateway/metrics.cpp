@@ -38,6 +38,20 @@ std::string render_metrics(const Gateway& gw, std::int64_t open_fds, std::size_t
       "# HELP lifeline_strays_killed_total Escaped grandchildren killed after reparenting to the "
       "gateway.\n# TYPE lifeline_strays_killed_total counter\n";
   out += "lifeline_strays_killed_total " + std::to_string(strays_killed) + "\n";
+  const LatencyHistogram& h = gw.children().termination_latency();
+  out +=
+      "# HELP lifeline_child_termination_ms From the decision to end a child (session close, "
+      "disconnect, reset, shutdown) to its whole tree reaped, in milliseconds.\n# TYPE "
+      "lifeline_child_termination_ms histogram\n";
+  std::int64_t cumulative = 0;
+  for (std::size_t i = 0; i < LatencyHistogram::bounds.size(); ++i) {
+    cumulative += h.in_bucket(i);
+    out += "lifeline_child_termination_ms_bucket{le=\"" +
+           std::to_string(LatencyHistogram::bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += "lifeline_child_termination_ms_bucket{le=\"+Inf\"} " + std::to_string(h.count()) + "\n";
+  out += "lifeline_child_termination_ms_sum " + std::to_string(h.sum()) + "\n";
+  out += "lifeline_child_termination_ms_count " + std::to_string(h.count()) + "\n";
   return out;
 }
 

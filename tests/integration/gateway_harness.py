@@ -60,6 +60,10 @@ def alive(pid):
         return False
 
 
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|WARNING: ThreadSanitizer|"
+                              r"ERROR: LeakSanitizer|runtime error: ")
+
+
 class Gateway:
     def __init__(self, *args, state_dir=None, port=0, env=None):
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="lifeline-test-")
@@ -87,7 +91,8 @@ class Gateway:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=drain, daemon=True).start()
+        self.drainer = threading.Thread(target=drain, daemon=True)
+        self.drainer.start()
         if not ready.wait(10) or not self.url:
             raise RuntimeError("gateway did not start:\n" + "\n".join(self.log))
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
@@ -126,7 +131,17 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.assert_no_sanitizer_report()
         return self.proc.returncode
+
+    def assert_no_sanitizer_report(self):
+        """In sanitizer builds a report in the gateway's log is a failure of the test
+        that ran it, even when the gateway went on serving."""
+        if self.proc and self.proc.poll() is not None:
+            self.drainer.join(5)
+        reports = [line for line in self.log if SANITIZER_REPORT.search(line)]
+        if reports:
+            raise AssertionError("sanitizer report from the gateway:\n" + "\n".join(self.log))
 
     async def connect(self, **kw):
         return await Client.open(f"{self.url}?token={self.token}", **kw)

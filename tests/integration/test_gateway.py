@@ -310,6 +310,15 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         metrics = get("/metrics")
         self.assertIn('lifeline_sessions{status="idle"}', metrics)
         self.assertIn("lifeline_open_fds", metrics)
+        self.assertIn("lifeline_child_termination_ms_count 0", metrics)
+        # One worker ended: its termination lands in the histogram.
+        c = await self.gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        await c.result("slash.exec", session_id=sid, command="/pid")
+        await c.result("session.close", session_id=sid)
+        self.assertTrue(wait_until(
+            lambda: "lifeline_child_termination_ms_count 1" in get("/metrics"), 5))
+        self.assertIn('lifeline_child_termination_ms_bucket{le="+Inf"} 1', get("/metrics"))
 
     async def test_sigterm_tears_everything_down_and_exits_zero(self):
         c = await self.gw.connect()

@@ -80,6 +80,24 @@ TEST(Rule6_Escalation, TerminateTwiceRunsOneLadder) {
   EXPECT_EQ(gone, 2);
 }
 
+TEST(Rule6_Escalation, TerminationLatencyIsRecordedOncePerChildInItsBucket) {
+  SupervisorRig r;
+  ChildId stubborn = r.spawn({.dies_on_hup = false, .dies_on_term = false});
+  ChildId polite = r.spawn();
+  r.sup.terminate(stubborn);
+  r.sup.terminate(stubborn);  // joins the ladder: still one termination
+  r.sup.terminate(polite);
+  r.w.advance(r.cfg.hup_wait + r.cfg.term_wait + r.cfg.kill_wait);
+  const LatencyHistogram& h = r.sup.termination_latency();
+  ASSERT_EQ(h.count(), 2);
+  Millis ladder = r.cfg.hup_wait + r.cfg.term_wait;  // KILL works at once here
+  EXPECT_EQ(h.sum(), ladder);  // the polite child went within the same instant
+  std::size_t ladder_bucket = 0;
+  while (LatencyHistogram::bounds[ladder_bucket] < ladder) ++ladder_bucket;
+  EXPECT_EQ(h.in_bucket(0), 1);
+  EXPECT_EQ(h.in_bucket(ladder_bucket), 1);
+}
+
 TEST(Rule6_Escalation, NeverSignalsAReapedChild) {
   SupervisorRig r;
   ChildId id = r.spawn();
