@@ -4,7 +4,6 @@
 
 namespace lifeline::sim {
 
-namespace {
 bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
   SessionPtr s = gw.find_session(c.session_id);
   if (!s || s->finalized) return false;
@@ -12,7 +11,6 @@ bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
   auto it = s->ptys.find(c.pty_id);
   return it != s->ptys.end() && it->second == c.id;
 }
-}  // namespace
 
 std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& procs,
                                       const FakeStore& store) {

@@ -10,6 +10,10 @@
 
 namespace lifeline::sim {
 
+// The child is the worker or a PTY of a session that is still live: the one rule of
+// ownership both the manual-world checks and simrun's world apply.
+bool owned_by_live_session(const Gateway& gw, const ChildInfo& c);
+
 // After every event.
 std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& procs,
                                       const FakeStore& store);

@@ -6,6 +6,7 @@
 
 #include "sim/client.hpp"
 #include "sim/gateway_program.hpp"
+#include "sim/invariants.hpp"
 
 namespace lifeline::sim {
 
@@ -198,13 +199,6 @@ RunResult World::run(const std::vector<Step>& steps) {
 // ---------------------------------------------------------------- invariants
 
 namespace {
-bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
-  SessionPtr s = gw.find_session(c.session_id);
-  if (!s || s->finalized) return false;
-  if (c.kind == ChildKind::slash) return s->worker == c.id;
-  auto it = s->ptys.find(c.pty_id);
-  return it != s->ptys.end() && it->second == c.id;
-}
 std::string pid_of(const SimProcessControl& pc, ChildId id) {
   auto it = pc.children().find(id);
   return it == pc.children().end() ? "?" : std::to_string(it->second.pid);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -287,26 +288,48 @@ int main(int argc, char** argv) {
   }
 
   // 2. Full lifecycles per second: connect, create, spawn + exec, close, disconnect.
+  // Each step is timed too, so that a slow figure says where the time went.
   {
     std::atomic<long> done{0};
     std::vector<std::thread> threads;
+    constexpr int steps = 5;
+    const char* step_names[steps] = {"connect", "create", "first exec (spawn)", "close",
+                                     "disconnect"};
+    std::vector<std::array<std::vector<double>, steps>> step_ms(clients);
     auto t0 = Clock::now();
     auto end = t0 + std::chrono::duration<double>(seconds);
     for (int i = 0; i < clients; ++i)
-      threads.emplace_back([&] {
+      threads.emplace_back([&, i] {
         asio::io_context tio;
+        auto& mine = step_ms[i];
         while (Clock::now() < end) {
+          auto t = Clock::now();
+          auto lap = [&](int step) {
+            mine[step].push_back(ms_since(t));
+            t = Clock::now();
+          };
           Client c(tio, gw.port, gw.token);
+          lap(0);
           std::string sid = c.call("session.create")["result"]["session_id"];
+          lap(1);
           c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+          lap(2);
           c.call("session.close", {{"session_id", sid}});
+          lap(3);
           c.close();
+          lap(4);
           ++done;
         }
       });
     for (auto& t : threads) t.join();
-    std::printf("full lifecycles: %ld in %.2f s = %.0f per second\n", done.load(),
+    std::printf("full lifecycles: %ld in %.2f s = %.0f per second\n  p50 per step:", done.load(),
                 ms_since(t0) / 1000, done.load() / (ms_since(t0) / 1000));
+    for (int step = 0; step < steps; ++step) {
+      std::vector<double> all;
+      for (auto& mine : step_ms) all.insert(all.end(), mine[step].begin(), mine[step].end());
+      if (!all.empty()) std::printf(" %s %.2f ms;", step_names[step], percentiles(all).p50);
+    }
+    std::printf("\n");
   }
 
   // 3. Client disconnect -> its worker tree reaped.

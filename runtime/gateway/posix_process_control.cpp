@@ -149,9 +149,24 @@ PosixProcessControl::PosixProcessControl(asio::io_context& io, Log& log,
   // Orphaned grandchildren come to us, not to init: they stay ours to kill (rule 8).
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     log_.write(LogLevel::warn, errno_text("PR_SET_CHILD_SUBREAPER", errno));
+  // Lives as long as we do: children's PR_SET_PDEATHSIG follows the thread that spawned
+  // them, so it must not be a thread that comes and goes.
+  spawner_ = std::thread([this] { spawner_loop(); });
 }
 
-PosixProcessControl::~PosixProcessControl() = default;
+PosixProcessControl::~PosixProcessControl() {
+  {
+    std::lock_guard lock(spawn_mu_);
+    spawner_stopping_ = true;
+  }
+  spawn_cv_.notify_all();
+  if (spawner_.joinable()) spawner_.join();
+}
+
+void PosixProcessControl::OwnedFd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
 
 int PosixProcessControl::gateway_pgid() const {
   return static_cast<int>(getpgrp());
@@ -164,23 +179,84 @@ std::string PosixProcessControl::containment() const {
 }
 
 void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) {
-  // The fork happens now, on the event-loop thread (PR_SET_PDEATHSIG follows the
-  // spawning thread, and this thread lives as long as the gateway); the completion is
-  // delivered later, never inline (the port contract).
-  SpawnResult r = do_spawn(spec);
-  asio::post(io_,
-             [this, done = std::move(done), r = std::move(r), pty = spec.kind == ChildKind::pty] {
-               done(r);
-               // Only now that the core has adopted the child may its output flow: bytes read
-               // earlier would reach a core that does not know the child yet, and be lost.
-               if (!r.ok) return;
-               read_output(r.child);
-               if (!pty) read_stderr(r.child);
-             });
+  // The clone happens on the spawner thread: a child's set-up and the start of its exec
+  // (hundreds of microseconds, more under load) never stall the event loop. The
+  // completion is delivered on the event loop, never inline (the port contract).
+  ChildId id = next_id_++;
+  {
+    std::lock_guard lock(spawn_mu_);
+    spawn_queue_.push_back({id, spec, std::move(done)});
+  }
+  spawn_cv_.notify_one();
 }
 
-SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
-  if (spec.argv.empty() || spec.argv[0].empty()) return {false, 0, 0, 0, "empty command"};
+void PosixProcessControl::spawner_loop() {
+  // Our handlers run on the event loop's thread, never here.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, nullptr);
+  for (;;) {
+    SpawnJob job;
+    {
+      std::unique_lock lock(spawn_mu_);
+      spawn_cv_.wait(lock, [this] { return spawner_stopping_ || !spawn_queue_.empty(); });
+      if (spawner_stopping_) return;
+      job = std::move(spawn_queue_.front());
+      spawn_queue_.pop_front();
+    }
+    auto launch = std::make_shared<Launch>(do_launch(job.id, job.spec));
+    asio::post(io_, [this, launch, done = std::move(job.done)] { adopt(*launch, done); });
+  }
+}
+
+void PosixProcessControl::adopt(Launch& l, const std::function<void(SpawnResult)>& done) {
+  if (!l.ok) {
+    if (l.cgroup && cgroups_) cgroups_->remove(l.id);
+    done(SpawnResult{false, 0, 0, 0, l.error});
+    return;
+  }
+  bool pty = l.kind == ChildKind::pty;
+  auto c = std::make_unique<Child>();
+  c->id = l.id;
+  c->kind = l.kind;
+  c->pid = l.pid;
+  c->pgid = l.pid;
+  c->start_ticks = l.start_ticks;
+  c->pidfd = std::make_unique<asio::posix::stream_descriptor>(io_, l.pidfd.release());
+  c->lifeline_write = l.lifeline_write.release();
+  if (pty) {
+    int master = l.input.release();
+    int dup_master = fcntl(master, F_DUPFD_CLOEXEC, 0);
+    c->input = std::make_unique<asio::posix::stream_descriptor>(io_, master);
+    c->output = std::make_unique<asio::posix::stream_descriptor>(io_, dup_master);
+  } else {
+    c->input = std::make_unique<asio::posix::stream_descriptor>(io_, l.input.release());
+    c->output = std::make_unique<asio::posix::stream_descriptor>(io_, l.output.release());
+    c->errors = std::make_unique<asio::posix::stream_descriptor>(io_, l.errors.release());
+  }
+  children_.emplace(l.id, std::move(c));
+  {
+    std::lock_guard lock(launch_mu_);
+    launched_.erase(l.pid);  // from here on children_ knows it
+  }
+  watch_exit(l.id);
+  done(SpawnResult{true, l.id, l.pid, l.pid, ""});
+  // Only now that the core has adopted the child may its output flow: bytes read
+  // earlier would reach a core that does not know the child yet, and be lost.
+  read_output(l.id);
+  if (!pty) read_stderr(l.id);
+}
+
+PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const SpawnSpec& spec) {
+  Launch l;
+  l.id = id;
+  l.kind = spec.kind;
+  auto failed = [&l](std::string what) {
+    l.ok = false;
+    l.error = std::move(what);
+    return std::move(l);
+  };
+  if (spec.argv.empty() || spec.argv[0].empty()) return failed("empty command");
   bool pty = spec.kind == ChildKind::pty;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, life[2] = {-1, -1},
       status[2] = {-1, -1};
@@ -192,11 +268,11 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
         if (p[i] >= 0) close(p[i]);
     if (master >= 0) close(master);
   };
-  if (fault("lifeline/spawn/pipe")) return {false, 0, 0, 0, "pipe: injected fault (EMFILE)"};
+  if (fault("lifeline/spawn/pipe")) return failed("pipe: injected fault (EMFILE)");
   if (pipe2(status, O_CLOEXEC) != 0 || pipe2(life, O_CLOEXEC) != 0) {
     int e = errno;
     close_all();
-    return {false, 0, 0, 0, errno_text("pipe", e)};
+    return failed(errno_text("pipe", e));
   }
   if (pty) {
     master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -205,7 +281,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
         ptsname_r(master, name, sizeof name) != 0) {
       int e = errno;
       close_all();
-      return {false, 0, 0, 0, errno_text("pty", e)};
+      return failed(errno_text("pty", e));
     }
     slave_name = name;
     winsize ws{};
@@ -216,7 +292,7 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
              pipe2(err, O_CLOEXEC) != 0) {
     int e = errno;
     close_all();
-    return {false, 0, 0, 0, errno_text("pipe", e)};
+    return failed(errno_text("pipe", e));
   }
 
   ChildPlan plan;
@@ -238,13 +314,13 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   plan.err = err[1];
   plan.life = life[0];
   plan.status = status[1];
-  ChildId id = next_id_++;
+  // mkdir only: CgroupContainment's bookkeeping stays on the event loop (adopt()).
   std::string cgroup_procs = cgroups_ ? cgroups_->create(id) : "";
   if (!cgroup_procs.empty()) plan.cgroup_procs = cgroup_procs.c_str();
+  l.cgroup = !cgroup_procs.empty();
   auto fail = [&](std::string what) {
-    if (cgroups_) cgroups_->remove(id);
     close_all();
-    return SpawnResult{false, 0, 0, 0, std::move(what)};
+    return failed(std::move(what));
   };
 
   if (fault("lifeline/spawn/fork")) return fail("fork: injected fault (EAGAIN)");
@@ -253,7 +329,14 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
   int cgroup_fd = cgroup_procs.empty()
                       ? -1
                       : open(cgroups_->dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  Spawned spawned = clone_spawn(run_child, &plan, cgroup_fd);
+  Spawned spawned;
+  {
+    // reap_strays() must never take a child of ours, launched but not yet adopted, for
+    // a stray: from before the clone until its pid is listed, it waits.
+    std::lock_guard lock(launch_mu_);
+    spawned = clone_spawn(run_child, &plan, cgroup_fd);
+    if (spawned.pid > 0) launched_.insert(spawned.pid);
+  }
   if (cgroup_fd >= 0) close(cgroup_fd);
   if (spawned.pid < 0) return fail(errno_text("fork", spawned.errno_value));
   pid_t pid = spawned.pid;
@@ -282,39 +365,36 @@ SpawnResult PosixProcessControl::do_spawn(const SpawnSpec& spec) {
     int e = got > 0 ? child_errno : errno;
     if (pidfd < 0) kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);  // it has exited (or is dying): reap it now
+    {
+      std::lock_guard lock(launch_mu_);
+      launched_.erase(pid);
+    }
     if (pidfd >= 0) close(pidfd);
     return fail(errno_text(got > 0 ? "exec" : "pidfd_open", e));
   }
 
-  auto c = std::make_unique<Child>();
-  c->id = id;
-  c->kind = spec.kind;
-  c->pid = pid;
-  c->pgid = pid;
-  c->pidfd = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
-  c->lifeline_write = life[1];
+  l.ok = true;
+  l.pid = pid;
+  l.pidfd.reset(pidfd);
+  l.lifeline_write.reset(life[1]);
   life[1] = -1;
   if (pty) {
-    int dup_master = fcntl(master, F_DUPFD_CLOEXEC, 0);
-    c->input = std::make_unique<asio::posix::stream_descriptor>(io_, master);
-    c->output = std::make_unique<asio::posix::stream_descriptor>(io_, dup_master);
+    l.input.reset(master);
     master = -1;
   } else {
-    c->input = std::make_unique<asio::posix::stream_descriptor>(io_, in[1]);
-    c->output = std::make_unique<asio::posix::stream_descriptor>(io_, out[0]);
-    c->errors = std::make_unique<asio::posix::stream_descriptor>(io_, err[0]);
+    l.input.reset(in[1]);
+    l.output.reset(out[0]);
+    l.errors.reset(err[0]);
     in[1] = out[0] = err[0] = -1;
   }
   if (ledger_) {
-    // Recorded so that a successor can finish the job if we are SIGKILLed (rule 8).
+    // Recorded at once so that a successor can finish the job if we are SIGKILLed
+    // (rule 8). Reading the start time waits for the exec to get going, on this thread.
     auto st = read_proc_stat(pid);
-    c->start_ticks = st ? st->start_ticks : 0;
-    ledger_->ledger_add({pid, c->start_ticks, pid, cgroup_procs.empty() ? "" : cgroups_->dir(id)});
+    l.start_ticks = st ? st->start_ticks : 0;
+    ledger_->ledger_add({pid, l.start_ticks, pid, l.cgroup ? cgroups_->dir(id) : ""});
   }
-  SpawnResult r{true, id, pid, pid, ""};
-  children_.emplace(id, std::move(c));
-  watch_exit(id);
-  return r;
+  return l;
 }
 
 void PosixProcessControl::watch_exit(ChildId id) {
@@ -475,8 +555,15 @@ void PosixProcessControl::reap_strays() {
   if (cgroups_) cgroups_->retry_removals();
   std::set<int> known;
   for (const auto& [id, c] : children_) known.insert(c->pid);
-  for (int pid : children_of(getpid())) {
-    if (known.count(pid)) continue;
+  std::vector<int> unknown;
+  for (int pid : children_of(getpid()))
+    if (!known.count(pid)) unknown.push_back(pid);
+  if (unknown.empty()) return;
+  // A pid listed above existed before this lock: if the spawner made it, it is in
+  // launched_ by now (the spawner holds the lock from its clone to that insert).
+  std::lock_guard lock(launch_mu_);
+  for (int pid : unknown) {
+    if (launched_.count(pid)) continue;
     // Not spawned by us: an escapee whose parent died and that was reparented to us.
     auto st = read_proc_stat(pid);
     if (st && st->state != 'Z') {

@@ -1,12 +1,18 @@
-// ProcessControl on Linux: clone_spawn (vfork-style clone3) with an exec-status pipe, every fd
-// CLOEXEC, a new session per child, the lifeline pipe (DESIGN.md rule 7), pidfd-based exit
-// observation inside the event loop, group signals that are safe because the leader
-// is never reaped before its group is killed, PTYs, and child-subreaping.
+// ProcessControl on Linux: children are launched on a spawner thread (clone_spawn, a
+// vfork-style clone3, with an exec-status pipe), every fd CLOEXEC, a new session per
+// child, the lifeline pipe (DESIGN.md rule 7); the event loop adopts them and observes
+// their exit through pidfds; group signals are safe because the leader is never reaped
+// before its group is killed; PTYs; child-subreaping.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ports.hpp"
@@ -21,7 +27,7 @@ class PosixProcessControl final : public ProcessControl {
   // cgroups may be null or disabled: then containment is the process group alone.
   PosixProcessControl(asio::io_context& io, Log& log, std::vector<std::string> child_env,
                       CgroupContainment* cgroups);
-  ~PosixProcessControl() override;
+  ~PosixProcessControl() override;  // stops the spawner thread (queued spawns are dropped)
 
   void set_events(ProcessEvents* events) override { events_ = events; }
   void spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) override;
@@ -43,7 +49,48 @@ class PosixProcessControl final : public ProcessControl {
 
  private:
   struct Child;
-  SpawnResult do_spawn(const SpawnSpec& spec);
+  // An fd owned until released: a launch handed to an event loop that never runs it
+  // (shutdown) still closes what it holds.
+  class OwnedFd {
+   public:
+    OwnedFd() = default;
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
+    OwnedFd(OwnedFd&& o) noexcept : fd_(o.release()) {}
+    OwnedFd& operator=(OwnedFd&& o) noexcept {
+      reset(o.release());
+      return *this;
+    }
+    ~OwnedFd() { reset(-1); }
+    void reset(int fd);
+    int release() {
+      int fd = fd_;
+      fd_ = -1;
+      return fd;
+    }
+
+   private:
+    int fd_ = -1;
+  };
+  // What the spawner thread hands to the event loop.
+  struct Launch {
+    ChildId id = 0;
+    ChildKind kind = ChildKind::slash;
+    bool ok = false;
+    std::string error;
+    bool cgroup = false;  // a cgroup directory was made for it
+    int pid = 0;
+    std::uint64_t start_ticks = 0;
+    OwnedFd pidfd, input, output, errors, lifeline_write;  // input: the PTY master
+  };
+  struct SpawnJob {
+    ChildId id = 0;
+    SpawnSpec spec;
+    std::function<void(SpawnResult)> done;
+  };
+  void spawner_loop();
+  Launch do_launch(ChildId id, const SpawnSpec& spec);  // on the spawner thread
+  void adopt(Launch& launch, const std::function<void(SpawnResult)>& done);
   void watch_exit(ChildId id);
   void read_output(ChildId id);
   void read_stderr(ChildId id);
@@ -58,6 +105,14 @@ class PosixProcessControl final : public ProcessControl {
   std::map<ChildId, std::unique_ptr<Child>> children_;
   ChildId next_id_ = 1;
   std::size_t strays_killed_ = 0;
+
+  std::mutex spawn_mu_;  // the spawner's queue
+  std::condition_variable spawn_cv_;
+  std::deque<SpawnJob> spawn_queue_;
+  bool spawner_stopping_ = false;
+  std::mutex launch_mu_;    // held from a clone until its pid is in launched_
+  std::set<int> launched_;  // launched, not yet adopted: never a stray
+  std::thread spawner_;     // last: it starts once everything above exists
 };
 
 }  // namespace lifeline::runtime
