@@ -50,7 +50,7 @@ bool exec(sqlite3* db, const char* sql) {
 }  // namespace
 
 SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe)
-    : io_(io), log_(log) {
+    : io_(io), log_(log), power_safe_(power_safe), syncing_(power_safe) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -141,17 +141,17 @@ std::vector<LedgerRow> SqliteStore::ledger_take() {
   return rows.get();
 }
 
-void SqliteStore::submit(Job job) {
+void SqliteStore::submit(Job job, bool acknowledged) {
   {
     std::lock_guard lock(mu_);
-    jobs_.push_back(std::move(job));
+    jobs_.push_back({std::move(job), acknowledged});
   }
   cv_.notify_one();
 }
 
 void SqliteStore::run() {
   for (;;) {
-    std::vector<Job> batch;
+    std::vector<Queued> batch;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
@@ -164,6 +164,12 @@ void SqliteStore::run() {
       }
     }
     Statements& db = *statements_;
+    bool want_sync = false;
+    for (const auto& q : batch) want_sync = want_sync || q.acknowledged;
+    want_sync = want_sync && power_safe_;
+    if (want_sync != syncing_ &&
+        db.run(want_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"))
+      syncing_ = want_sync;
     bool began = db.run("BEGIN IMMEDIATE");
     std::vector<JobResult> results;
     results.reserve(batch.size());
@@ -173,7 +179,7 @@ void SqliteStore::run() {
     bool failed = false;
     for (auto& job : batch) {
       bool savepoint = savepoints && db.run("SAVEPOINT job");
-      results.push_back(job(db));
+      results.push_back(job.job(db));
       failed = failed || !results.back().ok;
       if (savepoint) {
         if (!results.back().ok) db.run("ROLLBACK TO job");
@@ -222,24 +228,28 @@ void SqliteStore::record_end(const std::string& session_id, const std::string& r
 
 void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
                          std::function<void(StoreReply<std::int64_t>)> done) {
-  submit([this, session_key, entry, done = std::move(done)](Statements& db) -> JobResult {
-    Stmt next(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_key=?");
-    next.bind(1, session_key);
-    std::int64_t seq = next.step() == SQLITE_ROW ? next.i64(0) : -1;
-    Stmt ins(db,
-             "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
-    ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
-    ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
-    bool ok = seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE;
-    if (!ok)
-      log_.write(LogLevel::error, std::string("store append failed: ") + sqlite3_errmsg(db.db()));
-    return {ok, [this, done, seq](bool durable) {
-              // Durable: the batch holding it committed (synchronous=FULL).
-              StoreReply<std::int64_t> reply;
-              if (durable) reply = {true, seq};
-              asio::post(io_, [done, reply] { done(reply); });
-            }};
-  });
+  submit(
+      [this, session_key, entry, done = std::move(done)](Statements& db) -> JobResult {
+        Stmt next(db, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE session_key=?");
+        next.bind(1, session_key);
+        std::int64_t seq = next.step() == SQLITE_ROW ? next.i64(0) : -1;
+        Stmt ins(
+            db,
+            "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
+        ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
+        ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
+        bool ok = seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE;
+        if (!ok)
+          log_.write(LogLevel::error,
+                     std::string("store append failed: ") + sqlite3_errmsg(db.db()));
+        return {ok, [this, done, seq](bool durable) {
+                  // Durable: the batch holding it committed (fsync'd when power_safe).
+                  StoreReply<std::int64_t> reply;
+                  if (durable) reply = {true, seq};
+                  asio::post(io_, [done, reply] { done(reply); });
+                }};
+      },
+      /*acknowledged=*/true);
 }
 
 void SqliteStore::find_session(const std::string& session_id,

@@ -1,4 +1,4 @@
-// The Store port over SQLite (WAL, synchronous=FULL), on a thread of its own. Every
+// The Store port over SQLite (WAL), on a thread of its own, committing in batches. Every
 // completion is posted back to the event loop; an entry is acknowledged only after
 // its transaction committed.
 #pragma once
@@ -24,9 +24,10 @@ class Statements;
 class SqliteStore final : public Store, public ChildLedger {
  public:
   // Opens (creating) the database; throws std::runtime_error with a clear message.
-  // power_safe: synchronous=FULL, an acknowledged entry survives power loss (fsync per
-  // batch). Otherwise synchronous=NORMAL: it survives any crash of the gateway (the
-  // OOM killer's SIGKILL included), and the last batches may be lost on power loss.
+  // power_safe: synchronous=FULL for every batch holding a transcript entry, so that an
+  // acknowledged entry survives power loss (one fsync per such batch). Otherwise
+  // synchronous=NORMAL: it survives any crash of the gateway (the OOM killer's SIGKILL included),
+  // and the last batches may be lost on power loss.
   SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe = true);
   ~SqliteStore() override;  // drains queued work, then closes
 
@@ -56,9 +57,18 @@ class SqliteStore final : public Store, public ChildLedger {
     std::function<void(bool durable)> finish;
   };
   using Job = std::function<JobResult(Statements&)>;
+  // acknowledged: a client is told once the job's writes are durable (a transcript
+  // entry). Only a batch holding such a job pays for an fsync; the rest (session rows,
+  // ledger rows, reads) need durability across a gateway death alone - after a power
+  // loss no child of ours is left to find - and the WAL makes every earlier commit
+  // durable with the next fsync'd one.
+  struct Queued {
+    Job job;
+    bool acknowledged = false;
+  };
   static constexpr std::size_t max_batch = 256;
 
-  void submit(Job job);
+  void submit(Job job, bool acknowledged = false);
   void run();
 
   asio::io_context& io_;
@@ -67,7 +77,9 @@ class SqliteStore final : public Store, public ChildLedger {
   std::unique_ptr<Statements> statements_;  // the store thread's, once it runs
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> jobs_;
+  std::deque<Queued> jobs_;
+  bool power_safe_ = true;
+  bool syncing_ = true;  // the connection's current synchronous=FULL (store thread)
   bool stopping_ = false;
   std::thread thread_;
 };
