@@ -32,10 +32,17 @@ StdioConnection::StdioConnection(asio::io_context& io, Log& log, std::int64_t ma
 StdioConnection::~StdioConnection() {
   alive_->store(false);
   {
-    std::lock_guard lock(mu_);
+    // Replies already queued still go out (a client may pipe requests in and close its
+    // stdin at once), but a client that does not read gets drain_deadline, no more.
+    std::unique_lock lock(mu_);
+    closing_ = true;
+    cv_.notify_all();
+    if (writer_.joinable())
+      done_cv_.wait_for(lock, drain_deadline, [this] { return writer_done_; });
     stopping_ = true;
   }
   cv_.notify_all();
+  room_cv_.notify_all();
   char byte = 0;
   ssize_t ignored = ::write(wake_[1], &byte, 1);
   (void)ignored;
@@ -67,8 +74,12 @@ bool StdioConnection::wait_ready(int fd, short events) {
 void StdioConnection::end(const char* why) {
   if (ended_.exchange(true)) return;
   log_.write(LogLevel::info, std::string("stdio client: ") + why);
+  // Lines read before the end are ahead of this in the loop's queue: they are handled,
+  // and answered, first.
   asio::post(io_, [this, alive = alive_] {
-    if (alive->load() && on_end_) on_end_();
+    if (!alive->load() || ended_in_loop_) return;
+    ended_in_loop_ = true;
+    if (on_end_) on_end_();
   });
 }
 
@@ -98,8 +109,22 @@ void StdioConnection::read_loop() {
         line.append(static_cast<std::size_t>(max_line_) + 1 -
                         std::min(line.size(), static_cast<std::size_t>(max_line_)),
                     ' ');
+      {
+        // Backpressure, as a WebSocket reader gets by reading one frame at a time: no
+        // more than max_pending_lines wait for the event loop; a flood waits in the pipe.
+        std::unique_lock lock(mu_);
+        room_cv_.wait(lock, [this] { return stopping_ || pending_lines_ < max_pending_lines; });
+        if (stopping_) return;
+        ++pending_lines_;
+      }
       asio::post(io_, [this, alive = alive_, l = std::move(line)] {
-        if (alive->load() && !ended_.load()) on_line_(l);
+        if (!alive->load()) return;
+        {
+          std::lock_guard lock(mu_);
+          --pending_lines_;
+        }
+        room_cv_.notify_one();
+        if (!ended_in_loop_) on_line_(l);
       });
       line.clear();
       overlong = false;
@@ -109,6 +134,15 @@ void StdioConnection::read_loop() {
 }
 
 void StdioConnection::write_loop() {
+  write_queue();
+  {
+    std::lock_guard lock(mu_);
+    writer_done_ = true;
+  }
+  done_cv_.notify_all();
+}
+
+void StdioConnection::write_queue() {
   for (;;) {
     std::string text;
     {
@@ -145,7 +179,7 @@ void StdioConnection::send(std::string text) {
   bool overflow = false;
   {
     std::lock_guard lock(mu_);
-    if (closing_ || ended_.load()) return;
+    if (closing_) return;  // after stdin EOF replies still go out
     if (out_.size() >= max_queued_frames) {
       closing_ = overflow = true;  // nothing more is queued; the writer goes on with what is
     } else {
@@ -166,8 +200,7 @@ void StdioConnection::close() {
 }
 
 void StdioConnection::abort() {
-  alive_->store(false);
-  ended_.store(true);
+  alive_->store(false);  // no more lines or end reach the loop; queued replies still go
 }
 
 }  // namespace lifeline::runtime

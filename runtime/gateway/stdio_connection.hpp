@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -26,7 +27,7 @@ class StdioConnection final : public ConnectionSink {
  public:
   StdioConnection(asio::io_context& io, Log& log, std::int64_t max_line, int in_fd = 0,
                   int out_fd = 1);
-  ~StdioConnection() override;  // wakes and joins both threads
+  ~StdioConnection() override;  // writes what is queued (up to 2 s), joins both threads
   // on_line for every line; on_end once: stdin EOF or error, stdout gone, or a client
   // that stopped reading (more than max_queued_frames replies waiting).
   void start(std::function<void(std::string)> on_line, std::function<void()> on_end);
@@ -37,6 +38,7 @@ class StdioConnection final : public ConnectionSink {
  private:
   void read_loop();
   void write_loop();
+  void write_queue();                     // until closed and drained, stopped, or stdout fails
   void end(const char* why);              // any thread: posts on_end once
   bool wait_ready(int fd, short events);  // false: woken to stop, or fd error
 
@@ -48,11 +50,19 @@ class StdioConnection final : public ConnectionSink {
   std::function<void(std::string)> on_line_;
   std::function<void()> on_end_;
   std::shared_ptr<std::atomic<bool>> alive_;  // guards posted handlers against our death
-  std::atomic<bool> ended_{false};
+  std::atomic<bool> ended_{false};            // end() ran (any thread): on_end is posted once
+  bool ended_in_loop_ = false;                // the loop ran on_end: later lines are dropped
 
-  std::mutex mu_;  // guards the outbound queue and the two flags below
-  std::condition_variable cv_;
+  static constexpr int max_pending_lines = 256;             // read, not yet handled by the loop
+  static constexpr std::chrono::seconds drain_deadline{2};  // for replies at the end
+
+  std::mutex mu_;               // guards the outbound queue, pending_lines_ and the two flags below
+  std::condition_variable cv_;  // the writer waits on it: replies, closing, stopping
+  std::condition_variable room_cv_;  // the reader waits on it: room for another line
+  std::condition_variable done_cv_;  // the destructor waits on it: the writer finished
+  bool writer_done_ = false;
   std::deque<std::string> out_;
+  int pending_lines_ = 0;
   bool closing_ = false;  // no more sends; stdout closes once the queue is written
   bool stopping_ = false;
   std::thread reader_, writer_;

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -346,6 +347,32 @@ class StdioTest(unittest.TestCase):
         p.stdin.close()
         self.assertEqual(p.wait(10), 0)
         self.assertTrue(wait_until(lambda: not alive(worker), 5))
+
+    def test_stdio_flood_of_requests_is_answered_in_order_without_loss(self):
+        # The stdin reader holds back when the event loop has many lines waiting
+        # (backpressure); nothing may be dropped or reordered for it.
+        state = Gateway().state_dir
+        p = subprocess.Popen([GATEWAY, "--stdio", "--state-dir", state], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(p.stdout.close)
+        n = 3000
+        replies = []
+
+        def read_all():
+            for line in p.stdout:
+                msg = json.loads(line)
+                if "id" in msg:
+                    replies.append(msg["id"])
+
+        reader = threading.Thread(target=read_all)
+        reader.start()
+        for i in range(1, n + 1):
+            p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": i, "method": "session.active_list"})
+                           + "\n").encode())
+        p.stdin.close()
+        self.assertEqual(p.wait(30), 0)
+        reader.join(10)
+        self.assertEqual(replies, list(range(1, n + 1)))
 
     def test_stdio_client_that_stops_reading_is_ended_not_waited_for(self):
         # A client that writes requests but never reads its replies fills the stdout
