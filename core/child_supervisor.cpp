@@ -32,10 +32,10 @@ bool ChildSupervisor::terminating(ChildId id) const {
   return it != children_.end() && it->second.stage != Stage::none;
 }
 
-void ChildSupervisor::send(Entry& e, Signal sig, bool allow_group) {
+void ChildSupervisor::send(Entry& e, Signal sig) {
   // Never the gateway's own group, never a group id we do not know to be the child's.
-  bool group = allow_group && e.info.pgid > 1 && e.info.pgid != proc_.gateway_pgid();
-  if (allow_group && !group)
+  bool group = e.info.pgid > 1 && e.info.pgid != proc_.gateway_pgid();
+  if (!group)
     log_.write(LogLevel::warn, "child pid " + std::to_string(e.info.pid) + " has pgid " +
                                    std::to_string(e.info.pgid) +
                                    ", which is not its own group; signalling the process alone");
@@ -90,22 +90,24 @@ void ChildSupervisor::escalate(ChildId id) {
   e.timer = clock_.after(wait, [this, id] { escalate(id); });
 }
 
-bool ChildSupervisor::on_exit(ChildId id, int /*status*/) {
+ChildSupervisor::ExitOutcome ChildSupervisor::on_exit(ChildId id, int /*status*/) {
   auto it = children_.find(id);
   if (it == children_.end()) {
     log_.write(LogLevel::warn, "exit reported for unknown child " + std::to_string(id));
-    return true;
+    return ExitOutcome::unknown_child;
   }
   Entry& e = it->second;
-  if (e.exited) return e.stage != Stage::none;
+  // A second report of the same exit: a terminating entry would already be gone, so
+  // this one is still waiting for the caller's terminate().
+  if (e.exited) return ExitOutcome::died_on_its_own;
   e.exited = true;
   if (e.timer) {
     clock_.cancel(e.timer);
     e.timer = 0;
   }
-  if (e.stage == Stage::none) return false;
+  if (e.stage == Stage::none) return ExitOutcome::died_on_its_own;
   finish(id);
-  return true;
+  return ExitOutcome::termination_finished;
 }
 
 void ChildSupervisor::finish(ChildId id) {

@@ -43,10 +43,17 @@ class ChildSupervisor {
   // Idempotent: a second call never sends a second ladder of signals.
   void terminate(ChildId id, std::function<void()> done = {});
 
-  // The port observed the child's exit. Returns true when a termination was already in
-  // progress (and has now finished); false when the child died on its own, in which
-  // case the child stays in the table until the caller calls terminate() to clean up.
-  bool on_exit(ChildId id, int status);
+  // What an observed exit meant for the child's entry.
+  enum class ExitOutcome {
+    // A termination we started has now finished: reaped, released, gone from the table.
+    termination_finished,
+    // The child died on its own (or the exit was already known): it stays in the table,
+    // unreaped, until the caller decides and calls terminate() to clean up.
+    died_on_its_own,
+    // No such child (already gone): nothing to do.
+    unknown_child,
+  };
+  ExitOutcome on_exit(ChildId id, int status);
 
   std::vector<ChildInfo> list() const;
   // f(info, terminating) for every child, without copying (the simulator's checks).
@@ -71,7 +78,7 @@ class ChildSupervisor {
     std::vector<std::function<void()>> on_gone;
   };
 
-  void send(Entry& e, Signal sig, bool allow_group = true);
+  void send(Entry& e, Signal sig);
   void escalate(ChildId id);
   void finish(ChildId id);
 

@@ -13,7 +13,7 @@ std::optional<Millis> parse_seconds(const std::string& text) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ec != std::errc() || ptr != end || !std::isfinite(value) || value < 0) return std::nullopt;
-  // A week of milliseconds is far beyond any sane knob; larger is a typo, not a wish.
+  // A year (52 weeks) is far beyond any sane knob; larger is a typo, not a wish.
   constexpr double max_seconds = 7.0 * 24 * 3600 * 52;
   if (value > max_seconds) return std::nullopt;
   return static_cast<Millis>(std::llround(value * 1000.0));

@@ -22,8 +22,6 @@ const char* to_string(EndReason reason) {
       return "lru_evict";
     case EndReason::shutdown:
       return "shutdown";
-    case EndReason::worker_lost:
-      return "worker_lost";
   }
   return "unknown";
 }
@@ -99,24 +97,6 @@ void Gateway::on_message(ConnId conn, std::string_view text) {
   dispatch(conn, std::get<rpc::Request>(std::move(decoded)));
 }
 
-void Gateway::on_disconnect(ConnId conn) {
-  auto it = connections_.find(conn);
-  if (it == connections_.end()) return;
-  std::vector<std::string> ids(it->second.sessions.begin(), it->second.sessions.end());
-  connections_.erase(it);
-  for (const auto& id : ids) {
-    SessionPtr s = find_session(id);
-    if (!s || s->conn != conn) continue;
-    s->conn.reset();
-    if (s->close_on_disconnect) {
-      teardown(s, EndReason::ws_disconnect);
-    } else {
-      log_.write(LogLevel::info, "session " + id + " detached");
-      arm_grace(s);
-    }
-  }
-}
-
 void Gateway::reply(const ReplyTo& to, Json result) {
   if (to.notification || !connected(to.conn)) return;
   transport_.send(to.conn, rpc::result(to.id, std::move(result)));
@@ -140,13 +120,13 @@ void Gateway::dispatch(ConnId conn, rpc::Request req) {
   }
   using Handler = void (Gateway::*)(const ReplyTo&, const Json&);
   static const std::map<std::string, Handler, std::less<>> methods = {
-      {"session.create", &Gateway::m_create},   {"session.close", &Gateway::m_close},
-      {"session.resume", &Gateway::m_resume},   {"session.active_list", &Gateway::m_active_list},
-      {"session.history", &Gateway::m_history}, {"slash.exec", &Gateway::m_exec},
-      {"session.reset", &Gateway::m_reset},     {"pty.open", &Gateway::m_pty_open},
-      {"pty.write", &Gateway::m_pty_write},     {"pty.resize", &Gateway::m_pty_resize},
-      {"pty.close", &Gateway::m_pty_close},     {"gateway.stats", &Gateway::m_stats},
-      {"gateway.workers", &Gateway::m_workers},
+      {"session.create", &Gateway::rpc_create},   {"session.close", &Gateway::rpc_close},
+      {"session.resume", &Gateway::rpc_resume},   {"session.active_list", &Gateway::rpc_active_list},
+      {"session.history", &Gateway::rpc_history}, {"slash.exec", &Gateway::rpc_exec},
+      {"session.reset", &Gateway::rpc_reset},     {"pty.open", &Gateway::rpc_pty_open},
+      {"pty.write", &Gateway::rpc_pty_write},     {"pty.resize", &Gateway::rpc_pty_resize},
+      {"pty.close", &Gateway::rpc_pty_close},     {"gateway.stats", &Gateway::rpc_stats},
+      {"gateway.workers", &Gateway::rpc_workers},
   };
   auto it = methods.find(req.method);
   if (it == methods.end()) {
@@ -182,24 +162,6 @@ bool Gateway::still_mapped(const std::string& id, const Session* expected) const
 void Gateway::touch(Session& s) {
   s.last_active_mono = clock_.now();
   s.last_active_at = clock_.wall_now();
-}
-
-void Gateway::bind(const SessionPtr& s, ConnId conn) {
-  if (s->conn == conn) return;
-  unbind(*s);
-  s->conn = conn;
-  connections_[conn].sessions.insert(s->id);
-  if (s->grace_timer) {
-    clock_.cancel(s->grace_timer);
-    s->grace_timer = 0;
-  }
-}
-
-void Gateway::unbind(Session& s) {
-  if (!s.conn) return;
-  auto it = connections_.find(*s.conn);
-  if (it != connections_.end()) it->second.sessions.erase(s.id);
-  s.conn.reset();
 }
 
 Json Gateway::describe(const Session& s) const {
@@ -240,24 +202,7 @@ SessionPtr Gateway::create_session(ConnId conn, std::string key, std::string tit
   return s;
 }
 
-bool Gateway::lru_evictable(const Session& s) const {
-  return !s.finalized && !s.conn && !s.busy();
-}
-
-bool Gateway::make_room() {
-  if (static_cast<std::int64_t>(registry_.size()) < config_.max_sessions) return true;
-  SessionPtr victim;
-  for (const auto& [id, s] : registry_)
-    if (lru_evictable(*s) &&
-        (!victim || s->last_active_mono < victim->last_active_mono ||
-         (s->last_active_mono == victim->last_active_mono && s->seq < victim->seq)))
-      victim = s;
-  if (!victim) return false;
-  teardown(victim, EndReason::lru_evict);
-  return static_cast<std::int64_t>(registry_.size()) < config_.max_sessions;
-}
-
-void Gateway::m_create(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_create(const ReplyTo& to, const Json& params) {
   Params p(params, {"close_on_disconnect", "title"});
   bool close_on_disconnect = p.optional_bool("close_on_disconnect", true);
   std::string title = p.optional_string("title").value_or("");
@@ -268,15 +213,6 @@ void Gateway::m_create(const ReplyTo& to, const Json& params) {
   if (!make_room()) return reply_error(to, rpc::limit_reached, "limit reached: live sessions");
   SessionPtr s = create_session(to.conn, new_id("k", 2), std::move(title), close_on_disconnect);
   reply(to, {{"session_id", s->id}, {"session_key", s->key}, {"created_at", s->created_at}});
-}
-
-void Gateway::m_close(const ReplyTo& to, const Json& params) {
-  Params p(params, {"session_id"});
-  std::string id = p.required_string("session_id");
-  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  SessionPtr s = find_session(id);
-  bool closed = s && teardown(s, EndReason::client_close);
-  reply(to, {{"closed", closed}});
 }
 
 bool Gateway::store_query_allowed(const ReplyTo& to) {
@@ -295,19 +231,19 @@ void Gateway::store_query_done(const ReplyTo& to) {
   if (it != connections_.end() && it->second.store_queries > 0) --it->second.store_queries;
 }
 
-void Gateway::m_resume(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_resume(const ReplyTo& to, const Json& params) {
   Params p(params, {"session_id"});
   std::string id = p.required_string("session_id");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  auto rebind = [this](const ReplyTo& to, const SessionPtr& s) {
-    auto& conn = connections_[to.conn];
-    if (s->conn != to.conn &&
+  auto rebind = [this](const ReplyTo& by, const SessionPtr& s) {
+    auto& conn = connections_[by.conn];
+    if (s->conn != by.conn &&
         static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
-      return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");
-    bind(s, to.conn);
+      return reply_error(by, rpc::limit_reached, "limit reached: sessions per connection");
+    bind(s, by.conn);
     touch(*s);
     log_.write(LogLevel::info, "session " + s->id + " resumed");
-    reply(to, {{"session_id", s->id}, {"resumed", true}, {"status", to_string(s->status())}});
+    reply(by, {{"session_id", s->id}, {"resumed", true}, {"status", to_string(s->status())}});
   };
   if (SessionPtr s = find_session(id)) return rebind(to, s);
   if (!store_query_allowed(to)) return;
@@ -333,7 +269,7 @@ void Gateway::m_resume(const ReplyTo& to, const Json& params) {
   });
 }
 
-void Gateway::m_active_list(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_active_list(const ReplyTo& to, const Json& params) {
   Params p(params, {});
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   Json list = Json::array();
@@ -341,7 +277,7 @@ void Gateway::m_active_list(const ReplyTo& to, const Json& params) {
   reply(to, {{"sessions", std::move(list)}});
 }
 
-void Gateway::m_history(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_history(const ReplyTo& to, const Json& params) {
   Params p(params, {"session_id", "session_key", "limit"});
   auto id = p.optional_string("session_id");
   auto key = p.optional_string("session_key");
@@ -350,18 +286,18 @@ void Gateway::m_history(const ReplyTo& to, const Json& params) {
     return reply_error(to, rpc::invalid_params,
                        "invalid params: give exactly one of 'session_id' and 'session_key'");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  auto load = [this, limit](const ReplyTo& to, const std::string& key) {
-    if (!store_query_allowed(to)) return;
-    store_.history(key, limit, [this, to](StoreReply<std::vector<HistoryEntry>> r) {
-      store_query_done(to);
-      if (!r.ok) return reply_error(to, rpc::store_unavailable, "store unavailable");
+  auto load = [this, limit](const ReplyTo& by, const std::string& history_key) {
+    if (!store_query_allowed(by)) return;
+    store_.history(history_key, limit, [this, by](StoreReply<std::vector<HistoryEntry>> r) {
+      store_query_done(by);
+      if (!r.ok) return reply_error(by, rpc::store_unavailable, "store unavailable");
       Json entries = Json::array();
       for (const auto& e : r.value) {
         Json j = {{"seq", e.seq}, {"at", e.at}, {"command", e.command}, {"ok", e.ok}};
         j[e.ok ? "output" : "error"] = e.text;
         entries.push_back(std::move(j));
       }
-      reply(to, {{"entries", std::move(entries)}});
+      reply(by, {{"entries", std::move(entries)}});
     });
   };
   if (key) return load(to, *key);
@@ -375,14 +311,14 @@ void Gateway::m_history(const ReplyTo& to, const Json& params) {
   });
 }
 
-void Gateway::m_stats(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_stats(const ReplyTo& to, const Json& params) {
   Params p(params, {});
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   std::int64_t detached = 0;
   for (const auto& [id, s] : registry_) detached += !s->conn;
   Json reaped = Json::object();
   for (int i = 0; i < end_reason_count; ++i)
-    reaped[to_string(static_cast<EndReason>(i))] = counters_.reaped[i];
+    reaped[to_string(static_cast<EndReason>(i))] = counters_.ended(static_cast<EndReason>(i));
   reply(to, {{"sessions_live", registry_.size()},
              {"sessions_detached", detached},
              {"workers_live", children_.count(ChildKind::slash)},
@@ -393,7 +329,7 @@ void Gateway::m_stats(const ReplyTo& to, const Json& params) {
              {"containment", proc_.containment()}});
 }
 
-void Gateway::m_workers(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_workers(const ReplyTo& to, const Json& params) {
   Params p(params, {});
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   Json list = Json::array();
@@ -406,107 +342,5 @@ void Gateway::m_workers(const ReplyTo& to, const Json& params) {
   reply(to, {{"workers", std::move(list)}});
 }
 
-// ---------------------------------------------------------------- lifecycle
-
-void Gateway::arm_grace(const SessionPtr& s) {
-  if (config_.orphan_grace <= 0 || s->finalized) return;  // 0: never grace-reaped
-  if (s->grace_timer) clock_.cancel(s->grace_timer);
-  s->grace_timer = clock_.after(config_.orphan_grace, [this, s] { on_grace_expired(s); });
-}
-
-void Gateway::on_grace_expired(const SessionPtr& s) {
-  // Like an Asio timer, this may run after a cancel() that came too late, i.e. after the
-  // session already ended another way in the same instant: the funnel makes that a no-op.
-  s->grace_timer = 0;
-  if (s->conn) return;  // resumed in time
-  if (s->busy()) {
-    // A command is still running for a client who may come back for it: wait again
-    // rather than skip (the historical bug left such sessions until the TTL).
-    arm_grace(s);
-    return;
-  }
-  teardown(s, EndReason::orphan_grace);
-}
-
-bool Gateway::idle_evictable(const Session& s, Millis now) const {
-  // Each clause is one exemption of DESIGN.md rule 5; tests remove them one at a time.
-  return !s.finalized &&                                      // not already gone
-         !s.conn &&                                           // detached
-         !s.in_flight &&                                      // not busy
-         s.queue.empty() &&                                   // no pending input
-         s.spawn_ticket == 0 && s.pty_spawns_pending == 0 &&  // finished starting
-         now - s.last_active_mono >= config_.session_ttl &&   // idle for the TTL
-         now - s.created_mono >= config_.session_ttl;         // and older than it
-}
-
-void Gateway::run_reaper() {
-  reaper_timer_ = 0;
-  Millis now = clock_.now();
-  std::vector<SessionPtr> candidates;
-  for (const auto& [id, s] : registry_)
-    if (idle_evictable(*s, now)) candidates.push_back(s);
-  for (const auto& s : candidates)
-    if (still_mapped(s->id, s.get()) && idle_evictable(*s, clock_.now()))  // re-check at eviction
-      teardown(s, EndReason::idle_timeout);
-  if (!shutting_down_)
-    reaper_timer_ = clock_.after(config_.reaper_interval, [this] { run_reaper(); });
-}
-
-bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
-  if (s->finalized) return false;  // one funnel, one finalization, one stored end
-  s->finalized = true;
-  auto it = registry_.find(s->id);
-  assert(it != registry_.end() && it->second == s);
-  registry_.erase(it);
-  ++counters_.finalized;
-  ++counters_.reaped[static_cast<int>(reason)];
-  log_.write(LogLevel::info, "session " + s->id + " closed: " + to_string(reason));
-
-  if (s->grace_timer) {
-    clock_.cancel(s->grace_timer);
-    s->grace_timer = 0;
-  }
-  // Every waiting client gets an answer; a command whose output is being stored keeps
-  // its place: the store's completion answers it.
-  fail_in_flight(*s, rpc::worker_exited, "session closed during the command");
-  for (auto& cmd : s->queue)
-    reply_error(cmd.reply, rpc::session_not_found, "session closed before the command ran");
-  s->queue.clear();
-  for (auto& w : s->reset_waiters)
-    reply_error(w, rpc::session_not_found, "session closed before the worker restarted");
-  s->reset_waiters.clear();
-  // A spawn still in flight finds the session unmapped at completion and kills its child.
-  drop_worker(*s);
-  for (auto& [pty_id, child] : s->ptys) {
-    pty_owner_.erase(pty_id);
-    kill_child(child);
-  }
-  s->ptys.clear();
-
-  store_.record_end(s->id, to_string(reason), clock_.wall_now(), [this, id = s->id](bool ok) {
-    if (!ok) log_.write(LogLevel::error, "store: could not record the end of session " + id);
-  });
-  emit(*s, "session.closed", {{"reason", to_string(reason)}});
-  unbind(*s);
-  return true;
-}
-
-void Gateway::shutdown(std::function<void()> done) {
-  shutting_down_ = true;
-  shutdown_done_ = std::move(done);
-  if (reaper_timer_) {
-    clock_.cancel(reaper_timer_);
-    reaper_timer_ = 0;
-  }
-  for (const auto& s : sessions()) teardown(s, EndReason::shutdown);
-  maybe_finish_shutdown();
-}
-
-void Gateway::maybe_finish_shutdown() {
-  if (!shutting_down_ || !shutdown_done_ || children_.size() != 0 || spawns_in_flight_ != 0) return;
-  auto done = std::move(shutdown_done_);
-  shutdown_done_ = nullptr;
-  done();
-}
 
 }  // namespace lifeline

@@ -23,7 +23,8 @@
 
 namespace lifeline {
 
-inline constexpr const char* version = "0.1.0";
+// From CMake's project(VERSION), the one place the version is written.
+inline constexpr const char* version = LIFELINE_VERSION;
 
 struct GatewayPorts {
   Clock& clock;
@@ -35,7 +36,10 @@ struct GatewayPorts {
 };
 
 struct GatewayCounters {
-  std::array<std::int64_t, end_reason_count> reaped{};
+  // Sessions finalized, by why they ended (not waitid()s: a child's reap is not counted).
+  std::array<std::int64_t, end_reason_count> ended_by_reason{};
+  std::int64_t& ended(EndReason r) { return ended_by_reason[static_cast<std::size_t>(r)]; }
+  std::int64_t ended(EndReason r) const { return ended_by_reason[static_cast<std::size_t>(r)]; }
   std::int64_t spawn_failures = 0;
   std::int64_t finalized = 0;
 };
@@ -86,19 +90,19 @@ class Gateway final : public ProcessEvents {
   void emit(const Session& s, std::string_view type, Json payload);
 
   // Methods.
-  void m_create(const ReplyTo& to, const Json& params);
-  void m_close(const ReplyTo& to, const Json& params);
-  void m_resume(const ReplyTo& to, const Json& params);
-  void m_active_list(const ReplyTo& to, const Json& params);
-  void m_history(const ReplyTo& to, const Json& params);
-  void m_exec(const ReplyTo& to, const Json& params);
-  void m_reset(const ReplyTo& to, const Json& params);
-  void m_pty_open(const ReplyTo& to, const Json& params);
-  void m_pty_write(const ReplyTo& to, const Json& params);
-  void m_pty_resize(const ReplyTo& to, const Json& params);
-  void m_pty_close(const ReplyTo& to, const Json& params);
-  void m_stats(const ReplyTo& to, const Json& params);
-  void m_workers(const ReplyTo& to, const Json& params);
+  void rpc_create(const ReplyTo& to, const Json& params);
+  void rpc_close(const ReplyTo& to, const Json& params);
+  void rpc_resume(const ReplyTo& to, const Json& params);
+  void rpc_active_list(const ReplyTo& to, const Json& params);
+  void rpc_history(const ReplyTo& to, const Json& params);
+  void rpc_exec(const ReplyTo& to, const Json& params);
+  void rpc_reset(const ReplyTo& to, const Json& params);
+  void rpc_pty_open(const ReplyTo& to, const Json& params);
+  void rpc_pty_write(const ReplyTo& to, const Json& params);
+  void rpc_pty_resize(const ReplyTo& to, const Json& params);
+  void rpc_pty_close(const ReplyTo& to, const Json& params);
+  void rpc_stats(const ReplyTo& to, const Json& params);
+  void rpc_workers(const ReplyTo& to, const Json& params);
 
   // Sessions.
   SessionPtr create_session(ConnId conn, std::string key, std::string title,
@@ -135,10 +139,16 @@ class Gateway final : public ProcessEvents {
                       std::string text);
   void fail_in_flight(Session& s, int code, std::string_view message);
   void drop_worker(Session& s);  // terminate the worker and forget it
-  void kill_child(ChildId child);
+  // Starts the polite HUP -> TERM -> KILL ladder (or joins one under way).
+  void terminate_child(ChildId child);
   void on_worker_died(const SessionPtr& s, ChildId child, int status);
 
   // PTYs.
+  struct PtyRef {
+    SessionPtr session;  // null: no live terminal by that id
+    ChildId child = 0;
+  };
+  PtyRef find_pty(const std::string& pty_id) const;
   void on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, ReplyTo to,
                       SpawnResult result);
 

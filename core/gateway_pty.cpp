@@ -25,7 +25,7 @@ std::vector<std::string> split_words(const std::string& cmd) {
 constexpr std::int64_t max_dimension = 10000;
 }  // namespace
 
-void Gateway::m_pty_open(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   Params p(params, {"session_id", "cols", "rows"});
   std::string id = p.required_string("session_id");
   int cols = static_cast<int>(p.required_int("cols", 1, max_dimension));
@@ -67,7 +67,7 @@ void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>
   while (pty_owner_.count(pty_id)) pty_id = new_id("p", 1);
   children_.adopt(ChildInfo{r.child, ChildKind::pty, r.pid, r.pgid, id, pty_id, clock_.wall_now()});
   if (!wanted) {
-    kill_child(r.child);
+    terminate_child(r.child);
     return reply_error(to, rpc::session_not_found, "session closed while the terminal started");
   }
   s->ptys[pty_id] = r.child;
@@ -75,55 +75,54 @@ void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>
   reply(to, {{"pty_id", pty_id}});
 }
 
-namespace {
-struct PtyLookup {
-  SessionPtr session;
-  ChildId child = 0;
-};
-}  // namespace
+Gateway::PtyRef Gateway::find_pty(const std::string& pty_id) const {
+  auto owner = pty_owner_.find(pty_id);
+  if (owner == pty_owner_.end()) return {};
+  SessionPtr s = find_session(owner->second);
+  if (!s) return {};
+  auto it = s->ptys.find(pty_id);
+  if (it == s->ptys.end()) return {};
+  return {std::move(s), it->second};
+}
 
-void Gateway::m_pty_write(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_pty_write(const ReplyTo& to, const Json& params) {
   Params p(params, {"pty_id", "data"});
   std::string pty_id = p.required_string("pty_id");
   std::string data = p.required_string("data", /*allow_empty=*/true);
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   auto bytes = base64::decode(data);
   if (!bytes) return reply_error(to, rpc::invalid_params, "invalid params: 'data' is not base64");
-  auto owner = pty_owner_.find(pty_id);
-  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
-  if (!s || !s->ptys.count(pty_id)) return reply_error(to, rpc::pty_not_found, "pty not found");
-  touch(*s);
-  if (!bytes->empty() && !proc_.write(s->ptys[pty_id], *bytes))
+  PtyRef pty = find_pty(pty_id);
+  if (!pty.session) return reply_error(to, rpc::pty_not_found, "pty not found");
+  touch(*pty.session);
+  if (!bytes->empty() && !proc_.write(pty.child, *bytes))
     return reply_error(to, rpc::internal_error, "writing to the terminal failed");
   reply(to, Json::object());
 }
 
-void Gateway::m_pty_resize(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_pty_resize(const ReplyTo& to, const Json& params) {
   Params p(params, {"pty_id", "cols", "rows"});
   std::string pty_id = p.required_string("pty_id");
   int cols = static_cast<int>(p.required_int("cols", 1, max_dimension));
   int rows = static_cast<int>(p.required_int("rows", 1, max_dimension));
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  auto owner = pty_owner_.find(pty_id);
-  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
-  if (!s || !s->ptys.count(pty_id)) return reply_error(to, rpc::pty_not_found, "pty not found");
-  touch(*s);
-  proc_.resize(s->ptys[pty_id], cols, rows);
+  PtyRef pty = find_pty(pty_id);
+  if (!pty.session) return reply_error(to, rpc::pty_not_found, "pty not found");
+  touch(*pty.session);
+  proc_.resize(pty.child, cols, rows);
   reply(to, Json::object());
 }
 
-void Gateway::m_pty_close(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_pty_close(const ReplyTo& to, const Json& params) {
   Params p(params, {"pty_id"});
   std::string pty_id = p.required_string("pty_id");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  auto owner = pty_owner_.find(pty_id);
-  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
-  if (!s || !s->ptys.count(pty_id)) return reply(to, {{"closed", false}});
-  ChildId child = s->ptys[pty_id];
-  s->ptys.erase(pty_id);
-  pty_owner_.erase(owner);
-  touch(*s);
-  kill_child(child);
+  PtyRef pty = find_pty(pty_id);
+  if (!pty.session) return reply(to, {{"closed", false}});
+  pty.session->ptys.erase(pty_id);
+  pty_owner_.erase(pty_id);
+  touch(*pty.session);
+  terminate_child(pty.child);
   reply(to, {{"closed", true}});
 }
 

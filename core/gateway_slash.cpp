@@ -18,7 +18,7 @@ std::string trim(std::string_view s) {
 }
 }  // namespace
 
-void Gateway::m_exec(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_exec(const ReplyTo& to, const Json& params) {
   Params p(params, {"session_id", "command"});
   std::string id = p.required_string("session_id");
   std::string command = p.required_string("command", /*allow_empty=*/true);
@@ -37,7 +37,7 @@ void Gateway::m_exec(const ReplyTo& to, const Json& params) {
   pump(s);
 }
 
-void Gateway::m_reset(const ReplyTo& to, const Json& params) {
+void Gateway::rpc_reset(const ReplyTo& to, const Json& params) {
   Params p(params, {"session_id"});
   std::string id = p.required_string("session_id");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
@@ -118,7 +118,7 @@ void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Sessi
     // DESIGN.md rule 2: the session is gone, or a newer spawn superseded this one.
     log_.write(LogLevel::info, "session " + id + ": worker pid " + std::to_string(r.pid) +
                                    " arrived after it stopped being wanted; tearing it down");
-    kill_child(r.child);
+    terminate_child(r.child);
     return;
   }
   assert(!s->worker);
@@ -203,11 +203,11 @@ void Gateway::finish_command(const SessionPtr& s, const std::shared_ptr<InFlight
                                   result);
                     }
                   }
-                  SessionPtr s = weak.lock();
-                  if (!s || s->in_flight != cmd) return;
-                  s->in_flight.reset();
-                  touch(*s);
-                  pump(s);
+                  SessionPtr live = weak.lock();
+                  if (!live || live->in_flight != cmd) return;
+                  live->in_flight.reset();
+                  touch(*live);
+                  pump(live);
                 });
 }
 
@@ -237,7 +237,7 @@ void Gateway::fail_in_flight(Session& s, int code, std::string_view message) {
   s.in_flight.reset();
 }
 
-void Gateway::kill_child(ChildId child) {
+void Gateway::terminate_child(ChildId child) {
   children_.terminate(child, [this] { maybe_finish_shutdown(); });
 }
 
@@ -246,7 +246,7 @@ void Gateway::drop_worker(Session& s) {
   ChildId child = *s.worker;
   s.worker.reset();
   s.worker_lines.clear();
-  kill_child(child);
+  terminate_child(child);
 }
 
 void Gateway::on_child_exit(ChildId child, int status) {
@@ -256,7 +256,7 @@ void Gateway::on_child_exit(ChildId child, int status) {
     return;
   }
   ChildInfo info = *found;
-  if (children_.on_exit(child, status)) return;  // an escalation we started has finished
+  if (children_.on_exit(child, status) != ChildSupervisor::ExitOutcome::died_on_its_own) return;
   SessionPtr s = find_session(info.session_id);
   if (s && info.kind == ChildKind::slash && s->worker == child) {
     on_worker_died(s, child, status);
@@ -265,7 +265,7 @@ void Gateway::on_child_exit(ChildId child, int status) {
     pty_owner_.erase(info.pty_id);
     emit(*s, "pty.exit", {{"pty_id", info.pty_id}, {"status", status}});
   }
-  kill_child(child);  // exited already: kills group leftovers, reaps, releases
+  terminate_child(child);  // exited already: kills group leftovers, reaps, releases
 }
 
 void Gateway::on_worker_died(const SessionPtr& s, ChildId child, int status) {

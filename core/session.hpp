@@ -24,9 +24,8 @@ enum class EndReason {
   idle_timeout,
   lru_evict,
   shutdown,
-  worker_lost
 };
-inline constexpr int end_reason_count = 7;
+inline constexpr int end_reason_count = 6;
 const char* to_string(EndReason reason);
 
 // Where to send the answer to one request.
@@ -79,6 +78,8 @@ struct Session {
   std::map<std::string, ChildId> ptys;
   int pty_spawns_pending = 0;
 
+  // Busy: a command running or waiting, or a child still starting. The one definition
+  // every "not while busy" rule (grace re-arm, idle reaper, LRU) uses.
   bool busy() const {
     return in_flight || !queue.empty() || spawn_ticket != 0 || pty_spawns_pending > 0;
   }

@@ -114,10 +114,10 @@ void FakeProcesses::schedule_exit(Child& c, int status) {
   if (c.dying || c.exited) return;
   c.dying = true;
   tasks_.post([this, id = c.id, status] {
-    Child* c = find(id);
-    if (!c || c->exited) return;
-    c->exited = true;
-    c->status = status;
+    Child* exiting = find(id);
+    if (!exiting || exiting->exited) return;
+    exiting->exited = true;
+    exiting->status = status;
     if (events_) events_->on_child_exit(id, status);
   });
 }
@@ -175,8 +175,9 @@ bool FakeProcesses::write(ChildId child, std::string_view bytes) {
             std::string_view(bytes).substr(0, bytes.size() - (bytes.ends_with('\n') ? 1 : 0)))) {
       tasks_.post([this, child,
                    line = worker_protocol::encode_reply({req->id, true, "ok " + req->command})] {
-        Child* c = find(child);
-        if (c && !c->exited && !c->dying && events_) events_->on_child_output(child, line);
+        Child* target = find(child);
+        if (target && !target->exited && !target->dying && events_)
+          events_->on_child_output(child, line);
       });
     }
   }

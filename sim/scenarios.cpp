@@ -54,7 +54,7 @@ constexpr int echo = 0, sleep_long = 14, spawn2 = 6, spawn_setsid = 8, sleep_sho
 
 std::int64_t reaped(const World& w, EndReason why) {
   GatewayProgram* g = w.gateway();
-  return g ? g->core().counters().reaped[static_cast<std::size_t>(why)] : 0;
+  return g ? g->core().counters().ended_by_reason[static_cast<std::size_t>(why)] : 0;
 }
 
 std::string expect_at_least(const char* what, std::int64_t got, std::int64_t want) {
@@ -237,7 +237,7 @@ std::vector<Scenario> build() {
     s.expect = [](const World& w) {
       GatewayProgram* g = w.gateway();
       return expect_at_least("sessions closed by the client",
-                             g ? g->core().counters().reaped[0] : 0, 3);
+                             g ? g->core().counters().ended_by_reason[0] : 0, 3);
     };
     out.push_back(s);
   }

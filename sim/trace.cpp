@@ -46,7 +46,8 @@ void Trace::add(Millis t, std::string_view event, std::string_view fields) {
     line_ += fields;
   }
   line_ += '}';
-  for (unsigned char c : line_) {
+  for (char ch : line_) {
+    auto c = static_cast<unsigned char>(ch);
     hash_ ^= c;
     hash_ *= 0x100000001b3ULL;
   }

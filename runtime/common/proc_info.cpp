@@ -18,17 +18,8 @@ std::optional<ProcStat> read_proc_stat(int pid) {
   std::ifstream in(path);
   std::string line;
   if (!std::getline(in, line)) return std::nullopt;
-  // comm may contain spaces and parentheses: fields resume after the last ')'.
-  auto close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return std::nullopt;
-  std::istringstream rest(line.substr(close + 2));
-  ProcStat st;
-  st.pid = pid;
-  rest >> st.state >> st.ppid >> st.pgid >> st.sid;
-  std::string skip;
-  for (int field = 7; field < 22 && rest; ++field) rest >> skip;  // fields 7..21
-  rest >> st.start_ticks;
-  if (!rest) return std::nullopt;
+  auto st = parse_proc_stat(line);
+  if (!st || st->pid != pid) return std::nullopt;
   return st;
 }
 

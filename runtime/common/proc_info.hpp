@@ -6,18 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "core/proc_stat.hpp"
+
 namespace lifeline::runtime {
 
-struct ProcStat {
-  int pid = 0;
-  char state = '?';
-  int ppid = 0;
-  int pgid = 0;
-  int sid = 0;
-  std::uint64_t start_ticks = 0;  // field 22: start time in clock ticks since boot
-};
+using lifeline::ProcStat;
 
-std::optional<ProcStat> read_proc_stat(int pid);
+std::optional<ProcStat> read_proc_stat(int pid);  // parse_proc_stat of /proc/<pid>/stat
 std::vector<int> list_fds();  // this process's open fds, ascending
 std::int64_t count_fds();
 std::vector<int> pids_in_group(int pgid);  // every live process whose pgid matches

@@ -1,5 +1,6 @@
-// The one narrow header through which runtime/ code sees Asio. core/ and sim/ never
-// include it (ci/check-core-purity.sh).
+// The narrow header through which runtime/ headers see Asio (the io_context, timers and
+// descriptors their classes hold). Beast and the rest of Asio appear only in runtime/
+// .cpp files. core/ and sim/ can never include it: their include roots have no runtime/.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

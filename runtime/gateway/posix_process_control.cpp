@@ -16,6 +16,7 @@
 #include <deque>
 #include <set>
 
+#include "runtime/common/stop_and_join.hpp"
 #include "runtime/common/proc_info.hpp"
 #include "runtime/gateway/clone_spawn.hpp"
 #include "runtime/gateway/faults.hpp"
@@ -155,12 +156,7 @@ PosixProcessControl::PosixProcessControl(asio::io_context& io, Log& log,
 }
 
 PosixProcessControl::~PosixProcessControl() {
-  {
-    std::lock_guard lock(spawn_mu_);
-    spawner_stopping_ = true;
-  }
-  spawn_cv_.notify_all();
-  if (spawner_.joinable()) spawner_.join();
+  stop_and_join(spawn_mu_, spawner_stopping_, {&spawn_cv_}, {&spawner_});
 }
 
 void PosixProcessControl::OwnedFd::reset(int fd) {
@@ -388,8 +384,10 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
     in[1] = out[0] = err[0] = -1;
   }
   if (ledger_) {
-    // Recorded at once so that a successor can finish the job if we are SIGKILLed
-    // (rule 8). Reading the start time waits for the exec to get going, on this thread.
+    // Queued to the store before the event loop even adopts the child, so that a
+    // successor can finish the job if we are SIGKILLed (rule 8); the row is durable
+    // with the store's next commit. Reading the start time waits for the exec to get
+    // going, on this (the spawner) thread.
     auto st = read_proc_stat(pid);
     l.start_ticks = st ? st->start_ticks : 0;
     ledger_->ledger_add({pid, l.start_ticks, pid, l.cgroup ? cgroups_->dir(id) : ""});

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "runtime/common/stop_and_join.hpp"
 #include "runtime/gateway/faults.hpp"
 #include "runtime/gateway/sqlite_statements.hpp"
 
@@ -85,12 +86,7 @@ SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path
 }
 
 SqliteStore::~SqliteStore() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  stop_and_join(mu_, stopping_, {&cv_}, {&thread_});
   statements_.reset();
   sqlite3_close(db_);
 }

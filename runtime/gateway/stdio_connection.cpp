@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "runtime/common/stop_and_join.hpp"
+
 namespace lifeline::runtime {
 
 namespace {
@@ -39,15 +41,12 @@ StdioConnection::~StdioConnection() {
     cv_.notify_all();
     if (writer_.joinable())
       done_cv_.wait_for(lock, drain_deadline, [this] { return writer_done_; });
-    stopping_ = true;
   }
-  cv_.notify_all();
-  room_cv_.notify_all();
-  char byte = 0;
-  ssize_t ignored = ::write(wake_[1], &byte, 1);
-  (void)ignored;
-  if (reader_.joinable()) reader_.join();
-  if (writer_.joinable()) writer_.join();
+  stop_and_join(mu_, stopping_, {&cv_, &room_cv_}, {&reader_, &writer_}, [this] {
+    char byte = 0;  // the reader sleeps in poll(): a byte on the wake pipe stops it
+    ssize_t ignored = ::write(wake_[1], &byte, 1);
+    (void)ignored;
+  });
   ::close(wake_[0]);
   ::close(wake_[1]);
 }

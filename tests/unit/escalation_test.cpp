@@ -16,7 +16,8 @@ struct SupervisorRig {
     ChildSupervisor* sup = nullptr;
     void on_child_output(ChildId, std::string_view) override {}
     void on_child_exit(ChildId id, int status) override {
-      if (!sup->on_exit(id, status)) sup->terminate(id);
+      if (sup->on_exit(id, status) == ChildSupervisor::ExitOutcome::died_on_its_own)
+        sup->terminate(id);
     }
   } events;
   SupervisorRig() {

@@ -61,7 +61,7 @@ TEST(Rule1_TeardownFunnel, EveryPathCountsItsReason) {
   h.create(e, false);
   h.gw->shutdown([] {});  // shutdown, twice
   h.w.settle();
-  const auto& reaped = h.gw->counters().reaped;
+  const auto& reaped = h.gw->counters().ended_by_reason;
   EXPECT_EQ(reaped[int(EndReason::client_close)], 1);
   EXPECT_EQ(reaped[int(EndReason::ws_disconnect)], 1);
   EXPECT_EQ(reaped[int(EndReason::orphan_grace)], 1);
@@ -82,7 +82,7 @@ TEST(Rule1_TeardownFunnel, LruEvictionIsATeardownWithItsReason) {
   std::string third = h.create(b);
   EXPECT_FALSE(h.session(old_id));  // least recently used evictable one went
   EXPECT_TRUE(h.session(newer));
-  EXPECT_EQ(h.gw->counters().reaped[int(EndReason::lru_evict)], 1);
+  EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::lru_evict)], 1);
   h.create(b);  // evicts `newer`, the last evictable one
   Json refused = h.call(b, "session.create");
   EXPECT_EQ(h.error_code(refused), 4290) << refused.dump();
@@ -121,8 +121,8 @@ TEST(Rule1_TeardownFunnel, GraceExpiryRacingTheReaperInTheSameInstantEndsItOnce)
   EXPECT_FALSE(h.session(id));
   EXPECT_EQ(h.w.store.end_records[id], 1);
   EXPECT_EQ(h.gw->counters().finalized, 1);
-  EXPECT_EQ(h.gw->counters().reaped[int(EndReason::idle_timeout)], 1);
-  EXPECT_EQ(h.gw->counters().reaped[int(EndReason::orphan_grace)], 0);
+  EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::idle_timeout)], 1);
+  EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::orphan_grace)], 0);
 }
 
 // ---------------------------------------------------------------- rule 2
@@ -242,7 +242,7 @@ TEST(Rule3_Disconnect, C1_DisconnectReapsTheWorkerTree) {
   h.settle_all();
   EXPECT_TRUE(w->reaped);
   EXPECT_TRUE(w->released);
-  EXPECT_EQ(h.gw->counters().reaped[int(EndReason::ws_disconnect)], 1);
+  EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::ws_disconnect)], 1);
 }
 
 TEST(Rule3_Disconnect, DetachedSessionIsReapedWhenTheGraceExpires) {
@@ -257,7 +257,7 @@ TEST(Rule3_Disconnect, DetachedSessionIsReapedWhenTheGraceExpires) {
   EXPECT_TRUE(h.session(id));
   h.w.advance(1);
   EXPECT_FALSE(h.session(id));
-  EXPECT_EQ(h.gw->counters().reaped[int(EndReason::orphan_grace)], 1);
+  EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::orphan_grace)], 1);
   h.settle_all();
   EXPECT_TRUE(h.w.procs.find(child)->released);
 }
@@ -296,7 +296,7 @@ TEST(Rule3_Disconnect, BusySessionAtGraceExpiryIsRearmedNotSkipped) {
   EXPECT_EQ(h.w.store.entries[h.session(id)->key].size(), 1u) << "the result is kept";
   h.w.advance(20'000);
   EXPECT_FALSE(h.session(id)) << "re-armed grace reaps it once idle, long before the TTL";
-  EXPECT_EQ(h.gw->counters().reaped[int(EndReason::orphan_grace)], 1);
+  EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::orphan_grace)], 1);
 }
 
 TEST(Rule3_Disconnect, ResumeOnANewConnectionThenOldDisconnectLeavesItAlive) {
@@ -378,7 +378,7 @@ TEST_F(Rule5_IdleReaper, EvictsAnIdleDetachedSessionOlderThanTheTtl) {
   EXPECT_TRUE(h.session(id));
   h.w.advance(11'000);
   EXPECT_FALSE(h.session(id));
-  EXPECT_EQ(h.gw->counters().reaped[int(EndReason::idle_timeout)], 1);
+  EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::idle_timeout)], 1);
   h.settle_all();
 }
 

@@ -1,0 +1,180 @@
+// Every way a session ends, in one file: the teardown funnel (DESIGN.md rule 1) and each
+// path into it (session.close, a disconnect of a close_on_disconnect session, orphan
+// grace expiry, the idle reaper, LRU eviction, shutdown), with the binding of sessions
+// to connections that decides between them. Reading this file answers "when does a
+// session end, and what happens then".
+#include <cassert>
+
+#include "core/gateway.hpp"
+#include "core/params.hpp"
+
+namespace lifeline {
+
+// ---------------------------------------------------------------- binding
+
+void Gateway::bind(const SessionPtr& s, ConnId conn) {
+  if (s->conn == conn) return;
+  unbind(*s);
+  s->conn = conn;
+  connections_[conn].sessions.insert(s->id);
+  if (s->grace_timer) {
+    clock_.cancel(s->grace_timer);
+    s->grace_timer = 0;
+  }
+}
+
+void Gateway::unbind(Session& s) {
+  if (!s.conn) return;
+  auto it = connections_.find(*s.conn);
+  if (it != connections_.end()) it->second.sessions.erase(s.id);
+  s.conn.reset();
+}
+
+void Gateway::on_disconnect(ConnId conn) {
+  auto it = connections_.find(conn);
+  if (it == connections_.end()) return;
+  std::vector<std::string> ids(it->second.sessions.begin(), it->second.sessions.end());
+  connections_.erase(it);
+  for (const auto& id : ids) {
+    SessionPtr s = find_session(id);
+    if (!s || s->conn != conn) continue;
+    s->conn.reset();
+    if (s->close_on_disconnect) {
+      teardown(s, EndReason::ws_disconnect);
+    } else {
+      log_.write(LogLevel::info, "session " + id + " detached");
+      arm_grace(s);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- paths into the funnel
+
+void Gateway::rpc_close(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id"});
+  std::string id = p.required_string("session_id");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  SessionPtr s = find_session(id);
+  bool closed = s && teardown(s, EndReason::client_close);
+  reply(to, {{"closed", closed}});
+}
+
+void Gateway::arm_grace(const SessionPtr& s) {
+  if (config_.orphan_grace <= 0 || s->finalized) return;  // 0: never grace-reaped
+  if (s->grace_timer) clock_.cancel(s->grace_timer);
+  s->grace_timer = clock_.after(config_.orphan_grace, [this, s] { on_grace_expired(s); });
+}
+
+void Gateway::on_grace_expired(const SessionPtr& s) {
+  // Like an Asio timer, this may run after a cancel() that came too late, i.e. after the
+  // session already ended another way in the same instant: the funnel makes that a no-op.
+  s->grace_timer = 0;
+  if (s->conn) return;  // resumed in time
+  if (s->busy()) {
+    // A command is still running for a client who may come back for it: wait again
+    // rather than skip (the historical bug left such sessions until the TTL).
+    arm_grace(s);
+    return;
+  }
+  teardown(s, EndReason::orphan_grace);
+}
+
+bool Gateway::idle_evictable(const Session& s, Millis now) const {
+  // DESIGN.md rule 5. busy() covers "not busy, no pending input, finished starting".
+  return !s.finalized &&                                     // not already gone
+         !s.conn &&                                          // detached
+         !s.busy() &&                                        // nothing running or starting
+         now - s.last_active_mono >= config_.session_ttl &&  // idle for the TTL
+         now - s.created_mono >= config_.session_ttl;        // and older than it
+}
+
+void Gateway::run_reaper() {
+  reaper_timer_ = 0;
+  Millis now = clock_.now();
+  std::vector<SessionPtr> candidates;
+  for (const auto& [id, s] : registry_)
+    if (idle_evictable(*s, now)) candidates.push_back(s);
+  for (const auto& s : candidates)
+    if (still_mapped(s->id, s.get()) && idle_evictable(*s, clock_.now()))  // re-check at eviction
+      teardown(s, EndReason::idle_timeout);
+  if (!shutting_down_)
+    reaper_timer_ = clock_.after(config_.reaper_interval, [this] { run_reaper(); });
+}
+
+bool Gateway::lru_evictable(const Session& s) const {
+  return !s.finalized && !s.conn && !s.busy();
+}
+
+bool Gateway::make_room() {
+  if (static_cast<std::int64_t>(registry_.size()) < config_.max_sessions) return true;
+  SessionPtr victim;
+  for (const auto& [id, s] : registry_)
+    if (lru_evictable(*s) &&
+        (!victim || s->last_active_mono < victim->last_active_mono ||
+         (s->last_active_mono == victim->last_active_mono && s->seq < victim->seq)))
+      victim = s;
+  if (!victim) return false;
+  teardown(victim, EndReason::lru_evict);
+  return static_cast<std::int64_t>(registry_.size()) < config_.max_sessions;
+}
+
+void Gateway::shutdown(std::function<void()> done) {
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  if (reaper_timer_) {
+    clock_.cancel(reaper_timer_);
+    reaper_timer_ = 0;
+  }
+  for (const auto& s : sessions()) teardown(s, EndReason::shutdown);
+  maybe_finish_shutdown();
+}
+
+void Gateway::maybe_finish_shutdown() {
+  if (!shutting_down_ || !shutdown_done_ || children_.size() != 0 || spawns_in_flight_ != 0) return;
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = nullptr;
+  done();
+}
+
+// ---------------------------------------------------------------- the funnel
+
+bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
+  if (s->finalized) return false;  // one funnel, one finalization, one stored end
+  s->finalized = true;
+  auto it = registry_.find(s->id);
+  assert(it != registry_.end() && it->second == s);
+  registry_.erase(it);
+  ++counters_.finalized;
+  ++counters_.ended(reason);
+  log_.write(LogLevel::info, "session " + s->id + " closed: " + to_string(reason));
+
+  if (s->grace_timer) {
+    clock_.cancel(s->grace_timer);
+    s->grace_timer = 0;
+  }
+  // Every waiting client gets an answer; a command whose output is being stored keeps
+  // its place: the store's completion answers it.
+  fail_in_flight(*s, rpc::worker_exited, "session closed during the command");
+  for (auto& cmd : s->queue)
+    reply_error(cmd.reply, rpc::session_not_found, "session closed before the command ran");
+  s->queue.clear();
+  for (auto& w : s->reset_waiters)
+    reply_error(w, rpc::session_not_found, "session closed before the worker restarted");
+  s->reset_waiters.clear();
+  // A spawn still in flight finds the session unmapped at completion and kills its child.
+  drop_worker(*s);
+  for (auto& [pty_id, child] : s->ptys) {
+    pty_owner_.erase(pty_id);
+    terminate_child(child);
+  }
+  s->ptys.clear();
+
+  store_.record_end(s->id, to_string(reason), clock_.wall_now(), [this, id = s->id](bool ok) {
+    if (!ok) log_.write(LogLevel::error, "store: could not record the end of session " + id);
+  });
+  emit(*s, "session.closed", {{"reason", to_string(reason)}});
+  unbind(*s);
+  return true;
+}
+
+}  // namespace lifeline
