@@ -17,13 +17,18 @@ constexpr std::array<int, 256> make_reverse() {
 constexpr auto reverse = make_reverse();
 }  // namespace
 
+namespace {
+std::uint32_t byte(char c) {
+  return static_cast<std::uint8_t>(c);
+}
+}  // namespace
+
 std::string encode(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t v = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8) |
-                      std::uint8_t(bytes[i + 2]);
+    std::uint32_t v = (byte(bytes[i]) << 16) | (byte(bytes[i + 1]) << 8) | byte(bytes[i + 2]);
     out += alphabet[(v >> 18) & 63];
     out += alphabet[(v >> 12) & 63];
     out += alphabet[(v >> 6) & 63];
@@ -31,12 +36,12 @@ std::string encode(std::string_view bytes) {
   }
   std::size_t rest = bytes.size() - i;
   if (rest == 1) {
-    std::uint32_t v = std::uint8_t(bytes[i]) << 16;
+    std::uint32_t v = byte(bytes[i]) << 16;
     out += alphabet[(v >> 18) & 63];
     out += alphabet[(v >> 12) & 63];
     out += "==";
   } else if (rest == 2) {
-    std::uint32_t v = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8);
+    std::uint32_t v = (byte(bytes[i]) << 16) | (byte(bytes[i + 1]) << 8);
     out += alphabet[(v >> 18) & 63];
     out += alphabet[(v >> 12) & 63];
     out += alphabet[(v >> 6) & 63];

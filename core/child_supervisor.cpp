@@ -1,6 +1,6 @@
 #include "core/child_supervisor.hpp"
 
-#include <cassert>
+#include "core/assert.hpp"
 
 namespace lifeline {
 
@@ -14,8 +14,8 @@ ChildSupervisor::~ChildSupervisor() {
 }
 
 void ChildSupervisor::adopt(ChildInfo info) {
-  assert(info.id != 0);
-  assert(children_.count(info.id) == 0 && "a port must never reuse a ChildId");
+  LIFELINE_ASSERT(info.id != 0);
+  LIFELINE_ASSERT(children_.count(info.id) == 0);  // a port never reuses a ChildId
   ChildId id = info.id;
   Entry e;
   e.info = std::move(info);
@@ -112,9 +112,9 @@ ChildSupervisor::ExitOutcome ChildSupervisor::on_exit(ChildId id, int /*status*/
 
 void ChildSupervisor::finish(ChildId id) {
   auto it = children_.find(id);
-  assert(it != children_.end());
+  LIFELINE_ASSERT(it != children_.end());
   Entry& e = it->second;
-  assert(e.exited);
+  LIFELINE_ASSERT(e.exited);
   // The leader is a zombie: its group id is still reserved, so this reaches only
   // the grandchildren it left behind in its group (and its containment).
   send(e, Signal::kill);

@@ -24,12 +24,12 @@ struct GatewayConfig {
   std::string state_dir;
   std::string worker_cmd;  // empty: lifeline-slash-worker beside the gateway
   std::string pty_cmd = "/bin/sh";
-  Millis session_ttl = 21600 * 1000;
-  Millis reaper_interval = 300 * 1000;
-  Millis orphan_grace = 20 * 1000;  // 0: detached sessions are never grace-reaped
-  Millis ping_interval = 20 * 1000;
-  Millis ping_timeout = 20 * 1000;
-  Millis slash_timeout = 45 * 1000;
+  Millis session_ttl = 21600LL * 1000;
+  Millis reaper_interval = 300LL * 1000;
+  Millis orphan_grace = 20LL * 1000;  // 0: detached sessions are never grace-reaped
+  Millis ping_interval = 20LL * 1000;
+  Millis ping_timeout = 20LL * 1000;
+  Millis slash_timeout = 45LL * 1000;
   std::int64_t max_sessions = 1024;
   std::int64_t max_sessions_per_connection = 64;
   std::int64_t max_message_bytes = 1048576;

@@ -1,9 +1,9 @@
 #include "core/gateway.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <cstdio>
 
+#include "core/assert.hpp"
 #include "core/params.hpp"
 
 namespace lifeline {
@@ -112,7 +112,7 @@ void Gateway::emit(const Session& s, std::string_view type, Json payload) {
   transport_.send(*s.conn, rpc::event(type, &s.id, std::move(payload)));
 }
 
-void Gateway::dispatch(ConnId conn, rpc::Request req) {
+void Gateway::dispatch(ConnId conn, const rpc::Request& req) {
   ReplyTo to{conn, req.id, req.notification};
   if (shutting_down_) {
     reply_error(to, rpc::internal_error, "the gateway is shutting down");
@@ -120,12 +120,18 @@ void Gateway::dispatch(ConnId conn, rpc::Request req) {
   }
   using Handler = void (Gateway::*)(const ReplyTo&, const Json&);
   static const std::map<std::string, Handler, std::less<>> methods = {
-      {"session.create", &Gateway::rpc_create},   {"session.close", &Gateway::rpc_close},
-      {"session.resume", &Gateway::rpc_resume},   {"session.active_list", &Gateway::rpc_active_list},
-      {"session.history", &Gateway::rpc_history}, {"slash.exec", &Gateway::rpc_exec},
-      {"session.reset", &Gateway::rpc_reset},     {"pty.open", &Gateway::rpc_pty_open},
-      {"pty.write", &Gateway::rpc_pty_write},     {"pty.resize", &Gateway::rpc_pty_resize},
-      {"pty.close", &Gateway::rpc_pty_close},     {"gateway.stats", &Gateway::rpc_stats},
+      {"session.create", &Gateway::rpc_create},
+      {"session.close", &Gateway::rpc_close},
+      {"session.resume", &Gateway::rpc_resume},
+      {"session.active_list", &Gateway::rpc_active_list},
+      {"session.history", &Gateway::rpc_history},
+      {"slash.exec", &Gateway::rpc_exec},
+      {"session.reset", &Gateway::rpc_reset},
+      {"pty.open", &Gateway::rpc_pty_open},
+      {"pty.write", &Gateway::rpc_pty_write},
+      {"pty.resize", &Gateway::rpc_pty_resize},
+      {"pty.close", &Gateway::rpc_pty_close},
+      {"gateway.stats", &Gateway::rpc_stats},
       {"gateway.workers", &Gateway::rpc_workers},
   };
   auto it = methods.find(req.method);
@@ -228,7 +234,9 @@ bool Gateway::store_query_allowed(const ReplyTo& to) {
 
 void Gateway::store_query_done(const ReplyTo& to) {
   auto it = connections_.find(to.conn);
-  if (it != connections_.end() && it->second.store_queries > 0) --it->second.store_queries;
+  if (it == connections_.end()) return;  // the connection left while the query ran
+  LIFELINE_ASSERT(it->second.store_queries > 0);
+  --it->second.store_queries;
 }
 
 void Gateway::rpc_resume(const ReplyTo& to, const Json& params) {
@@ -288,7 +296,7 @@ void Gateway::rpc_history(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   auto load = [this, limit](const ReplyTo& by, const std::string& history_key) {
     if (!store_query_allowed(by)) return;
-    store_.history(history_key, limit, [this, by](StoreReply<std::vector<HistoryEntry>> r) {
+    store_.history(history_key, limit, [this, by](const StoreReply<std::vector<HistoryEntry>>& r) {
       store_query_done(by);
       if (!r.ok) return reply_error(by, rpc::store_unavailable, "store unavailable");
       Json entries = Json::array();
@@ -341,6 +349,5 @@ void Gateway::rpc_workers(const ReplyTo& to, const Json& params) {
                     {"started_at", c.started_at}});
   reply(to, {{"workers", std::move(list)}});
 }
-
 
 }  // namespace lifeline

@@ -83,7 +83,7 @@ class Gateway final : public ProcessEvents {
   };
 
   // Dispatch.
-  void dispatch(ConnId conn, rpc::Request req);
+  void dispatch(ConnId conn, const rpc::Request& req);
   void reply(const ReplyTo& to, Json result);
   void reply_error(const ReplyTo& to, int code, std::string_view message,
                    const Json& data = Json());
@@ -149,8 +149,8 @@ class Gateway final : public ProcessEvents {
     ChildId child = 0;
   };
   PtyRef find_pty(const std::string& pty_id) const;
-  void on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, ReplyTo to,
-                      SpawnResult result);
+  void on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, const ReplyTo& to,
+                      const SpawnResult& result);
 
   std::string new_id(const char* prefix, int words);
 

@@ -1,6 +1,7 @@
 // pty.open / write / resize / close. A terminal is a child like the worker: spawned
 // behind the attach guard, torn down through the same escalation (whole group, reap,
 // then the master fd closed).
+#include "core/assert.hpp"
 #include "core/base64.hpp"
 #include "core/gateway.hpp"
 #include "core/params.hpp"
@@ -47,16 +48,20 @@ void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   ++s->pty_spawns_pending;
   ++spawns_in_flight_;
   proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to](SpawnResult r) {
+    LIFELINE_ASSERT(spawns_in_flight_ > 0);
     --spawns_in_flight_;
-    on_pty_spawned(id, weak, to, std::move(r));
+    on_pty_spawned(id, weak, to, r);
     maybe_finish_shutdown();
   });
 }
 
-void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, ReplyTo to,
-                             SpawnResult r) {
+void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
+                             const ReplyTo& to, const SpawnResult& r) {
   SessionPtr s = weak.lock();
-  if (s) --s->pty_spawns_pending;
+  if (s) {
+    LIFELINE_ASSERT(s->pty_spawns_pending > 0);
+    --s->pty_spawns_pending;
+  }
   bool wanted = s && still_mapped(id, s.get());
   if (!r.ok) {
     ++counters_.spawn_failures;

@@ -1,7 +1,7 @@
 // slash.exec and session.reset: the per-session command FIFO, on-demand worker spawn
 // behind the attach guard, timeouts, durable-before-acknowledged transcript entries.
-#include <cassert>
 
+#include "core/assert.hpp"
 #include "core/base64.hpp"
 #include "core/gateway.hpp"
 #include "core/params.hpp"
@@ -89,6 +89,7 @@ void Gateway::start_worker_spawn(const SessionPtr& s) {
   spec.session_id = s->id;
   ++spawns_in_flight_;
   proc_.spawn(spec, [this, id = s->id, weak = std::weak_ptr(s), ticket](SpawnResult r) {
+    LIFELINE_ASSERT(spawns_in_flight_ > 0);
     --spawns_in_flight_;
     on_worker_spawned(id, weak, ticket, std::move(r));
     maybe_finish_shutdown();
@@ -121,7 +122,7 @@ void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Sessi
     terminate_child(r.child);
     return;
   }
-  assert(!s->worker);
+  LIFELINE_ASSERT(!s->worker);
   s->spawn_ticket = 0;
   s->worker = r.child;
   s->worker_lines = LineBuffer(static_cast<std::size_t>(config_.max_message_bytes));

@@ -3,8 +3,7 @@
 // grace expiry, the idle reaper, LRU eviction, shutdown), with the binding of sessions
 // to connections that decides between them. Reading this file answers "when does a
 // session end, and what happens then".
-#include <cassert>
-
+#include "core/assert.hpp"
 #include "core/gateway.hpp"
 #include "core/params.hpp"
 
@@ -13,7 +12,16 @@ namespace lifeline {
 // ---------------------------------------------------------------- binding
 
 void Gateway::bind(const SessionPtr& s, ConnId conn) {
+  LIFELINE_ASSERT(still_mapped(s->id, s.get()));  // only a live session is bound
+  LIFELINE_ASSERT(connected(conn));
   if (s->conn == conn) return;
+  if (s->conn && connected(*s->conn)) {
+    // Takeover (PROTOCOL.md): the connection that held the session is told it no
+    // longer does, before anything else reaches the new holder.
+    log_.write(LogLevel::info, "session " + s->id + " taken over by connection " +
+                                   std::to_string(conn) + " from " + std::to_string(*s->conn));
+    emit(*s, "session.taken_over", Json::object());
+  }
   unbind(*s);
   s->conn = conn;
   connections_[conn].sessions.insert(s->id);
@@ -26,6 +34,8 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
 void Gateway::unbind(Session& s) {
   if (!s.conn) return;
   auto it = connections_.find(*s.conn);
+  // A bound session is listed by its connection while that connection lives.
+  LIFELINE_ASSERT(it == connections_.end() || it->second.sessions.count(s.id) == 1);
   if (it != connections_.end()) it->second.sessions.erase(s.id);
   s.conn.reset();
 }
@@ -142,7 +152,7 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   if (s->finalized) return false;  // one funnel, one finalization, one stored end
   s->finalized = true;
   auto it = registry_.find(s->id);
-  assert(it != registry_.end() && it->second == s);
+  LIFELINE_ASSERT(it != registry_.end() && it->second == s);  // unmapped <=> finalized
   registry_.erase(it);
   ++counters_.finalized;
   ++counters_.ended(reason);
@@ -174,6 +184,9 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   });
   emit(*s, "session.closed", {{"reason", to_string(reason)}});
   unbind(*s);
+  // Nothing of the session is left to wait on, except a result the store is writing.
+  LIFELINE_ASSERT(!s->conn && !s->worker && s->ptys.empty() && s->queue.empty() &&
+                  s->reset_waiters.empty() && (!s->in_flight || s->in_flight->storing));
   return true;
 }
 

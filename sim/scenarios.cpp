@@ -198,7 +198,7 @@ std::vector<Scenario> build() {
     s.config = quiet();
     s.config.latency_max = 0;
     for (int i = 0; i < 6; ++i) {
-      Millis t = 1000 * i;
+      Millis t = Millis{1000} * i;
       s.steps.push_back(at(t, StepKind::create, 0, 0));
       s.steps.push_back(at(t + 10, StepKind::exec, 0, i, sleep_short));
       s.steps.push_back(at(t + 100, StepKind::drop, 0));
@@ -297,7 +297,7 @@ std::vector<Scenario> build() {
     s.config.gateway.hup_wait = 20;
     s.config.gateway.term_wait = 20;
     for (int i = 0; i < 40; ++i) {
-      Millis t = 200 * i;
+      Millis t = Millis{200} * i;
       s.steps.push_back(at(t, StepKind::create, 0, 1));
       s.steps.push_back(at(t + 20, StepKind::exec, 0, 0, spawn2));
       s.steps.push_back(at(t + 100, StepKind::close, 0, 0));

@@ -326,6 +326,7 @@ int run_sweep(const Options& o) {
     }
   };
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(o.jobs));
   for (int i = 0; i < o.jobs; ++i) threads.emplace_back(worker, i);
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -166,7 +166,8 @@ RunResult World::run(const std::vector<Step>& steps) {
   }
   settle(end + 1);
   if (std::getenv("SIMRUN_PHASES"))
-    std::fprintf(stderr, "workload: %llu events\n", static_cast<unsigned long long>(sched.executed()));
+    std::fprintf(stderr, "workload: %llu events\n",
+                 static_cast<unsigned long long>(sched.executed()));
   // Faults stop; the world settles with every client still connected.
   faults = FaultState{};
   faults.active = false;
@@ -174,14 +175,16 @@ RunResult World::run(const std::vector<Step>& steps) {
   settle(sched.now() + settle_window());
   if (!failed_) check_settled(false);
   if (std::getenv("SIMRUN_PHASES"))
-    std::fprintf(stderr, "settled: %llu events\n", static_cast<unsigned long long>(sched.executed()));
+    std::fprintf(stderr, "settled: %llu events\n",
+                 static_cast<unsigned long long>(sched.executed()));
   // Every client leaves; what they held must all go.
   trace("clients.leave");
   for (auto& c : clients) c->drain(false);
   settle(sched.now() + settle_window());
   if (!failed_) check_settled(true);
   if (std::getenv("SIMRUN_PHASES"))
-    std::fprintf(stderr, "drained: %llu events\n", static_cast<unsigned long long>(sched.executed()));
+    std::fprintf(stderr, "drained: %llu events\n",
+                 static_cast<unsigned long long>(sched.executed()));
   if (!failed_ && options_.extra_final)
     if (std::string why = options_.extra_final(*this); !why.empty())
       violate("scenario expectation", why);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -23,7 +24,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -314,6 +314,7 @@ int main(int argc, char** argv) {
     std::vector<std::array<std::vector<double>, steps>> step_ms(clients);
     auto t0 = Clock::now();
     auto end = t0 + std::chrono::duration<double>(seconds);
+    threads.reserve(static_cast<std::size_t>(clients));
     for (int i = 0; i < clients; ++i)
       threads.emplace_back([&, i] {
         asio::io_context tio;
@@ -372,6 +373,7 @@ int main(int argc, char** argv) {
     Client c(io, gw.port, gw.token);
     long before = rss_kib(gw.pid);
     std::vector<std::string> ids;
+    ids.reserve(60);
     for (int i = 0; i < 60; ++i) ids.push_back(c.call("session.create")["result"]["session_id"]);
     long after = rss_kib(gw.pid);
     std::printf("gateway memory per idle session: %.1f KiB (RSS %ld -> %ld KiB over 60 sessions)\n",

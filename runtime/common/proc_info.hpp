@@ -13,7 +13,7 @@ namespace lifeline::runtime {
 using lifeline::ProcStat;
 
 std::optional<ProcStat> read_proc_stat(int pid);  // parse_proc_stat of /proc/<pid>/stat
-std::vector<int> list_fds();  // this process's open fds, ascending
+std::vector<int> list_fds();                      // this process's open fds, ascending
 std::int64_t count_fds();
 std::vector<int> pids_in_group(int pgid);  // every live process whose pgid matches
 std::vector<int> children_of(int pid);     // from /proc/<pid>/task/*/children

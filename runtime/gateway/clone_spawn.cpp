@@ -84,7 +84,7 @@ bool unavailable(int e) {
 #ifdef LIFELINE_CLONE_VM
 // The child needs a stack of its own only until it execs: small, with a guard page so
 // that an overflow faults instead of corrupting our heap.
-constexpr std::size_t kChildStack = 64 * 1024;
+constexpr std::size_t kChildStack = std::size_t{64} * 1024;
 
 Spawned clone_vm(ChildCall& call, int cgroup_fd) {
   Spawned r;

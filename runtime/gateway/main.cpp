@@ -213,7 +213,7 @@ int run(int argc, char** argv) {
     stdio = std::make_shared<StdioConnection>(io, log, cfg.max_message_bytes);
     ConnId id = hub.add(stdio);
     gateway.on_connect(id);
-    stdio->start([&gateway, id](std::string line) { gateway.on_message(id, line); },
+    stdio->start([&gateway, id](const std::string& line) { gateway.on_message(id, line); },
                  [&, id] {
                    hub.remove(id);
                    gateway.on_disconnect(id);

@@ -28,8 +28,8 @@ std::string render_metrics(const Gateway& gw, std::int64_t open_fds, std::size_t
       "lifeline_sessions_ended_total counter\n";
   for (int i = 0; i < end_reason_count; ++i)
     out += std::string("lifeline_sessions_ended_total{reason=\"") +
-           to_string(static_cast<EndReason>(i)) + "\"} " + std::to_string(gw.counters().ended(static_cast<EndReason>(i))) +
-           "\n";
+           to_string(static_cast<EndReason>(i)) + "\"} " +
+           std::to_string(gw.counters().ended(static_cast<EndReason>(i))) + "\n";
   out +=
       "# HELP lifeline_spawn_failures_total Worker or terminal spawns that failed.\n# TYPE "
       "lifeline_spawn_failures_total counter\n";

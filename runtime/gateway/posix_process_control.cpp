@@ -16,8 +16,8 @@
 #include <deque>
 #include <set>
 
-#include "runtime/common/stop_and_join.hpp"
 #include "runtime/common/proc_info.hpp"
+#include "runtime/common/stop_and_join.hpp"
 #include "runtime/gateway/clone_spawn.hpp"
 #include "runtime/gateway/faults.hpp"
 

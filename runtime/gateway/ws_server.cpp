@@ -85,7 +85,7 @@ class WsConnection final : public ConnectionSink,
   WsConnection(WsServer::Impl& server, beast::tcp_stream stream)
       : server_(server), ws_(std::move(stream)) {}
 
-  void start(http::request<http::string_body> req) {
+  void start(const http::request<http::string_body>& req) {
     ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(30),
                                                    websocket::stream_base::none(), false});
     auto hard_cap = static_cast<std::uint64_t>(

@@ -1,4 +1,6 @@
 // Allowed: core/ includes core/.
 #include "core/ports.hpp"
 
-int layering_probe_core() { return 0; }
+int layering_probe_core() {
+  return 0;
+}

@@ -1,4 +1,6 @@
 // Forbidden (DESIGN.md): core/ includes sim/. Must not compile.
 #include "sim/world.hpp"
 
-int layering_probe() { return 0; }
+int layering_probe() {
+  return 0;
+}

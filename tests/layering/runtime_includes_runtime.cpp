@@ -2,4 +2,6 @@
 #include "core/ports.hpp"
 #include "runtime/common/proc_info.hpp"
 
-int layering_probe_runtime() { return 0; }
+int layering_probe_runtime() {
+  return 0;
+}

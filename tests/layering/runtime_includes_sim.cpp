@@ -1,4 +1,6 @@
 // Forbidden (DESIGN.md): runtime/ includes sim/. Must not compile.
 #include "sim/rng.hpp"
 
-int layering_probe() { return 0; }
+int layering_probe() {
+  return 0;
+}

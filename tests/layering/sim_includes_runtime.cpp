@@ -1,4 +1,6 @@
 // Forbidden (DESIGN.md): sim/ includes runtime/. Must not compile.
 #include "runtime/common/proc_info.hpp"
 
-int layering_probe() { return 0; }
+int layering_probe() {
+  return 0;
+}

@@ -2,4 +2,6 @@
 #include "core/ports.hpp"
 #include "sim/rng.hpp"
 
-int layering_probe_sim() { return 0; }
+int layering_probe_sim() {
+  return 0;
+}

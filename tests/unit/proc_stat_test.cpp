@@ -44,12 +44,11 @@ TEST(ProcStat, LargeStartTimesAreExact) {
 
 TEST(ProcStat, MalformedLinesAreRefusedNotGuessed) {
   for (std::string_view bad : {
-           std::string_view(""),
-           std::string_view("garbage"),
-           std::string_view("12 (x"),                                   // no ')'
-           std::string_view("12 (x) S 1 12 12"),                        // truncated
-           std::string_view("12 (x) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0"),  // no field 22
-           std::string_view("12 (x) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -5"),  // negative
+           std::string_view(""), std::string_view("garbage"),
+           std::string_view("12 (x"),                                                 // no ')'
+           std::string_view("12 (x) S 1 12 12"),                                      // truncated
+           std::string_view("12 (x) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0"),      // no field 22
+           std::string_view("12 (x) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -5"),   // negative
            std::string_view("12 (x) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99x"),  // junk
            std::string_view("12 (x) SS 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99"),  // state
            std::string_view("-3 (x) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99"),   // pid

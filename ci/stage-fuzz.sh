@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Stage fuzz: each libFuzzer target for a bounded time (clang, ASan + UBSan). Any crash,
+# leak, timeout or invariant violation fails the stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)"
+
+run_fuzzer() { # name seconds max_len timeout corpus
+  local work status
+  work=$(mktemp -d)
+  echo "-- $1 for $2 s"
+  set +e
+  "./build/fuzz/fuzz/$1" -max_total_time="$2" -max_len="$3" -timeout="$4" -rss_limit_mb=4096 \
+    -print_final_stats=1 "$work" "fuzz/corpus/$5" 2>&1 |
+    grep -E '^(Done|stat::number_of_executed_units|INFO: Seed)|ERROR|SUMMARY|invariant|reproduction'
+  status=${PIPESTATUS[0]}
+  set -e
+  rm -rf "$work"
+  if ((status != 0)); then echo "$1 found a failure (exit $status)"; return "$status"; fi
+}
+run_fuzzer jsonrpc_dispatch_fuzzer "${FUZZ_SECONDS:-60}" 4096 10 jsonrpc_dispatch
+run_fuzzer sim_schedule_fuzzer "${SIM_FUZZ_SECONDS:-45}" 512 30 sim_schedule
+run_fuzzer proc_stat_fuzzer "${PROC_STAT_FUZZ_SECONDS:-20}" 1024 5 proc_stat
