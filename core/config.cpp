@@ -166,6 +166,31 @@ Knob count_knob(std::string flag, std::int64_t& target) {
               }};
 }
 
+// Like count_knob, but 0 is a meaningful value (off, unset, keep all).
+Knob zero_or_count_knob(std::string flag, std::int64_t& target) {
+  return Knob{std::move(flag), true, false, [&target](const std::string& v) {
+                if (v == "0") {
+                  target = 0;
+                  return true;
+                }
+                auto n = parse_count(v);
+                if (!n) return false;
+                target = *n;
+                return true;
+              }};
+}
+
+Knob list_knob(std::string flag, std::vector<std::string>& target) {
+  return Knob{std::move(flag), true, true, [&target](const std::string& v) {
+                if (v.empty()) {
+                  target.clear();  // the command line replaces what the environment said
+                  return true;
+                }
+                target.push_back(v);
+                return true;
+              }};
+}
+
 Knob string_knob(std::string flag, std::string& target) {
   return Knob{std::move(flag), true, false, [&target](const std::string& v) {
                 if (v.empty()) return false;
@@ -196,14 +221,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(
       {"stdio", false, false, [&c](const std::string& v) { return parse_bool(v, c.stdio); }});
   knobs.push_back(string_knob("token", c.token));
-  knobs.push_back({"allowed-origin", true, true, [&c](const std::string& v) {
-                     if (v.empty()) {
-                       c.allowed_origins.clear();
-                       return true;
-                     }
-                     c.allowed_origins.push_back(v);
-                     return true;
-                   }});
+  knobs.push_back(list_knob("allowed-origin", c.allowed_origins));
   knobs.push_back(string_knob("state-dir", c.state_dir));
   knobs.push_back(string_knob("worker-cmd", c.worker_cmd));
   knobs.push_back(string_knob("pty-cmd", c.pty_cmd));
@@ -216,6 +234,16 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(count_knob("max-sessions", c.max_sessions));
   knobs.push_back(count_knob("max-sessions-per-connection", c.max_sessions_per_connection));
   knobs.push_back(count_knob("max-message-bytes", c.max_message_bytes));
+  knobs.push_back(count_knob("max-reply-bytes", c.max_reply_bytes));
+  knobs.push_back(count_knob("max-unsent-bytes", c.max_unsent_bytes));
+  knobs.push_back(count_knob("max-connections", c.max_connections));
+  knobs.push_back(count_knob("max-ptys", c.max_ptys));
+  knobs.push_back(count_knob("session-pids-max", c.session_pids_max));
+  knobs.push_back(zero_or_count_knob("session-memory-max", c.session_memory_max));
+  knobs.push_back(zero_or_count_knob("retain-days", c.retain_days));
+  knobs.push_back(list_knob("allowed-host", c.allowed_hosts));
+  knobs.push_back(
+      {"version", false, false, [&c](const std::string& v) { return parse_bool(v, c.version); }});
   return run_parser(args, env, knobs, out);
 }
 
@@ -284,7 +312,24 @@ LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions.
   --max-sessions N               live sessions in all (1024)
   --max-sessions-per-connection N  (64)
   --max-message-bytes N          largest accepted message (1048576)
+  --max-reply-bytes N            largest session.history reply; older entries page (4194304)
+  --max-unsent-bytes N           unsent output per connection: above half its terminals
+                                 pause, above all of it the connection is closed (16777216)
+  --max-connections N            open connections; more get HTTP 503 (4096, lowered to fit
+                                 the fd limit with room for children)
+  --max-ptys N                   terminals in all (256, clamped below kernel.pty.max)
+  --session-pids-max N           cgroup pids.max per session, where available (1024)
+  --session-memory-max BYTES     cgroup memory.max per session, where available (unset)
+  --retain-days D                prune ended sessions and their history older than D days,
+                                 at start and daily (30; 0 keeps all)
+  --allowed-host HOST            another Host name to accept, repeatable (the bound address,
+                                 localhost, 127.0.0.1 and [::1] always are)
+  --version                      print the version and exit
   --help                         this text
+
+Environment only: LIFELINE_SYNC=normal (transcript commits without fsync),
+LIFELINE_CGROUPS=off (no per-child cgroups). Prefer LIFELINE_TOKEN or <state-dir>/token
+to --token: a command line is visible to every user in ps.
 )";
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "core/assert.hpp"
 #include "core/params.hpp"
@@ -213,6 +214,11 @@ void Gateway::rpc_create(const ReplyTo& to, const Json& params) {
   bool close_on_disconnect = p.optional_bool("close_on_disconnect", true);
   std::string title = p.optional_string("title").value_or("");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  // Titles are listed in every session.active_list reply: a cap keeps those bounded.
+  if (static_cast<std::int64_t>(title.size()) > config_.max_title_bytes)
+    return reply_error(to, rpc::invalid_params,
+                       "invalid params: 'title' is longer than " +
+                           std::to_string(config_.max_title_bytes) + " bytes");
   auto& conn = connections_[to.conn];
   if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
     return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");
@@ -286,26 +292,30 @@ void Gateway::rpc_active_list(const ReplyTo& to, const Json& params) {
 }
 
 void Gateway::rpc_history(const ReplyTo& to, const Json& params) {
-  Params p(params, {"session_id", "session_key", "limit"});
+  Params p(params, {"session_id", "session_key", "limit", "before_seq"});
   auto id = p.optional_string("session_id");
   auto key = p.optional_string("session_key");
-  int limit = static_cast<int>(p.optional_int("limit", 1, 10000).value_or(1000));
+  HistoryQuery query;
+  query.limit = p.optional_int("limit", 1, 10000).value_or(1000);
+  query.before_seq = p.optional_int("before_seq", 1, std::numeric_limits<std::int64_t>::max());
+  // The store's page leaves room under --max-reply-bytes for the reply's envelope.
+  query.max_bytes = std::max<std::int64_t>(config_.max_reply_bytes - 256, 1);
   if (p.ok() && id.has_value() == key.has_value())
     return reply_error(to, rpc::invalid_params,
                        "invalid params: give exactly one of 'session_id' and 'session_key'");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  auto load = [this, limit](const ReplyTo& by, const std::string& history_key) {
+  auto load = [this, query](const ReplyTo& by, const std::string& history_key) {
     if (!store_query_allowed(by)) return;
-    store_.history(history_key, limit, [this, by](const StoreReply<std::vector<HistoryEntry>>& r) {
+    store_.history(history_key, query, [this, by](const StoreReply<HistoryPage>& r) {
       store_query_done(by);
       if (!r.ok) return reply_error(by, rpc::store_unavailable, "store unavailable");
       Json entries = Json::array();
-      for (const auto& e : r.value) {
+      for (const auto& e : r.value.entries) {
         Json j = {{"seq", e.seq}, {"at", e.at}, {"command", e.command}, {"ok", e.ok}};
         j[e.ok ? "output" : "error"] = e.text;
         entries.push_back(std::move(j));
       }
-      reply(by, {{"entries", std::move(entries)}});
+      reply(by, {{"entries", std::move(entries)}, {"more", r.value.more}});
     });
   };
   if (key) return load(to, *key);

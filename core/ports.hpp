@@ -133,6 +133,19 @@ struct HistoryEntry {
   std::string text;  // output when ok, error otherwise
 };
 
+// session.history's question (PROTOCOL.md): the newest `limit` entries before
+// `before_seq` (none: the very newest), at most max_bytes of them (HistoryPager).
+struct HistoryQuery {
+  std::int64_t limit = 1000;
+  std::optional<std::int64_t> before_seq;
+  std::int64_t max_bytes = 4 << 20;
+};
+
+struct HistoryPage {
+  std::vector<HistoryEntry> entries;  // oldest first
+  bool more = false;                  // older entries remain
+};
+
 template <typename T>
 struct StoreReply {
   bool ok = false;  // false: the store failed (I/O error, full disk, ...)
@@ -151,8 +164,8 @@ class Store {
                       std::function<void(StoreReply<std::int64_t> seq)> done) = 0;
   virtual void find_session(const std::string& session_id,
                             std::function<void(StoreReply<std::optional<SessionRecord>>)> done) = 0;
-  virtual void history(const std::string& session_key, int limit,
-                       std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) = 0;
+  virtual void history(const std::string& session_key, const HistoryQuery& query,
+                       std::function<void(StoreReply<HistoryPage>)> done) = 0;
 };
 
 // ---------------------------------------------------------------- worker side

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/history_page.hpp"
 #include "core/worker_protocol.hpp"
 
 namespace lifeline::sim {
@@ -283,18 +284,15 @@ void FakeStore::find_session(const std::string& session_id,
   });
 }
 
-void FakeStore::history(const std::string& session_key, int limit,
-                        std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) {
-  tasks_.post([this, session_key, limit, done = std::move(done)] {
+void FakeStore::history(const std::string& session_key, const HistoryQuery& query,
+                        std::function<void(StoreReply<HistoryPage>)> done) {
+  tasks_.post([this, session_key, query, done = std::move(done)] {
     if (fail_reads) return done({false, {}});
-    auto it = entries.find(session_key);
-    std::vector<HistoryEntry> out;
-    if (it != entries.end()) {
-      auto begin = it->second.size() > static_cast<std::size_t>(limit) ? it->second.end() - limit
-                                                                       : it->second.begin();
-      out.assign(begin, it->second.end());
-    }
-    done({true, std::move(out)});
+    HistoryPager pager(query);
+    if (auto it = entries.find(session_key); it != entries.end())
+      for (auto e = it->second.rbegin(); e != it->second.rend() && pager.offer(*e); ++e) {
+      }
+    done({true, std::move(pager).finish()});
   });
 }
 

@@ -173,8 +173,8 @@ class FakeStore final : public Store {
               std::function<void(StoreReply<std::int64_t>)> done) override;
   void find_session(const std::string& session_id,
                     std::function<void(StoreReply<std::optional<SessionRecord>>)> done) override;
-  void history(const std::string& session_key, int limit,
-               std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) override;
+  void history(const std::string& session_key, const HistoryQuery& query,
+               std::function<void(StoreReply<HistoryPage>)> done) override;
 
   bool fail_writes = false;
   bool fail_reads = false;

@@ -10,23 +10,15 @@ seeds=${SEEDS:-5000}
 jobs=${JOBS:-$(nproc)}
 scratch=$(mktemp -d /tmp/lifeline-mutants.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch/src"
-(cd "$here" && git ls-files -z | xargs -0 -I{} cp --parents {} "$scratch/src/")
+source "$here/ci/lib/scratch-mutation.sh"
+scratch_snapshot "$here" "$scratch"
 cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2" -DLIFELINE_WERROR=OFF \
   -DLIFELINE_RUNTIME=OFF -DLIFELINE_TESTS=OFF >/dev/null
 survived=0
 printf '%-70s %8s %8s %s\n' "mutation" "seeds" "sweep s" "invariant -> minimized steps"
 while IFS='|' read -r file old new what; do
   [[ -z "$file" || "$file" == \#* ]] && continue
-  cp "$here/$file" "$scratch/src/$file"
-  /usr/bin/python3 - "$scratch/src/$file" "$old" "$new" <<'PY'
-import sys
-path, old, new = sys.argv[1], sys.argv[2].replace('\\n', '\n'), sys.argv[3].replace('\\n', '\n')
-text = open(path).read()
-if text.count(old) != 1:
-    sys.exit(f"mutation text not found exactly once in {path}: {old!r}")
-open(path, 'w').write(text.replace(old, new))
-PY
+  scratch_mutate "$scratch" "$file" "$old" "$new"
   cmake --build "$scratch/build" --target simrun >"$scratch/build.log" 2>&1 || { tail -20 "$scratch/build.log"; exit 2; }
   start=$(date +%s%N)
   out=$("$scratch/build/sim/simrun" --seeds "1..$seeds" --jobs "$jobs" --quiet 2>&1 || true)
@@ -51,7 +43,7 @@ PY
     steps=$(sed -nE 's/^minimized ([0-9]+) -> ([0-9]+) steps.*/\1 -> \2/p' <<<"$min")
     printf '%-70s %8s %8s %s\n' "$what" "$seed" "$secs" "$invariant -> $steps steps"
   fi
-  cp "$here/$file" "$scratch/src/$file"
+  scratch_restore "$scratch" "$file"
 done <"$here/sim/mutations.txt"
 echo "$survived mutation(s) survived"
 [[ $survived -eq 0 ]]

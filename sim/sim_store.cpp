@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/history_page.hpp"
 #include "sim/world.hpp"
 
 namespace lifeline::sim {
@@ -106,16 +107,14 @@ void SimStore::find_session(Incarnation by, const std::string& id,
   });
 }
 
-void SimStore::history(Incarnation by, const std::string& key, int limit,
-                       std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) {
-  enqueue(by, false, [this, by, key, limit, done = std::move(done)](bool) {
-    StoreReply<std::vector<HistoryEntry>> r{true, {}};
-    if (auto it = entries_.find(key); it != entries_.end()) {
-      const auto& list = it->second;
-      std::size_t n =
-          limit > 0 ? std::min(list.size(), static_cast<std::size_t>(limit)) : list.size();
-      r.value.assign(list.end() - static_cast<std::ptrdiff_t>(n), list.end());
-    }
+void SimStore::history(Incarnation by, const std::string& key, const HistoryQuery& query,
+                       std::function<void(StoreReply<HistoryPage>)> done) {
+  enqueue(by, false, [this, by, key, query, done = std::move(done)](bool) {
+    HistoryPager pager(query);
+    if (auto it = entries_.find(key); it != entries_.end())
+      for (auto e = it->second.rbegin(); e != it->second.rend() && pager.offer(*e); ++e) {
+      }
+    StoreReply<HistoryPage> r{true, std::move(pager).finish()};
     w_.sched.after(0, by, [done, r] { done(r); });
   });
 }
@@ -151,4 +150,5 @@ bool SimStore::durable(const std::string& key, std::int64_t seq) const {
          it->second[static_cast<std::size_t>(seq - 1)].seq == seq;
 }
 
-}  // namespace lifeline::sim
+}  // namespace lifeline::sim#include "core/history_page.hpp"
+

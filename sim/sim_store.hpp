@@ -29,8 +29,8 @@ class SimStore {
               std::function<void(StoreReply<std::int64_t>)> done);
   void find_session(Incarnation by, const std::string& session_id,
                     std::function<void(StoreReply<std::optional<SessionRecord>>)> done);
-  void history(Incarnation by, const std::string& key, int limit,
-               std::function<void(StoreReply<std::vector<HistoryEntry>>)> done);
+  void history(Incarnation by, const std::string& key, const HistoryQuery& query,
+               std::function<void(StoreReply<HistoryPage>)> done);
 
   // The persistent child ledger (the runtime's `children` table): every child the
   // gateway spawned, until it is released, so that a restarted gateway can kill what a
@@ -95,9 +95,9 @@ class StoreView final : public Store {
                     std::function<void(StoreReply<std::optional<SessionRecord>>)> done) override {
     store_.find_session(by_, id, std::move(done));
   }
-  void history(const std::string& key, int limit,
-               std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) override {
-    store_.history(by_, key, limit, std::move(done));
+  void history(const std::string& key, const HistoryQuery& query,
+               std::function<void(StoreReply<HistoryPage>)> done) override {
+    store_.history(by_, key, query, std::move(done));
   }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "core/history_page.hpp"
 #include "runtime/common/stop_and_join.hpp"
 #include "runtime/gateway/faults.hpp"
 #include "runtime/gateway/sqlite_statements.hpp"
@@ -275,19 +276,24 @@ void SqliteStore::find_session(const std::string& session_id,
   });
 }
 
-void SqliteStore::history(const std::string& session_key, int limit,
-                          std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) {
-  submit([this, session_key, limit, done = std::move(done)](Statements& db) -> JobResult {
-    auto reply = std::make_shared<StoreReply<std::vector<HistoryEntry>>>();
+void SqliteStore::history(const std::string& session_key, const HistoryQuery& query,
+                          std::function<void(StoreReply<HistoryPage>)> done) {
+  submit([this, session_key, query, done = std::move(done)](Statements& db) -> JobResult {
+    auto reply = std::make_shared<StoreReply<HistoryPage>>();
     if (!fault("lifeline/store/read")) {
+      // Newest first through the pager, which stops at the count or byte bound: rows past
+      // the page are never read into memory (DESIGN.md rule 12).
       Stmt s(db,
-             "SELECT seq, at, command, ok, text FROM (SELECT * FROM transcript WHERE session_key=? "
-             "ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC");
-      s.bind(1, session_key).bind(2, std::int64_t{limit});
+             "SELECT seq, at, command, ok, text FROM transcript WHERE session_key=? AND seq<? "
+             "ORDER BY seq DESC");
+      s.bind(1, session_key).bind(2, query.before_seq.value_or(INT64_MAX));
+      HistoryPager pager(query);
       int rc;
-      while ((rc = s.step()) == SQLITE_ROW)
-        reply->value.push_back({s.i64(0), s.i64(1), s.text(2), s.i64(3) != 0, s.text(4)});
-      reply->ok = rc == SQLITE_DONE;
+      while ((rc = s.step()) == SQLITE_ROW &&
+             pager.offer({s.i64(0), s.i64(1), s.text(2), s.i64(3) != 0, s.text(4)})) {
+      }
+      reply->ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+      reply->value = std::move(pager).finish();
     }
     return {true, [this, done, reply](bool) { asio::post(io_, [done, reply] { done(*reply); }); }};
   });

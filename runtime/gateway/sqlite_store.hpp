@@ -38,8 +38,8 @@ class SqliteStore final : public Store, public ChildLedger {
               std::function<void(StoreReply<std::int64_t>)> done) override;
   void find_session(const std::string& session_id,
                     std::function<void(StoreReply<std::optional<SessionRecord>>)> done) override;
-  void history(const std::string& session_key, int limit,
-               std::function<void(StoreReply<std::vector<HistoryEntry>>)> done) override;
+  void history(const std::string& session_key, const HistoryQuery& query,
+               std::function<void(StoreReply<HistoryPage>)> done) override;
 
   // ChildLedger: fire and forget (a failure is logged); rows become durable in order.
   void ledger_add(const LedgerRow& row) override;
