@@ -335,8 +335,11 @@ to --token: a command line is visible to every user in ps.
 
 std::string worker_usage() {
   return R"(usage: lifeline-slash-worker --session-key KEY --lifeline-fd N
+       lifeline-slash-worker --terminal --lifeline-fd N --exec-status-fd N -- CMD [ARGS...]
 
-Runs slash commands read as NDJSON on stdin; spawned by lifeline-gateway.
+Runs slash commands read as NDJSON on stdin; spawned by lifeline-gateway. With
+--terminal it supervises a terminal instead: it runs CMD as a session leader on its
+stdin's terminal and kills CMD's whole tree when CMD exits or the gateway dies.
 Environment: LIFELINE_WATCHDOG_POLL_S (2.0, min 0.05), LIFELINE_WATCHDOG_GRACE_S (5.0).
 )";
 }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json.hpp"
+
 namespace lifeline {
 
 using Millis = std::int64_t;    // a duration or a monotonic instant, in milliseconds
@@ -98,8 +100,10 @@ class ProcessControl {
   virtual void resize(ChildId child, int cols, int rows) = 0;
   virtual int gateway_pgid() const = 0;
   virtual std::int64_t open_fds() const = 0;
-  // How escapees are contained, for gateway.stats: "process-group" or "cgroup v2 (...)".
-  virtual std::string containment() const { return "process-group"; }
+  // How escapees are contained, for gateway.stats.containment: at least
+  // {"escapees": "process-group ..." or "cgroup v2 (...)"}, and what else applies
+  // (terminal supervision, the ledger, cgroup limits and why some do not apply).
+  virtual Json containment() const { return {{"escapees", "process-group"}}; }
 };
 
 // ---------------------------------------------------------------- transport

@@ -71,8 +71,10 @@ std::int64_t SimProcessControl::open_fds() const {
   return static_cast<std::int64_t>(w_.kernel.fd_count(pid_));
 }
 
-std::string SimProcessControl::containment() const {
-  return w_.config.cgroups ? "cgroup v2 (simulated)" : "process-group";
+Json SimProcessControl::containment() const {
+  return {{"escapees", w_.config.cgroups ? "cgroup v2 (simulated)" : "process-group"},
+          {"subreaper", true},
+          {"ledger", true}};
 }
 
 SpawnResult SimProcessControl::fail(const std::string& why) {

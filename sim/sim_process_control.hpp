@@ -52,7 +52,7 @@ class SimProcessControl final : public ProcessControl {
   void resize(ChildId child, int cols, int rows) override;
   int gateway_pgid() const override;
   std::int64_t open_fds() const override;
-  std::string containment() const override;
+  Json containment() const override;
 
   // Kernel events, delivered by the gateway program.
   void on_sigchld();

@@ -44,15 +44,29 @@ std::int64_t count_fds() {
 
 std::vector<int> pids_in_group(int pgid) {
   std::vector<int> out;
+  for (const auto& st : process_table())
+    if (st.pgid == pgid && st.state != 'Z') out.push_back(st.pid);
+  return out;
+}
+
+std::vector<ProcStat> process_table() {
+  std::vector<ProcStat> out;
   DIR* dir = opendir("/proc");
   if (!dir) return out;
   while (dirent* e = readdir(dir)) {
     int pid = std::atoi(e->d_name);
     if (pid <= 0) continue;
-    auto st = read_proc_stat(pid);
-    if (st && st->pgid == pgid && st->state != 'Z') out.push_back(pid);
+    if (auto st = read_proc_stat(pid)) out.push_back(*st);  // gone meanwhile: skipped
   }
   closedir(dir);
+  return out;
+}
+
+std::vector<int> cgroup_members(const std::string& dir) {
+  std::vector<int> out;
+  std::ifstream in(dir + "/cgroup.procs");
+  int pid = 0;
+  while (in >> pid) out.push_back(pid);
   return out;
 }
 

@@ -17,6 +17,8 @@ std::vector<int> list_fds();                      // this process's open fds, as
 std::int64_t count_fds();
 std::vector<int> pids_in_group(int pgid);  // every live process whose pgid matches
 std::vector<int> children_of(int pid);     // from /proc/<pid>/task/*/children
+std::vector<ProcStat> process_table();     // every process /proc shows, as it is now
+std::vector<int> cgroup_members(const std::string& dir);  // <dir>/cgroup.procs
 
 // The cgroup v2 mount point ("" if none) and this process's cgroup v2 path ("/..."),
 // joined: the directory of our own cgroup, or "" when there is no cgroup v2.

@@ -111,6 +111,47 @@ int CgroupContainment::sweep_predecessor() {
   return swept;
 }
 
+namespace {
+bool has_word(const std::string& path, const std::string& word) {
+  std::ifstream in(path);
+  std::string w;
+  while (in >> w)
+    if (w == word) return true;
+  return false;
+}
+}  // namespace
+
+void CgroupContainment::apply_limits(std::int64_t pids_max, std::int64_t memory_max) {
+  limits_ = {};
+  if (!enabled_) {
+    limits_.note = "no cgroups: no per-child limits";
+    return;
+  }
+  std::string own = base_.substr(0, base_.rfind('/'));
+  std::vector<std::string> missing;
+  auto enable = [&](const std::string& controller) {
+    // Our cgroup must offer it and pass it down to ours (the root cgroup may always; an
+    // inner one only when it holds no processes itself - the kernel says which).
+    if (!has_word(own + "/cgroup.controllers", controller)) {
+      missing.push_back(controller + " (not offered by " + own + ")");
+      return false;
+    }
+    if (!has_word(own + "/cgroup.subtree_control", controller))
+      write_file(own + "/cgroup.subtree_control", ("+" + controller).c_str());
+    write_file(base_ + "/cgroup.subtree_control", ("+" + controller).c_str());
+    if (!has_word(base_ + "/cgroup.subtree_control", controller)) {
+      missing.push_back(controller + " (cannot be enabled under " + own + ")");
+      return false;
+    }
+    return true;
+  };
+  if (enable("pids")) limits_.pids_max = pids_max;
+  if (memory_max > 0 && enable("memory")) limits_.memory_max = memory_max;
+  for (const auto& m : missing) limits_.note += (limits_.note.empty() ? "" : "; ") + m;
+  if (!missing.empty())
+    log_.write(LogLevel::warn, "cgroup limits not applied: " + limits_.note);
+}
+
 std::string CgroupContainment::create(ChildId child) {
   if (!enabled_) return "";
   std::string d = dir(child);
@@ -118,6 +159,10 @@ std::string CgroupContainment::create(ChildId child) {
     log_.write(LogLevel::warn, "mkdir " + d + ": " + std::strerror(errno));
     return "";
   }
+  if (limits_.pids_max > 0)
+    write_file(d + "/pids.max", std::to_string(limits_.pids_max).c_str());
+  if (limits_.memory_max > 0)
+    write_file(d + "/memory.max", std::to_string(limits_.memory_max).c_str());
   return d + "/cgroup.procs";
 }
 

@@ -6,6 +6,7 @@
 // immune to PID reuse. Where cgroups are not writable, this is disabled and says why.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -22,6 +23,17 @@ class CgroupContainment {
   CgroupContainment& operator=(const CgroupContainment&) = delete;
   bool enabled() const { return enabled_; }
   const std::string& description() const { return description_; }
+
+  // DESIGN.md rule 12: pids.max (and memory.max when memory_max > 0) on every child's
+  // cgroup, where the controllers exist. Enables them in our subtree where it can;
+  // limits() says what applies and why not.
+  void apply_limits(std::int64_t pids_max, std::int64_t memory_max);
+  struct Limits {
+    std::int64_t pids_max = 0;    // 0: not applied
+    std::int64_t memory_max = 0;  // 0: not applied
+    std::string note;             // what could not be applied, and why
+  };
+  const Limits& limits() const { return limits_; }
 
   // Kills and removes every cgroup a previous gateway of this state dir left behind.
   // Returns how many cgroups were swept.
@@ -40,6 +52,7 @@ class CgroupContainment {
   std::string base_;
   std::string description_ = "process-group";
   std::set<std::string> pending_removal_;
+  Limits limits_;
 };
 
 }  // namespace lifeline::runtime

@@ -163,15 +163,25 @@ int run(int argc, char** argv) {
   if (int swept = cgroups.sweep_predecessor())
     log.write(LogLevel::warn,
               "swept " + std::to_string(swept) + " cgroups left by a previous gateway");
+  cgroups.apply_limits(cfg.session_pids_max, cfg.session_memory_max);
   PosixProcessControl procs(io, log, child_environment(env), &cgroups);
   procs.set_ledger(&store);
+  // Terminals are supervised by the worker binary that ships beside us (whatever
+  // --worker-cmd says: that one need not know the terminal mode).
+  std::string supervisor = beside_me("lifeline-slash-worker");
+  if (access(supervisor.c_str(), X_OK) == 0)
+    procs.set_terminal_supervisor(supervisor);
+  else
+    log.write(LogLevel::error, "no terminal supervisor at " + supervisor +
+                                   ": terminals run unsupervised, and a SIGKILLed gateway "
+                                   "leaves their background processes to its successor");
   Hub hub;
   Gateway gateway(cfg, GatewayPorts{clock, procs, hub, store, random, log});
   gateway.start();
   log.write(LogLevel::info, "store " + db_path +
                                 (power_safe ? " (synchronous=FULL)"
                                             : " (synchronous=NORMAL, LIFELINE_SYNC=normal)") +
-                                "; containment: " + procs.containment() + " + subreaper");
+                                "; containment: " + procs.containment().dump());
 
   // Escapees reparented to us arrive as SIGCHLD for children we never spawned.
   asio::signal_set sigchld(io, SIGCHLD);

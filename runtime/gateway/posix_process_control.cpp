@@ -67,6 +67,7 @@ struct ChildPlan {
   const char* slave_name = nullptr;    // PTY children
   const char* cgroup_procs = nullptr;  // join this cgroup when not born in it
   bool pty = false;
+  bool supervised = false;  // a PTY child that is the terminal supervisor
   int deathsig = SIGUSR2;
   pid_t parent = 0;
   int in = -1, out = -1, err = -1, life = -1;  // the child's ends (slash workers)
@@ -93,13 +94,16 @@ int run_child(void* arg, bool born_in_cgroup) {
   }
   if (fail_errno) {
   } else if (plan.pty) {
-    int slave = open(plan.slave_name, O_RDWR);  // becomes the controlling terminal
+    // Unsupervised, the shell itself: the slave becomes its controlling terminal. The
+    // supervisor instead leaves that to the shell it forks (O_NOCTTY here).
+    int slave = open(plan.slave_name, plan.supervised ? O_RDWR | O_NOCTTY : O_RDWR);
     if (slave < 0) fail_errno = errno;
     if (!fail_errno) {
-      ioctl(slave, TIOCSCTTY, 0);
+      if (!plan.supervised) ioctl(slave, TIOCSCTTY, 0);
       dup2(slave, 0);
       dup2(slave, 1);
       dup2(slave, 2);
+      if (plan.supervised) dup2(plan.life, 3);
     }
   } else {
     dup2(plan.in, 0);
@@ -108,7 +112,9 @@ int run_child(void* arg, bool born_in_cgroup) {
     dup2(plan.life, 3);
   }
   dup2(plan.status, 4);
-  fcntl(4, F_SETFD, FD_CLOEXEC);
+  // The supervisor keeps the exec-status pipe across its exec and hands it to the shell,
+  // so that a --pty-cmd that cannot run is still a spawn failure (5030).
+  if (!plan.supervised) fcntl(4, F_SETFD, FD_CLOEXEC);
   // Only 0-3 (and the exec-status pipe, closed by exec) survive.
   if (!fail_errno && close_range(5, ~0U, 0) != 0) fail_errno = errno;
   if (!fail_errno) {
@@ -170,8 +176,16 @@ int PosixProcessControl::gateway_pgid() const {
 std::int64_t PosixProcessControl::open_fds() const {
   return count_fds();
 }
-std::string PosixProcessControl::containment() const {
-  return cgroups_ ? cgroups_->description() : "process-group";
+Json PosixProcessControl::containment() const {
+  Json out = {{"escapees", cgroups_ ? cgroups_->description() : std::string("process-group")},
+              {"subreaper", true},
+              {"ledger", ledger_ != nullptr},
+              {"terminals", terminal_supervisor_.empty() ? "unsupervised" : "supervised"}};
+  const auto* limits = cgroups_ ? &cgroups_->limits() : nullptr;
+  out["pids_max"] = limits && limits->pids_max ? Json(limits->pids_max) : Json(nullptr);
+  out["memory_max"] = limits && limits->memory_max ? Json(limits->memory_max) : Json(nullptr);
+  if (limits && !limits->note.empty()) out["limits_not_applied"] = limits->note;
+  return out;
 }
 
 void PosixProcessControl::spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) {
@@ -292,7 +306,14 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
   }
 
   ChildPlan plan;
-  plan.argv_store = spec.argv;
+  plan.supervised = pty && !terminal_supervisor_.empty();
+  if (plan.supervised) {
+    plan.argv_store = {terminal_supervisor_, "--terminal",       "--lifeline-fd", "3",
+                       "--exec-status-fd",   "4",                "--"};
+    plan.argv_store.insert(plan.argv_store.end(), spec.argv.begin(), spec.argv.end());
+  } else {
+    plan.argv_store = spec.argv;
+  }
   if (!pty) {
     plan.argv_store.push_back("--lifeline-fd");
     plan.argv_store.push_back("3");
@@ -303,7 +324,9 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
   plan.envp.push_back(nullptr);
   plan.parent = getpid();
   plan.pty = pty;
-  plan.deathsig = pty ? SIGHUP : SIGUSR2;
+  // SIGUSR2 is the lifeline's second tripwire for the worker and the supervisor; an
+  // unsupervised shell gets a hang-up.
+  plan.deathsig = pty && !plan.supervised ? SIGHUP : SIGUSR2;
   plan.slave_name = slave_name.c_str();
   plan.in = in[0];
   plan.out = out[1];

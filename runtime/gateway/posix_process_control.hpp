@@ -38,10 +38,13 @@ class PosixProcessControl final : public ProcessControl {
   void resize(ChildId child, int cols, int rows) override;
   int gateway_pgid() const override;
   std::int64_t open_fds() const override;
-  std::string containment() const override;
+  Json containment() const override;
 
   // Every child is recorded there from spawn to release (may be null: no ledger).
   void set_ledger(ChildLedger* ledger) { ledger_ = ledger; }
+  // The program that supervises each terminal (`lifeline-slash-worker --terminal`,
+  // DESIGN.md rule 7). Empty: terminals run unsupervised (logged loudly at start).
+  void set_terminal_supervisor(std::string path) { terminal_supervisor_ = std::move(path); }
 
   // Kills and reaps children we did not spawn: escapees reparented to us as subreaper.
   void reap_strays();
@@ -98,6 +101,7 @@ class PosixProcessControl final : public ProcessControl {
 
   asio::io_context& io_;
   ChildLedger* ledger_ = nullptr;
+  std::string terminal_supervisor_;
   Log& log_;
   std::vector<std::string> child_env_;
   CgroupContainment* cgroups_;

@@ -12,6 +12,7 @@
 #include "core/worker_loop.hpp"
 #include "runtime/common/poll_clock.hpp"
 #include "runtime/worker/posix_worker_host.hpp"
+#include "runtime/worker/terminal_supervisor.hpp"
 
 namespace {
 
@@ -47,6 +48,17 @@ lifeline::Env environment() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "--terminal") {
+    // The terminal supervisor: a mode of this binary, so that the gateway ships one
+    // small static program for every child it supervises.
+    lifeline::runtime::TerminalOptions options;
+    std::string error = lifeline::runtime::parse_terminal_options(args, options);
+    if (!error.empty()) {
+      std::fprintf(stderr, "lifeline-slash-worker --terminal: %s\n", error.c_str());
+      return 2;
+    }
+    return lifeline::runtime::run_terminal_supervisor(options);
+  }
   auto parsed = lifeline::parse_worker_config(args, environment());
   if (parsed.help) {
     std::fputs(lifeline::worker_usage().c_str(), stdout);

@@ -94,7 +94,8 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         exits = [e for e in c.events if e.get("type") == "worker.exit"]
         self.assertEqual(exits[0]["payload"]["status"], 128 + signal.SIGSEGV)
         stats = await c.result("gateway.stats")
-        self.assertIn(stats["containment"].split(" ")[0], ("cgroup", "process-group"))
+        self.assertIn(stats["containment"]["escapees"].split(" ")[0], ("cgroup", "process-group"))
+        self.assertEqual(stats["containment"]["terminals"], "supervised")
         # The session lives on: the next command starts a fresh worker.
         self.assertEqual((await c.result("slash.exec", session_id=sid, command="/echo again"))["output"], "again")
         await c.close()
@@ -160,7 +161,7 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_a_restarted_gateway_kills_what_its_sigkilled_predecessor_left(self):
         c = await self.gw.connect()
-        if not (await c.result("gateway.stats"))["containment"].startswith("cgroup"):
+        if not (await c.result("gateway.stats"))["containment"]["escapees"].startswith("cgroup"):
             self.skipTest("no writable cgroup v2 here: a double-forked escapee of a SIGKILLed gateway is out of reach")
         sid = (await c.result("session.create"))["session_id"]
         pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
@@ -174,6 +175,12 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
             return None
         self.assertTrue(wait_until(lambda: escapee() is not None, 5))
         pid = escapee()
+        # The terminal's supervisor would kill it when the gateway dies (rule 7): take
+        # both down at once, the gateway stopped first so that it cannot react, to leave
+        # the escapee to the successor's cgroup sweep alone.
+        supervisor = [w["pid"] for w in (await c.result("gateway.workers"))["workers"]][0]
+        os.kill(self.gw.pid, signal.SIGSTOP)
+        os.kill(supervisor, signal.SIGKILL)
         self.gw.proc.kill()
         self.gw.proc.wait()
         await asyncio.sleep(0.5)
@@ -192,7 +199,7 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         self.gw.stop()
         self.gw = Gateway(*self.gateway_args, env={"LIFELINE_CGROUPS": "off"}).start()
         c = await self.gw.connect()
-        self.assertIn("LIFELINE_CGROUPS=off", (await c.result("gateway.stats"))["containment"])
+        self.assertIn("LIFELINE_CGROUPS=off", (await c.result("gateway.stats"))["containment"]["escapees"])
         sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]
         pid, tree = await self.worker_tree(c, sid, escape="/spawn 2")
         grandchildren = tree - {pid}

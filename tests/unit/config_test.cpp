@@ -22,8 +22,37 @@ TEST(Rule10_Config, DefaultsMatchProtocolMd) {
   EXPECT_EQ(c.max_sessions, 1024);
   EXPECT_EQ(c.max_sessions_per_connection, 64);
   EXPECT_EQ(c.max_message_bytes, 1048576);
+  EXPECT_EQ(c.max_reply_bytes, 4194304);
+  EXPECT_EQ(c.max_unsent_bytes, 16777216);
+  EXPECT_EQ(c.max_connections, 4096);
+  EXPECT_EQ(c.max_ptys, 256);
+  EXPECT_EQ(c.session_pids_max, 1024);
+  EXPECT_EQ(c.session_memory_max, 0);
+  EXPECT_EQ(c.retain_days, 30);
+  EXPECT_TRUE(c.allowed_hosts.empty());
+  EXPECT_FALSE(c.version);
   EXPECT_TRUE(p.warnings.empty());
   EXPECT_FALSE(p.error);
+}
+
+TEST(Rule10_Config, HardeningFlagsParseAndZeroMeansOffWhereDocumented) {
+  auto p = parse_gateway_config({"--retain-days", "0", "--session-memory-max", "0",
+                                 "--max-connections", "10", "--allowed-host", "a.example",
+                                 "--allowed-host=b.example", "--version"},
+                                {{"LIFELINE_MAX_PTYS", "3"}, {"LIFELINE_ALLOWED_HOST", "env.example"}});
+  EXPECT_FALSE(p.error);
+  EXPECT_TRUE(p.warnings.empty());
+  EXPECT_EQ(p.config.retain_days, 0);
+  EXPECT_EQ(p.config.session_memory_max, 0);
+  EXPECT_EQ(p.config.max_connections, 10);
+  EXPECT_EQ(p.config.max_ptys, 3);
+  EXPECT_EQ(p.config.allowed_hosts, (std::vector<std::string>{"a.example", "b.example"}));
+  EXPECT_TRUE(p.config.version);
+  // 0 is not a connection or pty limit: it falls back, with a warning.
+  auto bad = parse_gateway_config({"--max-connections", "0", "--max-reply-bytes", "-1"}, {});
+  EXPECT_EQ(bad.config.max_connections, 4096);
+  EXPECT_EQ(bad.config.max_reply_bytes, 4194304);
+  EXPECT_EQ(bad.warnings.size(), 2u);
 }
 
 TEST(Rule10_Config, XdgStateHomeWins) {

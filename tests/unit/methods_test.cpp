@@ -28,6 +28,96 @@ TEST(Methods, CreateReturnsIdsAndValidatesParams) {
   EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", 5}})), -32602);
   EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"color", "red"}})), -32602);
   ASSERT_EQ(h.w.store.sessions.size(), 1u);
+  // PROTOCOL.md: title <= 256 bytes (bytes, not characters).
+  EXPECT_TRUE(h.call(c, "session.create", {{"title", std::string(256, 'x')}}).contains("result"));
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", std::string(257, 'x')}})), -32602);
+  std::string euro = "\xe2\x82\xac";  // 3 bytes, 1 character
+  std::string long_title;
+  for (int i = 0; i < 86; ++i) long_title += euro;  // 258 bytes
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", long_title}})), -32602);
+  EXPECT_EQ(h.w.store.sessions.size(), 2u);
+}
+
+TEST(Methods, ResumeByAnotherConnectionTellsTheFormerHolderItWasTakenOver) {
+  Harness h;
+  ConnId a = h.connect();
+  ConnId b = h.connect();
+  std::string id = h.create(a, /*close_on_disconnect=*/false);
+  Json r = h.call(b, "session.resume", {{"session_id", id}});
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  auto told = h.events(a, "session.taken_over");
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0]["params"]["session_id"], id);
+  EXPECT_TRUE(h.events(b, "session.taken_over").empty());
+  // The former holder no longer holds it: its disconnect does not detach the session.
+  h.disconnect(a);
+  ASSERT_TRUE(h.session(id));
+  EXPECT_EQ(h.session(id)->conn, b);
+  // A resume by the holder itself, or of a detached session, announces nothing.
+  h.call(b, "session.resume", {{"session_id", id}});
+  h.disconnect(b);
+  ConnId c = h.connect();
+  h.call(c, "session.resume", {{"session_id", id}});
+  EXPECT_EQ(h.events(b, "session.taken_over").size(), 0u);
+  EXPECT_EQ(h.events(a, "session.taken_over").size(), 1u);
+  h.expect_safe();
+}
+
+TEST(Methods, HistoryPagesBackByBeforeSeqAndStaysUnderTheReplyBound) {
+  GatewayConfig cfg = test_config();
+  cfg.max_reply_bytes = 4096;
+  Harness h(cfg);
+  h.w.procs.auto_answer = true;
+  ConnId c = h.connect();
+  Json created = h.call(c, "session.create");
+  std::string id = created["result"]["session_id"];
+  std::string key = created["result"]["session_key"];
+  // 12 entries of about 600 bytes each: more than one 4 KiB reply holds.
+  for (int i = 1; i <= 12; ++i) {
+    h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo " + std::string(600, 'a')}});
+    h.w.settle();
+    while (h.w.procs.pending_spawns()) h.w.procs.complete_spawn();
+    h.w.settle();
+  }
+  ASSERT_EQ(h.w.store.entries[key].size(), 12u);
+  // Paging back from the newest, every entry arrives exactly once, oldest first in a page.
+  std::vector<std::int64_t> seen;
+  Json before = nullptr;
+  for (int pages = 0; pages < 20; ++pages) {
+    Json params = {{"session_key", key}};
+    if (!before.is_null()) params["before_seq"] = before;
+    int rid = h.send(c, "session.history", params);
+    h.w.settle();
+    std::string raw;
+    for (const auto& m : h.w.transport.sent(c))
+      if (m.contains("id") && m["id"] == rid) raw = m.dump();
+    Json r = Json::parse(raw);
+    ASSERT_TRUE(r.contains("result")) << raw.substr(0, 200);
+    EXPECT_LE(raw.size(), 4096u) << "the reply exceeds --max-reply-bytes";
+    const Json& entries = r["result"]["entries"];
+    ASSERT_FALSE(entries.empty());
+    for (std::size_t i = 1; i < entries.size(); ++i)
+      EXPECT_LT(entries[i - 1]["seq"].get<std::int64_t>(), entries[i]["seq"].get<std::int64_t>());
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) seen.push_back((*it)["seq"]);
+    before = entries[0]["seq"];
+    if (!r["result"]["more"].get<bool>()) break;
+  }
+  std::vector<std::int64_t> expected;
+  for (std::int64_t s = 12; s >= 1; --s) expected.push_back(s);
+  EXPECT_EQ(seen, expected);
+  // limit still applies, and more says whether older entries remain.
+  Json two = h.call(c, "session.history", {{"session_key", key}, {"limit", 2}});
+  ASSERT_EQ(two["result"]["entries"].size(), 2u);
+  EXPECT_EQ(two["result"]["entries"][1]["seq"], 12);
+  EXPECT_EQ(two["result"]["more"], true);
+  Json oldest = h.call(c, "session.history", {{"session_key", key}, {"before_seq", 2}});
+  ASSERT_EQ(oldest["result"]["entries"].size(), 1u);
+  EXPECT_EQ(oldest["result"]["more"], false);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", key}, {"before_seq", 0}})),
+            -32602);
+  EXPECT_EQ(
+      h.error_code(h.call(c, "session.history", {{"session_key", key}, {"before_seq", "x"}})),
+      -32602);
 }
 
 TEST(Methods, PerConnectionSessionLimit) {

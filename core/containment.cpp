@@ -1,0 +1,41 @@
+#include "core/containment.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace lifeline {
+
+std::vector<int> containment_victims(const std::vector<ProcStat>& table, int self,
+                                     const std::vector<int>& cgroup_members) {
+  std::multimap<int, const ProcStat*> children;  // ppid -> child
+  std::map<int, const ProcStat*> by_pid;
+  for (const auto& p : table) {
+    children.emplace(p.ppid, &p);
+    by_pid.emplace(p.pid, &p);
+  }
+  std::set<int> out;
+  // Breadth-first over the parent links; `seen` guards against a torn snapshot that
+  // shows a cycle (a pid reused between two reads).
+  std::set<int> seen{self};
+  std::vector<int> frontier{self};
+  while (!frontier.empty()) {
+    int parent = frontier.back();
+    frontier.pop_back();
+    auto [lo, hi] = children.equal_range(parent);
+    for (auto it = lo; it != hi; ++it) {
+      const ProcStat& c = *it->second;
+      if (!seen.insert(c.pid).second) continue;
+      if (c.state != 'Z') out.insert(c.pid);
+      frontier.push_back(c.pid);
+    }
+  }
+  for (int pid : cgroup_members) {
+    if (pid == self || pid <= 1) continue;
+    auto it = by_pid.find(pid);
+    if (it == by_pid.end() || it->second->state != 'Z') out.insert(pid);
+  }
+  return {out.begin(), out.end()};
+}
+
+}  // namespace lifeline
