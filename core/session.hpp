@@ -81,7 +81,11 @@ struct Session {
   // Busy: a command running or waiting, or a child still starting. The one definition
   // every "not while busy" rule (grace re-arm, idle reaper, LRU) uses.
   bool busy() const {
-    return in_flight || !queue.empty() || spawn_ticket != 0 || pty_spawns_pending > 0;
+    bool running = in_flight != nullptr;
+    bool pending_input = !queue.empty();
+    bool worker_starting = spawn_ticket != 0;
+    bool terminal_starting = pty_spawns_pending > 0;
+    return running || pending_input || worker_starting || terminal_starting;
   }
   SessionStatus status() const {
     if (!conn) return SessionStatus::detached;
