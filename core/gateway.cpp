@@ -342,6 +342,7 @@ void Gateway::rpc_stats(const ReplyTo& to, const Json& params) {
              {"workers_live", children_.count(ChildKind::slash)},
              {"ptys_live", children_.count(ChildKind::pty)},
              {"open_fds", proc_.open_fds()},
+             {"connections", connections_.size()},
              {"reaped", std::move(reaped)},
              {"spawn_failures", counters_.spawn_failures},
              {"containment", proc_.containment()}});

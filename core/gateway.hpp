@@ -58,6 +58,9 @@ class Gateway final : public ProcessEvents {
   void on_connect(ConnId conn);
   void on_message(ConnId conn, std::string_view text);
   void on_disconnect(ConnId conn);
+  // The transport's unsent output for conn went above half of --max-unsent-bytes
+  // (backed_up) or drained again: the terminals of its sessions pause or resume.
+  void on_backpressure(ConnId conn, bool backed_up);
 
   // ProcessControl events.
   void on_child_output(ChildId child, std::string_view bytes) override;
@@ -80,6 +83,7 @@ class Gateway final : public ProcessEvents {
   struct Connection {
     std::set<std::string> sessions;  // ids of sessions bound here
     int store_queries = 0;
+    bool backed_up = false;  // its terminals are paused (DESIGN.md rule 12)
   };
 
   // Dispatch.
@@ -149,6 +153,9 @@ class Gateway final : public ProcessEvents {
     ChildId child = 0;
   };
   PtyRef find_pty(const std::string& pty_id) const;
+  // Pauses the session's terminals while its connection is backed up, resumes them
+  // otherwise (a detached session's output is not sent anywhere: never paused).
+  void sync_output_pause(const Session& s);
   void on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, const ReplyTo& to,
                       const SpawnResult& result);
 

@@ -77,7 +77,25 @@ void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>
   }
   s->ptys[pty_id] = r.child;
   pty_owner_[pty_id] = id;
+  sync_output_pause(*s);
   reply(to, {{"pty_id", pty_id}});
+}
+
+void Gateway::sync_output_pause(const Session& s) {
+  auto conn = s.conn ? connections_.find(*s.conn) : connections_.end();
+  bool paused = conn != connections_.end() && conn->second.backed_up;
+  for (const auto& [pty_id, child] : s.ptys) proc_.pause_output(child, paused);
+}
+
+void Gateway::on_backpressure(ConnId conn, bool backed_up) {
+  auto it = connections_.find(conn);
+  if (it == connections_.end() || it->second.backed_up == backed_up) return;
+  it->second.backed_up = backed_up;
+  log_.write(LogLevel::info, "connection " + std::to_string(conn) +
+                                 (backed_up ? " is backed up: pausing its terminals"
+                                            : " drained: resuming its terminals"));
+  for (const auto& id : it->second.sessions)
+    if (SessionPtr s = find_session(id)) sync_output_pause(*s);
 }
 
 Gateway::PtyRef Gateway::find_pty(const std::string& pty_id) const {

@@ -98,6 +98,9 @@ class ProcessControl {
   // Write to the child's stdin or PTY master. False when the write failed.
   virtual bool write(ChildId child, std::string_view bytes) = 0;
   virtual void resize(ChildId child, int cols, int rows) = 0;
+  // Stop (true) or resume (false) reading the child's output: a terminal whose client
+  // is backed up waits in its PTY (the shell blocks) instead of in our memory.
+  virtual void pause_output(ChildId child, bool paused) = 0;
   virtual int gateway_pgid() const = 0;
   virtual std::int64_t open_fds() const = 0;
   // How escapees are contained, for gateway.stats.containment: at least

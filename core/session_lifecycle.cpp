@@ -29,6 +29,7 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
     clock_.cancel(s->grace_timer);
     s->grace_timer = 0;
   }
+  sync_output_pause(*s);
 }
 
 void Gateway::unbind(Session& s) {
@@ -38,6 +39,7 @@ void Gateway::unbind(Session& s) {
   LIFELINE_ASSERT(it == connections_.end() || it->second.sessions.count(s.id) == 1);
   if (it != connections_.end()) it->second.sessions.erase(s.id);
   s.conn.reset();
+  sync_output_pause(s);
 }
 
 void Gateway::on_disconnect(ConnId conn) {
@@ -49,6 +51,7 @@ void Gateway::on_disconnect(ConnId conn) {
     SessionPtr s = find_session(id);
     if (!s || s->conn != conn) continue;
     s->conn.reset();
+    sync_output_pause(*s);
     if (s->close_on_disconnect) {
       teardown(s, EndReason::ws_disconnect);
     } else {

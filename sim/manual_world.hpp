@@ -114,6 +114,13 @@ class FakeProcesses final : public ProcessControl {
   void release(ChildId child) override;
   bool write(ChildId child, std::string_view bytes) override;
   void resize(ChildId child, int cols, int rows) override;
+  void pause_output(ChildId child, bool paused) override {
+    if (paused)
+      output_paused.insert(child);
+    else
+      output_paused.erase(child);
+  }
+  std::set<ChildId> output_paused;  // children whose output the core asked to hold
   int gateway_pgid() const override { return gateway_pgid_; }
   std::int64_t open_fds() const override;
 

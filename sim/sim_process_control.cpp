@@ -317,10 +317,24 @@ void SimProcessControl::on_sigchld() {
   }
 }
 
+void SimProcessControl::pause_output(ChildId child, bool paused) {
+  auto c = children_.find(child);
+  if (c == children_.end() || c->second.output_paused == paused) return;
+  c->second.output_paused = paused;
+  if (paused) return;
+  // Resumed: what waited in the kernel is read now - as a later event, never from
+  // inside this call (the port contract).
+  int fd = c->second.out_fd;
+  w_.sched.after(0, inc_, [this, fd] { on_readable(fd); });
+}
+
 void SimProcessControl::on_readable(int fd) {
   auto it = readers_.find(fd);
   if (it == readers_.end()) return;
   ChildId id = it->second;
+  auto paused = children_.find(id);
+  if (paused != children_.end() && paused->second.output_paused && fd == paused->second.out_fd)
+    return;  // left in the kernel's buffer, as a runtime that stops reading leaves it
   ReadResult r = w_.kernel.read(pid_, fd);
   auto c = children_.find(id);
   if (r.data.empty() || c == children_.end()) return;

@@ -39,6 +39,7 @@ class SimProcessControl final : public ProcessControl {
     int in_fd = -1;   // worker stdin or PTY master (write side)
     int out_fd = -1;  // worker stdout or PTY master (read side)
     int err_fd = -1;
+    bool output_paused = false;  // its output stays in the kernel until resumed
     std::vector<std::pair<int, std::uint64_t>> fds;  // what release() closes
   };
 
@@ -50,6 +51,7 @@ class SimProcessControl final : public ProcessControl {
   void release(ChildId child) override;
   bool write(ChildId child, std::string_view bytes) override;
   void resize(ChildId child, int cols, int rows) override;
+  void pause_output(ChildId child, bool paused) override;
   int gateway_pgid() const override;
   std::int64_t open_fds() const override;
   Json containment() const override;

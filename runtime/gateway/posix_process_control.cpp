@@ -147,6 +147,8 @@ struct PosixProcessControl::Child {
   std::string err_line;
   std::deque<std::string> pending_writes;
   bool writing = false;
+  bool output_paused = false;  // no new read is started (the PTY fills, the shell blocks)
+  bool reading = false;        // a read of its output is outstanding
 };
 
 PosixProcessControl::PosixProcessControl(asio::io_context& io, Log& log,
@@ -441,14 +443,25 @@ void PosixProcessControl::watch_exit(ChildId id) {
       });
 }
 
+void PosixProcessControl::pause_output(ChildId id, bool paused) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->released) return;
+  Child& c = *it->second;
+  c.output_paused = paused;
+  if (!paused && !c.reading) read_output(id);
+}
+
 void PosixProcessControl::read_output(ChildId id) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->released) return;
   Child& c = *it->second;
+  if (c.output_paused || c.reading) return;
+  c.reading = true;
   c.output->async_read_some(
       asio::buffer(c.buf), [this, id](const boost::system::error_code& ec, std::size_t n) {
         auto it = children_.find(id);
         if (it == children_.end() || it->second->released) return;
+        it->second->reading = false;
         if (fault("lifeline/read")) {
           log_.write(LogLevel::warn, "read from child " + std::to_string(it->second->pid) +
                                          ": injected fault; no more output from it");

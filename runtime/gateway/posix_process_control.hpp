@@ -36,6 +36,7 @@ class PosixProcessControl final : public ProcessControl {
   void release(ChildId child) override;
   bool write(ChildId child, std::string_view bytes) override;
   void resize(ChildId child, int cols, int rows) override;
+  void pause_output(ChildId child, bool paused) override;
   int gateway_pgid() const override;
   std::int64_t open_fds() const override;
   Json containment() const override;

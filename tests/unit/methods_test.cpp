@@ -63,6 +63,37 @@ TEST(Methods, ResumeByAnotherConnectionTellsTheFormerHolderItWasTakenOver) {
   h.expect_safe();
 }
 
+TEST(Methods, ABackedUpConnectionPausesItsTerminalsAndOnlyThose) {
+  Harness h;
+  ConnId a = h.connect();
+  ConnId b = h.connect();
+  std::string sa = h.create(a, /*close_on_disconnect=*/false);
+  std::string sb = h.create(b);
+  auto open = [&](ConnId c, const std::string& sid) {
+    int rid = h.send(c, "pty.open", {{"session_id", sid}, {"cols", 80}, {"rows", 24}});
+    h.w.settle();
+    h.w.procs.complete_spawn();
+    h.w.settle();
+    return h.session(sid)->ptys.at(h.response(c, rid)["result"]["pty_id"].get<std::string>());
+  };
+  ChildId pa = open(a, sa);
+  ChildId pb = open(b, sb);
+  EXPECT_TRUE(h.w.procs.output_paused.empty());
+  h.gw->on_backpressure(a, true);
+  EXPECT_EQ(h.w.procs.output_paused, (std::set<ChildId>{pa}));
+  ChildId pa2 = open(a, sa);  // opened while backed up: paused from the start
+  EXPECT_EQ(h.w.procs.output_paused, (std::set<ChildId>{pa, pa2}));
+  h.gw->on_backpressure(a, false);
+  EXPECT_TRUE(h.w.procs.output_paused.empty());
+  // A takeover moves the session to a connection that is not backed up: it resumes.
+  h.gw->on_backpressure(a, true);
+  h.call(b, "session.resume", {{"session_id", sa}});
+  EXPECT_TRUE(h.w.procs.output_paused.empty());
+  (void)pb;
+  Json stats = h.call(b, "gateway.stats")["result"];
+  EXPECT_EQ(stats["connections"], 2);
+}
+
 TEST(Methods, HistoryPagesBackByBeforeSeqAndStaysUnderTheReplyBound) {
   GatewayConfig cfg = test_config();
   cfg.max_reply_bytes = 4096;
