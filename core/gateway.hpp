@@ -180,6 +180,7 @@ class Gateway final : public ProcessEvents {
   TimerId reaper_timer_ = 0;
   bool shutting_down_ = false;
   int spawns_in_flight_ = 0;
+  std::int64_t ptys_starting_ = 0;  // pty spawns in flight, for --max-ptys
   std::function<void()> shutdown_done_;
   void maybe_finish_shutdown();
 };

@@ -37,6 +37,9 @@ void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   if (static_cast<std::int64_t>(s->ptys.size()) + s->pty_spawns_pending >=
       config_.max_ptys_per_session)
     return reply_error(to, rpc::limit_reached, "limit reached: terminals per session");
+  if (static_cast<std::int64_t>(children_.count(ChildKind::pty)) + ptys_starting_ >=
+      config_.max_ptys)
+    return reply_error(to, rpc::limit_reached, "limit reached: terminals in all (--max-ptys)");
   SpawnSpec spec;
   spec.kind = ChildKind::pty;
   spec.argv = split_words(config_.pty_cmd);
@@ -47,9 +50,11 @@ void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   touch(*s);
   ++s->pty_spawns_pending;
   ++spawns_in_flight_;
+  ++ptys_starting_;
   proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to](SpawnResult r) {
-    LIFELINE_ASSERT(spawns_in_flight_ > 0);
+    LIFELINE_ASSERT(spawns_in_flight_ > 0 && ptys_starting_ > 0);
     --spawns_in_flight_;
+    --ptys_starting_;
     on_pty_spawned(id, weak, to, r);
     maybe_finish_shutdown();
   });

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,12 +12,15 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "core/config.hpp"
 #include "core/gateway.hpp"
 #include "runtime/common/proc_info.hpp"
+#include "runtime/common/rate_limited_log.hpp"
 #include "runtime/gateway/asio_clock.hpp"
 #include "runtime/gateway/cgroup_containment.hpp"
 #include "runtime/gateway/faults.hpp"
@@ -111,6 +115,36 @@ std::vector<std::string> child_environment(const Env& env) {
   return out;
 }
 
+// DESIGN.md rule 12: connections and terminals must fit the fd limit with room for the
+// children's pipes, and terminals the kernel's pty limit. The soft fd limit is raised to
+// the hard one first; then connections get at most half of it and terminals (about 4 fds
+// each in the gateway) at most a quarter. What is lowered is said once, at start.
+void fit_limits(GatewayConfig& cfg, Log& log) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1 << 20);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  auto nofile = static_cast<std::int64_t>(std::min<rlim_t>(rl.rlim_cur, 1 << 20));
+  std::int64_t usable = std::max<std::int64_t>(nofile - 64, 16);
+  auto lower = [&log](std::int64_t& value, std::int64_t cap, const char* flag, const char* why) {
+    if (value <= cap) return;
+    log.write(LogLevel::warn, std::string(flag) + " lowered from " + std::to_string(value) +
+                                  " to " + std::to_string(cap) + " (" + why + ")");
+    value = cap;
+  };
+  lower(cfg.max_connections, std::max<std::int64_t>(usable / 2, 8), "--max-connections",
+        ("the fd limit is " + std::to_string(nofile)).c_str());
+  lower(cfg.max_ptys, std::max<std::int64_t>(usable / 16, 1), "--max-ptys",
+        ("the fd limit is " + std::to_string(nofile)).c_str());
+  std::ifstream pty_max_file("/proc/sys/kernel/pty/max");
+  std::int64_t pty_max = 0;
+  if (pty_max_file >> pty_max && pty_max > 0)
+    lower(cfg.max_ptys, std::max<std::int64_t>(pty_max - 16, 1), "--max-ptys",
+          ("kernel.pty.max is " + std::to_string(pty_max)).c_str());
+}
+
 int run(int argc, char** argv) {
   Env env = environment();
   auto parsed = parse_gateway_config(std::vector<std::string>(argv + 1, argv + argc), env);
@@ -123,9 +157,21 @@ int run(int argc, char** argv) {
                  gateway_usage().c_str());
     return 2;
   }
-  StderrLog log;
+  if (parsed.config.version) {
+    std::printf("lifeline-gateway %s\n", lifeline::version);
+    return 0;
+  }
+  StderrLog stderr_log;
+  RateLimitedLog log(stderr_log);
   for (const auto& w : parsed.warnings) log.write(LogLevel::warn, w);
   GatewayConfig cfg = parsed.config;
+  if (std::find(argv + 1, argv + argc, std::string("--token")) != argv + argc ||
+      std::any_of(argv + 1, argv + argc,
+                  [](const char* a) { return std::string(a).rfind("--token=", 0) == 0; }))
+    log.write(LogLevel::warn,
+              "--token on the command line is visible to every user in ps; prefer "
+              "LIFELINE_TOKEN or the generated <state-dir>/token");
+  fit_limits(cfg, log);
   if (cfg.worker_cmd.empty()) cfg.worker_cmd = beside_me("lifeline-slash-worker");
   if (access(cfg.worker_cmd.c_str(), X_OK) != 0)
     log.write(LogLevel::warn, "worker command " + cfg.worker_cmd +
@@ -220,7 +266,7 @@ int run(int argc, char** argv) {
   });
 
   if (cfg.stdio) {
-    stdio = std::make_shared<StdioConnection>(io, log, cfg.max_message_bytes);
+    stdio = std::make_shared<StdioConnection>(io, log, cfg.max_message_bytes, cfg.max_unsent_bytes);
     ConnId id = hub.add(stdio);
     gateway.on_connect(id);
     stdio->start([&gateway, id](const std::string& line) { gateway.on_message(id, line); },
@@ -228,13 +274,22 @@ int run(int argc, char** argv) {
                    hub.remove(id);
                    gateway.on_disconnect(id);
                    stop("the stdio client is gone");
-                 });
+                 },
+                 [&gateway, id](bool backed_up) { gateway.on_backpressure(id, backed_up); });
     log.write(LogLevel::info, "serving one client on stdin/stdout");
   } else {
     auto [token, token_path] = ensure_token(cfg, random);
-    WsServerOptions opt{cfg.listen_host,      cfg.listen_port,   token,
-                        cfg.allowed_origins,  cfg.ping_interval, cfg.ping_timeout,
-                        cfg.max_message_bytes};
+    WsServerOptions opt;
+    opt.host = cfg.listen_host;
+    opt.port = cfg.listen_port;
+    opt.token = token;
+    opt.allowed_origins = cfg.allowed_origins;
+    opt.ping_interval = cfg.ping_interval;
+    opt.ping_timeout = cfg.ping_timeout;
+    opt.max_message_bytes = cfg.max_message_bytes;
+    opt.max_unsent_bytes = cfg.max_unsent_bytes;
+    opt.max_connections = cfg.max_connections;
+    opt.allowed_hosts = cfg.allowed_hosts;
     server = std::make_unique<WsServer>(io, clock, log, hub, gateway, opt, [&] {
       return render_metrics(gateway, procs.open_fds(), procs.strays_killed());
     });

@@ -602,11 +602,14 @@ void PosixProcessControl::reap_strays() {
     auto st = read_proc_stat(pid);
     if (st && st->state != 'Z') {
       kill(pid, SIGKILL);
-      ++strays_killed_;
-      log_.write(LogLevel::warn, "killed stray pid " + std::to_string(pid) +
-                                     " (an escaped grandchild reparented to the gateway)");
+      // A stray may take a while to die: it is counted and logged once, not per sweep.
+      if (strays_dying_.insert(pid).second) {
+        ++strays_killed_;
+        log_.write(LogLevel::warn, "killed stray pid " + std::to_string(pid) +
+                                       " (an escaped grandchild reparented to the gateway)");
+      }
     }
-    waitpid(pid, nullptr, WNOHANG);
+    if (waitpid(pid, nullptr, WNOHANG) == pid) strays_dying_.erase(pid);
   }
 }
 

@@ -110,6 +110,7 @@ class PosixProcessControl final : public ProcessControl {
   std::map<ChildId, std::unique_ptr<Child>> children_;
   ChildId next_id_ = 1;
   std::size_t strays_killed_ = 0;
+  std::set<int> strays_dying_;  // killed, not yet reaped (counted once)
 
   std::mutex spawn_mu_;  // the spawner's queue
   std::condition_variable spawn_cv_;

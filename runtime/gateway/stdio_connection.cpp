@@ -20,14 +20,15 @@ constexpr std::size_t write_piece = 4096;
 
 }  // namespace
 
-StdioConnection::StdioConnection(asio::io_context& io, Log& log, std::int64_t max_line, int in_fd,
-                                 int out_fd)
+StdioConnection::StdioConnection(asio::io_context& io, Log& log, std::int64_t max_line,
+                                 std::int64_t max_unsent_bytes, int in_fd, int out_fd)
     : io_(io),
       log_(log),
       max_line_(max_line),
       in_fd_(in_fd),
       out_fd_(out_fd),
-      alive_(std::make_shared<std::atomic<bool>>(true)) {
+      alive_(std::make_shared<std::atomic<bool>>(true)),
+      budget_(max_unsent_bytes) {
   if (pipe2(wake_, O_CLOEXEC) != 0) throw std::runtime_error("stdio: cannot make a wake pipe");
 }
 
@@ -52,9 +53,11 @@ StdioConnection::~StdioConnection() {
 }
 
 void StdioConnection::start(std::function<void(std::string)> on_line,
-                            std::function<void()> on_end) {
+                            std::function<void()> on_end,
+                            std::function<void(bool)> on_backpressure) {
   on_line_ = std::move(on_line);
   on_end_ = std::move(on_end);
+  on_backpressure_ = std::move(on_backpressure);
   reader_ = std::thread([this] { read_loop(); });
   writer_ = std::thread([this] { write_loop(); });
 }
@@ -171,23 +174,37 @@ void StdioConnection::write_queue() {
       }
       rest.remove_prefix(static_cast<std::size_t>(n));
     }
+    bool drained = false;
+    {
+      std::lock_guard lock(mu_);
+      drained = budget_.remove(text.size()) == UnsentBudget::Change::drained;
+    }
+    if (drained)
+      asio::post(io_, [this, alive = alive_] {
+        if (alive->load() && !ended_in_loop_ && on_backpressure_) on_backpressure_(false);
+      });
   }
 }
 
 void StdioConnection::send(std::string text) {
   bool overflow = false;
+  bool backed_up = false;
   {
     std::lock_guard lock(mu_);
     if (closing_) return;  // after stdin EOF replies still go out
-    if (out_.size() >= max_queued_frames) {
+    text += '\n';
+    auto change = out_.size() >= max_queued_frames ? UnsentBudget::Change::overflow
+                                                   : budget_.add(text.size());
+    if (change == UnsentBudget::Change::overflow) {
       closing_ = overflow = true;  // nothing more is queued; the writer goes on with what is
     } else {
-      text += '\n';
+      backed_up = change == UnsentBudget::Change::backed_up;
       out_.push_back(std::move(text));
     }
   }
   cv_.notify_one();
-  if (overflow) end("not reading its stdout; ending the connection");
+  if (overflow) end("not reading its stdout (too much unsent); ending the connection");
+  if (backed_up && on_backpressure_) on_backpressure_(true);  // send() runs on the loop
 }
 
 void StdioConnection::close() {

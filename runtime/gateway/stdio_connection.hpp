@@ -20,17 +20,21 @@
 #include "core/ports.hpp"
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/io.hpp"
+#include "runtime/gateway/unsent_budget.hpp"
 
 namespace lifeline::runtime {
 
 class StdioConnection final : public ConnectionSink {
  public:
-  StdioConnection(asio::io_context& io, Log& log, std::int64_t max_line, int in_fd = 0,
-                  int out_fd = 1);
+  StdioConnection(asio::io_context& io, Log& log, std::int64_t max_line,
+                  std::int64_t max_unsent_bytes, int in_fd = 0, int out_fd = 1);
   ~StdioConnection() override;  // writes what is queued (up to 2 s), joins both threads
   // on_line for every line; on_end once: stdin EOF or error, stdout gone, or a client
-  // that stopped reading (more than max_queued_frames replies waiting).
-  void start(std::function<void(std::string)> on_line, std::function<void()> on_end);
+  // that stopped reading (more than max_queued_frames replies, or more than
+  // max_unsent_bytes, waiting). on_backpressure(true) when unsent output passes half of
+  // max_unsent_bytes, (false) once it has drained; always on the event loop.
+  void start(std::function<void(std::string)> on_line, std::function<void()> on_end,
+             std::function<void(bool)> on_backpressure = {});
   void send(std::string text) override;
   void close() override;  // what is queued is still written, then stdout is closed
   void abort() override;
@@ -49,6 +53,7 @@ class StdioConnection final : public ConnectionSink {
   int wake_[2] = {-1, -1};  // a byte in it stops both threads
   std::function<void(std::string)> on_line_;
   std::function<void()> on_end_;
+  std::function<void(bool)> on_backpressure_;
   std::shared_ptr<std::atomic<bool>> alive_;  // guards posted handlers against our death
   std::atomic<bool> ended_{false};            // end() ran (any thread): on_end is posted once
   bool ended_in_loop_ = false;                // the loop ran on_end: later lines are dropped
@@ -62,6 +67,7 @@ class StdioConnection final : public ConnectionSink {
   std::condition_variable done_cv_;  // the destructor waits on it: the writer finished
   bool writer_done_ = false;
   std::deque<std::string> out_;
+  UnsentBudget budget_;  // the bytes in out_ and being written
   int pending_lines_ = 0;
   bool closing_ = false;  // no more sends; stdout closes once the queue is written
   bool stopping_ = false;

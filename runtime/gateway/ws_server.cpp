@@ -5,9 +5,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <deque>
 
 #include "core/keepalive.hpp"
+#include "runtime/gateway/unsent_budget.hpp"
 
 namespace lifeline::runtime {
 
@@ -45,6 +48,50 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
+// The value of cookie `name` in a Cookie header ("a=1; lifeline_token=T"), or "".
+std::string cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    auto semi = header.find(';');
+    std::string_view pair = header.substr(0, semi);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name)
+      return std::string(pair.substr(eq + 1));
+    if (semi == std::string_view::npos) break;
+    header.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "name:port" -> "name"; "[v6]:port" -> "[v6]"; "name" -> "name".
+std::string host_name(const std::string& host) {
+  if (!host.empty() && host.front() == '[') return host.substr(0, host.find(']') + 1);
+  auto colon = host.find(':');
+  return colon == std::string::npos ? host : host.substr(0, colon);
+}
+
+// A slot of --max-connections, held by a socket from accept to close. The count is
+// shared, not the server's, so that a handler destroyed with the io_context after the
+// server is gone still has somewhere to give its slot back.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::shared_ptr<std::size_t> live) : live_(std::move(live)) {
+    ++*live_;
+  }
+  ~ConnectionSlot() { --*live_; }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  std::shared_ptr<std::size_t> live_;
+};
+
 }  // namespace
 
 struct WsServer::Impl {
@@ -56,6 +103,10 @@ struct WsServer::Impl {
   WsServerOptions opt;
   std::function<std::string()> metrics;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;
+  std::chrono::milliseconds backoff_for{0};
+  std::shared_ptr<std::size_t> live = std::make_shared<std::size_t>(0);
+  std::vector<std::string> hosts;  // Host values we answer to, lower case ("name" or "name:port")
   bool stopped = false;
 
   Impl(asio::io_context& io, Clock& clock, Log& log, Hub& hub, Gateway& gw, WsServerOptions o,
@@ -67,12 +118,28 @@ struct WsServer::Impl {
         gateway(gw),
         opt(std::move(o)),
         metrics(std::move(m)),
-        acceptor(io) {}
+        acceptor(io),
+        backoff(io) {}
 
   void accept();
+  void on_accept_error(const beast::error_code& ec);
+  void refuse_busy(tcp::socket socket);
   bool origin_allowed(std::string_view origin) const {
     for (const auto& o : opt.allowed_origins)
       if (o == origin) return true;
+    return false;
+  }
+  // DNS rebinding: a page of evil.example that resolves to 127.0.0.1 still says
+  // Host: evil.example. No Host at all is not a browser, and nothing to rebind.
+  bool host_allowed(std::string_view host) const {
+    if (host.empty()) return true;
+    std::string h = lower(host);
+    for (const auto& ok : hosts)
+      if (h == ok) return true;
+    // An --allowed-host without a port admits that name on any port.
+    std::string name = host_name(h);
+    for (const auto& ok : opt.allowed_hosts)
+      if (lower(ok) == name || lower(ok) == h) return true;
     return false;
   }
 };
@@ -82,12 +149,21 @@ struct WsServer::Impl {
 class WsConnection final : public ConnectionSink,
                            public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(WsServer::Impl& server, beast::tcp_stream stream)
-      : server_(server), ws_(std::move(stream)) {}
+  WsConnection(WsServer::Impl& server, beast::tcp_stream stream,
+               std::unique_ptr<ConnectionSlot> slot)
+      : server_(server),
+        ws_(std::move(stream)),
+        slot_(std::move(slot)),
+        close_deadline_(server.io),
+        budget_(server.opt.max_unsent_bytes) {}
 
   void start(const http::request<http::string_body>& req) {
-    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(30),
+    // The upgrade must complete within 10 s (PROTOCOL.md); idle time is the keepalive's.
+    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10),
                                                    websocket::stream_base::none(), false});
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "lifeline");  // not Beast's name and version
+    }));
     auto hard_cap = static_cast<std::uint64_t>(
         std::min<std::int64_t>(server_.opt.max_message_bytes * 4 + 4096, 64 << 20));
     ws_.read_message_max(hard_cap);  // above the soft cap the core answers 4130; above this, 1009
@@ -107,13 +183,17 @@ class WsConnection final : public ConnectionSink,
 
   void send(std::string text) override {
     if (!open_ || closing_) return;
-    if (queue_.size() >= max_queued_frames) {
-      server_.log.write(LogLevel::warn,
-                        "connection " + std::to_string(id_) + " is not reading; closing it");
-      close();
+    auto change = queue_.size() >= max_queued_frames ? UnsentBudget::Change::overflow
+                                                     : budget_.add(text.size());
+    if (change == UnsentBudget::Change::overflow) {
+      server_.log.write(LogLevel::warn, "connection " + std::to_string(id_) +
+                                            " is not reading (" + std::to_string(budget_.bytes()) +
+                                            " bytes unsent); closing it");
+      close(websocket::close_code::policy_error);
       return;
     }
     queue_.push_back(std::move(text));
+    if (change == UnsentBudget::Change::backed_up) server_.gateway.on_backpressure(id_, true);
     if (queue_.size() == 1) write();
   }
 
@@ -123,11 +203,24 @@ class WsConnection final : public ConnectionSink,
     beast::get_lowest_layer(ws_).socket().close(ignored);
   }
 
-  void close() override {
+  void close() override { close(websocket::close_code::normal); }
+
+  // The close handshake cannot finish against a peer that does not read (a stopped
+  // process, a dead proxy): after 2 s the socket is aborted, the pending read fails, and
+  // the core hears of the disconnect at once.
+  void close(websocket::close_code code) {
     if (!open_ || closing_) return;
     closing_ = true;
-    ws_.async_close(websocket::close_code::normal,
-                    [self = shared_from_this()](beast::error_code) {});
+    std::weak_ptr<WsConnection> weak = shared_from_this();
+    close_deadline_.expires_after(std::chrono::seconds(2));
+    close_deadline_.async_wait([weak](const beast::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->open_) return;
+      self->server_.log.write(LogLevel::info, "connection " + std::to_string(self->id_) +
+                                                  ": close not completed within 2 s; aborting");
+      self->abort();
+    });
+    ws_.async_close(code, [self = shared_from_this()](beast::error_code) {});
   }
 
  private:
@@ -153,7 +246,10 @@ class WsConnection final : public ConnectionSink,
     ws_.async_write(asio::buffer(queue_.front()),
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                       if (ec) return;  // the read side reports the disconnect
+                      auto change = self->budget_.remove(self->queue_.front().size());
                       self->queue_.pop_front();
+                      if (change == UnsentBudget::Change::drained && self->open_)
+                        self->server_.gateway.on_backpressure(self->id_, false);
                       if (!self->queue_.empty()) self->write();
                     });
   }
@@ -175,6 +271,7 @@ class WsConnection final : public ConnectionSink,
     if (!open_) return;
     open_ = false;
     keepalive_.stop();
+    close_deadline_.cancel();
     server_.hub.remove(id_);
     if (ec != websocket::error::closed)
       server_.log.write(LogLevel::info,
@@ -184,6 +281,9 @@ class WsConnection final : public ConnectionSink,
 
   WsServer::Impl& server_;
   websocket::stream<beast::tcp_stream> ws_;
+  std::unique_ptr<ConnectionSlot> slot_;
+  asio::steady_timer close_deadline_;
+  UnsentBudget budget_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
   ConnId id_ = 0;
@@ -197,18 +297,30 @@ class WsConnection final : public ConnectionSink,
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(WsServer::Impl& server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)) {}
+      : server_(server),
+        stream_(std::move(socket)),
+        slot_(std::make_unique<ConnectionSlot>(server.live)) {}
 
   void start() {
     parser_.emplace();
+    parser_->header_limit(header_limit);
     parser_->body_limit(8192);
-    stream_.expires_after(std::chrono::seconds(30));
+    // Slowloris: the request, and then the upgrade, must be done within 10 s.
+    stream_.expires_after(std::chrono::seconds(10));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec == http::error::header_limit)
+                         return self->respond(http::status::request_header_fields_too_large,
+                                              "request headers too large\n");
+                       if (ec == http::error::body_limit)
+                         return self->respond(http::status::payload_too_large,
+                                              "request body too large\n");
                        if (ec) return;
                        self->route(self->parser_->release());
                      });
   }
+
+  static constexpr std::uint32_t header_limit = 16 * 1024;
 
  private:
   void respond(http::status status, std::string body,
@@ -229,6 +341,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void route(http::request<http::string_body> req) {
     std::string target(req.target());
     std::string_view path = path_of(target);
+    // One Origin and one Host: with two, which one a check reads is a parser's accident
+    // (an allowed origin followed by a hostile one).
+    if (req.count(http::field::origin) > 1 || req.count(http::field::host) > 1) {
+      server_.log.write(LogLevel::warn, "refused a request with a repeated Origin or Host header");
+      return respond(http::status::bad_request, "repeated Origin or Host header\n");
+    }
+    if (!server_.host_allowed(req[http::field::host])) {
+      server_.log.write(LogLevel::warn,
+                        "refused a request for Host " + std::string(req[http::field::host]) +
+                            " (not this gateway's; --allowed-host adds names)");
+      return respond(http::status::bad_request, "unknown Host\n");
+    }
     if (req.method() == http::verb::get && path == "/healthz")
       return respond(http::status::ok, "ok\n");
     if (req.method() == http::verb::get && path == "/metrics")
@@ -236,11 +360,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (path != "/ws") return respond(http::status::not_found, "not found\n");
     if (!websocket::is_upgrade(req))
       return respond(http::status::bad_request, "expected a WebSocket upgrade\n");
-    // Admission: the token (header or query), then the Origin allow-list.
+    // Admission: the token (header, query or the browser's cookie), then the Origin
+    // allow-list - the defence against cross-site WebSocket hijacking, since a cookie
+    // is sent by any page of the same site.
     std::string token;
     auto auth = req[http::field::authorization];
     if (auth.starts_with("Bearer ")) token = std::string(auth.substr(7));
     if (token.empty()) token = query_param(target, "token");
+    if (token.empty())
+      for (auto it = req.find(http::field::cookie);
+           token.empty() && it != req.end() && it->name() == http::field::cookie; ++it)
+        token = cookie_value(it->value(), "lifeline_token");
     if (!constant_time_equal(token, server_.opt.token)) {
       server_.log.write(LogLevel::warn, "refused a /ws upgrade: missing or wrong token");
       return respond(http::status::unauthorized, "missing or wrong token\n");
@@ -251,12 +381,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return respond(http::status::forbidden, "origin not allowed\n");
     }
     stream_.expires_never();
-    auto conn = std::make_shared<WsConnection>(server_, std::move(stream_));
+    auto conn = std::make_shared<WsConnection>(server_, std::move(stream_), std::move(slot_));
     conn->start(std::move(req));
   }
 
   WsServer::Impl& server_;
   beast::tcp_stream stream_;
+  std::unique_ptr<ConnectionSlot> slot_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
@@ -264,17 +395,52 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 void WsServer::Impl::accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (stopped) return;
+    if (ec && ec != asio::error::operation_aborted) return on_accept_error(ec);
     if (!ec) {
+      backoff_for = std::chrono::milliseconds(0);
       // Small JSON frames back to back: Nagle + delayed ACK would add ~40 ms to the
       // second one.
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<HttpSession>(*this, std::move(socket))->start();
-    } else if (ec != asio::error::operation_aborted) {
-      log.write(LogLevel::warn, "accept: " + ec.message());  // e.g. EMFILE: keep serving
+      if (static_cast<std::int64_t>(*live) >= opt.max_connections)
+        refuse_busy(std::move(socket));
+      else
+        std::make_shared<HttpSession>(*this, std::move(socket))->start();
     }
     accept();
   });
+}
+
+void WsServer::Impl::on_accept_error(const beast::error_code& ec) {
+  // Out of fds (EMFILE, ENFILE) or kernel memory: retrying at once would spin at 100%
+  // CPU and flood the log while the backlog waits. Back off, 50 ms doubling to 1 s.
+  using std::chrono::milliseconds;
+  backoff_for = std::min(milliseconds(1000), std::max(milliseconds(50), backoff_for * 2));
+  log.write(LogLevel::warn, "accept: " + ec.message() + "; not accepting for " +
+                                std::to_string(backoff_for.count()) + " ms (" +
+                                std::to_string(*live) + " connections open)");
+  backoff.expires_after(backoff_for);
+  backoff.async_wait([this](const beast::error_code& e) {
+    if (!e && !stopped) accept();
+  });
+}
+
+// Beyond --max-connections: a plain 503 before any upgrade, then the socket is closed.
+void WsServer::Impl::refuse_busy(tcp::socket socket) {
+  log.write(LogLevel::warn, "refusing a connection: " + std::to_string(*live) +
+                                " open, --max-connections is " +
+                                std::to_string(opt.max_connections));
+  static const std::string response =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: lifeline\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
+  auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+  stream->expires_after(std::chrono::seconds(2));
+  asio::async_write(*stream, asio::buffer(response),
+                    [stream](const beast::error_code&, std::size_t) {
+                      beast::error_code ignored;
+                      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+                      stream->close();
+                    });
 }
 
 WsServer::WsServer(asio::io_context& io, Clock& clock, Log& log, Hub& hub, Gateway& gateway,
@@ -293,6 +459,14 @@ int WsServer::start() {
   a.bind(ep);
   a.listen(asio::socket_base::max_listen_connections);
   int port = a.local_endpoint().port();
+  std::string p = ":" + std::to_string(port);
+  std::string bound = impl_->opt.host.find(':') != std::string::npos ? "[" + impl_->opt.host + "]"
+                                                                     : impl_->opt.host;
+  for (const std::string& h : {bound, std::string("localhost"), std::string("127.0.0.1"),
+                               std::string("[::1]")}) {
+    impl_->hosts.push_back(lower(h) + p);
+    if (port == 80) impl_->hosts.push_back(lower(h));  // a browser leaves out the default port
+  }
   if (impl_->opt.allowed_origins.empty()) {
     std::string host = impl_->opt.host.find(':') != std::string::npos ? "[" + impl_->opt.host + "]"
                                                                       : impl_->opt.host;
@@ -303,8 +477,13 @@ int WsServer::start() {
   return port;
 }
 
+std::size_t WsServer::live_connections() const {
+  return *impl_->live;
+}
+
 void WsServer::stop() {
   impl_->stopped = true;
+  impl_->backoff.cancel();
   beast::error_code ignored;
   impl_->acceptor.close(ignored);
 }

@@ -1,5 +1,7 @@
-// The Beast WebSocket/HTTP front door: /ws (token + Origin admission, keepalive pings
-// with a pong deadline, message-size cap), /healthz and /metrics.
+// The Beast WebSocket/HTTP front door: /ws (token or cookie + Origin + Host admission,
+// keepalive pings with a pong deadline, message-size cap, a byte bound on unsent output),
+// /healthz and /metrics. Connections are capped below the fd limit (503 beyond), an
+// unfinished handshake is closed after 10 s, and at EMFILE accepting backs off.
 #pragma once
 
 #include <functional>
@@ -22,6 +24,9 @@ struct WsServerOptions {
   Millis ping_interval = 20'000;
   Millis ping_timeout = 20'000;
   std::int64_t max_message_bytes = 1 << 20;
+  std::int64_t max_unsent_bytes = 16 << 20;
+  std::int64_t max_connections = 4096;
+  std::vector<std::string> allowed_hosts;  // beyond the bound address and loopback names
 };
 
 class WsServer {
@@ -32,6 +37,7 @@ class WsServer {
   // Binds and starts accepting; returns the bound port. Throws on failure.
   int start();
   void stop();  // stop accepting; live connections stay until the gateway closes them
+  std::size_t live_connections() const;  // sockets open now: HTTP requests and WebSockets
 
   struct Impl;  // public so that the connection classes in the .cpp can name it
 
