@@ -39,7 +39,7 @@ class SimProcessControl final : public ProcessControl {
     int in_fd = -1;   // worker stdin or PTY master (write side)
     int out_fd = -1;  // worker stdout or PTY master (read side)
     int err_fd = -1;
-    bool output_paused = false;  // its output stays in the kernel until resumed
+    bool output_paused = false;                      // its output stays in the kernel until resumed
     std::vector<std::pair<int, std::uint64_t>> fds;  // what release() closes
   };
 

@@ -150,5 +150,4 @@ bool SimStore::durable(const std::string& key, std::int64_t seq) const {
          it->second[static_cast<std::size_t>(seq - 1)].seq == seq;
 }
 
-}  // namespace lifeline::sim#include "core/history_page.hpp"
-
+}  // namespace lifeline::sim

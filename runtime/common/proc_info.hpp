@@ -15,9 +15,9 @@ using lifeline::ProcStat;
 std::optional<ProcStat> read_proc_stat(int pid);  // parse_proc_stat of /proc/<pid>/stat
 std::vector<int> list_fds();                      // this process's open fds, ascending
 std::int64_t count_fds();
-std::vector<int> pids_in_group(int pgid);  // every live process whose pgid matches
-std::vector<int> children_of(int pid);     // from /proc/<pid>/task/*/children
-std::vector<ProcStat> process_table();     // every process /proc shows, as it is now
+std::vector<int> pids_in_group(int pgid);                 // every live process whose pgid matches
+std::vector<int> children_of(int pid);                    // from /proc/<pid>/task/*/children
+std::vector<ProcStat> process_table();                    // every process /proc shows, as it is now
 std::vector<int> cgroup_members(const std::string& dir);  // <dir>/cgroup.procs
 
 // The cgroup v2 mount point ("" if none) and this process's cgroup v2 path ("/..."),

@@ -28,7 +28,8 @@ class RateLimitedLog final : public Log {
     }
     if (last_seen_.size() > 4096) last_seen_.clear();  // bounded, like everything else
     auto& seen = last_seen_[std::string(message)];
-    bool repeat = seen.written != Clock::time_point{} && now - seen.written < std::chrono::seconds(1);
+    bool repeat =
+        seen.written != Clock::time_point{} && now - seen.written < std::chrono::seconds(1);
     if (repeat || in_second_ >= per_second_) {
       ++seen.held;
       ++held_total_;

@@ -148,8 +148,7 @@ void CgroupContainment::apply_limits(std::int64_t pids_max, std::int64_t memory_
   if (enable("pids")) limits_.pids_max = pids_max;
   if (memory_max > 0 && enable("memory")) limits_.memory_max = memory_max;
   for (const auto& m : missing) limits_.note += (limits_.note.empty() ? "" : "; ") + m;
-  if (!missing.empty())
-    log_.write(LogLevel::warn, "cgroup limits not applied: " + limits_.note);
+  if (!missing.empty()) log_.write(LogLevel::warn, "cgroup limits not applied: " + limits_.note);
 }
 
 std::string CgroupContainment::create(ChildId child) {
@@ -159,8 +158,7 @@ std::string CgroupContainment::create(ChildId child) {
     log_.write(LogLevel::warn, "mkdir " + d + ": " + std::strerror(errno));
     return "";
   }
-  if (limits_.pids_max > 0)
-    write_file(d + "/pids.max", std::to_string(limits_.pids_max).c_str());
+  if (limits_.pids_max > 0) write_file(d + "/pids.max", std::to_string(limits_.pids_max).c_str());
   if (limits_.memory_max > 0)
     write_file(d + "/memory.max", std::to_string(limits_.memory_max).c_str());
   return d + "/cgroup.procs";

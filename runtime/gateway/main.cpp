@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -204,6 +204,24 @@ int run(int argc, char** argv) {
   if (int killed = sweep_ledger(store.ledger_take(), log))
     log.write(LogLevel::warn,
               "killed " + std::to_string(killed) + " processes left by a previous gateway");
+  if (int open = store.end_sessions_left_open(clock.wall_now()))
+    log.write(LogLevel::info, "recorded the end of " + std::to_string(open) +
+                                  " sessions a previous gateway left open");
+  // --retain-days: at start (with VACUUM, so that the file shrinks) and then daily.
+  constexpr Millis day = 24LL * 3600 * 1000;
+  auto pruned = [&log, &cfg](int gone) {
+    if (gone)
+      log.write(LogLevel::info, "pruned " + std::to_string(gone) + " sessions ended more than " +
+                                    std::to_string(cfg.retain_days) + " days ago");
+  };
+  std::function<void()> prune_daily = [&] {
+    store.prune_async(clock.wall_now() - cfg.retain_days * day, pruned);
+    clock.after(day, prune_daily);
+  };
+  if (cfg.retain_days > 0) {
+    pruned(store.prune(clock.wall_now() - cfg.retain_days * day, /*vacuum=*/true));
+    clock.after(day, prune_daily);
+  }
   bool cgroups_off = env.count("LIFELINE_CGROUPS") && env.at("LIFELINE_CGROUPS") == "off";
   CgroupContainment cgroups(log, cfg.state_dir, /*enable=*/!cgroups_off);
   if (int swept = cgroups.sweep_predecessor())

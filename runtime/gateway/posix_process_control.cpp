@@ -310,8 +310,8 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
   ChildPlan plan;
   plan.supervised = pty && !terminal_supervisor_.empty();
   if (plan.supervised) {
-    plan.argv_store = {terminal_supervisor_, "--terminal",       "--lifeline-fd", "3",
-                       "--exec-status-fd",   "4",                "--"};
+    plan.argv_store = {
+        terminal_supervisor_, "--terminal", "--lifeline-fd", "3", "--exec-status-fd", "4", "--"};
     plan.argv_store.insert(plan.argv_store.end(), spec.argv.begin(), spec.argv.end());
   } else {
     plan.argv_store = spec.argv;

@@ -138,6 +138,60 @@ std::vector<LedgerRow> SqliteStore::ledger_take() {
   return rows.get();
 }
 
+int SqliteStore::end_sessions_left_open(WallMs at) {
+  std::promise<int> done;
+  auto count = done.get_future();
+  submit([&done, at](Statements& db) -> JobResult {
+    Stmt st(db, "UPDATE sessions SET ended_at=?, end_reason='shutdown' WHERE ended_at IS NULL");
+    st.bind(1, at);
+    bool ok = st.step() == SQLITE_DONE;
+    int n = ok ? sqlite3_changes(db.db()) : 0;
+    return {ok, [&done, n](bool durable) { done.set_value(durable ? n : 0); }};
+  });
+  return count.get();
+}
+
+int SqliteStore::prune(WallMs cutoff, bool vacuum) {
+  std::promise<int> done;
+  auto count = done.get_future();
+  prune_job(cutoff, [&done](int n) { done.set_value(n); });
+  int n = count.get();
+  if (vacuum && n > 0) {
+    // Outside any transaction (finish callbacks run after the commit): start-up only.
+    std::promise<void> vacuumed;
+    auto wait = vacuumed.get_future();
+    submit([this, &vacuumed](Statements&) -> JobResult {
+      return {true, [this, &vacuumed](bool) {
+                exec(db_, "VACUUM");
+                vacuumed.set_value();
+              }};
+    });
+    wait.get();
+  }
+  return n;
+}
+
+void SqliteStore::prune_async(WallMs cutoff, std::function<void(int)> done) {
+  prune_job(cutoff,
+            [this, done = std::move(done)](int n) { asio::post(io_, [done, n] { done(n); }); });
+}
+
+void SqliteStore::prune_job(WallMs cutoff, std::function<void(int)> done) {
+  submit([done = std::move(done), cutoff](Statements& db) -> JobResult {
+    Stmt del(db, "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?");
+    del.bind(1, cutoff);
+    bool ok = del.step() == SQLITE_DONE;
+    int n = ok ? sqlite3_changes(db.db()) : 0;
+    if (ok && n > 0) {
+      Stmt orphans(db,
+                   "DELETE FROM transcript WHERE session_key NOT IN "
+                   "(SELECT session_key FROM sessions)");
+      ok = orphans.step() == SQLITE_DONE;
+    }
+    return {ok, [done, n](bool durable) { done(durable ? n : 0); }};
+  });
+}
+
 void SqliteStore::submit(Job job, bool acknowledged) {
   {
     std::lock_guard lock(mu_);

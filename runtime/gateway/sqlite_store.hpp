@@ -47,6 +47,18 @@ class SqliteStore final : public Store, public ChildLedger {
   // Every row a predecessor left, removed from the table: call once, before serving.
   std::vector<LedgerRow> ledger_take();
 
+  // Sessions a dead predecessor left open are over: their end is recorded (as
+  // `shutdown`, at `at`), so that the store agrees with an empty registry. Call once,
+  // before serving; returns how many.
+  int end_sessions_left_open(WallMs at);
+
+  // --retain-days: deletes ended sessions that ended before `cutoff`, and the history of
+  // every session key no remaining session continues. Blocks until done; returns how
+  // many sessions went. vacuum: also give the freed pages back to the file system.
+  int prune(WallMs cutoff, bool vacuum);
+  // The same, daily, without blocking: done(sessions pruned) on the event loop.
+  void prune_async(WallMs cutoff, std::function<void(int)> done);
+
   static constexpr int schema_version = 1;
 
  private:
@@ -69,6 +81,7 @@ class SqliteStore final : public Store, public ChildLedger {
   static constexpr std::size_t max_batch = 256;
 
   void submit(Job job, bool acknowledged = false);
+  void prune_job(WallMs cutoff, std::function<void(int)> done);  // done on the store thread
   void run();
 
   asio::io_context& io_;

@@ -52,8 +52,7 @@ StdioConnection::~StdioConnection() {
   ::close(wake_[1]);
 }
 
-void StdioConnection::start(std::function<void(std::string)> on_line,
-                            std::function<void()> on_end,
+void StdioConnection::start(std::function<void(std::string)> on_line, std::function<void()> on_end,
                             std::function<void(bool)> on_backpressure) {
   on_line_ = std::move(on_line);
   on_end_ = std::move(on_end);

@@ -81,9 +81,7 @@ std::string host_name(const std::string& host) {
 // server is gone still has somewhere to give its slot back.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(std::shared_ptr<std::size_t> live) : live_(std::move(live)) {
-    ++*live_;
-  }
+  explicit ConnectionSlot(std::shared_ptr<std::size_t> live) : live_(std::move(live)) { ++*live_; }
   ~ConnectionSlot() { --*live_; }
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
@@ -186,8 +184,8 @@ class WsConnection final : public ConnectionSink,
     auto change = queue_.size() >= max_queued_frames ? UnsentBudget::Change::overflow
                                                      : budget_.add(text.size());
     if (change == UnsentBudget::Change::overflow) {
-      server_.log.write(LogLevel::warn, "connection " + std::to_string(id_) +
-                                            " is not reading (" + std::to_string(budget_.bytes()) +
+      server_.log.write(LogLevel::warn, "connection " + std::to_string(id_) + " is not reading (" +
+                                            std::to_string(budget_.bytes()) +
                                             " bytes unsent); closing it");
       close(websocket::close_code::policy_error);
       return;
@@ -307,17 +305,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(8192);
     // Slowloris: the request, and then the upgrade, must be done within 10 s.
     stream_.expires_after(std::chrono::seconds(10));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec == http::error::header_limit)
-                         return self->respond(http::status::request_header_fields_too_large,
-                                              "request headers too large\n");
-                       if (ec == http::error::body_limit)
-                         return self->respond(http::status::payload_too_large,
-                                              "request body too large\n");
-                       if (ec) return;
-                       self->route(self->parser_->release());
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec == http::error::header_limit)
+            return self->respond(http::status::request_header_fields_too_large,
+                                 "request headers too large\n");
+          if (ec == http::error::body_limit)
+            return self->respond(http::status::payload_too_large, "request body too large\n");
+          if (ec) return;
+          self->route(self->parser_->release());
+        });
   }
 
   static constexpr std::uint32_t header_limit = 16 * 1024;
@@ -348,9 +345,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return respond(http::status::bad_request, "repeated Origin or Host header\n");
     }
     if (!server_.host_allowed(req[http::field::host])) {
-      server_.log.write(LogLevel::warn,
-                        "refused a request for Host " + std::string(req[http::field::host]) +
-                            " (not this gateway's; --allowed-host adds names)");
+      server_.log.write(LogLevel::warn, "refused a request for Host " +
+                                            std::string(req[http::field::host]) +
+                                            " (not this gateway's; --allowed-host adds names)");
       return respond(http::status::bad_request, "unknown Host\n");
     }
     if (req.method() == http::verb::get && path == "/healthz")
@@ -462,8 +459,8 @@ int WsServer::start() {
   std::string p = ":" + std::to_string(port);
   std::string bound = impl_->opt.host.find(':') != std::string::npos ? "[" + impl_->opt.host + "]"
                                                                      : impl_->opt.host;
-  for (const std::string& h : {bound, std::string("localhost"), std::string("127.0.0.1"),
-                               std::string("[::1]")}) {
+  for (const std::string& h :
+       {bound, std::string("localhost"), std::string("127.0.0.1"), std::string("[::1]")}) {
     impl_->hosts.push_back(lower(h) + p);
     if (port == 80) impl_->hosts.push_back(lower(h));  // a browser leaves out the default port
   }

@@ -179,7 +179,8 @@ std::string parse_terminal_options(const std::vector<std::string>& args, Termina
       return "unknown flag '" + a + "'";
     }
   }
-  if (out.lifeline_fd < 0 || out.exec_status_fd < 0) return "--lifeline-fd and --exec-status-fd are required";
+  if (out.lifeline_fd < 0 || out.exec_status_fd < 0)
+    return "--lifeline-fd and --exec-status-fd are required";
   if (out.argv.empty() || out.argv[0].empty()) return "no command after '--'";
   return "";
 }

@@ -65,7 +65,8 @@ SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|WARNING: ThreadSanitizer
 
 
 class Gateway:
-    def __init__(self, *args, state_dir=None, port=0, env=None):
+    def __init__(self, *args, state_dir=None, port=0, env=None, preexec_fn=None):
+        self.preexec_fn = preexec_fn
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="lifeline-test-")
         self.args = list(args)
         self.port = port
@@ -78,7 +79,8 @@ class Gateway:
     def start(self):
         cmd = [GATEWAY, "--listen", f"127.0.0.1:{self.port}", "--state-dir", self.state_dir] + self.args
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=self.env, text=True)
+                                     stderr=subprocess.PIPE, env=self.env, text=True,
+                                     preexec_fn=self.preexec_fn)
         _our_gateways.add(self.proc.pid)
         ready = threading.Event()
 

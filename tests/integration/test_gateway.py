@@ -309,7 +309,7 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
     async def test_healthz_and_metrics(self):
         def get(path):
             with socket.create_connection(("127.0.0.1", self.gw.port)) as s:
-                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.gw.port}\r\n\r\n".encode())
                 data = b""
                 while chunk := s.recv(65536):
                     data += chunk

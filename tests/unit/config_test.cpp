@@ -36,10 +36,10 @@ TEST(Rule10_Config, DefaultsMatchProtocolMd) {
 }
 
 TEST(Rule10_Config, HardeningFlagsParseAndZeroMeansOffWhereDocumented) {
-  auto p = parse_gateway_config({"--retain-days", "0", "--session-memory-max", "0",
-                                 "--max-connections", "10", "--allowed-host", "a.example",
-                                 "--allowed-host=b.example", "--version"},
-                                {{"LIFELINE_MAX_PTYS", "3"}, {"LIFELINE_ALLOWED_HOST", "env.example"}});
+  auto p = parse_gateway_config(
+      {"--retain-days", "0", "--session-memory-max", "0", "--max-connections", "10",
+       "--allowed-host", "a.example", "--allowed-host=b.example", "--version"},
+      {{"LIFELINE_MAX_PTYS", "3"}, {"LIFELINE_ALLOWED_HOST", "env.example"}});
   EXPECT_FALSE(p.error);
   EXPECT_TRUE(p.warnings.empty());
   EXPECT_EQ(p.config.retain_days, 0);

@@ -423,6 +423,17 @@ TEST_F(Rule5_IdleReaper, SparesASessionStillStarting) {
   EXPECT_NE(h.session(id)->spawn_ticket, 0u);
 }
 
+TEST_F(Rule5_IdleReaper, SparesASessionWhoseTerminalIsStillStarting) {
+  ConnId c = h.connect();
+  std::string id = h.create(c, false);
+  h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  h.w.settle();
+  h.disconnect(c);
+  h.w.advance(200'000);  // the terminal's spawn never completes
+  ASSERT_TRUE(h.session(id));
+  EXPECT_EQ(h.session(id)->pty_spawns_pending, 1);
+}
+
 TEST_F(Rule5_IdleReaper, SparesARecentlyActiveOldSession) {
   ConnId c = h.connect();
   std::string id = h.create(c, false);

@@ -146,9 +146,8 @@ TEST(Methods, HistoryPagesBackByBeforeSeqAndStaysUnderTheReplyBound) {
   EXPECT_EQ(oldest["result"]["more"], false);
   EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", key}, {"before_seq", 0}})),
             -32602);
-  EXPECT_EQ(
-      h.error_code(h.call(c, "session.history", {{"session_key", key}, {"before_seq", "x"}})),
-      -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", key}, {"before_seq", "x"}})),
+            -32602);
 }
 
 TEST(Methods, PerConnectionSessionLimit) {
