@@ -242,6 +242,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(zero_or_count_knob("session-memory-max", c.session_memory_max));
   knobs.push_back(zero_or_count_knob("retain-days", c.retain_days));
   knobs.push_back(list_knob("allowed-host", c.allowed_hosts));
+  knobs.push_back(string_knob("child-user", c.child_user));
   knobs.push_back(
       {"version", false, false, [&c](const std::string& v) { return parse_bool(v, c.version); }});
   return run_parser(args, env, knobs, out);
@@ -324,6 +325,9 @@ LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions.
                                  at start and daily (30; 0 keeps all)
   --allowed-host HOST            another Host name to accept, repeatable (the bound address,
                                  localhost, 127.0.0.1 and [::1] always are)
+  --child-user USER              run workers and terminals as USER (the gateway must run
+                                 as root); a dedicated user keeps sessions out of the
+                                 gateway's files and its other users' processes
   --version                      print the version and exit
   --help                         this text
 

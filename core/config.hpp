@@ -42,6 +42,7 @@ struct GatewayConfig {
   std::int64_t retain_days = 30;             // prune ended sessions older; 0 keeps all
   std::vector<std::string> allowed_hosts;    // extra Host names admitted (DNS rebinding)
   bool version = false;                      // --version: print it and exit
+  std::string child_user;                    // run children as this user (gateway as root)
 
   // Not flags (yet): limits and the escalation ladder of DESIGN.md rule 6.
   std::int64_t max_queued_commands = 64;  // per session, in flight included

@@ -51,7 +51,7 @@ void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   ++s->pty_spawns_pending;
   ++spawns_in_flight_;
   ++ptys_starting_;
-  proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to](SpawnResult r) {
+  proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to](const SpawnResult& r) {
     LIFELINE_ASSERT(spawns_in_flight_ > 0 && ptys_starting_ > 0);
     --spawns_in_flight_;
     --ptys_starting_;

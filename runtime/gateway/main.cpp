@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -103,10 +104,14 @@ std::pair<std::string, std::string> ensure_token(const GatewayConfig& cfg, Rando
   return {token, path};
 }
 
-std::vector<std::string> child_environment(const Env& env) {
+std::vector<std::string> child_environment(Env env, const passwd* user) {
   // Scrubbed: only what a worker needs, never the gateway's token or secrets.
   std::vector<std::string> out = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
                                   "TERM=xterm-256color"};
+  if (user) {
+    env["HOME"] = user->pw_dir;
+    env["USER"] = user->pw_name;
+  }
   for (const char* keep :
        {"HOME", "USER", "LIFELINE_WATCHDOG_POLL_S", "LIFELINE_WATCHDOG_GRACE_S"}) {
     auto it = env.find(keep);
@@ -228,7 +233,20 @@ int run(int argc, char** argv) {
     log.write(LogLevel::warn,
               "swept " + std::to_string(swept) + " cgroups left by a previous gateway");
   cgroups.apply_limits(cfg.session_pids_max, cfg.session_memory_max);
-  PosixProcessControl procs(io, log, child_environment(env), &cgroups);
+  const passwd* child_user = nullptr;
+  if (!cfg.child_user.empty()) {
+    child_user = getpwnam(cfg.child_user.c_str());
+    if (!child_user) throw std::runtime_error("--child-user: no user " + cfg.child_user);
+    if (geteuid() != 0)
+      throw std::runtime_error("--child-user needs the gateway to run as root");
+  }
+  PosixProcessControl procs(io, log, child_environment(env, child_user), &cgroups);
+  if (child_user) {
+    procs.set_child_credentials(static_cast<int>(child_user->pw_uid),
+                                static_cast<int>(child_user->pw_gid));
+    log.write(LogLevel::info, "children run as " + cfg.child_user + " (uid " +
+                                  std::to_string(child_user->pw_uid) + ")");
+  }
   procs.set_ledger(&store);
   // Terminals are supervised by the worker binary that ships beside us (whatever
   // --worker-cmd says: that one need not know the terminal mode).

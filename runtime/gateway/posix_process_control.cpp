@@ -68,6 +68,7 @@ struct ChildPlan {
   const char* cgroup_procs = nullptr;  // join this cgroup when not born in it
   bool pty = false;
   bool supervised = false;  // a PTY child that is the terminal supervisor
+  int uid = -1, gid = -1;   // --child-user: drop to these before exec (-1: stay)
   int deathsig = SIGUSR2;
   pid_t parent = 0;
   int in = -1, out = -1, err = -1, life = -1;  // the child's ends (slash workers)
@@ -86,6 +87,7 @@ int run_child(void* arg, bool born_in_cgroup) {
   prctl(PR_SET_PDEATHSIG, plan.deathsig);
   if (getppid() != plan.parent) return 127;  // the gateway died before the tripwire was set
   int fail_errno = 0;
+  bool drop_credentials = plan.uid >= 0;
   if (plan.cgroup_procs && !born_in_cgroup) {
     // Join this child's own cgroup before anything else can fork.
     int fd = open(plan.cgroup_procs, O_WRONLY | O_CLOEXEC);
@@ -110,6 +112,18 @@ int run_child(void* arg, bool born_in_cgroup) {
     dup2(plan.out, 1);
     dup2(plan.err, 2);
     dup2(plan.life, 3);
+  }
+  if (!fail_errno && drop_credentials) {
+    // --child-user: raw syscalls, this thread only (glibc's setuid would try to signal
+    // every thread of the process we share memory with). After the fds are open (the PTY
+    // slave is root's), before exec. A credential change clears the parent-death signal:
+    // set it again, and check again that the gateway is still there.
+    if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
+        syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 ||
+        syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0)
+      fail_errno = errno ? errno : EPERM;
+    prctl(PR_SET_PDEATHSIG, plan.deathsig);
+    if (getppid() != plan.parent) return 127;
   }
   dup2(plan.status, 4);
   // The supervisor keeps the exec-status pipe across its exec and hands it to the shell,
@@ -309,6 +323,8 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
 
   ChildPlan plan;
   plan.supervised = pty && !terminal_supervisor_.empty();
+  plan.uid = child_uid_;
+  plan.gid = child_gid_;
   if (plan.supervised) {
     plan.argv_store = {
         terminal_supervisor_, "--terminal", "--lifeline-fd", "3", "--exec-status-fd", "4", "--"};

@@ -46,6 +46,11 @@ class PosixProcessControl final : public ProcessControl {
   // The program that supervises each terminal (`lifeline-slash-worker --terminal`,
   // DESIGN.md rule 7). Empty: terminals run unsupervised (logged loudly at start).
   void set_terminal_supervisor(std::string path) { terminal_supervisor_ = std::move(path); }
+  // --child-user: children run as this uid/gid (the gateway must be root).
+  void set_child_credentials(int uid, int gid) {
+    child_uid_ = uid;
+    child_gid_ = gid;
+  }
 
   // Kills and reaps children we did not spawn: escapees reparented to us as subreaper.
   void reap_strays();
@@ -103,6 +108,7 @@ class PosixProcessControl final : public ProcessControl {
   asio::io_context& io_;
   ChildLedger* ledger_ = nullptr;
   std::string terminal_supervisor_;
+  int child_uid_ = -1, child_gid_ = -1;
   Log& log_;
   std::vector<std::string> child_env_;
   CgroupContainment* cgroups_;

@@ -335,7 +335,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                       });
   }
 
-  void route(http::request<http::string_body> req) {
+  void route(const http::request<http::string_body>& req) {
     std::string target(req.target());
     std::string_view path = path_of(target);
     // One Origin and one Host: with two, which one a check reads is a parser's accident
@@ -379,7 +379,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     stream_.expires_never();
     auto conn = std::make_shared<WsConnection>(server_, std::move(stream_), std::move(slot_));
-    conn->start(std::move(req));
+    conn->start(req);
   }
 
   WsServer::Impl& server_;

@@ -30,6 +30,16 @@ STUBBORN = [
 ]
 
 
+async def until(predicate, timeout):
+    """wait_until for async tests: lets the event loop deliver frames meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
 def sleepers(marks):
     """pid of each `sleep <mark>` alive now (zombies count)."""
     found = {}
@@ -239,7 +249,7 @@ class AdmissionTest(unittest.IsolatedAsyncioTestCase):
         sid = (await a.result("session.create", close_on_disconnect=False))["session_id"]
         r = await b.result("session.resume", session_id=sid)
         self.assertTrue(r["resumed"])
-        ok = wait_until(lambda: any(e.get("type") == "session.taken_over" for e in a.events), 5)
+        ok = await until(lambda: any(e.get("type") == "session.taken_over" for e in a.events), 5)
         self.assertTrue(ok, a.events)
         event = [e for e in a.events if e.get("type") == "session.taken_over"][0]
         self.assertEqual(event["session_id"], sid)
@@ -427,6 +437,36 @@ class ExhaustionTest(unittest.TestCase):
         out = subprocess.run([GATEWAY, "--version"], capture_output=True, text=True, timeout=10)
         self.assertEqual(out.returncode, 0)
         self.assertRegex(out.stdout, r"^lifeline-gateway \d+\.\d+\.\d+\n$")
+
+
+class ChildUserTest(unittest.IsolatedAsyncioTestCase):
+    async def test_children_run_as_the_child_user_and_still_die_with_the_gateway(self):
+        import pwd
+        if os.geteuid() != 0:
+            self.skipTest("--child-user needs the gateway to run as root")
+        nobody = pwd.getpwnam("nobody")
+        gw = Gateway("--child-user", "nobody").start()
+        try:
+            c = await gw.connect()
+            sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]
+            out = await c.result("slash.exec", session_id=sid, command="/pid")
+            self.assertTrue(out["ok"], out)
+            worker = int(dict(kv.split("=") for kv in out["output"].split())["pid"])
+            self.assertEqual(psutil.Process(worker).uids().real, nobody.pw_uid)
+            pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+            text = lambda: "".join(base64.b64decode(e["payload"]["data"]).decode(errors="replace")
+                                   for e in c.events if e.get("type") == "pty.output")
+            self.assertTrue(await until(lambda: "$" in text(), 10), "no prompt")
+            await c.result("pty.write", pty_id=pty, data=b64("echo uid-$(id -u); sleep 1107 &\n"))
+            self.assertTrue(await until(lambda: f"uid-{nobody.pw_uid}" in text(), 10), text())
+            self.assertTrue(wait_until(lambda: "1107" in sleepers(["1107"]), 5))
+            tree = gw.descendants()
+            gw.proc.kill()
+            gw.proc.wait()
+            self.assertTrue(wait_until(lambda: not any(alive(p) for p in tree), 5),
+                            [p for p in tree if alive(p)])
+        finally:
+            gw.stop()
 
 
 class RetentionTest(unittest.IsolatedAsyncioTestCase):
