@@ -237,8 +237,7 @@ int run(int argc, char** argv) {
   if (!cfg.child_user.empty()) {
     child_user = getpwnam(cfg.child_user.c_str());
     if (!child_user) throw std::runtime_error("--child-user: no user " + cfg.child_user);
-    if (geteuid() != 0)
-      throw std::runtime_error("--child-user needs the gateway to run as root");
+    if (geteuid() != 0) throw std::runtime_error("--child-user needs the gateway to run as root");
   }
   PosixProcessControl procs(io, log, child_environment(env, child_user), &cgroups);
   if (child_user) {
