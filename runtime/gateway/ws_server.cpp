@@ -8,9 +8,12 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
+#include <fstream>
+#include <iterator>
 
 #include "core/keepalive.hpp"
 #include "runtime/gateway/unsent_budget.hpp"
+#include "runtime/gateway/web_assets.hpp"
 
 namespace lifeline::runtime {
 
@@ -28,6 +31,44 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// %XX and '+' decoded; malformed escapes are kept as they are (they match no token).
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 &&
+        hex(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i] == '+' ? ' ' : in[i];
+    }
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view in) {
+  static const char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : in) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += digits[u >> 4];
+      out += digits[u & 15];
+    }
+  }
+  return out;
+}
+
 std::string query_param(std::string_view target, std::string_view name) {
   auto q = target.find('?');
   if (q == std::string_view::npos) return {};
@@ -37,7 +78,7 @@ std::string query_param(std::string_view target, std::string_view name) {
     std::string_view pair = rest.substr(0, amp);
     auto eq = pair.find('=');
     if (eq != std::string_view::npos && pair.substr(0, eq) == name)
-      return std::string(pair.substr(eq + 1));
+      return percent_decode(pair.substr(eq + 1));
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
@@ -56,7 +97,7 @@ std::string cookie_value(std::string_view header, std::string_view name) {
     while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
     auto eq = pair.find('=');
     if (eq != std::string_view::npos && pair.substr(0, eq) == name)
-      return std::string(pair.substr(eq + 1));
+      return percent_decode(pair.substr(eq + 1));
     if (semi == std::string_view::npos) break;
     header.remove_prefix(semi + 1);
   }
@@ -320,11 +361,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   static constexpr std::uint32_t header_limit = 16 * 1024;
 
  private:
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+
   void respond(http::status status, std::string body,
-               const char* type = "text/plain; charset=utf-8") {
+               const char* type = "text/plain; charset=utf-8", const Headers& headers = {}) {
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::content_type, type);
     res->set(http::field::server, "lifeline");
+    for (const auto& [field, value] : headers) res->set(field, value);
     res->keep_alive(false);
     res->body() = std::move(body);
     res->prepare_payload();
@@ -333,6 +377,81 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                         beast::error_code ignored;
                         self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
                       });
+  }
+
+  // The credential a request presents: Authorization: Bearer, ?token=, or the cookie.
+  static std::string presented_token(const http::request<http::string_body>& req,
+                                     std::string_view target) {
+    std::string token;
+    auto auth = req[http::field::authorization];
+    if (auth.starts_with("Bearer ")) token = std::string(auth.substr(7));
+    if (token.empty()) token = query_param(target, "token");
+    if (token.empty())
+      for (auto it = req.find(http::field::cookie);
+           token.empty() && it != req.end() && it->name() == http::field::cookie; ++it)
+        token = cookie_value(it->value(), "lifeline_token");
+    return token;
+  }
+
+  // The page and what it loads (PROTOCOL.md, Web client). Everything comes from here:
+  // the policy forbids any other origin, and nothing is cached across a new build.
+  void serve_web(const http::request<http::string_body>& req, std::string_view target,
+                 std::string_view path) {
+    const Headers web = {
+        {"Content-Security-Policy",
+         "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+        {"Cache-Control", "no-cache"},
+        {"Referrer-Policy", "no-referrer"},
+        {"X-Content-Type-Options", "nosniff"}};
+    if (path == "/") {
+      if (target.find("token=") != std::string_view::npos) {
+        // Sign-in: the token becomes a cookie and leaves the address bar (303 to "/").
+        std::string token = query_param(target, "token");
+        Headers h = web;
+        if (!token.empty() && constant_time_equal(token, server_.opt.token)) {
+          h.emplace_back("Set-Cookie", "lifeline_token=" + percent_encode(token) +
+                                                      "; HttpOnly; SameSite=Strict; Path=/");
+          h.emplace_back("Location", "/");
+        } else {
+          server_.log.write(LogLevel::warn, "refused a sign-in to the web page: wrong token");
+          h.emplace_back("Location", "/#wrong-token");
+        }
+        return respond(http::status::see_other, "", "text/plain; charset=utf-8", h);
+      }
+      std::string page(asset("/index.html"));
+      std::string cookie;
+      for (auto it = req.find(http::field::cookie);
+           cookie.empty() && it != req.end() && it->name() == http::field::cookie; ++it)
+        cookie = cookie_value(it->value(), "lifeline_token");
+      if (!cookie.empty() && constant_time_equal(cookie, server_.opt.token)) {
+        const std::string_view from = "data-state=\"login\"";
+        if (auto at = page.find(from); at != std::string::npos)
+          page.replace(at, from.size(), "data-state=\"connecting\"");
+      }
+      return respond(http::status::ok, std::move(page), "text/html; charset=utf-8", web);
+    }
+    if (path == "/app.js")
+      return respond(http::status::ok, std::string(asset(path)), "text/javascript", web);
+    if (path == "/app.css")
+      return respond(http::status::ok, std::string(asset(path)), "text/css", web);
+    // xterm.js from Debian's libjs-xterm, where installed; two fixed names, no path
+    // from the request ever reaches the file system.
+    for (const char* name : {"xterm.js", "xterm.css"}) {
+      if (path != std::string("/assets/xterm/") + name) continue;
+      std::ifstream in(std::string("/usr/share/javascript/xterm/") + name, std::ios::binary);
+      std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!in.good() && body.empty()) break;
+      return respond(http::status::ok, std::move(body),
+                     name[6] == 'j' ? "text/javascript" : "text/css", web);
+    }
+    return respond(http::status::not_found, "not found\n");
+  }
+
+  static std::string_view asset(std::string_view path) {
+    for (const auto& a : web_assets())
+      if (a.path == path) return a.body;
+    return {};
   }
 
   void route(const http::request<http::string_body>& req) {
@@ -354,20 +473,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return respond(http::status::ok, "ok\n");
     if (req.method() == http::verb::get && path == "/metrics")
       return respond(http::status::ok, server_.metrics(), "text/plain; version=0.0.4");
+    if (req.method() == http::verb::get &&
+        (path == "/" || path == "/app.js" || path == "/app.css" || path.starts_with("/assets/")))
+      return serve_web(req, target, path);
     if (path != "/ws") return respond(http::status::not_found, "not found\n");
     if (!websocket::is_upgrade(req))
       return respond(http::status::bad_request, "expected a WebSocket upgrade\n");
     // Admission: the token (header, query or the browser's cookie), then the Origin
     // allow-list - the defence against cross-site WebSocket hijacking, since a cookie
     // is sent by any page of the same site.
-    std::string token;
-    auto auth = req[http::field::authorization];
-    if (auth.starts_with("Bearer ")) token = std::string(auth.substr(7));
-    if (token.empty()) token = query_param(target, "token");
-    if (token.empty())
-      for (auto it = req.find(http::field::cookie);
-           token.empty() && it != req.end() && it->name() == http::field::cookie; ++it)
-        token = cookie_value(it->value(), "lifeline_token");
+    std::string token = presented_token(req, target);
     if (!constant_time_equal(token, server_.opt.token)) {
       server_.log.write(LogLevel::warn, "refused a /ws upgrade: missing or wrong token");
       return respond(http::status::unauthorized, "missing or wrong token\n");

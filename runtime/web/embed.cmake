@@ -1,0 +1,23 @@
+# Turns the web client's files into a C++ source, so that the gateway serves its page
+# with nothing installed beside it. Run by runtime/CMakeLists.txt at build time:
+#   cmake -DOUT=web_assets.cpp -DFILES="a|b" -P embed.cmake
+string(REPLACE "|" ";" FILES "${FILES}")
+set(body "// Generated from runtime/web/ by runtime/web/embed.cmake. Do not edit.\n")
+string(APPEND body "#include \"runtime/gateway/web_assets.hpp\"\n\nnamespace lifeline::runtime {\n\nnamespace {\n")
+set(table "")
+set(index 0)
+foreach(file ${FILES})
+  get_filename_component(name ${file} NAME)
+  file(READ ${file} hex HEX)
+  string(LENGTH "${hex}" hex_length)
+  math(EXPR size "${hex_length} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+  string(APPEND body "const char asset_${index}[] = {${bytes}};\n")
+  string(APPEND table "      {\"/${name}\", std::string_view(asset_${index}, ${size})},\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+string(APPEND body "}  // namespace\n\nconst std::vector<WebAsset>& web_assets() {\n")
+string(APPEND body "  static const std::vector<WebAsset> assets = {\n${table}  };\n  return assets;\n}\n\n")
+string(APPEND body "}  // namespace lifeline::runtime\n")
+file(WRITE ${OUT}.tmp "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
