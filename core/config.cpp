@@ -243,6 +243,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(zero_or_count_knob("retain-days", c.retain_days));
   knobs.push_back(list_knob("allowed-host", c.allowed_hosts));
   knobs.push_back(string_knob("child-user", c.child_user));
+  knobs.push_back(string_knob("instance", c.instance));
   knobs.push_back(
       {"version", false, false, [&c](const std::string& v) { return parse_bool(v, c.version); }});
   return run_parser(args, env, knobs, out);
@@ -328,6 +329,9 @@ LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions.
   --child-user USER              run workers and terminals as USER (the gateway must run
                                  as root); a dedicated user keeps sessions out of the
                                  gateway's files and its other users' processes
+  --instance NAME                this gateway's name, sent in gateway.ready as "instance",
+                                 for a proxy's affinity when several gateways serve one
+                                 address (default: none sent)
   --version                      print the version and exit
   --help                         this text
 

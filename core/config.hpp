@@ -43,6 +43,7 @@ struct GatewayConfig {
   std::vector<std::string> allowed_hosts;    // extra Host names admitted (DNS rebinding)
   bool version = false;                      // --version: print it and exit
   std::string child_user;                    // run children as this user (gateway as root)
+  std::string instance;  // names this gateway in gateway.ready (scale-out affinity)
 
   // Not flags (yet): limits and the escalation ladder of DESIGN.md rule 6.
   std::int64_t max_queued_commands = 64;  // per session, in flight included

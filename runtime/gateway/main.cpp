@@ -28,6 +28,7 @@
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/metrics.hpp"
 #include "runtime/gateway/posix_process_control.hpp"
+#include "runtime/gateway/sd_notify.hpp"
 #include "runtime/gateway/sqlite_store.hpp"
 #include "runtime/gateway/stdio_connection.hpp"
 #include "runtime/gateway/ws_server.hpp"
@@ -76,12 +77,19 @@ Env environment() {
   return env;
 }
 
+// The worker ships beside the gateway in a build tree, and in <prefix>/libexec/lifeline/
+// when installed (bin/ and libexec/ are siblings).
 std::string beside_me(const std::string& name) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return name;
   self[n] = 0;
-  return (std::filesystem::path(self).parent_path() / name).string();
+  auto dir = std::filesystem::path(self).parent_path();
+  auto here = dir / name;
+  auto installed = dir.parent_path() / "libexec" / "lifeline" / name;
+  if (access(here.c_str(), X_OK) != 0 && access(installed.c_str(), X_OK) == 0)
+    return installed.string();
+  return here.string();
 }
 
 // Returns the token and where it was written ("" when given on the command line).
@@ -283,6 +291,7 @@ int run(int argc, char** argv) {
     if (stopping) return;
     stopping = true;
     log.write(LogLevel::info, std::string("shutting down: ") + why);
+    sd_notify(std::string("STOPPING=1\nSTATUS=shutting down: ") + why);
     if (server) server->stop();
     gateway.shutdown([&] {
       log.write(LogLevel::info, "every session torn down and every child reaped");
@@ -312,6 +321,7 @@ int run(int argc, char** argv) {
                  },
                  [&gateway, id](bool backed_up) { gateway.on_backpressure(id, backed_up); });
     log.write(LogLevel::info, "serving one client on stdin/stdout");
+    sd_notify("READY=1\nSTATUS=serving one client on stdin/stdout");
   } else {
     auto [token, token_path] = ensure_token(cfg, random);
     WsServerOptions opt;
@@ -333,6 +343,7 @@ int run(int argc, char** argv) {
                                                                       : cfg.listen_host;
     if (!token_path.empty()) std::fprintf(stderr, "token in %s\n", token_path.c_str());
     std::fprintf(stderr, "listening ws://%s:%d/ws\n", host.c_str(), port);
+    sd_notify("READY=1\nSTATUS=listening on ws://" + host + ":" + std::to_string(port) + "/ws");
   }
   io.run();
   // Let every pending handler finish while the objects it refers to still exist: drop

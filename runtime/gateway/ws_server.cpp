@@ -42,8 +42,7 @@ std::string percent_decode(std::string_view in) {
     return -1;
   };
   for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 &&
-        hex(in[i + 2]) >= 0) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
       out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
       i += 2;
     } else {
@@ -397,13 +396,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // the policy forbids any other origin, and nothing is cached across a new build.
   void serve_web(const http::request<http::string_body>& req, std::string_view target,
                  std::string_view path) {
-    const Headers web = {
-        {"Content-Security-Policy",
-         "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
-        {"Cache-Control", "no-cache"},
-        {"Referrer-Policy", "no-referrer"},
-        {"X-Content-Type-Options", "nosniff"}};
+    const Headers web = {{"Content-Security-Policy",
+                          "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                          "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+                         {"Cache-Control", "no-cache"},
+                         {"Referrer-Policy", "no-referrer"},
+                         {"X-Content-Type-Options", "nosniff"}};
     if (path == "/") {
       if (target.find("token=") != std::string_view::npos) {
         // Sign-in: the token becomes a cookie and leaves the address bar (303 to "/").
@@ -411,7 +409,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         Headers h = web;
         if (!token.empty() && constant_time_equal(token, server_.opt.token)) {
           h.emplace_back("Set-Cookie", "lifeline_token=" + percent_encode(token) +
-                                                      "; HttpOnly; SameSite=Strict; Path=/");
+                                           "; HttpOnly; SameSite=Strict; Path=/");
           h.emplace_back("Location", "/");
         } else {
           server_.log.write(LogLevel::warn, "refused a sign-in to the web page: wrong token");

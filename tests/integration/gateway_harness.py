@@ -98,8 +98,11 @@ class Gateway:
         if not ready.wait(10) or not self.url:
             raise RuntimeError("gateway did not start:\n" + "\n".join(self.log))
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
-        with open(os.path.join(self.state_dir, "token")) as f:
-            self.token = f.read().strip()
+        if "--token" in self.args:
+            self.token = self.args[self.args.index("--token") + 1]
+        else:
+            with open(os.path.join(self.state_dir, "token")) as f:
+                self.token = f.read().strip()
         return self
 
     @property

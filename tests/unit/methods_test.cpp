@@ -15,6 +15,12 @@ TEST(Hello, EveryConnectionStartsWithGatewayReady) {
   ASSERT_EQ(ready.size(), 1u);
   EXPECT_EQ(ready[0]["params"]["payload"]["protocol"], 1);
   EXPECT_TRUE(ready[0]["params"]["payload"]["connection_id"].is_string());
+  EXPECT_FALSE(ready[0]["params"]["payload"].contains("instance"));
+  GatewayConfig named = test_config();
+  named.instance = "gw-a";
+  Harness h2(named);
+  ConnId c2 = h2.connect();
+  EXPECT_EQ(h2.events(c2, "gateway.ready")[0]["params"]["payload"]["instance"], "gw-a");
 }
 
 TEST(Methods, CreateReturnsIdsAndValidatesParams) {
