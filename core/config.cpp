@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -244,6 +245,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(list_knob("allowed-host", c.allowed_hosts));
   knobs.push_back(string_knob("child-user", c.child_user));
   knobs.push_back(string_knob("instance", c.instance));
+  knobs.push_back(string_knob("env-file", c.env_file));
   knobs.push_back(
       {"version", false, false, [&c](const std::string& v) { return parse_bool(v, c.version); }});
   return run_parser(args, env, knobs, out);
@@ -290,6 +292,83 @@ ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& a
   return run_parser(args, no_env, knobs, out);
 }
 
+Env parse_env_file(std::string_view text, std::vector<std::string>* warnings) {
+  Env out;
+  int number = 0;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    ++number;
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r'))
+      line.remove_suffix(1);
+    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
+    if (line.substr(0, 7) == "export ") line.remove_prefix(7);
+    auto eq = line.find('=');
+    std::string_view key = line.substr(0, eq);
+    bool key_ok = eq != std::string_view::npos && !key.empty();
+    for (char c : key)
+      key_ok = key_ok && (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_');
+    if (!key_ok) {
+      if (warnings)
+        warnings->push_back("environment file line " + std::to_string(number) +
+                            " is not KEY=VALUE; ignored");
+      continue;
+    }
+    std::string_view value = line.substr(eq + 1);
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front())
+      value = value.substr(1, value.size() - 2);
+    out[std::string(key)] = std::string(value);
+  }
+  return out;
+}
+
+Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
+  Reload r;
+  auto apply = [&r](auto& now, const auto& next, const char* flag) {
+    if (now == next) return;
+    now = next;
+    r.applied.push_back(flag);
+  };
+  // Read at each decision: a new value governs the next session, command, timer or
+  // reply; nothing running is cut short by it.
+  apply(live.session_ttl, fresh.session_ttl, "--session-ttl");
+  apply(live.orphan_grace, fresh.orphan_grace, "--orphan-grace");
+  apply(live.slash_timeout, fresh.slash_timeout, "--slash-timeout");
+  apply(live.max_sessions, fresh.max_sessions, "--max-sessions");
+  apply(live.max_sessions_per_connection, fresh.max_sessions_per_connection,
+        "--max-sessions-per-connection");
+  apply(live.max_message_bytes, fresh.max_message_bytes, "--max-message-bytes");
+  apply(live.max_reply_bytes, fresh.max_reply_bytes, "--max-reply-bytes");
+  apply(live.retain_days, fresh.retain_days, "--retain-days");
+  // Fixed at start: bound, opened, spawned or handed to the transport then.
+  auto fixed = [&r](bool differs, const char* flag) {
+    if (differs) r.need_restart.push_back(flag);
+  };
+  fixed(live.listen_host != fresh.listen_host || live.listen_port != fresh.listen_port, "--listen");
+  fixed(live.stdio != fresh.stdio, "--stdio");
+  fixed(live.token != fresh.token, "--token");
+  fixed(live.allowed_origins != fresh.allowed_origins, "--allowed-origin");
+  fixed(live.allowed_hosts != fresh.allowed_hosts, "--allowed-host");
+  fixed(live.state_dir != fresh.state_dir, "--state-dir");
+  fixed(live.worker_cmd != fresh.worker_cmd, "--worker-cmd");
+  fixed(live.pty_cmd != fresh.pty_cmd, "--pty-cmd");
+  fixed(live.reaper_interval != fresh.reaper_interval, "--reaper-interval");
+  fixed(live.ping_interval != fresh.ping_interval || live.ping_timeout != fresh.ping_timeout,
+        "--ping-interval/--ping-timeout");
+  fixed(live.max_unsent_bytes != fresh.max_unsent_bytes, "--max-unsent-bytes");
+  fixed(live.max_connections != fresh.max_connections, "--max-connections");
+  fixed(live.max_ptys != fresh.max_ptys, "--max-ptys");
+  fixed(live.session_pids_max != fresh.session_pids_max ||
+            live.session_memory_max != fresh.session_memory_max,
+        "--session-pids-max/--session-memory-max");
+  fixed(live.child_user != fresh.child_user, "--child-user");
+  fixed(live.instance != fresh.instance, "--instance");
+  return r;
+}
+
 std::string gateway_usage() {
   return R"(usage: lifeline-gateway [flags]
 
@@ -332,8 +411,21 @@ LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions.
   --instance NAME                this gateway's name, sent in gateway.ready as "instance",
                                  for a proxy's affinity when several gateways serve one
                                  address (default: none sent)
+  --env-file PATH                read LIFELINE_* settings from PATH (KEY=VALUE lines) at
+                                 start and again on SIGHUP, which applies the limits that
+                                 can change live (--session-ttl, --orphan-grace,
+                                 --slash-timeout, --max-sessions,
+                                 --max-sessions-per-connection, --max-message-bytes,
+                                 --max-reply-bytes, --retain-days) and logs the rest as
+                                 needing a restart; it wins over the environment, flags
+                                 win over it
   --version                      print the version and exit
   --help                         this text
+
+Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, or the stdio client gone: every
+session torn down, every child reaped); 1 when it cannot start (store, state dir, port,
+another gateway on the state dir); 2 for a usage error; 3 when the shutdown deadline
+passed with children still alive. SIGHUP re-reads --env-file (see above).
 
 Environment only: LIFELINE_SYNC=normal (transcript commits without fsync),
 LIFELINE_CGROUPS=off (no per-child cgroups). Prefer LIFELINE_TOKEN or <state-dir>/token

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ports.hpp"
@@ -44,6 +45,7 @@ struct GatewayConfig {
   bool version = false;                      // --version: print it and exit
   std::string child_user;                    // run children as this user (gateway as root)
   std::string instance;  // names this gateway in gateway.ready (scale-out affinity)
+  std::string env_file;  // LIFELINE_* settings read at start and again on SIGHUP
 
   // Not flags (yet): limits and the escalation ladder of DESIGN.md rule 6.
   std::int64_t max_queued_commands = 64;  // per session, in flight included
@@ -75,6 +77,20 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
                                                  const Env& env);
 ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& args,
                                                const Env& env);
+
+// The text of an environment file (systemd's EnvironmentFile= syntax, the common part):
+// KEY=VALUE lines, '#' comments, blank lines, optional "export ", values optionally in
+// single or double quotes. Malformed lines are skipped and reported in `warnings`.
+Env parse_env_file(std::string_view text, std::vector<std::string>* warnings = nullptr);
+
+// What SIGHUP may change in a running gateway: limits read at the next decision, never
+// anything that was bound, opened or spawned at start. The names of the knobs that
+// changed (as flags), and those that differ but need a restart.
+struct Reload {
+  std::vector<std::string> applied;
+  std::vector<std::string> need_restart;
+};
+Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh);
 
 std::string gateway_usage();
 std::string worker_usage();

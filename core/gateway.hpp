@@ -77,6 +77,8 @@ class Gateway final : public ProcessEvents {
   const ChildSupervisor& children() const { return children_; }
   const GatewayCounters& counters() const { return counters_; }
   const GatewayConfig& config() const { return config_; }
+  // SIGHUP (reload_limits in core/config.hpp): the limits read at each decision.
+  GatewayConfig& live_config() { return config_; }
   bool connected(ConnId conn) const { return connections_.count(conn) != 0; }
 
  private:

@@ -16,6 +16,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 
 #include "core/config.hpp"
@@ -158,9 +159,33 @@ void fit_limits(GatewayConfig& cfg, Log& log) {
           ("kernel.pty.max is " + std::to_string(pty_max)).c_str());
 }
 
-int run(int argc, char** argv) {
+// The process environment with --env-file's settings over it (flags win over both, in
+// parse_gateway_config). Read at start and on SIGHUP.
+Env environment_with_file(const std::vector<std::string>& args,
+                          std::vector<std::string>& warnings) {
   Env env = environment();
-  auto parsed = parse_gateway_config(std::vector<std::string>(argv + 1, argv + argc), env);
+  // The file's path: --env-file on the command line, else LIFELINE_ENV_FILE.
+  std::string path = env.count("LIFELINE_ENV_FILE") ? env.at("LIFELINE_ENV_FILE") : "";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--env-file" && i + 1 < args.size()) path = args[i + 1];
+    if (args[i].rfind("--env-file=", 0) == 0) path = args[i].substr(11);
+  }
+  if (path.empty()) return env;
+  std::ifstream in(path);
+  if (!in) {
+    warnings.push_back("cannot read --env-file " + path + "; using the environment alone");
+    return env;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto& [k, v] : parse_env_file(text, &warnings)) env[k] = v;
+  return env;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> file_warnings;
+  Env env = environment_with_file(args, file_warnings);
+  auto parsed = parse_gateway_config(args, env);
   if (parsed.help) {
     std::fputs(gateway_usage().c_str(), stdout);
     return 0;
@@ -176,8 +201,10 @@ int run(int argc, char** argv) {
   }
   StderrLog stderr_log;
   RateLimitedLog log(stderr_log);
+  for (const auto& w : file_warnings) log.write(LogLevel::warn, w);
   for (const auto& w : parsed.warnings) log.write(LogLevel::warn, w);
   GatewayConfig cfg = parsed.config;
+  GatewayConfig started = cfg;  // as asked for, before fit_limits: what SIGHUP compares to
   if (std::find(argv + 1, argv + argc, std::string("--token")) != argv + argc ||
       std::any_of(argv + 1, argv + argc,
                   [](const char* a) { return std::string(a).rfind("--token=", 0) == 0; }))
@@ -287,6 +314,7 @@ int run(int argc, char** argv) {
   std::shared_ptr<StdioConnection> stdio;
   bool stopping = false;
   TimerId deadline = 0;
+  int exit_status = 0;
   auto stop = [&](const char* why) {
     if (stopping) return;
     stopping = true;
@@ -301,9 +329,42 @@ int run(int argc, char** argv) {
     // A child stuck beyond every escalation must not keep us from exiting forever.
     deadline = clock.after(cfg.hup_wait + cfg.term_wait + 4 * cfg.kill_wait + 5000, [&] {
       log.write(LogLevel::error, "shutdown deadline passed with children still alive; exiting");
+      exit_status = 3;
       io.stop();
     });
   };
+  // SIGHUP: re-read --env-file and the environment; apply what can change live (the
+  // limits each decision reads), and say what would need a restart.
+  asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& e, int) {
+      if (e) return;
+      std::vector<std::string> warnings;
+      Env fresh_env = environment_with_file(args, warnings);
+      auto fresh = parse_gateway_config(args, fresh_env);
+      for (const auto& w : warnings) log.write(LogLevel::warn, "SIGHUP: " + w);
+      for (const auto& w : fresh.warnings) log.write(LogLevel::warn, "SIGHUP: " + w);
+      if (fresh.error) {
+        log.write(LogLevel::error, "SIGHUP: " + *fresh.error + "; nothing changed");
+      } else {
+        Reload r = reload_limits(started, fresh.config);
+        reload_limits(gateway.live_config(), started);
+        reload_limits(cfg, started);
+        auto join = [](const std::vector<std::string>& v) {
+          std::string s;
+          for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+          return s.empty() ? std::string("nothing") : s;
+        };
+        log.write(LogLevel::info,
+                  "SIGHUP: applied " + join(r.applied) +
+                      (r.need_restart.empty()
+                           ? std::string()
+                           : "; changed but needing a restart: " + join(r.need_restart)));
+      }
+      wait_hangup();
+    });
+  };
+  wait_hangup();
   asio::signal_set terminate(io, SIGTERM, SIGINT);
   terminate.async_wait([&](const boost::system::error_code& e, int sig) {
     if (!e) stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -351,6 +412,7 @@ int run(int argc, char** argv) {
   if (deadline) clock.cancel(deadline);
   sigchld.cancel();
   terminate.cancel();
+  hangup.cancel();
   hub.abort_all();
   io.restart();
   io.run_for(std::chrono::seconds(2));
@@ -360,7 +422,7 @@ int run(int argc, char** argv) {
     if (children_of(getpid()).empty()) break;
     usleep(10'000);
   }
-  return 0;
+  return exit_status;
 }
 
 }  // namespace

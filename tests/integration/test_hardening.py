@@ -8,8 +8,10 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import sys
 import time
 import unittest
@@ -467,6 +469,32 @@ class ChildUserTest(unittest.IsolatedAsyncioTestCase):
                             [p for p in tree if alive(p)])
         finally:
             gw.stop()
+
+
+class OperatorTest(unittest.IsolatedAsyncioTestCase):
+    async def test_sighup_rereads_the_env_file_and_applies_live_limits(self):
+        state = tempfile.mkdtemp(prefix="lifeline-env-")
+        env_file = os.path.join(state, "lifeline.env")
+        with open(env_file, "w") as f:
+            f.write("LIFELINE_MAX_SESSIONS=2\n")
+        gw = Gateway("--env-file", env_file).start()
+        try:
+            c = await gw.connect()
+            for _ in range(2):
+                await c.result("session.create")
+            self.assertEqual((await c.call("session.create"))["error"]["code"], 4290)
+            with open(env_file, "w") as f:
+                f.write("# raised\nLIFELINE_MAX_SESSIONS=5\nLIFELINE_MAX_CONNECTIONS=7\n")
+            gw.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(await until(lambda: any("SIGHUP: applied" in l for l in gw.log), 5), gw.log[-5:])
+            line = [l for l in gw.log if "SIGHUP: applied" in l][0]
+            self.assertIn("--max-sessions", line)
+            self.assertIn("needing a restart: --max-connections", line)
+            self.assertIn("session_id", await c.result("session.create"))
+            await c.close()
+        finally:
+            self.assertEqual(gw.stop(), 0, "a clean SIGTERM shutdown exits 0")
+            shutil.rmtree(state, ignore_errors=True)
 
 
 class RetentionTest(unittest.IsolatedAsyncioTestCase):

@@ -134,3 +134,40 @@ TEST(Rule10_Config, StrictNumberParsers) {
 
 }  // namespace
 }  // namespace lifeline
+
+namespace lifeline::testing {
+namespace {
+
+TEST(Rule10_Config, EnvironmentFilesParseLikeSystemdsAndSkipWhatIsMalformed) {
+  std::vector<std::string> warnings;
+  Env env = parse_env_file(
+      "# a comment\n\n  LIFELINE_ORPHAN_GRACE=5\nexport LIFELINE_TOKEN=\"s3cret\"\n"
+      "LIFELINE_TITLE='a b'\r\nnot a setting\n=nokey\nBAD-KEY=1\nLIFELINE_EMPTY=\n",
+      &warnings);
+  EXPECT_EQ(env.at("LIFELINE_ORPHAN_GRACE"), "5");
+  EXPECT_EQ(env.at("LIFELINE_TOKEN"), "s3cret");
+  EXPECT_EQ(env.at("LIFELINE_TITLE"), "a b");
+  EXPECT_EQ(env.at("LIFELINE_EMPTY"), "");
+  EXPECT_EQ(env.size(), 4u);
+  EXPECT_EQ(warnings.size(), 3u);
+}
+
+TEST(Rule10_Config, ReloadAppliesOnlyWhatCanChangeLive) {
+  GatewayConfig live = parse_gateway_config({}, {}).config;
+  auto fresh = parse_gateway_config({"--orphan-grace", "3", "--max-sessions", "7", "--listen",
+                                     "127.0.0.1:9999", "--max-ptys", "4"},
+                                    {})
+                   .config;
+  Reload r = reload_limits(live, fresh);
+  EXPECT_EQ(r.applied, (std::vector<std::string>{"--orphan-grace", "--max-sessions"}));
+  EXPECT_EQ(r.need_restart, (std::vector<std::string>{"--listen", "--max-ptys"}));
+  EXPECT_EQ(live.orphan_grace, 3000);
+  EXPECT_EQ(live.max_sessions, 7);
+  EXPECT_EQ(live.listen_port, 8765) << "a bound address cannot move live";
+  EXPECT_EQ(live.max_ptys, 256);
+  Reload again = reload_limits(live, fresh);
+  EXPECT_TRUE(again.applied.empty());
+}
+
+}  // namespace
+}  // namespace lifeline::testing
