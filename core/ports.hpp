@@ -175,6 +175,41 @@ class Store {
                        std::function<void(StoreReply<HistoryPage>)> done) = 0;
 };
 
+// ---------------------------------------------------------------- recovery (rule 8)
+
+// The persistent registry of every child the gateway spawned: one row per child from
+// spawn to release, so that a SIGKILLed gateway's successor can find what it left.
+struct LedgerRow {
+  int pid = 0;
+  std::uint64_t start_ticks = 0;  // /proc/<pid>/stat field 22: with pid, one incarnation
+  int pgid = 0;
+  std::string cgroup;  // "" when none
+};
+
+class ChildLedger {
+ public:
+  virtual ~ChildLedger() = default;
+  virtual void ledger_add(const LedgerRow& row) = 0;
+  virtual void ledger_remove(int pid, std::uint64_t start_ticks) = 0;
+};
+
+// Facts about the process table, as the shell sees them now (DESIGN.md rule 13): the
+// runtime reads /proc, the simulator its kernel. The core decides; the shell acts.
+struct ProcessFacts {
+  int pid = 0;
+  int pgid = 0;
+  std::uint64_t start_ticks = 0;
+  bool zombie = false;
+};
+
+class ProcessTable {
+ public:
+  virtual ~ProcessTable() = default;
+  virtual std::optional<ProcessFacts> find(int pid) const = 0;
+  virtual std::vector<int> children_of(int pid) const = 0;
+  virtual std::vector<int> group_members(int pgid) const = 0;  // zombies included or not
+};
+
 // ---------------------------------------------------------------- worker side
 
 // Who the worker's parent is. start_ticks: the parent's start time in clock ticks as

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/recovery.hpp"
 #include "sim/gateway_program.hpp"
 #include "sim/processes.hpp"
 #include "sim/world.hpp"
@@ -28,26 +29,25 @@ void SimProcessControl::sweep_ledger() {
   // parent links still hold; so is whatever is left in its process group, provided the
   // group id was not taken over (its leader is gone or is that very child) and only
   // processes no older than the child remain in it.
+  // The decision is the core's (predecessor_victims), the same call the runtime makes;
+  // this only reports the simulated kernel's facts and carries the kills out.
   Kernel& k = w_.kernel;
+  struct KernelTable final : ProcessTable {
+    const Kernel& k;
+    explicit KernelTable(const Kernel& kernel) : k(kernel) {}
+    std::optional<ProcessFacts> find(int pid) const override {
+      const Process* p = k.find(pid);
+      if (!p) return std::nullopt;
+      return ProcessFacts{p->pid, p->pgid, p->start_ticks, p->zombie};
+    }
+    std::vector<int> children_of(int pid) const override { return k.children_of(pid); }
+    std::vector<int> group_members(int pgid) const override { return k.group_members(pgid); }
+  } table(k);
   for (const auto& row : w_.store.ledger_take()) {
     const Process* leader = k.find(row.pid);
     bool same = leader && leader->start_ticks == row.start_ticks && !leader->zombie;
-    const Process* group_leader = k.find(row.pgid);
-    bool group_ours =
-        !group_leader || (row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks);
-    std::vector<int> victims;
-    if (same) {
-      victims.push_back(row.pid);
-      for (std::size_t i = 0; i < victims.size(); ++i)
-        for (int c : k.children_of(victims[i])) victims.push_back(c);
-    }
-    if (group_ours)
-      for (int m : k.group_members(row.pgid))
-        if (k.find(m)->start_ticks >= row.start_ticks &&
-            std::find(victims.begin(), victims.end(), m) == victims.end())
-          victims.push_back(m);
     std::uint64_t expected = same ? leader->origin : 0;
-    for (int v : victims) {
+    for (int v : predecessor_victims(row, table, pid_)) {
       const Process* p = k.find(v);
       if (!p || p->zombie) continue;
       // The simulator knows the truth: the sweep must only ever hit that child's tree.
@@ -168,7 +168,8 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
     wc.lifeline_fd = 3;
     k.run(pid, std::make_unique<WorkerProgram>(w_, pid, wc, child_files), start);
   }
-  w_.store.ledger_add(inc_, {pid, p->start_ticks, c.pgid, c.cgroup});
+  w_.store.ledger_add(inc_,
+                      {pid, p->start_ticks, c.pgid, c.cgroup ? std::to_string(c.cgroup) : ""});
   ChildId id = c.id;
   int out_fd = c.out_fd, err_fd = c.err_fd;
   children_.emplace(id, std::move(c));

@@ -35,12 +35,7 @@ class SimStore {
   // The persistent child ledger (the runtime's `children` table): every child the
   // gateway spawned, until it is released, so that a restarted gateway can kill what a
   // SIGKILLed predecessor left. Written through the store queue (durable later).
-  struct LedgerRow {
-    int pid = 0;
-    std::uint64_t start_ticks = 0;
-    int pgid = 0;
-    int cgroup = 0;
-  };
+  using LedgerRow = lifeline::LedgerRow;  // the core's row: the one the policy reads
   void ledger_add(Incarnation by, LedgerRow row);
   void ledger_remove(Incarnation by, int pid, std::uint64_t start_ticks);
   // Read at start-up, before serving (synchronous, like the runtime's), then cleared.

@@ -1,0 +1,42 @@
+#include "core/recovery.hpp"
+
+#include <algorithm>
+
+namespace lifeline {
+
+std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& table, int self,
+                                     std::size_t cap) {
+  auto leader = table.find(row.pid);
+  // mutation-anchor: same-incarnation
+  bool same = leader && leader->start_ticks == row.start_ticks && !leader->zombie;
+  std::vector<int> tree;
+  if (same) {
+    tree.push_back(row.pid);
+    // mutation-anchor: still-parented-tree
+    for (std::size_t i = 0; i < tree.size() && tree.size() < cap; ++i)
+      for (int c : table.children_of(tree[i])) tree.push_back(c);
+  }
+  // The leader may be our child's unreaped zombie: then the group id is still ours.
+  auto group_leader = table.find(row.pgid);
+  bool leader_is_ours = row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks;
+  // mutation-anchor: group-not-taken-over
+  bool group_ours = row.pgid > 1 && (!group_leader || leader_is_ours);
+  if (group_ours)
+    for (int m : table.group_members(row.pgid)) {
+      auto p = table.find(m);
+      // mutation-anchor: group-member-age
+      if (p && p->start_ticks >= row.start_ticks &&
+          std::find(tree.begin(), tree.end(), m) == tree.end())
+        tree.push_back(m);
+    }
+  std::vector<int> out;
+  for (int v : tree) {
+    if (out.size() >= cap) break;
+    auto p = table.find(v);
+    if (v <= 1 || v == self || !p || p->zombie) continue;
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace lifeline
