@@ -5,3 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/check-core-purity.sh
+# Mutation lists are "file|text|replacement|what": a '|' inside a text would shift the
+# fields silently, so every line must have exactly four.
+bad=$(awk -F'|' '!/^#/ && NF > 0 && NF != 4 {print FILENAME ":" FNR}' tests/guards/guards.txt sim/mutations.txt)
+if [[ -n "$bad" ]]; then echo "lint: mutation lines without exactly 4 fields: $bad"; exit 1; fi

@@ -77,6 +77,10 @@ class Gateway final : public ProcessEvents {
   const ChildSupervisor& children() const { return children_; }
   const GatewayCounters& counters() const { return counters_; }
   const GatewayConfig& config() const { return config_; }
+  // Called at the start of every teardown, before anything changes: the simulator's and
+  // the unit tests' oracles check the end reason against the session's state there.
+  std::function<void(const Session&, EndReason, bool client_connected)> teardown_observer;
+
   // SIGHUP (reload_limits in core/config.hpp): the limits read at each decision.
   GatewayConfig& live_config() { return config_; }
   bool connected(ConnId conn) const { return connections_.count(conn) != 0; }

@@ -19,8 +19,9 @@ std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& t
   // The leader may be our child's unreaped zombie: then the group id is still ours.
   auto group_leader = table.find(row.pgid);
   bool leader_is_ours = row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks;
+  bool group_taken_over = group_leader && !leader_is_ours;
   // mutation-anchor: group-not-taken-over
-  bool group_ours = row.pgid > 1 && (!group_leader || leader_is_ours);
+  bool group_ours = row.pgid > 1 && !group_taken_over;
   if (group_ours)
     for (int m : table.group_members(row.pgid)) {
       auto p = table.find(m);

@@ -153,6 +153,7 @@ void Gateway::maybe_finish_shutdown() {
 
 bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   if (s->finalized) return false;  // one funnel, one finalization, one stored end
+  if (teardown_observer) teardown_observer(*s, reason, s->conn && connected(*s->conn));
   s->finalized = true;
   auto it = registry_.find(s->id);
   LIFELINE_ASSERT(it != registry_.end() && it->second == s);  // unmapped <=> finalized

@@ -1,5 +1,6 @@
 #include "sim/gateway_program.hpp"
 
+#include "sim/invariants.hpp"
 #include "sim/world.hpp"
 
 namespace lifeline::sim {
@@ -14,6 +15,10 @@ GatewayProgram::GatewayProgram(World& world, int pid, Incarnation inc)
       store_(world.store, inc) {
   core_ = std::make_unique<Gateway>(w_.config.gateway,
                                     GatewayPorts{clock_, pc_, *this, store_, random_, *this});
+  core_->teardown_observer = [this](const Session& s, EndReason reason, bool connected) {
+    std::string why = check_end_reason(s, reason, connected);
+    if (!why.empty()) w_.violate("end reasons agree with state", why);
+  };
 }
 
 GatewayProgram::~GatewayProgram() {

@@ -12,6 +12,14 @@ bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
   return it != s->ptys.end() && it->second == c.id;
 }
 
+std::string check_end_reason(const Session& s, EndReason reason, bool client_connected) {
+  if (client_connected && reason != EndReason::client_close && reason != EndReason::shutdown)
+    return "session " + s.id + " ended by " + to_string(reason) + " while its client is connected";
+  if (s.busy() && (reason == EndReason::idle_timeout || reason == EndReason::lru_evict))
+    return "busy session " + s.id + " ended by " + to_string(reason);
+  return "";
+}
+
 std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& procs,
                                       const FakeStore& store) {
   std::vector<std::string> out = procs.violations;

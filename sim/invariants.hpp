@@ -14,6 +14,11 @@ namespace lifeline::sim {
 // ownership both the manual-world checks and simrun's world apply.
 bool owned_by_live_session(const Gateway& gw, const ChildInfo& c);
 
+// DESIGN.md's end-reason oracle, at the moment a teardown starts: a session whose
+// client is connected ends only by client_close or shutdown (so a resumed one never by
+// orphan_grace); a busy one never by idle_timeout or lru_evict. "" when consistent.
+std::string check_end_reason(const Session& s, EndReason reason, bool client_connected);
+
 // After every event.
 std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& procs,
                                       const FakeStore& store);

@@ -28,11 +28,16 @@ class Harness {
   explicit Harness(GatewayConfig config = test_config()) {
     gw = std::make_unique<Gateway>(
         std::move(config), GatewayPorts{w.clock, w.procs, w.transport, w.store, w.random, w.log});
+    gw->teardown_observer = [this](const Session& s, EndReason reason, bool connected) {
+      std::string why = sim::check_end_reason(s, reason, connected);
+      if (!why.empty()) end_reason_violations.push_back(why);
+    };
     gw->start();
   }
 
   sim::ManualWorld w;
   std::unique_ptr<Gateway> gw;
+  std::vector<std::string> end_reason_violations;  // DESIGN.md's end-reason oracle
 
   ConnId connect() {
     ConnId c = next_conn_++;
@@ -81,6 +86,7 @@ class Harness {
   // Every safety invariant of DESIGN.md holds right now.
   void expect_safe() {
     auto v = sim::check_safety(*gw, w.procs, w.store);
+    v.insert(v.end(), end_reason_violations.begin(), end_reason_violations.end());
     EXPECT_TRUE(v.empty()) << ::testing::PrintToString(v);
   }
   // Completes every spawn, runs every timer out, then checks the settled invariants.
