@@ -132,6 +132,10 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
     const Json& p = msg["params"];
     std::string type = p.value("type", "");
     if (type == "session.closed") forget(p.value("session_id", ""));
+    if (type == "session.taken_over") {
+      forget(p.value("session_id", ""));
+      ++w_.counters.takeovers_seen;
+    }
     return;
   }
   if (!msg.contains("id") || !msg["id"].is_number_integer()) {

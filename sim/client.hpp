@@ -33,6 +33,12 @@ class SimClient {
   };
   const std::vector<Ack>& acks() const { return acks_; }
   ConnId conn() const { return conn_; }
+  // Ids of the sessions this client believes it holds (the client's view).
+  std::vector<std::string> held() const {
+    std::vector<std::string> ids;
+    for (const auto& k : live_) ids.push_back(k.id);
+    return ids;
+  }
 
  private:
   struct Known {

@@ -242,6 +242,20 @@ std::vector<Scenario> build() {
     out.push_back(s);
   }
   {
+    Scenario s = named("takeover-announced",
+                       "A second client resumes a session the first still holds: the first is "
+                       "told (session.taken_over) and lets it go; the second holds it");
+    s.config = quiet();
+    s.config.clients = 2;
+    s.steps = {at(0, StepKind::create, 0, 1), at(200, StepKind::exec, 0, 0, echo),
+               at(500, StepKind::resume, 1, 0), at(900, StepKind::exec, 1, 0, echo),
+               at(1500, StepKind::list, 0)};
+    s.expect = [](const World& w) {
+      return expect_at_least("takeovers announced", w.counters.takeovers_seen, 1);
+    };
+    out.push_back(s);
+  }
+  {
     Scenario s =
         named("slow-pongs-are-not-dead",
               "Pings on a slow but healthy link: the keepalive must not drop the client (the "

@@ -275,6 +275,19 @@ void World::check_settled(bool drained) {
                      std::string(phase) + ", pid " + std::to_string(pid) + " (" + p.name +
                          ", child " + std::to_string(p.origin) + ") is alive with no live owner");
   }
+  // The client's view: a session a client believes it holds is bound to it; if another
+  // connection took it over, the client was told (session.taken_over) and let it go.
+  for (const auto& c : clients) {
+    if (c->conn() == 0 || !gw.connected(c->conn())) continue;
+    for (const auto& id : c->held()) {
+      SessionPtr s = gw.find_session(id);
+      if (s && s->conn && *s->conn != c->conn())
+        return violate("a bound client is told of its session's takeover",
+                       std::string(phase) + ", client on connection " + std::to_string(c->conn()) +
+                           " still believes it holds session " + id + ", now bound to connection " +
+                           std::to_string(*s->conn));
+    }
+  }
   // Sessions: every detached one was resumed or reaped within its grace.
   for (const auto& s : gw.sessions()) {
     if (!s->conn)

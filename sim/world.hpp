@@ -55,6 +55,7 @@ struct WorldCounters {
   std::int64_t resumes_ok = 0;
   std::int64_t pid_reuses = 0;           // a pid handed out again within the run
   std::int64_t false_orphan_checks = 0;  // watchdog polls that read a zero start time
+  std::int64_t takeovers_seen = 0;       // session.taken_over events clients received
 };
 
 struct RunResult {

@@ -48,6 +48,10 @@ function connect() {
       if (msg.params.type === "gateway.ready") {
         ready = true;
         setState("connected", "connected (" + msg.params.payload.connection_id + ")");
+        // Behind a proxy with several gateways (deploy/nginx/), come back to this one:
+        // its sessions are its host's processes.
+        const instance = msg.params.payload.instance;
+        if (instance) document.cookie = "lifeline_gw=" + encodeURIComponent(instance) + "; Path=/; SameSite=Strict";
         onReady();
       } else {
         onEvent(msg.params);

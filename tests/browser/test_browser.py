@@ -14,23 +14,14 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_harness import Gateway, alive, wait_until  # noqa: E402
+from gateway_harness import Gateway, ShowsGatewayLog, alive, sleepers, wait_until  # noqa: E402
 from cdp import CHROMIUM, Browser  # noqa: E402
 
 import psutil  # noqa: E402
 
 
-def sleepers(marks):
-    found = {}
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = p.info["cmdline"] or []
-        if len(cmd) == 2 and cmd[0].endswith("sleep") and cmd[1] in marks:
-            found[cmd[1]] = p.pid
-    return found
-
-
 @unittest.skipUnless(CHROMIUM, "chromium is not installed (apt-get install chromium): no browser tests")
-class BrowserTest(unittest.IsolatedAsyncioTestCase):
+class BrowserTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
         self.gw = Gateway("--orphan-grace", "30").start()
         self.base = f"http://127.0.0.1:{self.gw.port}"
@@ -40,13 +31,6 @@ class BrowserTest(unittest.IsolatedAsyncioTestCase):
     async def asyncTearDown(self):
         await self.browser.close()
         self.gw.stop()
-
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures and hasattr(self, "gw"):
-            print("\n--- gateway log ---\n" + "\n".join(self.gw.log[-40:]), file=sys.stderr)
-        return out
 
     async def login(self, tab=None):
         tab = tab or self.tab

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -50,6 +51,39 @@ def wait_until(predicate, timeout=5.0, interval=0.02):
         time.sleep(interval)
     reap_adopted()
     return predicate()
+
+
+async def until(predicate, timeout):
+    """wait_until for async tests: lets the event loop deliver frames meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
+def sleepers(marks):
+    """pid of each `sleep <mark>` alive now (zombies count): tests mark their processes
+    by a distinct sleep length."""
+    found = {}
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if len(cmd) == 2 and cmd[0].endswith("sleep") and cmd[1] in marks:
+            found[cmd[1]] = p.pid
+    return found
+
+
+class ShowsGatewayLog:
+    """Mixed into a TestCase with a `gw`: on a failure, print what the gateway logged -
+    the first thing anyone asks for."""
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures and hasattr(self, "gw"):
+            print("\n--- gateway log ---\n" + "\n".join(self.gw.log[-60:]), file=sys.stderr)
+        return out
 
 
 def alive(pid):

@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_harness import GATEWAY, Gateway, alive, b64, wait_until  # noqa: E402
+from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, alive, b64, until, wait_until  # noqa: E402
 
 import psutil  # noqa: E402
 import websockets  # noqa: E402
@@ -27,7 +27,7 @@ def pids_from(text):
     return dict(kv.split("=") for kv in text.split())
 
 
-class GatewayTest(unittest.IsolatedAsyncioTestCase):
+class GatewayTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
     gateway_args = ("--orphan-grace", "1", "--ping-interval", "1", "--ping-timeout", "1")
 
     async def asyncSetUp(self):
@@ -35,14 +35,6 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
 
     async def asyncTearDown(self):
         self.gw.stop()
-
-    def run(self, result=None):
-        # On a failure, show what the gateway logged: the first thing anyone asks for.
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures and hasattr(self, "gw"):
-            print("\n--- gateway log ---\n" + "\n".join(self.gw.log[-60:]), file=sys.stderr)
-        return out
 
     async def worker_tree(self, client, sid, spawn="/spawn 2", escape="/spawn 2 --setsid"):
         """Starts the session's worker with grandchildren, some escaping the group."""
@@ -54,15 +46,6 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         self.assertIn(int(info["pid"]), tree)
         self.assertGreaterEqual(len(tree), 5, tree)
         return int(info["pid"]), tree
-
-    async def until(self, predicate, timeout):
-        """Like wait_until, but lets the event loop deliver frames meanwhile."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            await asyncio.sleep(0.02)
-        return predicate()
 
     def assert_all_gone(self, pids, timeout=5.0):
         ok = wait_until(lambda: not any(alive(p) for p in pids), timeout)
@@ -282,9 +265,9 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
         # Type after the prompt, as a person does: a shell that is still setting up its
         # terminal may flush input that arrived earlier.
-        self.assertTrue(await self.until(lambda: any(e.get("type") == "pty.output" for e in c.events), 10))
+        self.assertTrue(await until(lambda: any(e.get("type") == "pty.output" for e in c.events), 10))
         await c.result("pty.write", pty_id=pty, data=b64("sleep 300 & sleep 301 & echo ready-$((6*7))\n"))
-        ok = await self.until(lambda: "ready-42" in "".join(
+        ok = await until(lambda: "ready-42" in "".join(
             base64.b64decode(e["payload"]["data"]).decode(errors="replace")
             for e in c.events if e.get("type") == "pty.output"), 10)
         self.assertTrue(ok, c.events[-5:])

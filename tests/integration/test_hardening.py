@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_harness import Gateway, alive, b64, wait_until  # noqa: E402
+from gateway_harness import Gateway, ShowsGatewayLog, alive, b64, sleepers, until, wait_until  # noqa: E402
 
 import psutil  # noqa: E402
 import websockets  # noqa: E402
@@ -32,27 +32,7 @@ STUBBORN = [
 ]
 
 
-async def until(predicate, timeout):
-    """wait_until for async tests: lets the event loop deliver frames meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return predicate()
-
-
-def sleepers(marks):
-    """pid of each `sleep <mark>` alive now (zombies count)."""
-    found = {}
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = p.info["cmdline"] or []
-        if len(cmd) == 2 and cmd[0].endswith("sleep") and cmd[1] in marks:
-            found[cmd[1]] = p.pid
-    return found
-
-
-class HardeningTest(unittest.IsolatedAsyncioTestCase):
+class HardeningTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
     gateway_args = ("--orphan-grace", "30", "--ping-interval", "1", "--ping-timeout", "1")
     env = None
 
@@ -62,21 +42,6 @@ class HardeningTest(unittest.IsolatedAsyncioTestCase):
     async def asyncTearDown(self):
         self.gw.stop()
 
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures and hasattr(self, "gw"):
-            print("\n--- gateway log ---\n" + "\n".join(self.gw.log[-60:]), file=sys.stderr)
-        return out
-
-    async def until(self, predicate, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            await asyncio.sleep(0.02)
-        return predicate()
-
     def output(self, client, pty):
         return "".join(base64.b64decode(e["payload"]["data"]).decode(errors="replace")
                        for e in client.events
@@ -85,10 +50,10 @@ class HardeningTest(unittest.IsolatedAsyncioTestCase):
     async def stubborn_terminal(self, client, sid):
         """Opens a terminal and starts every kind of stubborn background process in it."""
         pty = (await client.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
-        self.assertTrue(await self.until(lambda: self.output(client, pty), 10), "no prompt")
+        self.assertTrue(await until(lambda: self.output(client, pty), 10), "no prompt")
         script = "".join(cmd + "\n" for _, cmd in STUBBORN) + "echo started-$((40+2))\n"
         await client.result("pty.write", pty_id=pty, data=b64(script))
-        self.assertTrue(await self.until(lambda: "started-42" in self.output(client, pty), 10))
+        self.assertTrue(await until(lambda: "started-42" in self.output(client, pty), 10))
         marks = [cmd.split("sleep ")[1].split()[0].rstrip(")") for _, cmd in STUBBORN]
         self.assertTrue(wait_until(lambda: len(sleepers(marks)) == len(marks), 5),
                         f"only {sleepers(marks)} of {marks} started")
@@ -126,7 +91,7 @@ class HardeningTest(unittest.IsolatedAsyncioTestCase):
         sid = (await c.result("session.create"))["session_id"]
         pty, pids = await self.stubborn_terminal(c, sid)
         await c.result("pty.write", pty_id=pty, data=b64("exit 7\n"))
-        self.assertTrue(await self.until(
+        self.assertTrue(await until(
             lambda: any(e.get("type") == "pty.exit" for e in c.events), 10), c.events[-3:])
         status = [e["payload"]["status"] for e in c.events if e.get("type") == "pty.exit"][0]
         self.assertEqual(status, 7)
@@ -139,7 +104,7 @@ class HardeningTest(unittest.IsolatedAsyncioTestCase):
             self.skipTest(f"no writable cgroup v2 here ({containment}): nothing to leave")
         sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]
         pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
-        self.assertTrue(await self.until(lambda: self.output(c, pty), 10))
+        self.assertTrue(await until(lambda: self.output(c, pty), 10))
         # Move a sleeper into the gateway's parent cgroup (as root may), then SIGKILL the
         # gateway: only the subreaper's descendant walk can find it.
         # Our per-child cgroups live under "cgroup v2 (<base>)"; leaving = moving to the
@@ -150,7 +115,7 @@ class HardeningTest(unittest.IsolatedAsyncioTestCase):
             self.skipTest(f"{procs} is not writable: a process cannot leave its cgroup here")
         await c.result("pty.write", pty_id=pty,
                        data=b64(f"sh -c 'echo $$ > {procs}; exec sleep 1106' & echo moved-$((1+1))\n"))
-        self.assertTrue(await self.until(lambda: "moved-2" in self.output(c, pty), 10))
+        self.assertTrue(await until(lambda: "moved-2" in self.output(c, pty), 10))
         self.assertTrue(wait_until(lambda: "1106" in sleepers(["1106"]), 5))
         pids = sleepers(["1106"])
         with open(f"/proc/{pids['1106']}/cgroup") as f:
