@@ -277,6 +277,23 @@ TEST(Rule3_Disconnect, ResumeWithinTheGraceRebindsAndCancelsIt) {
   EXPECT_EQ(h.session(id)->conn, b);
 }
 
+TEST(Rule3_Disconnect, AResumeInTheInstantTheGraceExpiresWins) {
+  // Asio's semantics: timers due at one instant are queued together, so the grace
+  // handler still runs after a resume (in that instant) cancelled it. It must see the
+  // session bound again and leave it be - never end a connected session by orphan_grace.
+  Harness h;
+  ConnId a = h.connect();
+  std::string id = h.create(a, false);
+  ConnId b = h.connect();
+  // Created before the grace timer, due at the same instant: it runs first.
+  h.w.clock.after(20'000, [&] { h.send(b, "session.resume", {{"session_id", id}}); });
+  h.disconnect(a);  // arms the grace: 20 s
+  h.w.advance(20'000);
+  ASSERT_TRUE(h.session(id)) << "the grace ended a session that was resumed in time";
+  EXPECT_EQ(h.session(id)->conn, b);
+  h.expect_safe();
+}
+
 TEST(Rule3_Disconnect, BusySessionAtGraceExpiryIsRearmedNotSkipped) {
   GatewayConfig cfg = test_config();
   cfg.slash_timeout = 100'000;  // the command outlives the grace
