@@ -503,6 +503,33 @@ class RetentionTest(unittest.IsolatedAsyncioTestCase):
             again.stop()
 
 
+class ForkStormTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
+    async def test_a_fork_storm_in_one_session_stops_at_its_pids_max(self):
+        self.gw = Gateway("--session-pids-max", "40").start()
+        c = await self.gw.connect()
+        containment = (await c.result("gateway.stats"))["containment"]
+        if not containment.get("pids_max"):
+            self.gw.stop()
+            self.skipTest("no pids controller for this gateway's cgroups, so no per-session "
+                          f"pids.max: {containment.get('limits_not_applied') or containment['escapees']}")
+        try:
+            sid = (await c.result("session.create"))["session_id"]
+            pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+            await until(lambda: any(e.get("type") == "pty.output" for e in c.events), 10)
+            await c.result("pty.write", pty_id=pty,
+                           data=b64("for i in $(seq 200); do sleep 1108 & done 2>/dev/null; echo storm-done\n"))
+            await until(lambda: "storm-done" in "".join(
+                base64.b64decode(e["payload"]["data"]).decode(errors="replace")
+                for e in c.events if e.get("type") == "pty.output"), 20)
+            count = len([p for p in psutil.process_iter(["cmdline"])
+                         if (p.info["cmdline"] or [])[-1:] == ["1108"]])
+            self.assertLessEqual(count, 40, "the session's processes passed its pids.max")
+            await c.result("session.close", session_id=sid)
+            self.assertTrue(wait_until(lambda: not self.gw.descendants(), 10))
+        finally:
+            self.gw.stop()
+
+
 class HardeningWithoutCgroupsTest(HardeningTest):
     env = {"LIFELINE_CGROUPS": "off"}
 
