@@ -119,7 +119,7 @@ void SimStore::history(Incarnation by, const std::string& key, const HistoryQuer
   });
 }
 
-void SimStore::ledger_add(Incarnation by, LedgerRow row) {
+void SimStore::ledger_add(Incarnation by, const LedgerRow& row) {
   enqueue(
       by, true,
       [this, row](bool) {

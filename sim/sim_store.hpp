@@ -36,7 +36,7 @@ class SimStore {
   // gateway spawned, until it is released, so that a restarted gateway can kill what a
   // SIGKILLed predecessor left. Written through the store queue (durable later).
   using LedgerRow = lifeline::LedgerRow;  // the core's row: the one the policy reads
-  void ledger_add(Incarnation by, LedgerRow row);
+  void ledger_add(Incarnation by, const LedgerRow& row);
   void ledger_remove(Incarnation by, int pid, std::uint64_t start_ticks);
   // Read at start-up, before serving (synchronous, like the runtime's), then cleared.
   std::vector<LedgerRow> ledger_take();
