@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace lifeline::runtime {
@@ -110,6 +111,12 @@ std::string own_cgroup2_dir() {
     if (line.rfind("0::", 0) == 0)
       return mount + (line.size() > 3 && line != "0::/" ? line.substr(3) : "");
   return "";
+}
+
+std::string gateway_cgroup_name(const std::string& state_dir) {
+  char tag[17];
+  std::snprintf(tag, sizeof tag, "%016zx", std::hash<std::string>{}(state_dir));
+  return std::string("lifeline-") + tag;
 }
 
 }  // namespace lifeline::runtime

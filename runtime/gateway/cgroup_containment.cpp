@@ -59,9 +59,7 @@ CgroupContainment::CgroupContainment(Log& log, const std::string& state_dir, boo
     description_ = "process-group (no cgroup v2 mounted)";
     return;
   }
-  char tag[17];
-  std::snprintf(tag, sizeof tag, "%016zx", std::hash<std::string>{}(state_dir));
-  base_ = own + "/lifeline-" + tag;
+  base_ = own + "/" + gateway_cgroup_name(state_dir);
   if (mkdir(base_.c_str(), 0755) != 0 && errno != EEXIST) {
     description_ =
         "process-group (cgroup v2 at " + own + " is not writable: " + std::strerror(errno) + ")";

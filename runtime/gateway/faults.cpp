@@ -8,8 +8,21 @@
 
 namespace lifeline::runtime {
 
+namespace {
+constexpr const char* all_points[] = {
+    "lifeline/spawn/pipe",  "lifeline/spawn/fork",  "lifeline/spawn/pidfd",
+    "lifeline/write",       "lifeline/read",        "lifeline/store/start",
+    "lifeline/store/end",   "lifeline/store/append", "lifeline/store/read",
+    "lifeline/plant/leak-fd", "lifeline/plant/drop-reply"};
+}  // namespace
+
 std::string init_faults(const std::string& spec, Log& log) {
-  fiu_init(0);
+  static const bool initialised = fiu_init(0) == 0;
+  if (!initialised) {
+    log.write(LogLevel::warn, "LIFELINE_FAULTS: libfiu did not initialise; no faults");
+    return "";
+  }
+  for (const char* point : all_points) fiu_disable(point);  // -1 when it was off: fine
   std::string enabled;
   std::size_t start = 0;
   while (start < spec.size()) {

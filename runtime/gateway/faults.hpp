@@ -4,6 +4,15 @@
 // it every point is off and costs one branch. Names: lifeline/spawn/pipe,
 // lifeline/spawn/fork, lifeline/spawn/pidfd, lifeline/write, lifeline/read,
 // lifeline/store/start, lifeline/store/end, lifeline/store/append, lifeline/store/read.
+//
+// Two more points are planted bugs, never faults of the world: lifeline/plant/leak-fd
+// (every accepted socket leaks a duplicate fd) and lifeline/plant/drop-reply (replies
+// are dropped unsent). They exist so that lifeline-soak's audits can be shown to catch
+// a real gateway that leaks (tests/integration/test_soak.py); never enable them
+// otherwise.
+//
+// SIGHUP re-reads LIFELINE_FAULTS (from --env-file): every point is disabled, then the
+// new list is enabled. lifeline-soak opens and closes fault windows that way.
 #pragma once
 
 #include <string>
@@ -13,6 +22,7 @@
 namespace lifeline::runtime {
 
 // Returns what was enabled, for the log ("" when nothing).
+// Disables every point first, so that calling it again replaces the set.
 std::string init_faults(const std::string& spec, Log& log);
 bool fault(const char* name);
 

@@ -224,8 +224,9 @@ int run(int argc, char** argv) {
   chmod(cfg.state_dir.c_str(), 0700);
 
   signal(SIGPIPE, SIG_IGN);
-  if (auto f = env.find("LIFELINE_FAULTS"); f != env.end())
-    if (std::string on = init_faults(f->second, log); !on.empty())
+  std::string faults_spec = env.count("LIFELINE_FAULTS") ? env.at("LIFELINE_FAULTS") : "";
+  if (!faults_spec.empty())
+    if (std::string on = init_faults(faults_spec, log); !on.empty())
       log.write(LogLevel::warn, "fault injection enabled: " + on);
   asio::io_context io(1);
   SystemRandom random;
@@ -343,6 +344,15 @@ int run(int argc, char** argv) {
       Env fresh_env = environment_with_file(args, warnings);
       auto fresh = parse_gateway_config(args, fresh_env);
       for (const auto& w : warnings) log.write(LogLevel::warn, "SIGHUP: " + w);
+      // Fault windows (lifeline-soak): a changed LIFELINE_FAULTS replaces the set.
+      std::string fresh_faults =
+          fresh_env.count("LIFELINE_FAULTS") ? fresh_env.at("LIFELINE_FAULTS") : "";
+      if (fresh_faults != faults_spec) {
+        faults_spec = fresh_faults;
+        std::string on = init_faults(faults_spec, log);
+        log.write(LogLevel::warn, on.empty() ? std::string("SIGHUP: fault injection off")
+                                             : "SIGHUP: fault injection now " + on);
+      }
       for (const auto& w : fresh.warnings) log.write(LogLevel::warn, "SIGHUP: " + w);
       if (fresh.error) {
         log.write(LogLevel::error, "SIGHUP: " + *fresh.error + "; nothing changed");

@@ -1,5 +1,7 @@
 #include "runtime/gateway/ws_server.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -12,6 +14,7 @@
 #include <iterator>
 
 #include "core/keepalive.hpp"
+#include "runtime/gateway/faults.hpp"
 #include "runtime/gateway/unsent_budget.hpp"
 #include "runtime/gateway/web_assets.hpp"
 
@@ -221,6 +224,8 @@ class WsConnection final : public ConnectionSink,
 
   void send(std::string text) override {
     if (!open_ || closing_) return;
+    if (text.find("\"id\"") != std::string::npos && fault("lifeline/plant/drop-reply"))
+      return;  // planted bug (faults.hpp)
     auto change = queue_.size() >= max_queued_frames ? UnsentBudget::Change::overflow
                                                      : budget_.add(text.size());
     if (change == UnsentBudget::Change::overflow) {
@@ -512,6 +517,7 @@ void WsServer::Impl::accept() {
       // second one.
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      if (fault("lifeline/plant/leak-fd")) (void)::dup(socket.native_handle());  // planted bug
       if (static_cast<std::int64_t>(*live) >= opt.max_connections)
         refuse_busy(std::move(socket));
       else

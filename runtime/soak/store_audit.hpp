@@ -1,0 +1,30 @@
+// The store audit: reads the gateway's SQLite file directly (never through the
+// gateway) and checks it against what the clients were told.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/soak/load.hpp"
+
+namespace lifeline::soak {
+
+struct StoreReport {
+  bool opened = false;
+  std::string integrity = "not checked";  // "ok", or what PRAGMA integrity_check said
+  std::int64_t checked = 0;               // acknowledged entries looked up
+  std::int64_t lost = 0;                  // acknowledged, but absent (or another command)
+  std::int64_t duplicated = 0;            // a unique command stored more than once
+  std::int64_t sessions_open = 0;         // sessions with no recorded end
+  std::vector<std::string> examples;      // the first few problems, for the log
+};
+
+StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks);
+
+// Planted for the audits' own tests (tests/integration/test_soak.py): a store that lost
+// an acknowledged entry, and one that holds an entry twice. Returns false if it could not.
+bool plant_lost_entry(const std::string& db_path, const Ack& ack);
+bool plant_duplicate_entry(const std::string& db_path, const Ack& ack);
+
+}  // namespace lifeline::soak
