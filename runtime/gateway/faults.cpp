@@ -9,11 +9,17 @@
 namespace lifeline::runtime {
 
 namespace {
-constexpr const char* all_points[] = {
-    "lifeline/spawn/pipe",  "lifeline/spawn/fork",  "lifeline/spawn/pidfd",
-    "lifeline/write",       "lifeline/read",        "lifeline/store/start",
-    "lifeline/store/end",   "lifeline/store/append", "lifeline/store/read",
-    "lifeline/plant/leak-fd", "lifeline/plant/drop-reply"};
+constexpr const char* all_points[] = {"lifeline/spawn/pipe",
+                                      "lifeline/spawn/fork",
+                                      "lifeline/spawn/pidfd",
+                                      "lifeline/write",
+                                      "lifeline/read",
+                                      "lifeline/store/start",
+                                      "lifeline/store/end",
+                                      "lifeline/store/append",
+                                      "lifeline/store/read",
+                                      "lifeline/plant/leak-fd",
+                                      "lifeline/plant/drop-reply"};
 }  // namespace
 
 std::string init_faults(const std::string& spec, Log& log) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <boost/asio/signal_set.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -94,15 +95,39 @@ std::string beside_me(const std::string& name) {
 }
 
 // Returns the token and where it was written ("" when given on the command line).
+// A generated token outlives restarts: a gateway that crashes and is restarted (by
+// systemd, or by lifeline-soak every few seconds) must not lock out every client whose
+// sessions it kept. It is reused only from a regular 0600 file of ours holding 32+ hex
+// digits; anything else is replaced.
+std::string reusable_token(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return "";
+  struct stat st {};
+  char buf[129] = {};
+  ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+                      (st.st_mode & 077) == 0
+                  ? ::read(fd, buf, sizeof buf - 1)
+                  : -1;
+  close(fd);
+  if (n <= 0) return "";
+  std::string token(buf, static_cast<std::size_t>(n));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  bool hex = token.size() >= 32 && std::all_of(token.begin(), token.end(), [](char c) {
+               return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+             });
+  return hex ? token : "";
+}
+
 std::pair<std::string, std::string> ensure_token(const GatewayConfig& cfg, Random& random) {
   if (!cfg.token.empty()) return {cfg.token, ""};
+  std::string path = cfg.state_dir + "/token";
+  if (std::string kept = reusable_token(path); !kept.empty()) return {kept, path};
   std::string token;
   char hex[17];
   for (int i = 0; i < 2; ++i) {
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(random.next()));
     token += hex;
   }
-  std::string path = cfg.state_dir + "/token";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
   fchmod(fd, 0600);

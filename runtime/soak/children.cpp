@@ -171,8 +171,9 @@ NginxProxy start_nginx(const std::string& dir, int upstream_port, double read_ti
        << "  }\n"
        << "}\n";
   conf.close();
-  std::vector<std::string> argv = {"/usr/sbin/nginx", "-p", dir, "-c", dir + "/nginx.conf", "-e",
-                                   dir + "/error.log", "-g", "daemon off;"};
+  std::vector<std::string> argv = {
+      "/usr/sbin/nginx",  "-p", dir,          "-c", dir + "/nginx.conf", "-e",
+      dir + "/error.log", "-g", "daemon off;"};
   auto a = c_strings(argv);
   pid_t pid = fork();
   if (pid == 0) {

@@ -61,7 +61,8 @@ std::string base64(const std::string& in) {
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
     for (int s : {18, 12, 6, 0}) out += digits[(v >> s) & 63];
   }
   if (i < in.size()) {
@@ -354,10 +355,10 @@ enum class Scenario {
   spawning_worker,
 };
 constexpr std::pair<Scenario, int> mix[] = {
-    {Scenario::lifecycle, 30},       {Scenario::resume_within_grace, 10},
+    {Scenario::lifecycle, 30},         {Scenario::resume_within_grace, 10},
     {Scenario::resume_after_grace, 4}, {Scenario::reset_mid_command, 8},
-    {Scenario::half_open, 3},        {Scenario::slow_reader, 4},
-    {Scenario::long_command, 6},     {Scenario::reset_session_mid_command, 8},
+    {Scenario::half_open, 3},          {Scenario::slow_reader, 4},
+    {Scenario::long_command, 6},       {Scenario::reset_session_mid_command, 8},
     {Scenario::escaping_terminal, 12}, {Scenario::spawning_worker, 10},
 };
 
@@ -564,17 +565,25 @@ awaitable<void> Load::Impl::user(int uid) {
           co_await c->call("pty.write", params("pty_id", pty, "data", base64(escaping_shell_line)));
           co_await u.pause(200, 1200);
           switch (u.roll(0, 3)) {
-            case 0: co_await c->call("pty.close", params("pty_id", pty)); [[fallthrough]];
-            case 1: co_await c->call("session.close", params("session_id", sid)); co_await c->close(); break;
-            case 2: c->reset(); break;
-            default: co_await c->close(); break;  // close_on_disconnect ends it
+            case 0:
+              co_await c->call("pty.close", params("pty_id", pty));
+              [[fallthrough]];
+            case 1:
+              co_await c->call("session.close", params("session_id", sid));
+              co_await c->close();
+              break;
+            case 2:
+              c->reset();
+              break;
+            default:
+              co_await c->close();
+              break;  // close_on_disconnect ends it
           }
           done = true;
           break;
         }
         case Scenario::spawning_worker: {
-          if (!co_await u.create(*c, u.roll(0, 1) == 1, sid, key))
-            break;
+          if (!co_await u.create(*c, u.roll(0, 1) == 1, sid, key)) break;
           bool ok = co_await u.exec(*c, sid, key, "/spawn 2");
           ok = ok && co_await u.exec(*c, sid, key, "/spawn 1 --setsid");
           if (u.roll(0, 1)) {
@@ -619,7 +628,9 @@ void Load::start() {
   });
 }
 
-void Load::set_gate(bool open) { impl_->gate_open = open; }
+void Load::set_gate(bool open) {
+  impl_->gate_open = open;
+}
 
 bool Load::stop(double timeout_s) {
   impl_->stopping = true;

@@ -28,9 +28,11 @@ struct Target {
 struct LoadOptions {
   int clients = 8;
   std::uint64_t seed = 1;
-  double orphan_grace_s = 3;      // the gateway's --orphan-grace
-  double ping_window_s = 4;       // --ping-interval + --ping-timeout: a half-open peer's bound
-  double request_timeout_s = 30;  // a request open this long on a live connection: unanswered
+  double orphan_grace_s = 3;  // the gateway's --orphan-grace
+  double ping_window_s = 4;   // --ping-interval + --ping-timeout: a half-open peer's bound
+  // A request open this long on a live connection is unanswered: the gateway answers
+  // within --slash-timeout (5 s in a soak) plus the worker's escalation.
+  double request_timeout_s = 15;
 };
 
 // One transcript entry a client was told is stored (slash.exec answered with a seq).
@@ -45,13 +47,13 @@ struct Ack {
 struct ClientView {
   std::int64_t requests = 0;
   std::int64_t replies = 0;
-  std::int64_t error_replies = 0;     // legitimate under faults and kills
+  std::int64_t error_replies = 0;                    // legitimate under faults and kills
   std::map<std::int64_t, std::int64_t> error_codes;  // code -> replies
-  std::int64_t ended_unanswered = 0;  // the connection ended first: allowed
-  std::int64_t unanswered = 0;        // violation: no reply on a connection that stayed open
-  std::int64_t duplicate_replies = 0; // violation
-  std::int64_t unknown_replies = 0;   // violation: a reply to no request of ours
-  std::int64_t malformed = 0;         // violation: a frame that is not JSON
+  std::int64_t ended_unanswered = 0;                 // the connection ended first: allowed
+  std::int64_t unanswered = 0;          // violation: no reply on a connection that stayed open
+  std::int64_t duplicate_replies = 0;   // violation
+  std::int64_t unknown_replies = 0;     // violation: a reply to no request of ours
+  std::int64_t malformed = 0;           // violation: a frame that is not JSON
   std::int64_t half_open_survived = 0;  // violation: a silent peer's session outlived its bound
 };
 

@@ -88,9 +88,9 @@ struct Options {
 constexpr double orphan_grace_s = 3, ping_interval_s = 2, ping_timeout_s = 2;
 
 const char* const fault_points[] = {
-    "lifeline/spawn/pipe",  "lifeline/spawn/fork",   "lifeline/spawn/pidfd",
-    "lifeline/read",        "lifeline/write",        "lifeline/store/append",
-    "lifeline/store/read",  "lifeline/store/start",  "lifeline/store/end"};
+    "lifeline/spawn/pipe", "lifeline/spawn/fork",  "lifeline/spawn/pidfd",
+    "lifeline/read",       "lifeline/write",       "lifeline/store/append",
+    "lifeline/store/read", "lifeline/store/start", "lifeline/store/end"};
 
 std::int64_t count_fds(int pid) {
   std::error_code ec;
@@ -310,7 +310,8 @@ void Soak::store_check(const char* when) {
     violation(std::string("store: cannot open ") + db_ + " " + when);
     return;
   }
-  if (r.integrity != "ok") violation(std::string("store integrity_check ") + when + ": " + r.integrity);
+  if (r.integrity != "ok")
+    violation(std::string("store integrity_check ") + when + ": " + r.integrity);
   lost_ = std::max(lost_, r.lost);
   duplicated_ = std::max(duplicated_, r.duplicated);
   for (const auto& e : r.examples) std::printf("  store %s: %s\n", when, e.c_str());
@@ -402,12 +403,13 @@ void Soak::audit(bool print) {
   last_fds_ = fds;
   last_rss_ = rss;
   if (print) {
-    std::printf("[%6.1fs] lifecycles %lld (cut short %lld), kills %lld, faults %lld, processes %d "
-                "(unowned %d, zombies %d), fds %lld, rss %.1f MiB, sessions %lld\n",
-                t, static_cast<long long>(c.lifecycles), static_cast<long long>(c.aborted),
-                static_cast<long long>(kills_), static_cast<long long>(faults_), s.processes,
-                s.unowned, s.zombies, static_cast<long long>(fds), static_cast<double>(rss) / 1024,
-                static_cast<long long>(sessions));
+    std::printf(
+        "[%6.1fs] lifecycles %lld (cut short %lld), kills %lld, faults %lld, processes %d "
+        "(unowned %d, zombies %d), fds %lld, rss %.1f MiB, sessions %lld\n",
+        t, static_cast<long long>(c.lifecycles), static_cast<long long>(c.aborted),
+        static_cast<long long>(kills_), static_cast<long long>(faults_), s.processes, s.unowned,
+        s.zombies, static_cast<long long>(fds), static_cast<double>(rss) / 1024,
+        static_cast<long long>(sessions));
     std::fflush(stdout);
   }
 }
@@ -415,14 +417,16 @@ void Soak::audit(bool print) {
 int Soak::run(const char* argv0) {
   bool own_gateway = o_.url.empty();
   std::string mode = o_.url.empty() ? (o_.via_nginx ? "through nginx" : "direct") : o_.url;
-  std::printf("lifeline-soak: seed %llu, %d clients, %.0f s, kills every %.0f s, faults %.2f, "
-              "%s%s%s\n",
-              static_cast<unsigned long long>(o_.seed), o_.clients, o_.duration, o_.kill_every,
-              o_.faults, mode.c_str(), o_.plant.empty() ? "" : ", planted: ", o_.plant.c_str());
-  std::printf("  replay: lifeline-soak --seed %llu --clients %d --duration %.0f --kill-every %.0f "
-              "--faults %.2f%s\n",
-              static_cast<unsigned long long>(o_.seed), o_.clients, o_.duration, o_.kill_every,
-              o_.faults, o_.via_nginx ? " --via-nginx" : "");
+  std::printf(
+      "lifeline-soak: seed %llu, %d clients, %.0f s, kills every %.0f s, faults %.2f, "
+      "%s%s%s\n",
+      static_cast<unsigned long long>(o_.seed), o_.clients, o_.duration, o_.kill_every, o_.faults,
+      mode.c_str(), o_.plant.empty() ? "" : ", planted: ", o_.plant.c_str());
+  std::printf(
+      "  replay: lifeline-soak --seed %llu --clients %d --duration %.0f --kill-every %.0f "
+      "--faults %.2f%s\n",
+      static_cast<unsigned long long>(o_.seed), o_.clients, o_.duration, o_.kill_every, o_.faults,
+      o_.via_nginx ? " --via-nginx" : "");
   std::fflush(stdout);
   series_ = std::make_unique<soak::Series>(o_.out);
 
@@ -440,7 +444,7 @@ int Soak::run(const char* argv0) {
     db_ = state_ + "/lifeline.db";
     std::filesystem::create_directories(home_);
     if (o_.plant == "fd") base_faults_ = "lifeline/plant/leak-fd";
-    if (o_.plant == "unanswered") base_faults_ = "lifeline/plant/drop-reply=0.02";
+    if (o_.plant == "unanswered") base_faults_ = "lifeline/plant/drop-reply=0.05";
     write_fault_spec("");
     cmd_.exe = !o_.gateway.empty()
                    ? o_.gateway
@@ -450,12 +454,15 @@ int Soak::run(const char* argv0) {
       std::snprintf(num, sizeof num, "%g", s);
       return std::string(num);
     };
-    cmd_.args = {"--state-dir",     state_,     "--env-file",       env_file_,
-                 "--orphan-grace",  seconds(orphan_grace_s),
-                 "--ping-interval", seconds(ping_interval_s),
-                 "--ping-timeout",  seconds(ping_timeout_s),
-                 "--slash-timeout", "5",        "--pty-cmd",        "/bin/sh",
-                 "--max-unsent-bytes", "1048576", "--allowed-host", "127.0.0.1"};
+    cmd_.args = {"--state-dir",        state_,
+                 "--env-file",         env_file_,
+                 "--orphan-grace",     seconds(orphan_grace_s),
+                 "--ping-interval",    seconds(ping_interval_s),
+                 "--ping-timeout",     seconds(ping_timeout_s),
+                 "--slash-timeout",    "5",
+                 "--pty-cmd",          "/bin/sh",
+                 "--max-unsent-bytes", "1048576",
+                 "--allowed-host",     "127.0.0.1"};
     cmd_.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home_, "LANG=C.UTF-8",
                 "LIFELINE_WATCHDOG_POLL_S=0.2", "LIFELINE_WATCHDOG_GRACE_S=1"};
     for (const char* keep : {"LIFELINE_CGROUPS", "LIFELINE_SYNC"})
@@ -515,10 +522,11 @@ int Soak::run(const char* argv0) {
       load_->set_gate(true);
     }
     if (!planted_process && now() > 3 && (o_.plant == "process" || o_.plant == "zombie")) {
-      plant_escapee(home_, o_.plant == "process" ? "exec sleep 100000"
-                                                 : "sleep 0.1 & exec sleep 100000");
+      plant_escapee(home_,
+                    o_.plant == "process" ? "exec sleep 100000" : "sleep 0.1 & exec sleep 100000");
       planted_process = true;
-      std::printf("  planted: an escaped %s\n", o_.plant == "process" ? "process" : "zombie's parent");
+      std::printf("  planted: an escaped %s\n",
+                  o_.plant == "process" ? "process" : "zombie's parent");
     }
     if (own_gateway) faults_tick();
     if (own_gateway && now() >= next_kill) {
@@ -558,7 +566,8 @@ int Soak::run(const char* argv0) {
     }
     if (stat_of(stats, "sessions_live") != 0 || stat_of(stats, "workers_live") != 0 ||
         stat_of(stats, "ptys_live") != 0)
-      violation("the gateway did not go quiet: " + (stats ? stats->dump() : std::string("no stats")));
+      violation("the gateway did not go quiet: " +
+                (stats ? stats->dump() : std::string("no stats")));
     // The gateway's fds now against those it had when it started with nothing: the least
     // seen over 3 s (the audit's own connection takes a moment to go).
     std::int64_t least = count_fds(gw_.pid());
@@ -594,7 +603,8 @@ int Soak::run(const char* argv0) {
     for (const auto& leak : s.leaked_now) violation("left after the gateway stopped: " + leak);
     (void)gone_pid;
     std::string cg = lifeline::runtime::own_cgroup2_dir();
-    std::string our_cgroup = cg.empty() ? "" : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_);
+    std::string our_cgroup =
+        cg.empty() ? "" : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_);
     if (!our_cgroup.empty() && std::filesystem::exists(our_cgroup))
       violation("cgroup left behind: " + our_cgroup);
     store_check("at the end");
@@ -605,25 +615,32 @@ int Soak::run(const char* argv0) {
   }
   auto view = load_->view();
   auto counters = load_->counters();
-  if (view.unanswered) violation(std::to_string(view.unanswered) + " requests never answered on a live connection");
-  if (view.duplicate_replies) violation(std::to_string(view.duplicate_replies) + " requests answered twice");
-  if (view.unknown_replies) violation(std::to_string(view.unknown_replies) + " replies to no request");
+  if (view.unanswered)
+    violation(std::to_string(view.unanswered) + " requests never answered on a live connection");
+  if (view.duplicate_replies)
+    violation(std::to_string(view.duplicate_replies) + " requests answered twice");
+  if (view.unknown_replies)
+    violation(std::to_string(view.unknown_replies) + " replies to no request");
   if (view.malformed) violation(std::to_string(view.malformed) + " frames that are not JSON");
   if (view.half_open_survived)
-    violation(std::to_string(view.half_open_survived) + " half-open peers' sessions outlived ping interval + timeout");
+    violation(std::to_string(view.half_open_survived) +
+              " half-open peers' sessions outlived ping interval + timeout");
   if (lost_) violation(std::to_string(lost_) + " acknowledged entries lost");
   if (duplicated_) violation(std::to_string(duplicated_) + " entries stored twice");
-  if (fd_growth) violation("the quiet gateway holds " + std::to_string(fd_growth) + " more fds than at its start");
+  if (fd_growth)
+    violation("the quiet gateway holds " + std::to_string(fd_growth) +
+              " more fds than at its start");
 
-  std::printf("clients: %lld requests, %lld answered (%lld errors), %lld cut by a closed "
-              "connection; %lld connects (%lld failed), %lld resumes, %lld terminals, "
-              "%lld half-open peers checked; %lld acknowledged entries checked\n",
-              static_cast<long long>(view.requests), static_cast<long long>(view.replies),
-              static_cast<long long>(view.error_replies), static_cast<long long>(view.ended_unanswered),
-              static_cast<long long>(counters.connects), static_cast<long long>(counters.connect_failures),
-              static_cast<long long>(counters.resumes), static_cast<long long>(counters.terminals),
-              static_cast<long long>(counters.half_open_checked),
-              static_cast<long long>(load_->acks().size()));
+  std::printf(
+      "clients: %lld requests, %lld answered (%lld errors), %lld cut by a closed "
+      "connection; %lld connects (%lld failed), %lld resumes, %lld terminals, "
+      "%lld half-open peers checked; %lld acknowledged entries checked\n",
+      static_cast<long long>(view.requests), static_cast<long long>(view.replies),
+      static_cast<long long>(view.error_replies), static_cast<long long>(view.ended_unanswered),
+      static_cast<long long>(counters.connects), static_cast<long long>(counters.connect_failures),
+      static_cast<long long>(counters.resumes), static_cast<long long>(counters.terminals),
+      static_cast<long long>(counters.half_open_checked),
+      static_cast<long long>(load_->acks().size()));
   if (!view.error_codes.empty()) {
     std::string codes;
     for (auto [code, n] : view.error_codes)
@@ -651,12 +668,13 @@ int Soak::run(const char* argv0) {
     else
       std::printf("scratch kept: %s (gateway.log, state/)\n", scratch_.c_str());
   }
-  std::printf("soak: %lld lifecycles, %lld gateway kills, %lld faults, leaked processes %lld, "
-              "zombies %lld, fd growth %lld, lost acknowledged entries %lld: %s\n",
-              static_cast<long long>(counters.lifecycles), static_cast<long long>(kills_),
-              static_cast<long long>(faults_), static_cast<long long>(leaked),
-              static_cast<long long>(zombies), static_cast<long long>(fd_growth),
-              static_cast<long long>(lost_), pass ? "PASS" : "FAIL");
+  std::printf(
+      "soak: %lld lifecycles, %lld gateway kills, %lld faults, leaked processes %lld, "
+      "zombies %lld, fd growth %lld, lost acknowledged entries %lld: %s\n",
+      static_cast<long long>(counters.lifecycles), static_cast<long long>(kills_),
+      static_cast<long long>(faults_), static_cast<long long>(leaked),
+      static_cast<long long>(zombies), static_cast<long long>(fd_growth),
+      static_cast<long long>(lost_), pass ? "PASS" : "FAIL");
   (void)fail_reasons;
   return pass ? 0 : 1;
 }

@@ -84,8 +84,8 @@ ProcessSample ProcessAudit::sample(double now_s, int gateway_pid, const std::set
     bool ours = is_ours(p);
     if (!ours && zombie) {
       auto parent = t.by_pid.find(p.ppid);
-      ours = p.ppid == gateway_pid ||
-             (parent != t.by_pid.end() && parent->second.pid != soak_pid_ && is_ours(parent->second));
+      ours = p.ppid == gateway_pid || (parent != t.by_pid.end() &&
+                                       parent->second.pid != soak_pid_ && is_ours(parent->second));
     }
     if (!ours) continue;
     ++s.processes;

@@ -13,9 +13,10 @@ Series::Series(std::string dir) : dir_(std::move(dir)) {
   std::filesystem::create_directories(dir_);
   csv_ = std::fopen((dir_ + "/soak.csv").c_str(), "w");
   if (csv_)
-    std::fputs("t_s,lifecycles,kills,faults,processes,unowned,zombies,fds,rss_kib,sessions,ptys,"
-               "connections\n",
-               csv_);
+    std::fputs(
+        "t_s,lifecycles,kills,faults,processes,unowned,zombies,fds,rss_kib,sessions,ptys,"
+        "connections\n",
+        csv_);
 }
 
 Series::~Series() {
@@ -34,8 +35,12 @@ void Series::add(const SeriesRow& r) {
   std::fflush(csv_);
 }
 
-void Series::mark_kill(double t_s, bool graceful) { kills_.emplace_back(t_s, graceful); }
-void Series::mark_fault_window(double from_s, double to_s) { faults_.emplace_back(from_s, to_s); }
+void Series::mark_kill(double t_s, bool graceful) {
+  kills_.emplace_back(t_s, graceful);
+}
+void Series::mark_fault_window(double from_s, double to_s) {
+  faults_.emplace_back(from_s, to_s);
+}
 
 std::string Series::plot(const std::string& title) const {
   if (dir_.empty() || rows_.empty()) return "";
@@ -48,7 +53,8 @@ std::string Series::plot(const std::string& title) const {
   const Panel panels[] = {
       {"processes (the gateway's children; red: unowned)", "#1f77b4",
        [](const SeriesRow& r) { return static_cast<double>(r.processes); }},
-      {"gateway open fds", "#2ca02c", [](const SeriesRow& r) { return static_cast<double>(r.fds); }},
+      {"gateway open fds", "#2ca02c",
+       [](const SeriesRow& r) { return static_cast<double>(r.fds); }},
       {"gateway RSS (MiB)", "#9467bd",
        [](const SeriesRow& r) { return static_cast<double>(r.rss_kib) / 1024.0; }},
   };
@@ -63,7 +69,8 @@ std::string Series::plot(const std::string& title) const {
       << "' font-family='sans-serif' font-size='12'>\n"
       << "<rect width='100%' height='100%' fill='white'/>\n"
       << "<text x='" << left << "' y='24' font-size='15'>" << title << "</text>\n"
-      << "<text x='" << left << "' y='40' fill='#555'>red lines: gateway SIGKILL; orange: "
+      << "<text x='" << left
+      << "' y='40' fill='#555'>red lines: gateway SIGKILL; orange: "
          "SIGTERM restart; shaded: fault windows</text>\n";
   for (int p = 0; p < n_panels; ++p) {
     int y0 = top + p * (panel + gap) + 10;
@@ -78,7 +85,8 @@ std::string Series::plot(const std::string& title) const {
           << "' fill='#ffdd88' opacity='0.5'/>\n";
     for (const auto& [t, graceful] : kills_)
       svg << "<line x1='" << x_of(t) << "' x2='" << x_of(t) << "' y1='" << y0 << "' y2='"
-          << y0 + panel << "' stroke='" << (graceful ? "orange" : "red") << "' stroke-width='1'/>\n";
+          << y0 + panel << "' stroke='" << (graceful ? "orange" : "red")
+          << "' stroke-width='1'/>\n";
     svg << "<rect x='" << left << "' y='" << y0 << "' width='" << plot_w << "' height='" << panel
         << "' fill='none' stroke='#888'/>\n";
     for (int tick = 0; tick <= 4; ++tick) {

@@ -35,7 +35,9 @@ std::string text_at(sqlite3_stmt* s, int col) {
 }
 
 // Commands that the load makes unique per user (see load.cpp): each may be stored once.
-bool unique_command(const std::string& c) { return c.rfind("/echo ", 0) == 0; }
+bool unique_command(const std::string& c) {
+  return c.rfind("/echo ", 0) == 0;
+}
 
 }  // namespace
 
@@ -47,12 +49,13 @@ StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db.get(), "PRAGMA integrity_check", -1, &s, nullptr) == SQLITE_OK) {
     r.integrity.clear();
-    while (sqlite3_step(s) == SQLITE_ROW) r.integrity += (r.integrity.empty() ? "" : "; ") + text_at(s, 0);
+    while (sqlite3_step(s) == SQLITE_ROW)
+      r.integrity += (r.integrity.empty() ? "" : "; ") + text_at(s, 0);
     if (r.integrity.empty()) r.integrity = "no answer";
   }
   sqlite3_finalize(s);
 
-  std::unordered_map<std::string, std::string> by_entry;  // key \n seq -> command
+  std::unordered_map<std::string, std::string> by_entry;      // key \n seq -> command
   std::map<std::pair<std::string, std::string>, int> copies;  // (key, command) -> rows
   if (sqlite3_prepare_v2(db.get(), "SELECT session_key, seq, command FROM transcript", -1, &s,
                          nullptr) == SQLITE_OK) {
