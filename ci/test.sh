@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-default_stages=(deps lint format build unit sim integration browser package asan fuzz tidy guards mutants)
+default_stages=(deps lint format build unit sim integration browser package soak asan fuzz tidy guards mutants)
 [[ "${WITH_TSAN:-0}" == 1 ]] && default_stages+=(tsan)
 if (($# > 0)); then stages=("$@"); else stages=("${default_stages[@]}"); fi
 

@@ -3,9 +3,12 @@
 // second, disconnect -> worker tree reaped, gateway SIGKILL -> every worker gone, and
 // memory per idle session and per worker. Figures are printed with a baseline measured
 // in the same run (a bare fork/exec/kill/reap of /bin/sleep) where one makes sense.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +26,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -143,12 +147,18 @@ struct Gateway {
 
 class Client {
  public:
-  Client(asio::io_context& io, int port, const std::string& token) : ws_(io) {
+  // hello: the server greets first (lifeline's gateway.ready; websocketd says nothing).
+  Client(asio::io_context& io, int port, const std::string& token, bool hello = true) : ws_(io) {
     tcp::resolver r(io);
     asio::connect(ws_.next_layer(), r.resolve("127.0.0.1", std::to_string(port)));
     ws_.next_layer().set_option(tcp::no_delay(true));
-    ws_.handshake("127.0.0.1", "/ws?token=" + token);
-    read();  // gateway.ready
+    websocket::response_type res;
+    beast::error_code ec;
+    ws_.handshake(res, "127.0.0.1:" + std::to_string(port), "/ws?token=" + token, ec);
+    if (ec)
+      throw std::runtime_error("handshake with port " + std::to_string(port) + ": " +
+                               std::to_string(res.result_int()) + " " + res.body());
+    if (hello) read();  // gateway.ready
   }
   Json read() {
     beast::flat_buffer b;
@@ -238,25 +248,212 @@ double bare_commit_p50_us(const std::string& dir, bool power_safe) {
   return v.empty() ? -1 : percentiles(v).p50;
 }
 
+// --peers: one client, one run, three servers. Each lifecycle spawns one process per
+// connection and ends with it gone: for websocketd, connect (spawns the echo worker),
+// one request, close; for lifeline, connect, session.create, slash.exec (spawns the
+// slash worker), session.close, close.
+struct Lifecycles {
+  double per_second;
+  long count;
+};
+
+template <typename Body>
+Lifecycles lifecycles(int port, const std::string& token, int clients, double seconds, Body body) {
+  bool hello = !token.empty();
+  std::atomic<long> done{0}, failed{0};
+  std::vector<std::thread> threads;
+  auto t0 = Clock::now();
+  auto end = t0 + std::chrono::duration<double>(seconds);
+  std::string first_error;
+  std::mutex m;
+  for (int i = 0; i < clients; ++i)
+    threads.emplace_back([&] {
+      asio::io_context tio;
+      while (Clock::now() < end) {
+        try {
+          Client c(tio, port, token, hello);
+          body(c);
+          c.close();
+          ++done;
+        } catch (const std::exception& e) {
+          ++failed;
+          std::lock_guard lock(m);
+          if (first_error.empty()) first_error = e.what();
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  if (failed)
+    std::printf("  (%ld lifecycles failed, first: %s)\n", failed.load(), first_error.c_str());
+  return {done.load() / (ms_since(t0) / 1000), done.load()};
+}
+
+Percentiles round_trips(int port, const std::string& token, double seconds,
+                        const std::string& method, const Json& params) {
+  asio::io_context io;
+  Client c(io, port, token, !token.empty());
+  for (int i = 0; i < 50; ++i) c.call(method, params);  // warm
+  std::vector<double> v;
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    auto t0 = Clock::now();
+    c.call(method, params);
+    v.push_back(ms_since(t0) * 1000.0);
+  }
+  c.close();
+  return percentiles(v);
+}
+
+int start_websocketd(const std::string& echo, int& port) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  close(s);
+  std::string port_arg = "--port=" + std::to_string(port);
+  int pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execlp("websocketd", "websocketd", port_arg.c_str(), "--address=127.0.0.1", "--loglevel=fatal",
+           echo.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 400; ++i) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    bool up = connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(c);
+    if (up) return pid;
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ::kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+int run_peers(const std::string& dir, int clients, double seconds) {
+  std::string echo = dir + "/lifeline-line-echo";
+  int ws_port = 0;
+  int ws_pid = start_websocketd(echo, ws_port);
+  if (ws_pid < 0) {
+    std::printf("lifeline-bench --peers: websocketd did not start (apt-get install websocketd)\n");
+    return 2;
+  }
+  std::string state_base =
+      std::filesystem::temp_directory_path() / ("lifeline-bench-" + std::to_string(getpid()));
+  Gateway full, normal;
+  unsetenv("LIFELINE_SYNC");
+  full.start(dir + "/lifeline-gateway", state_base + "-full");
+  setenv("LIFELINE_SYNC", "normal", 1);
+  normal.start(dir + "/lifeline-gateway", state_base + "-normal");
+  unsetenv("LIFELINE_SYNC");
+  std::printf(
+      "lifeline-bench --peers: the same C++ client (Beast, synchronous), %d clients, %.1f s "
+      "per measurement\n  websocketd %s running lifeline-line-echo; lifeline with "
+      "synchronous=FULL (full) and NORMAL (normal)\n",
+      clients, seconds, "(Debian)");
+
+  Json echo_req = {{"text", "x"}};
+  std::printf("  measuring websocketd lifecycles\n");
+  std::fflush(stdout);
+  auto ws_life =
+      lifecycles(ws_port, "", clients, seconds, [&](Client& c) { c.call("echo", echo_req); });
+  auto gw_life = [&](Gateway& g) {
+    return lifecycles(g.port, g.token, clients, seconds, [](Client& c) {
+      std::string sid = c.call("session.create")["result"]["session_id"];
+      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+      c.call("session.close", {{"session_id", sid}});
+    });
+  };
+  auto full_life = gw_life(full);
+  auto normal_life = gw_life(normal);
+  std::printf(
+      "lifecycles per second (connect, spawn a worker, one request, close, worker gone):\n"
+      "  websocketd     %8.0f/s (%ld)\n"
+      "  lifeline full  %8.0f/s (%ld)  %.2fx websocketd\n"
+      "  lifeline normal%8.0f/s (%ld)  %.2fx websocketd\n",
+      ws_life.per_second, ws_life.count, full_life.per_second, full_life.count,
+      full_life.per_second / ws_life.per_second, normal_life.per_second, normal_life.count,
+      normal_life.per_second / ws_life.per_second);
+
+  auto ws_rt = round_trips(ws_port, "", seconds, "echo", echo_req);
+  // One connection holds the session and measures: a session is bound to its connection.
+  auto warm = [&](Gateway& g) {
+    asio::io_context io;
+    Client c(io, g.port, g.token);
+    std::string sid = c.call("session.create")["result"]["session_id"];
+    c.call("slash.exec", {{"session_id", sid}, {"command", "/echo warm"}});
+    for (int i = 0; i < 50; ++i)
+      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+    std::vector<double> v;
+    auto end = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < end) {
+      auto t0 = Clock::now();
+      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+      v.push_back(ms_since(t0) * 1000.0);
+    }
+    c.close();
+    return percentiles(v);
+  };
+  auto full_rt = warm(full);
+  auto normal_rt = warm(normal);
+  double commit_full = bare_commit_p50_us(full.state, true);
+  std::printf(
+      "warm round trip (websocketd: a line echoed by its worker; lifeline: slash.exec "
+      "/echo through its worker and the store):\n"
+      "  websocketd       p50 %6.0f us, p99 %6.0f us\n"
+      "  lifeline normal  p50 %6.0f us, p99 %6.0f us  (p50 %.2fx websocketd)\n"
+      "  lifeline full    p50 %6.0f us, p99 %6.0f us  (one fsync'd commit each; a bare "
+      "fsync'd SQLite commit on this disk: p50 %.0f us)\n",
+      ws_rt.p50, ws_rt.p99, normal_rt.p50, normal_rt.p99, normal_rt.p50 / ws_rt.p50, full_rt.p50,
+      full_rt.p99, commit_full);
+  ::kill(ws_pid, SIGTERM);
+  waitpid(ws_pid, nullptr, 0);
+  full.stop();
+  normal.stop();
+  std::filesystem::remove_all(full.state);
+  std::filesystem::remove_all(normal.state);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int clients = 4;
   double seconds = 5;
+  bool peers = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--clients" && i + 1 < argc)
+    if (a == "--peers")
+      peers = true;
+    else if (a == "--clients" && i + 1 < argc)
       clients = std::max(1, std::atoi(argv[++i]));
     else if (a == "--seconds" && i + 1 < argc)
       seconds = std::max(0.5, std::atof(argv[++i]));
     else {
       std::printf(
-          "usage: lifeline-bench [--clients N] [--seconds S]\n"
-          "Starts its own gateway (beside this binary) on a free loopback port.\n");
+          "usage: lifeline-bench [--clients N] [--seconds S] [--peers]\n"
+          "Starts its own gateway (beside this binary) on a free loopback port.\n"
+          "--peers: the same client against websocketd (with lifeline-line-echo) and\n"
+          "lifeline with LIFELINE_SYNC full and normal: lifecycles/s and warm round trips.\n");
       return a == "--help" ? 0 : 2;
     }
   }
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  if (peers) try {
+      return run_peers(std::filesystem::path(argv[0]).parent_path().string(), clients, seconds);
+    } catch (const std::exception& e) {
+      std::printf("lifeline-bench --peers: %s\n", e.what());
+      return 1;
+    }
   std::string exe = (std::filesystem::path(argv[0]).parent_path() / "lifeline-gateway").string();
   std::string state =
       std::filesystem::temp_directory_path() / ("lifeline-bench-" + std::to_string(getpid()));
