@@ -1,5 +1,6 @@
 #include "sim/processes.hpp"
 
+#include "core/strays.hpp"
 #include "sim/world.hpp"
 
 namespace lifeline::sim {
@@ -119,9 +120,12 @@ std::string WorkerProgram::spawn_background(int n, bool setsid) {
   for (int i = 0; i < n; ++i) {
     int pid = w_.kernel.spawn(pid_, grandchild_options(setsid));
     if (pid < 0) return "fork: Resource temporarily unavailable";
-    bool double_fork = setsid && w_.config.cgroups && w_.rng.chance(50);
-    w_.kernel.run(pid, std::make_unique<SleeperProgram>(w_, pid, double_fork), 0);
+    // A setsid'd double fork is reachable only through a cgroup; one that stays in the
+    // worker's group only through the group kill of the worker's exit (core/strays.hpp).
+    bool double_fork = setsid ? w_.config.cgroups && w_.rng.chance(50) : w_.rng.chance(25);
+    w_.kernel.run(pid, std::make_unique<SleeperProgram>(w_, pid, double_fork, !setsid), 0);
     children_.push_back({pid, w_.kernel.find(pid)->inc});
+    forked_ = true;
   }
   return "";
 }
@@ -141,13 +145,18 @@ void WorkerProgram::finish_exit(int code) {
   Kernel& k = w_.kernel;
   const Process* me = self();
   int pgid = me->pgid, cgroup = me->cgroup;
-  // Our own children first (setsid escapees included), then the rest of our group,
-  // then our cgroup if we have one of our own (ourselves included: we are leaving).
+  // The production policy (core/strays.hpp): whom, in what order. The model only
+  // reports the facts and acts, as the runtime worker does.
+  std::vector<int> mine;
   for (auto& [pid, inc] : children_)
-    if (const Process* c = k.find(pid); c && c->inc == inc) k.kill(pid, SimSignal::kill);
-  for (int pid : k.group_members(pgid))
-    if (pid != pid_) k.kill(pid, SimSignal::kill);
-  if (cgroup != 0) k.cgroup_kill(cgroup);
+    if (const Process* c = k.find(pid); c && c->inc == inc) mine.push_back(pid);
+  for (int pid : worker_exit_plan(pid_, /*forked=*/false, mine, {}, false).kill)
+    k.kill(pid, SimSignal::kill);
+  bool forked = forked_;
+  auto plan = worker_exit_plan(pid_, forked, mine,
+                               forked ? k.group_members(pgid) : std::vector<int>{}, cgroup != 0);
+  for (int pid : plan.kill) k.kill(pid, SimSignal::kill);
+  if (plan.kill_own_cgroup) k.cgroup_kill(cgroup);
   k.exit(pid_, code);
 }
 
@@ -182,8 +191,8 @@ void WorkerProgram::write(LogLevel, std::string_view message) {
 
 void SleeperProgram::on_start() {
   if (!double_fork_) return;
-  SpawnOptions o = grandchild_options(true);
-  o.name = "double-forked";
+  SpawnOptions o = grandchild_options(!in_group_);
+  o.name = in_group_ ? "double-forked-in-group" : "double-forked";
   int pid = w_.kernel.spawn(pid_, o);
   if (pid > 0) w_.kernel.run(pid, std::make_unique<SleeperProgram>(w_, pid, false), 0);
   w_.kernel.exit(pid_, 0);

@@ -61,7 +61,8 @@ class WorkerProgram final : public Program, public WorkerHost, public ParentProb
   std::vector<std::uint64_t> expected_files_;
   SimClock clock_;
   std::unique_ptr<WorkerLoop> loop_;
-  std::vector<std::pair<int, Incarnation>> children_;  // what /spawn made
+  std::vector<std::pair<int, Incarnation>> children_;  // what /spawn made, until reaped
+  bool forked_ = false;  // ever: what made is in our group or cgroup even once reaped
   Millis exit_delay_ = 0;
   bool exiting_ = false;
   bool stdin_open_ = true;
@@ -71,14 +72,17 @@ class WorkerProgram final : public Program, public WorkerHost, public ParentProb
 // double_fork it leaves a setsid great-grandchild behind and exits at once.
 class SleeperProgram final : public Program {
  public:
-  SleeperProgram(World& world, int pid, bool double_fork)
-      : w_(world), pid_(pid), double_fork_(double_fork) {}
+  // double_fork: start a sleeper and exit, leaving it to the nearest subreaper; it
+  // escapes with setsid() unless in_group (then only the worker's group still holds it).
+  SleeperProgram(World& world, int pid, bool double_fork, bool in_group = false)
+      : w_(world), pid_(pid), double_fork_(double_fork), in_group_(in_group) {}
   void on_start() override;
 
  private:
   World& w_;
   int pid_;
   bool double_fork_;
+  bool in_group_;
 };
 
 // The PTY's shell: echoes what it reads, dies on the hangup.

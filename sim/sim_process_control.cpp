@@ -1,8 +1,10 @@
 #include "sim/sim_process_control.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "core/recovery.hpp"
+#include "core/strays.hpp"
 #include "sim/gateway_program.hpp"
 #include "sim/processes.hpp"
 #include "sim/world.hpp"
@@ -297,18 +299,24 @@ void SimProcessControl::on_sigchld() {
       exits.push_back({id, p->status});
     }
   }
-  // Strays: escaped descendants reparented to us. Kill the live ones, reap the dead.
+  // Strays: escaped descendants reparented to us. Whom to kill and reap is the core's
+  // decision (core/strays.hpp), the same the runtime makes.
+  std::vector<ProcStat> kids;
+  std::set<int> ours;
   for (int pid : k.children_of(pid_)) {
-    if (tracked.count(pid)) continue;
     const Process* p = k.find(pid);
-    if (!p->zombie) {
-      ++strays_killed_;
-      ++w_.counters.strays_killed;
-      w_.trace("stray.kill", "\"pid\":" + std::to_string(pid));
-      k.kill(pid, SimSignal::kill);
-    }
-    if (const Process* q = k.find(pid); q && q->zombie) k.reap(pid_, pid, q->inc);
+    kids.push_back(ProcStat{pid, p->zombie ? 'Z' : 'S', pid_, p->pgid, 0, 1});
+    if (tracked.count(pid)) ours.insert(pid);
   }
+  StrayDecision strays = stray_decision(kids, ours);
+  for (int pid : strays.kill) {
+    ++strays_killed_;
+    ++w_.counters.strays_killed;
+    w_.trace("stray.kill", "\"pid\":" + std::to_string(pid));
+    k.kill(pid, SimSignal::kill);
+  }
+  for (int pid : strays.reap)
+    if (const Process* q = k.find(pid); q && q->zombie) k.reap(pid_, pid, q->inc);
   for (auto it = cgroups_to_remove_.begin(); it != cgroups_to_remove_.end();)
     it = k.remove_cgroup(*it) ? cgroups_to_remove_.erase(it) : it + 1;
   for (auto& [id, status] : exits) {

@@ -77,8 +77,41 @@ void World::on_process_exit(const Process& p, Program* program) {
     counters.sessions_finalized += g->core().counters().finalized;
   net.gateway_died(p.inc);
   store.crash(p.inc);
+  arm_orphan_deadline();
   restart_pending_ = true;
   sched.after(restart_delay_, 0, [this] { boot_gateway(); });
+}
+
+// DESIGN.md's deadline for an orphaned worker, checked per obligation from the event that
+// starts it (the gateway's death), not once at the end: within watchdog poll + grace (+
+// one more poll for the detection, + a slow exit where the swarm allows one) the worker
+// and everything of its tree are gone, whether or not a successor has started meanwhile.
+// Terminals are left out: simrun does not model their supervisor yet. Without cgroups
+// only the worker's process group is in its reach: a setsid'd escapee is out of it (the
+// gap README states), and only the successor's sweep of the ledger's trees remains.
+void World::arm_orphan_deadline() {
+  std::map<std::uint64_t, int> worker_group;  // origin -> the worker's pgid
+  for (const auto& [pid, q] : kernel.processes())
+    if (!q.zombie && q.name == "slash-worker" && q.origin != 0) worker_group[q.origin] = q.pgid;
+  std::vector<std::pair<int, Incarnation>> tree;
+  for (const auto& [pid, q] : kernel.processes()) {
+    auto w = worker_group.find(q.origin);
+    if (!q.zombie && w != worker_group.end() && (config.cgroups || q.pgid == w->second))
+      tree.emplace_back(pid, q.inc);
+  }
+  if (tree.empty()) return;
+  Millis bound = 2 * config.worker.watchdog_poll + config.worker.watchdog_grace +
+                 (config.workers_exit_slowly ? 3000 : 0) + 50;
+  sched.after(bound, 0, [this, tree, bound] {
+    for (const auto& [pid, inc] : tree)
+      if (kernel.alive(inc)) {
+        const Process* q = kernel.find(pid);
+        return violate("an orphaned worker's tree is gone within poll + grace",
+                       "pid " + std::to_string(pid) + " (" + (q ? q->name : "?") +
+                           ") of a dead gateway's worker tree is alive " + std::to_string(bound) +
+                           " ms after the gateway died");
+      }
+  });
 }
 
 void World::execute(const Step& step) {

@@ -123,6 +123,7 @@ class World {
   void check_settled(bool drained);
   void settle(Millis until);
   Millis settle_window() const;
+  void arm_orphan_deadline();
 
   WorldOptions options_;
   Trace trace_;

@@ -101,6 +101,7 @@ struct Gateway {
     if (pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     pid = fork();
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);  // a bench that crashes leaves no gateway behind
       dup2(err[1], 2);
       int devnull = open("/dev/null", O_RDWR);
       dup2(devnull, 0);
@@ -317,6 +318,7 @@ int start_websocketd(const std::string& echo, int& port) {
   std::string port_arg = "--port=" + std::to_string(port);
   int pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);

@@ -11,11 +11,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <deque>
 #include <set>
 
+#include "core/strays.hpp"
 #include "runtime/common/proc_info.hpp"
 #include "runtime/common/stop_and_join.hpp"
 #include "runtime/gateway/child_launch.hpp"
@@ -521,30 +523,31 @@ void PosixProcessControl::resize(ChildId id, int cols, int rows) {
 
 void PosixProcessControl::reap_strays() {
   if (cgroups_) cgroups_->retry_removals();
-  std::set<int> known;
-  for (const auto& [id, c] : children_) known.insert(c->pid);
-  std::vector<int> unknown;
-  for (int pid : children_of(getpid()))
-    if (!known.count(pid)) unknown.push_back(pid);
-  if (unknown.empty()) return;
+  std::set<int> ours;
+  for (const auto& [id, c] : children_) ours.insert(c->pid);
+  std::vector<int> pids = children_of(getpid());
+  if (std::all_of(pids.begin(), pids.end(), [&](int pid) { return ours.count(pid) > 0; })) return;
   // A pid listed above existed before this lock: if the spawner made it, it is in
   // launched_ by now (the spawner holds the lock from its clone to that insert).
   std::lock_guard lock(launch_mu_);
-  for (int pid : unknown) {
-    if (launched_.count(pid)) continue;
-    // Not spawned by us: an escapee whose parent died and that was reparented to us.
-    auto st = read_proc_stat(pid);
-    if (st && st->state != 'Z') {
-      kill(pid, SIGKILL);
-      // A stray may take a while to die: it is counted and logged once, not per sweep.
-      if (strays_dying_.insert(pid).second) {
-        ++strays_killed_;
-        log_.write(LogLevel::warn, "killed stray pid " + std::to_string(pid) +
-                                       " (an escaped grandchild reparented to the gateway)");
-      }
+  ours.insert(launched_.begin(), launched_.end());
+  std::vector<ProcStat> unknown;
+  for (int pid : pids)
+    if (!ours.count(pid))
+      if (auto st = read_proc_stat(pid)) unknown.push_back(*st);
+  // Whom to kill and reap is the core's decision (core/strays.hpp), the simulator's too.
+  StrayDecision strays = stray_decision(unknown, ours);
+  for (int pid : strays.kill) {
+    kill(pid, SIGKILL);
+    // A stray may take a while to die: it is counted and logged once, not per sweep.
+    if (strays_dying_.insert(pid).second) {
+      ++strays_killed_;
+      log_.write(LogLevel::warn, "killed stray pid " + std::to_string(pid) +
+                                     " (an escaped grandchild reparented to the gateway)");
     }
-    if (waitpid(pid, nullptr, WNOHANG) == pid) strays_dying_.erase(pid);
   }
+  for (int pid : strays.reap)
+    if (waitpid(pid, nullptr, WNOHANG) == pid) strays_dying_.erase(pid);
 }
 
 }  // namespace lifeline::runtime

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,7 +75,8 @@ int GatewayProcess::start(const GatewayCommand& cmd, int port) {
   auto e = c_strings(envv);
   pid_t pid = fork();
   if (pid == 0) {
-    setpgid(0, 0);  // the soak's own Ctrl-C must not reach it: the soak decides
+    setpgid(0, 0);                     // the soak's own Ctrl-C must not reach it: the soak decides
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // a soak that dies takes its gateway with it
     dup2(err[1], 2);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
@@ -178,6 +180,7 @@ NginxProxy start_nginx(const std::string& dir, int upstream_port, double read_ti
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // nginx's master stops its workers on TERM
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "core/strays.hpp"
 #include "runtime/common/proc_info.hpp"
 
 namespace lifeline::runtime {
@@ -68,20 +70,18 @@ void PosixWorkerHost::reap_children() {
 }
 
 void PosixWorkerHost::exit_with_containment(int code) {
-  // Our own children first (setsid escapees included: their pids are still ours,
-  // unreaped), then every other member of our group. Never ourselves: we exit.
-  for (int pid : children_) kill(pid, SIGKILL);
-  // Only our descendants can be in our group or our cgroup (we lead the one, and the
-  // gateway's spawn put nobody else in either): if we never forked, both hold only us -
-  // spare the /proc scans. Most workers never fork; this is on every session's exit.
-  if (!forked_) _exit(code);
+  // Whom, and in what order, is the core's decision (core/strays.hpp); this only reads
+  // the facts and acts. Our own children are killed before the group is read, so that
+  // none of them forks past the scan.
   pid_t self = getpid();
-  for (int pid : pids_in_group(getpgrp()))
-    if (pid != self) kill(pid, SIGKILL);
-  // Where the gateway gave us a cgroup of our own, it holds every descendant, however
-  // far it escaped: kill it all, ourselves included (we are leaving anyway).
+  std::vector<int> mine(children_.begin(), children_.end());
+  for (int pid : worker_exit_plan(self, /*forked=*/false, mine, {}, false).kill) kill(pid, SIGKILL);
+  if (!forked_) _exit(code);  // the plan kills nothing more: spare the /proc scans
   std::string cg = own_cgroup2_dir();
-  if (cg.find("/lifeline-") != std::string::npos) {
+  auto plan = worker_exit_plan(self, forked_, mine, pids_in_group(getpgrp()),
+                               cg.find("/lifeline-") != std::string::npos);
+  for (int pid : plan.kill) kill(pid, SIGKILL);
+  if (plan.kill_own_cgroup) {
     int fd = ::open((cg + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
       ssize_t ignored = ::write(fd, "1", 1);

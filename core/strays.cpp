@@ -1,0 +1,29 @@
+#include "core/strays.hpp"
+
+namespace lifeline {
+
+StrayDecision stray_decision(const std::vector<ProcStat>& children, const std::set<int>& ours) {
+  std::set<int> kill, reap;
+  for (const auto& c : children) {
+    if (c.pid <= 1 || ours.count(c.pid)) continue;
+    if (c.state != 'Z') kill.insert(c.pid);
+    reap.insert(c.pid);
+  }
+  return {{kill.begin(), kill.end()}, {reap.begin(), reap.end()}};
+}
+
+WorkerExitPlan worker_exit_plan(int self, bool forked, const std::vector<int>& children,
+                                const std::vector<int>& group_members, bool in_own_cgroup) {
+  WorkerExitPlan plan;
+  std::set<int> planned;
+  auto add = [&](int pid) {
+    if (pid > 1 && pid != self && planned.insert(pid).second) plan.kill.push_back(pid);
+  };
+  for (int pid : children) add(pid);
+  if (!forked) return plan;
+  for (int pid : group_members) add(pid);
+  plan.kill_own_cgroup = in_own_cgroup;
+  return plan;
+}
+
+}  // namespace lifeline
