@@ -66,9 +66,15 @@ class Gateway final : public ProcessEvents {
   void on_child_output(ChildId child, std::string_view bytes) override;
   void on_child_exit(ChildId child, int status) override;
 
-  // Tears every session down (reason shutdown) and calls done once every child is
-  // reaped and released. Messages after this get an error.
-  void shutdown(std::function<void()> done);
+  // Tears every session down (reason shutdown) and calls done(true) once every child is
+  // reaped and released - or done(false) when shutdown_deadline() passes first: a child
+  // stuck beyond every escalation (uninterruptible sleep) must not keep the gateway from
+  // exiting forever. done is called once. Messages after this get an error.
+  void shutdown(std::function<void(bool clean)> done);
+  // The whole escalation ladder, four KILL waits, and 5 s for the store to flush.
+  Millis shutdown_deadline() const {
+    return config_.hup_wait + config_.term_wait + 4 * config_.kill_wait + 5000;
+  }
 
   // Introspection (tests, simulator, metrics).
   std::vector<SessionPtr> sessions() const;  // live (non-finalized), by creation
@@ -187,7 +193,8 @@ class Gateway final : public ProcessEvents {
   bool shutting_down_ = false;
   int spawns_in_flight_ = 0;
   std::int64_t ptys_starting_ = 0;  // pty spawns in flight, for --max-ptys
-  std::function<void()> shutdown_done_;
+  std::function<void(bool)> shutdown_done_;
+  TimerId shutdown_timer_ = 0;
   void maybe_finish_shutdown();
 };
 

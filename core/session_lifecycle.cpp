@@ -131,22 +131,34 @@ bool Gateway::make_room() {
   return static_cast<std::int64_t>(registry_.size()) < config_.max_sessions;
 }
 
-void Gateway::shutdown(std::function<void()> done) {
+void Gateway::shutdown(std::function<void(bool clean)> done) {
+  if (shutting_down_) return;  // the first caller is told; a second has nothing to wait for
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
   if (reaper_timer_) {
     clock_.cancel(reaper_timer_);
     reaper_timer_ = 0;
   }
+  shutdown_timer_ = clock_.after(shutdown_deadline(), [this] {
+    shutdown_timer_ = 0;
+    if (!shutdown_done_) return;
+    log_.write(LogLevel::error, "shutdown deadline passed with " +
+                                    std::to_string(children_.size()) + " children still alive");
+    auto given_up = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    given_up(false);
+  });
   for (const auto& s : sessions()) teardown(s, EndReason::shutdown);
   maybe_finish_shutdown();
 }
 
 void Gateway::maybe_finish_shutdown() {
   if (!shutting_down_ || !shutdown_done_ || children_.size() != 0 || spawns_in_flight_ != 0) return;
+  if (shutdown_timer_) clock_.cancel(shutdown_timer_);
+  shutdown_timer_ = 0;
   auto done = std::move(shutdown_done_);
   shutdown_done_ = nullptr;
-  done();
+  done(true);
 }
 
 // ---------------------------------------------------------------- the funnel

@@ -37,12 +37,13 @@ void GatewayProgram::on_signal(SimSignal sig) {
   if (sig != SimSignal::term || shutting_down_) return;
   shutting_down_ = true;
   w_.trace("gateway.shutdown", "\"pid\":" + std::to_string(pid_));
-  core_->shutdown([this] {
-    // Every child reaped and released: close the connections and exit 0.
+  core_->shutdown([this](bool clean) {
+    // Every child reaped and released (clean), or the core's deadline passed: close the
+    // connections and exit 0, or 3 as the runtime does.
     std::vector<ConnId> conns;
     for (auto& [id, link] : links_) conns.push_back(id);
     for (ConnId c : conns) drop(c, "shutdown");
-    w_.kernel.exit(pid_, 0);
+    w_.kernel.exit(pid_, clean ? 0 : 3);
   });
 }
 

@@ -52,6 +52,9 @@ void World::boot_gateway() {
   SpawnOptions o;
   o.name = "gateway";
   o.new_session = true;
+  // SIGTERM is the graceful shutdown (GatewayProgram::on_signal), as in the runtime; the
+  // swarm's term_gateway step used to kill it outright, so that path never ran.
+  o.on_term = Disposition::handle;
   int pid = kernel.spawn(1, o);
   if (pid < 0) {  // the PID space is full of leftovers: try again shortly
     restart_pending_ = true;
@@ -75,6 +78,11 @@ void World::on_process_exit(const Process& p, Program* program) {
         "\"pid\":" + std::to_string(p.pid) + ",\"status\":" + std::to_string(p.status));
   if (auto* g = static_cast<GatewayProgram*>(program))
     counters.sessions_finalized += g->core().counters().finalized;
+  // Every simulated child dies of SIGKILL: a SIGTERMed gateway that gave up on its
+  // shutdown deadline (status 3) gave up too early.
+  if (p.status == 3)
+    violate("shutdown completes within its deadline",
+            "the gateway exited 3: its shutdown deadline passed with children still alive");
   net.gateway_died(p.inc);
   store.crash(p.inc);
   arm_orphan_deadline();

@@ -339,7 +339,6 @@ int run(int argc, char** argv) {
   std::unique_ptr<WsServer> server;
   std::shared_ptr<StdioConnection> stdio;
   bool stopping = false;
-  TimerId deadline = 0;
   int exit_status = 0;
   auto stop = [&](const char* why) {
     if (stopping) return;
@@ -347,15 +346,16 @@ int run(int argc, char** argv) {
     log.write(LogLevel::info, std::string("shutting down: ") + why);
     sd_notify(std::string("STOPPING=1\nSTATUS=shutting down: ") + why);
     if (server) server->stop();
-    gateway.shutdown([&] {
-      log.write(LogLevel::info, "every session torn down and every child reaped");
+    // The core decides when the shutdown is over, or given up (its deadline): a child
+    // stuck beyond every escalation must not keep us from exiting forever.
+    gateway.shutdown([&](bool clean) {
+      if (clean) {
+        log.write(LogLevel::info, "every session torn down and every child reaped");
+      } else {
+        log.write(LogLevel::error, "exiting with children still alive (status 3)");
+        exit_status = 3;
+      }
       sigchld.cancel();
-      io.stop();
-    });
-    // A child stuck beyond every escalation must not keep us from exiting forever.
-    deadline = clock.after(cfg.hup_wait + cfg.term_wait + 4 * cfg.kill_wait + 5000, [&] {
-      log.write(LogLevel::error, "shutdown deadline passed with children still alive; exiting");
-      exit_status = 3;
       io.stop();
     });
   };
@@ -444,7 +444,6 @@ int run(int argc, char** argv) {
   io.run();
   // Let every pending handler finish while the objects it refers to still exist: drop
   // the connections, cancel the signal waits, and drain.
-  if (deadline) clock.cancel(deadline);
   sigchld.cancel();
   terminate.cancel();
   hangup.cancel();

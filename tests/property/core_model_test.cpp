@@ -353,7 +353,7 @@ RC_GTEST_PROP(CoreModel, InvariantsHoldUnderRandomInterleavings, ()) {
   }
   // Shutdown leaves nothing behind.
   bool done = false;
-  sut.h.gw->shutdown([&] { done = true; });
+  sut.h.gw->shutdown([&](bool clean) { done = clean; });
   for (int round = 0; round < 10 && !done; ++round) {
     while (sut.h.w.procs.pending_spawns()) sut.h.w.procs.complete_spawn();
     sut.h.w.advance(10'000);

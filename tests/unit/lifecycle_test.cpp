@@ -2,6 +2,8 @@
 // core with hand-driven ports. Test names carry the rule or the catalogue entry.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "tests/support/harness.hpp"
 
 namespace lifeline::testing {
@@ -59,7 +61,7 @@ TEST(Rule1_TeardownFunnel, EveryPathCountsItsReason) {
   ConnId e = h.connect();
   h.create(e);
   h.create(e, false);
-  h.gw->shutdown([] {});  // shutdown, twice
+  h.gw->shutdown([](bool) {});  // shutdown, twice
   h.w.settle();
   const auto& reaped = h.gw->counters().ended_by_reason;
   EXPECT_EQ(reaped[int(EndReason::client_close)], 1);
@@ -509,6 +511,23 @@ TEST(Catalogue, EagerPerSessionWorkersRegression_WorkersStartOnDemand) {
   EXPECT_TRUE(h.w.procs.all().empty());
 }
 
+TEST(Catalogue, ShutdownGivesUpAtItsDeadlineOnAnUnkillableChild) {
+  Harness h;
+  ConnId c = h.connect();
+  std::string a = h.create(c);
+  h.w.procs.next_behaviour = {.dies_on_hup = false, .dies_on_term = false, .dies_on_kill = false};
+  warm_worker(h, c, a);
+  std::optional<bool> clean;
+  h.gw->shutdown([&](bool ok) { clean = ok; });
+  h.w.advance(h.gw->shutdown_deadline() - 1);
+  EXPECT_FALSE(clean) << "the ladder and its KILL retries get their whole time";
+  h.w.advance(1);
+  ASSERT_TRUE(clean);
+  EXPECT_FALSE(*clean) << "a child stuck in uninterruptible sleep: the shutdown is given up";
+  h.gw->shutdown([&](bool) { ADD_FAILURE() << "a second shutdown is not reported again"; });
+  h.w.advance(h.gw->shutdown_deadline() * 2);
+}
+
 TEST(Catalogue, ShutdownTearsEverythingDownAndReportsWhenDone) {
   Harness h;
   ConnId c = h.connect();
@@ -518,7 +537,7 @@ TEST(Catalogue, ShutdownTearsEverythingDownAndReportsWhenDone) {
   h.send(c, "slash.exec", {{"session_id", b}, {"command", "/echo x"}});
   h.w.settle();  // b's spawn is still in flight
   bool done = false;
-  h.gw->shutdown([&] { done = true; });
+  h.gw->shutdown([&](bool clean) { done = clean; });
   h.w.settle();
   EXPECT_FALSE(done) << "children are still dying and a spawn is in flight";
   h.w.procs.complete_spawn();
