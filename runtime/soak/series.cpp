@@ -51,8 +51,8 @@ std::string Series::plot(const std::string& title) const {
     std::function<double(const SeriesRow&)> value;
   };
   const Panel panels[] = {
-      {"processes (the gateway's children; red: unowned)", "#1f77b4",
-       [](const SeriesRow& r) { return static_cast<double>(r.processes); }},
+      {"processes (the gateway's children; red: unowned or zombie, a leak only past --settle)",
+       "#1f77b4", [](const SeriesRow& r) { return static_cast<double>(r.processes); }},
       {"gateway open fds", "#2ca02c",
        [](const SeriesRow& r) { return static_cast<double>(r.fds); }},
       {"gateway RSS (MiB)", "#9467bd",
