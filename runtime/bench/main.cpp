@@ -267,6 +267,7 @@ Lifecycles lifecycles(int port, const std::string& token, int clients, double se
   auto end = t0 + std::chrono::duration<double>(seconds);
   std::string first_error;
   std::mutex m;
+  threads.reserve(static_cast<std::size_t>(clients));
   for (int i = 0; i < clients; ++i)
     threads.emplace_back([&] {
       asio::io_context tio;
@@ -311,8 +312,11 @@ int start_websocketd(const std::string& echo, int& port) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(s);
+    return -1;
+  }
   port = ntohs(a.sin_port);
   close(s);
   std::string port_arg = "--port=" + std::to_string(port);
