@@ -388,6 +388,10 @@ struct User {
   awaitable<bool> exec(Load::Impl::Conn& c, std::string sid, std::string key, std::string command);
   awaitable<bool> create(Load::Impl::Conn& c, bool close_on_disconnect, std::string& sid,
                          std::string& key);
+  // session.resume of sid on c (live, or from the store: the key stays), one more
+  // command, session.close. True when all of it was answered.
+  awaitable<bool> resume_and_close(Load::Impl::Conn& c, std::string sid, std::string key,
+                                   const char* tag, bool read_history);
 };
 
 awaitable<bool> User::exec(Load::Impl::Conn& c, std::string sid, std::string key,
@@ -410,6 +414,18 @@ awaitable<bool> User::create(Load::Impl::Conn& c, bool close_on_disconnect, std:
   sid = string_at(res, "session_id");
   key = string_at(res, "session_key");
   co_return !sid.empty() && !key.empty();
+}
+
+awaitable<bool> User::resume_and_close(Load::Impl::Conn& c, std::string sid, std::string key,
+                                       const char* tag, bool read_history) {
+  auto r = co_await c.call("session.resume", params("session_id", sid));
+  std::string live = string_at(result_of(r), "session_id");
+  if (live.empty()) co_return false;
+  load.count([&] { ++load.counters.resumes; });
+  if (read_history) co_await c.call("session.history", params("session_key", key, "limit", 10));
+  co_await exec(c, live, key, unique(tag));
+  auto closed = co_await c.call("session.close", params("session_id", live));
+  co_return result_of(closed) != nullptr;
 }
 
 awaitable<void> Load::Impl::user(int uid) {
@@ -448,14 +464,7 @@ awaitable<void> Load::Impl::user(int uid) {
           c->reset();
           auto again = co_await connect();
           if (!again) break;
-          auto r = co_await again->call("session.resume", params("session_id", sid));
-          std::string live = string_at(result_of(r), "session_id");
-          if (!live.empty()) {
-            count([&] { ++counters.resumes; });
-            co_await u.exec(*again, live, key, u.unique("after-resume"));
-            auto closed = co_await again->call("session.close", params("session_id", live));
-            done = result_of(closed) != nullptr;
-          }
+          done = co_await u.resume_and_close(*again, sid, key, "after-resume", false);
           co_await again->close();
           break;
         }
@@ -466,15 +475,7 @@ awaitable<void> Load::Impl::user(int uid) {
           co_await sleep_for(millis(opt.orphan_grace_s + 1.5));
           auto again = co_await connect();
           if (!again) break;
-          auto r = co_await again->call("session.resume", params("session_id", sid));
-          std::string live = string_at(result_of(r), "session_id");
-          if (!live.empty()) {
-            count([&] { ++counters.resumes; });
-            co_await again->call("session.history", params("session_key", key, "limit", 10));
-            co_await u.exec(*again, live, key, u.unique("after-grace"));
-            auto closed = co_await again->call("session.close", params("session_id", live));
-            done = result_of(closed) != nullptr;
-          }
+          done = co_await u.resume_and_close(*again, sid, key, "after-grace", true);
           co_await again->close();
           break;
         }
