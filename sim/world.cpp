@@ -272,6 +272,18 @@ void World::check_safety() {
                   " is tracked but owned by no live session and not being torn down";
     });
     if (!unowned.empty()) return violate("every child is owned", unowned);
+    // The store and the registry agree: a live session's end was never asked of the
+    // store, and a history (session key) is continued by at most one live session.
+    std::map<std::string, std::string> live_by_key;
+    for (const auto& [id, s] : gw.registry()) {
+      if (store.end_requests().count(id))
+        return violate("the store and the registry agree",
+                       "session " + id + " is live, but its end was sent to the store");
+      if (auto [it, fresh] = live_by_key.emplace(s->key, id); !fresh)
+        return violate("the store and the registry agree",
+                       "history " + s->key + " is continued by two live sessions, " + it->second +
+                           " and " + id);
+    }
     for (const auto& [id, s] : gw.registry()) {
       if (s->finalized)
         return violate("active list is the live set", "finalized session " + s->id + " is listed");
