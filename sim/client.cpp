@@ -166,12 +166,16 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   }
   const Json& r = msg["result"];
   if (p.method == "session.create" || p.method == "session.resume") {
-    Known k{r.value("session_id", ""), r.value("session_key", key_of(p.session_id))};
+    Known k{r.value("session_id", ""), r.value("session_key", key_of(p.session_id)), conn_};
     if (k.id.empty()) return;
     if (p.method == "session.create") ++w_.counters.sessions_created;
     if (p.method == "session.resume") ++w_.counters.resumes_ok;
-    if (std::none_of(live_.begin(), live_.end(), [&](const Known& x) { return x.id == k.id; }))
+    auto known =
+        std::find_if(live_.begin(), live_.end(), [&](const Known& x) { return x.id == k.id; });
+    if (known == live_.end())
       live_.push_back(k);
+    else
+      known->conn = conn_;  // resumed here
     if (w_.session_keys.emplace(k.id, k.key).second) w_.session_ids.push_back(k.id);
   } else if (p.method == "session.close") {
     forget(p.session_id);

@@ -39,11 +39,19 @@ class SimClient {
     for (const auto& k : live_) ids.push_back(k.id);
     return ids;
   }
+  // Of those, the ones it was given (created or resumed) on its current connection.
+  std::vector<std::string> held_here() const {
+    std::vector<std::string> ids;
+    for (const auto& k : live_)
+      if (k.conn == conn_ && conn_ != 0) ids.push_back(k.id);
+    return ids;
+  }
 
  private:
   struct Known {
     std::string id;
     std::string key;
+    ConnId conn = 0;  // the connection it was created or resumed on
   };
   struct Pending {
     std::string method;

@@ -341,6 +341,17 @@ void World::check_settled(bool drained) {
                            std::to_string(*s->conn));
     }
   }
+  // The client's view of an end: a session it was given on the connection it still
+  // holds, and that ended meanwhile, was announced to it (session.closed), so that it
+  // let it go.
+  for (const auto& c : clients) {
+    if (c->conn() == 0 || !gw.connected(c->conn())) continue;
+    for (const auto& id : c->held_here())
+      if (!gw.find_session(id))
+        return violate("a bound client is told of its session's end",
+                       std::string(phase) + ", client on connection " + std::to_string(c->conn()) +
+                           " still believes it holds session " + id + ", which has ended");
+  }
   // Sessions: every detached one was resumed or reaped within its grace.
   for (const auto& s : gw.sessions()) {
     if (!s->conn)
