@@ -15,9 +15,11 @@ scratch_snapshot "$here" "$scratch"
 cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2" -DLIFELINE_WERROR=OFF \
   -DLIFELINE_RUNTIME=OFF -DLIFELINE_TESTS=OFF >/dev/null
 survived=0
+total=0
 printf '%-70s %8s %8s %s\n' "mutation" "seeds" "sweep s" "invariant -> minimized steps"
 while IFS='|' read -r file old new what; do
   [[ -z "$file" || "$file" == \#* ]] && continue
+  total=$((total + 1))
   scratch_mutate "$scratch" "$file" "$old" "$new"
   cmake --build "$scratch/build" --target simrun >"$scratch/build.log" 2>&1 || { tail -20 "$scratch/build.log"; exit 2; }
   start=$(date +%s%N)
@@ -45,5 +47,5 @@ while IFS='|' read -r file old new what; do
   fi
   scratch_restore "$scratch" "$file"
 done <"$here/sim/mutations.txt"
-echo "$survived mutation(s) survived"
+echo "$survived mutation(s) survived; killed $((total - survived)) of $total ($(( (total - survived) * 100 / (total > 0 ? total : 1) ))%) within $seeds seeds"
 [[ $survived -eq 0 ]]
