@@ -10,15 +10,28 @@ Keepalive::Keepalive(Clock& clock, Millis interval, Millis timeout, std::functio
       send_ping_(std::move(send_ping)),
       on_dead_(std::move(on_dead)) {}
 
+template <typename F>
+TimerId Keepalive::arm(Millis delay, TimerId Keepalive::*slot, F f) {
+  // The id is known only once after() returns: the callback reads it through a cell.
+  auto id = std::make_shared<TimerId>(0);
+  *id = clock_.after(delay, [weak = std::weak_ptr<Keepalive*>(self_), slot, id, f] {
+    auto self = weak.lock();
+    if (!self || (*self)->*slot != *id) return;  // gone, cancelled or replaced
+    ((*self)->*slot) = 0;
+    f(**self);
+  });
+  return *id;
+}
+
 void Keepalive::start() {
   if (dead_ || ping_timer_) return;
-  ping_timer_ = clock_.after(interval_, [this] { tick(); });
+  ping_timer_ = arm(interval_, &Keepalive::ping_timer_, [](Keepalive& k) { k.tick(); });
 }
 
 void Keepalive::tick() {
-  ping_timer_ = clock_.after(interval_, [this] { tick(); });
+  ping_timer_ = arm(interval_, &Keepalive::ping_timer_, [](Keepalive& k) { k.tick(); });
   if (deadline_timer_) return;  // one ping outstanding at a time
-  deadline_timer_ = clock_.after(timeout_, [this] { expire(); });
+  deadline_timer_ = arm(timeout_, &Keepalive::deadline_timer_, [](Keepalive& k) { k.expire(); });
   send_ping_();
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "core/ports.hpp"
 
@@ -36,6 +37,13 @@ class Keepalive {
   TimerId ping_timer_ = 0;
   TimerId deadline_timer_ = 0;
   bool dead_ = false;
+  // The Clock port lets a cancelled timer that was already due still fire: each
+  // callback holds this weakly and the id it was armed as, and does nothing once the
+  // Keepalive is gone or the timer was cancelled or replaced (found by simrun with a
+  // 20 ms ping interval: a link dropped in the instant its ping was due).
+  std::shared_ptr<Keepalive*> self_ = std::make_shared<Keepalive*>(this);
+  template <typename F>
+  TimerId arm(Millis delay, TimerId Keepalive::*slot, F f);
 };
 
 }  // namespace lifeline
