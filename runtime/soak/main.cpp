@@ -370,6 +370,7 @@ void Soak::faults_tick() {
 }
 
 void Soak::audit(bool print) {
+  soak::reap_all();  // our own exited children first: they are ours to reap, not leaks
   double t = now();
   int pid = gw_.pid();
   auto stats = load_->call_once("gateway.stats", 3);
@@ -558,6 +559,7 @@ int Soak::run(const char* argv0) {
     double quiet_by = now() + orphan_grace_s + 20;
     std::optional<Json> stats;
     while (now() < quiet_by) {
+      soak::reap_all();
       stats = load_->call_once("gateway.stats", 3);
       if (stat_of(stats, "sessions_live") == 0 && stat_of(stats, "workers_live") == 0 &&
           stat_of(stats, "ptys_live") == 0)

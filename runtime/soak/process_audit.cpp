@@ -81,6 +81,10 @@ ProcessSample ProcessAudit::sample(double now_s, int gateway_pid, const std::set
   std::set<Key> unowned_now, zombies_now;
   for (const auto& [pid, p] : t.by_pid) {
     bool zombie = p.state == 'Z';
+    // The soak's own children (orphans of a killed gateway come to it) are reaped by the
+    // soak itself (reap_all before every sample): one caught between its exit and that
+    // reap is not a leak of the gateway's.
+    if (zombie && p.ppid == soak_pid_) continue;
     bool ours = is_ours(p);
     if (!ours && zombie) {
       auto parent = t.by_pid.find(p.ppid);
