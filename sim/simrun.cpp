@@ -47,6 +47,8 @@ const char* usage_text =
     "  --trace FILE              write the trace as JSON lines ('-': stdout)\n"
     "  --seconds S               bench duration (default 10)\n"
     "  --quiet                   print only failures and the summary\n"
+    "  --deep                    deep seeds: 6-12 clients, 25,000-40,000 steps (about 10^5\n"
+    "                            events), gateway kills and restarts on; any mode above\n"
     "  --help                    this text\n"
     "exit status: 0 all passed, 1 an invariant failed, 2 usage error\n";
 
@@ -135,6 +137,7 @@ struct Options {
   std::string scenario;
   double seconds = 10;
   bool quiet = false;
+  bool deep = false;
 };
 
 bool parse_u64(const std::string& s, std::uint64_t& out) {
@@ -222,6 +225,8 @@ std::optional<Options> parse(int argc, char** argv, std::string& error) {
         error = "--seconds needs a number in (0, 3600]";
         return std::nullopt;
       }
+    } else if (a == "--deep") {
+      o.deep = true;
     } else if (a == "--quiet") {
       o.quiet = true;
     } else {
@@ -276,8 +281,8 @@ void print_ok(const RunResult& r) {
 }
 
 int run_one(const Options& o) {
-  SwarmConfig config = generate_swarm(o.seed);
-  std::vector<Step> steps = generate_steps(o.seed, config);
+  SwarmConfig config = generate_swarm(o.seed, o.deep);
+  std::vector<Step> steps = generate_steps(o.seed, config, o.deep);
   std::cout << "seed " << o.seed << ": " << config.describe() << " steps=" << steps.size() << "\n";
   TraceFile t(o.trace_file);
   WorldOptions wo;
@@ -296,11 +301,11 @@ int run_one(const Options& o) {
   return 0;
 }
 
-RunResult quick(std::uint64_t seed) {
-  SwarmConfig config = generate_swarm(seed);
+RunResult quick(std::uint64_t seed, bool deep) {
+  SwarmConfig config = generate_swarm(seed, deep);
   WorldOptions wo;
   wo.keep_recent = false;
-  return run_once(seed, config, generate_steps(seed, config), wo);
+  return run_once(seed, config, generate_steps(seed, config, deep), wo);
 }
 
 int run_sweep(const Options& o) {
@@ -313,7 +318,7 @@ int run_sweep(const Options& o) {
       std::uint64_t seed = next.fetch_add(1);
       if (seed > o.last || seed > first_failure.load()) return;
       in_flight[slot] = seed;
-      RunResult r = quick(seed);
+      RunResult r = quick(seed, o.deep);
       in_flight[slot] = 0;
       events += r.events;
       if (r.ok) {
@@ -345,10 +350,11 @@ int run_sweep(const Options& o) {
 }
 
 int run_determinism(const Options& o) {
+  bool deep = o.deep;
   int bad = 0;
   for (std::uint64_t seed = o.first; seed <= o.last; ++seed) {
-    SwarmConfig config = generate_swarm(seed);
-    std::vector<Step> steps = generate_steps(seed, config);
+    SwarmConfig config = generate_swarm(seed, deep);
+    std::vector<Step> steps = generate_steps(seed, config, deep);
     std::ostringstream a, b;
     WorldOptions wa, wb;
     wa.trace_out = &a;
@@ -386,8 +392,8 @@ int run_determinism(const Options& o) {
 }
 
 int run_minimize(const Options& o) {
-  SwarmConfig config = generate_swarm(o.seed);
-  std::vector<Step> steps = generate_steps(o.seed, config);
+  SwarmConfig config = generate_swarm(o.seed, o.deep);
+  std::vector<Step> steps = generate_steps(o.seed, config, o.deep);
   Runner runner = [&](const std::vector<Step>& candidate) {
     return run_isolated(o.seed, config, candidate);
   };
@@ -490,7 +496,7 @@ int run_bench(const Options& o) {
   std::uint64_t seeds = 0, events = 0, lifecycles = 0, failures = 0;
   std::int64_t simulated = 0;
   for (std::uint64_t seed = 1; wall < o.seconds; ++seed) {
-    RunResult r = quick(seed);
+    RunResult r = quick(seed, o.deep);
     ++seeds;
     events += r.events;
     lifecycles += static_cast<std::uint64_t>(r.counters.sessions_finalized);

@@ -172,7 +172,7 @@ std::string SwarmConfig::describe() const {
   return out;
 }
 
-SwarmConfig generate_swarm(std::uint64_t seed) {
+SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
   Rng r(seed ^ 0x5157a4b1d3c2e1f0ULL);
   SwarmConfig c;
   c.clients = static_cast<int>(r.between(1, 6));
@@ -234,10 +234,15 @@ SwarmConfig generate_swarm(std::uint64_t seed) {
     g.ping_timeout =
         std::max<Millis>(2 * c.quantum, (g.ping_timeout + c.quantum / 2) / c.quantum * c.quantum);
   }
+  if (deep) {
+    c.clients = static_cast<int>(r.between(6, 12));
+    c.gateway_kills = true;  // several restarts in one long uptime
+    if (!c.cgroups && c.setsid_escapees) c.worker_crashes = false;  // the limit above
+  }
   return c;
 }
 
-std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c) {
+std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool deep) {
   Rng r(seed ^ 0xa0761d6478bd642fULL);
   struct Weighted {
     StepKind kind;
@@ -271,6 +276,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c) {
 
   std::vector<Step> steps;
   int n = static_cast<int>(r.between(10, 150));
+  if (deep) n = static_cast<int>(r.between(25'000, 40'000));
   Millis t = 0;
   for (int i = 0; i < n; ++i) {
     // Bursts of same-instant steps make races; pauses let timers run.

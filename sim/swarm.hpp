@@ -89,8 +89,10 @@ struct Step {
 };
 
 // The seed's choices.
-SwarmConfig generate_swarm(std::uint64_t seed);
-std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& config);
+// deep: a long run (simrun --deep): many clients, tens of thousands of steps, gateway
+// kills on. Drawn after everything else, so a seed's ordinary draws stay as they are.
+SwarmConfig generate_swarm(std::uint64_t seed, bool deep = false);
+std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& config, bool deep = false);
 
 // The slash command a step's `b` chooses (deterministic, bounded).
 std::string exec_command(int choice, const SwarmConfig& config);
