@@ -93,6 +93,7 @@ Json SwarmConfig::to_json() const {
             {"store_latency", store_latency},
             {"persistent_sessions", persistent_sessions},
             {"quantum", quantum},
+            {"max_ptys_per_session", gateway.max_ptys_per_session},
             {"max_sessions", gateway.max_sessions},
             {"max_sessions_per_connection", gateway.max_sessions_per_connection},
             {"max_queued_commands", gateway.max_queued_commands},
@@ -127,6 +128,7 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
             num("spawn_latency", c.spawn_latency, 0, 10'000) &&
             num("store_latency", c.store_latency, 0, 10'000) &&
             num("quantum", c.quantum, 1, 60'000) &&
+            num("max_ptys_per_session", c.gateway.max_ptys_per_session, 1, 1'000) &&
             num("max_sessions", c.gateway.max_sessions, 1, 100'000) &&
             num("max_sessions_per_connection", c.gateway.max_sessions_per_connection, 1, 100'000) &&
             num("max_queued_commands", c.gateway.max_queued_commands, 1, 100'000) &&
