@@ -94,6 +94,13 @@ ProcessSample ProcessAudit::sample(double now_s, int gateway_pid, const std::set
     if (!ours) continue;
     ++s.processes;
     Key key{pid, p.start_ticks};
+    if (zombie && gateway_pid > 0 && p.ppid != gateway_pid && t.reaches(p.ppid, gateway_pid)) {
+      // The unreaped child of a live program in a live session (a shell's finished
+      // background job): its parent's to reap, and gone with the session. Not the
+      // gateway's leak while the session lives; after the end, nothing is owned.
+      ++s.owned;
+      continue;
+    }
     if (zombie) {
       ++s.zombies;
       zombies_now.insert(key);

@@ -8,8 +8,9 @@
 //   child, so a process that setsid()s and double-forks away still carries it);
 // - it is in the cgroup the soak's gateway makes for its children;
 // - it is a zombie whose parent is the soak's.
-// It is *owned* while its ancestry reaches the live gateway. An unowned live process or
-// any zombie seen for longer than the settle time is a leak.
+// It is *owned* while its ancestry reaches the live gateway. An unowned live process, or
+// a zombie whose parent is the gateway or nobody's, seen for longer than the settle time
+// is a leak (a zombie whose parent is an owned program is that program's to reap).
 #pragma once
 
 #include <cstdint>
