@@ -106,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     w.advance(10'000);
   }
   check(gw, w, "after settling");
-  auto settled = sim::check_settled(gw, w.procs);
+  auto settled = sim::check_settled(gw, w.procs, w.store);
   if (!settled.empty()) fail(settled, "after settling");
   if (!gw.sessions().empty())
     fail({"a session outlived its client by more than grace + TTL"}, "at the end");

@@ -1,6 +1,6 @@
 #include "sim/gateway_program.hpp"
 
-#include "sim/invariants.hpp"
+#include "sim/catalogue.hpp"
 #include "sim/world.hpp"
 
 namespace lifeline::sim {

@@ -1,74 +1,87 @@
 #include "sim/invariants.hpp"
 
-#include <set>
-
 namespace lifeline::sim {
 
-bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
-  SessionPtr s = gw.find_session(c.session_id);
-  if (!s || s->finalized) return false;
-  if (c.kind == ChildKind::slash) return s->worker == c.id;
-  auto it = s->ptys.find(c.pty_id);
-  return it != s->ptys.end() && it->second == c.id;
+namespace {
+
+// ManualWorld's facts: a child is a process until it is reaped, a zombie once it exited.
+class ManualView final : public WorldView {
+ public:
+  ManualView(const Gateway& gw, const FakeProcesses& procs, const FakeStore& store)
+      : gw_(gw), procs_(procs), store_(store) {}
+
+  const Gateway* core() const override { return &gw_; }
+  std::span<const std::string> kernel_violations() const override { return procs_.violations; }
+  void for_each_child(const std::function<void(const ChildFact&)>& fn) const override {
+    for (const auto& [id, c] : procs_.all())
+      if (!c.released) fn(fact(c));
+  }
+  std::optional<ChildFact> child(ChildId id) const override {
+    auto it = procs_.all().find(id);
+    if (it == procs_.all().end() || it->second.released) return std::nullopt;
+    return fact(it->second);
+  }
+  void for_each_process(const std::function<void(const ProcessFact&)>& fn) const override {
+    for (const auto& [id, c] : procs_.all())
+      if (!c.reaped) fn(ProcessFact{c.pid, "child", id, c.exited});
+  }
+  int end_requests(const std::string& session_id) const override {
+    auto it = store_.end_records.find(session_id);
+    return it == store_.end_records.end() ? 0 : it->second;
+  }
+  // A unit test may hand out a session id again (forced randomness): the record a new
+  // start wrote has no end, whatever the earlier session of that id left.
+  bool ended_in_store(const std::string& session_id) const override {
+    auto it = store_.sessions.find(session_id);
+    return it != store_.sessions.end() && it->second.end_reason.has_value();
+  }
+  int end_requests_max() const override {
+    int most = 0;
+    for (const auto& [id, n] : store_.end_records) most = std::max(most, n);
+    return most;
+  }
+  void for_each_end_request(const std::function<void(const std::string&, int)>& fn) const override {
+    for (const auto& [id, n] : store_.end_records) fn(id, n);
+  }
+  void for_each_ack(const std::function<void(const AckFact&)>& fn) const override {
+    for (const auto& [key, seq] : store_.acknowledged_seqs)
+      fn(AckFact{key, seq, durable(key, seq)});
+  }
+  std::size_t store_pending() const override { return 0; }  // FakeStore answers through tasks
+
+ private:
+  static ChildFact fact(const FakeProcesses::Child& c) {
+    return ChildFact{c.id, c.pid, c.spec.session_id, c.exited, c.reaped, 0, false};
+  }
+  bool durable(const std::string& key, std::int64_t seq) const {
+    auto it = store_.entries.find(key);
+    if (it == store_.entries.end()) return false;
+    for (const auto& e : it->second)
+      if (e.seq == seq) return true;
+    return false;
+  }
+
+  const Gateway& gw_;
+  const FakeProcesses& procs_;
+  const FakeStore& store_;
+};
+
+std::vector<std::string> lines(std::vector<Violation> found) {
+  std::vector<std::string> out;
+  for (auto& v : found) out.push_back(std::string(v.invariant->name) + ": " + v.detail);
+  return out;
 }
 
-std::string check_end_reason(const Session& s, EndReason reason, bool client_connected) {
-  if (client_connected && reason != EndReason::client_close && reason != EndReason::shutdown)
-    return "session " + s.id + " ended by " + to_string(reason) + " while its client is connected";
-  if (s.busy() && (reason == EndReason::idle_timeout || reason == EndReason::lru_evict))
-    return "busy session " + s.id + " ended by " + to_string(reason);
-  return "";
-}
+}  // namespace
 
 std::vector<std::string> check_safety(const Gateway& gw, const FakeProcesses& procs,
                                       const FakeStore& store) {
-  std::vector<std::string> out = procs.violations;
-  const ChildSupervisor& sup = gw.children();
-
-  for (const auto& [id, c] : procs.all()) {
-    if (c.released) continue;
-    if (!sup.find(id))
-      out.push_back("child pid " + std::to_string(c.pid) +
-                    " is owned by neither a session nor a teardown in progress");
-  }
-  for (const auto& info : sup.list()) {
-    if (!sup.terminating(info.id) && !owned_by_live_session(gw, info))
-      out.push_back("child pid " + std::to_string(info.pid) + " of session " + info.session_id +
-                    " is tracked but owned by no live session and not being torn down");
-  }
-  std::set<std::string> ids;
-  for (const auto& s : gw.sessions()) {
-    if (s->finalized) out.push_back("finalized session " + s->id + " is still listed");
-    if (!ids.insert(s->id).second) out.push_back("session " + s->id + " listed twice");
-    if (s->worker) {
-      const auto* c = sup.find(*s->worker);
-      auto it = procs.all().find(*s->worker);
-      if (!c || it == procs.all().end() || it->second.reaped)
-        out.push_back("session " + s->id + " holds a worker handle to a reaped or unknown child");
-    }
-  }
-  for (const auto& [id, n] : store.end_records)
-    if (n > 1)
-      out.push_back("session " + id + " had its end stored " + std::to_string(n) + " times");
-  return out;
+  return lines(run_catalogue(ManualView(gw, procs, store), CheckedWhen::every_event, false));
 }
 
-std::vector<std::string> check_settled(const Gateway& gw, const FakeProcesses& procs) {
-  std::vector<std::string> out;
-  for (const auto& [id, c] : procs.all()) {
-    if (c.released) continue;
-    const ChildInfo* info = gw.children().find(id);
-    if (!info || !owned_by_live_session(gw, *info) || c.exited)
-      out.push_back("after settling, child pid " + std::to_string(c.pid) +
-                    (c.exited ? " is a zombie or holds fds" : " is still alive") +
-                    " without a live owner");
-  }
-  if (gw.children().size() != 0)
-    for (const auto& info : gw.children().list())
-      if (gw.children().terminating(info.id))
-        out.push_back("after settling, teardown of pid " + std::to_string(info.pid) +
-                      " is unfinished");
-  return out;
+std::vector<std::string> check_settled(const Gateway& gw, const FakeProcesses& procs,
+                                       const FakeStore& store) {
+  return lines(run_catalogue(ManualView(gw, procs, store), CheckedWhen::settled, false));
 }
 
 }  // namespace lifeline::sim

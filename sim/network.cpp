@@ -87,6 +87,7 @@ void SimNetwork::client_vanish(ConnId id) {
   if (it == conns_.end() || it->second.state != State::open) return;
   it->second.state = State::half_open;
   w_.trace("net.half_open", "\"conn\":" + std::to_string(id));
+  w_.deadlines.peer_silent(id, it->second.gateway);
 }
 
 void SimNetwork::server_send(ConnId id, std::string text) {

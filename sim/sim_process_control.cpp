@@ -200,7 +200,7 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
 SimProcessControl::Child* SimProcessControl::find(ChildId id, const char* op) {
   auto it = children_.find(id);
   if (it == children_.end()) {
-    w_.violate("kernel", std::string(op) + " of child " + std::to_string(id) +
+    w_.violate("kernel rules", std::string(op) + " of child " + std::to_string(id) +
                              ", which was already released (or never existed)");
     return nullptr;
   }
@@ -247,7 +247,7 @@ void SimProcessControl::reap(ChildId id) {
   Child* c = find(id, "reap");
   if (!c) return;
   if (c->reaped) {
-    w_.violate("kernel", "child " + std::to_string(id) + " reaped twice");
+    w_.violate("kernel rules", "child " + std::to_string(id) + " reaped twice");
     return;
   }
   if (!c->exited) {

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/assert.hpp"
+#include "sim/catalogue.hpp"
 #include "sim/client.hpp"
 #include "sim/gateway_program.hpp"
-#include "sim/invariants.hpp"
+#include "sim/world_view.hpp"
 
 namespace lifeline::sim {
 
@@ -31,11 +33,12 @@ World::~World() {
   kernel.collect_garbage();
 }
 
-void World::violate(std::string invariant, std::string detail) {
+void World::violate(std::string_view invariant, std::string detail) {
+  LIFELINE_ASSERT(find_invariant(invariant) != nullptr);
   if (failed_) return;
   failed_ = true;
   result_.ok = false;
-  result_.invariant = std::move(invariant);
+  result_.invariant = std::string(invariant);
   result_.detail = std::move(detail);
   result_.event_index = trace_.count();
   result_.at = sched.now();
@@ -85,41 +88,9 @@ void World::on_process_exit(const Process& p, Program* program) {
             "the gateway exited 3: its shutdown deadline passed with children still alive");
   net.gateway_died(p.inc);
   store.crash(p.inc);
-  arm_orphan_deadline();
+  deadlines.gateway_died();
   restart_pending_ = true;
   sched.after(restart_delay_, 0, [this] { boot_gateway(); });
-}
-
-// DESIGN.md's deadline for an orphaned worker, checked per obligation from the event that
-// starts it (the gateway's death), not once at the end: within watchdog poll + grace (+
-// one more poll for the detection, + a slow exit where the swarm allows one) the worker
-// and everything of its tree are gone, whether or not a successor has started meanwhile.
-// Terminals are left out: simrun does not model their supervisor yet. Without cgroups
-// only the worker's process group is in its reach: a setsid'd escapee is out of it (the
-// gap README states), and only the successor's sweep of the ledger's trees remains.
-void World::arm_orphan_deadline() {
-  std::map<std::uint64_t, int> worker_group;  // origin -> the worker's pgid
-  for (const auto& [pid, q] : kernel.processes())
-    if (!q.zombie && q.name == "slash-worker" && q.origin != 0) worker_group[q.origin] = q.pgid;
-  std::vector<std::pair<int, Incarnation>> tree;
-  for (const auto& [pid, q] : kernel.processes()) {
-    auto w = worker_group.find(q.origin);
-    if (!q.zombie && w != worker_group.end() && (config.cgroups || q.pgid == w->second))
-      tree.emplace_back(pid, q.inc);
-  }
-  if (tree.empty()) return;
-  Millis bound = 2 * config.worker.watchdog_poll + config.worker.watchdog_grace +
-                 (config.workers_exit_slowly ? 3000 : 0) + 50;
-  sched.after(bound, 0, [this, tree, bound] {
-    for (const auto& [pid, inc] : tree)
-      if (kernel.alive(inc)) {
-        const Process* q = kernel.find(pid);
-        return violate("an orphaned worker's tree is gone within poll + grace",
-                       "pid " + std::to_string(pid) + " (" + (q ? q->name : "?") +
-                           ") of a dead gateway's worker tree is alive " + std::to_string(bound) +
-                           " ms after the gateway died");
-      }
-  });
 }
 
 void World::execute(const Step& step) {
@@ -194,6 +165,7 @@ void World::settle(Millis until) {
   while (!failed_ && sched.step(until)) {
     kernel.collect_garbage();
     check_safety();
+    if (!failed_) deadlines.after_event();
   }
   sched.advance_to(until);
 }
@@ -242,148 +214,22 @@ RunResult World::run(const std::vector<Step>& steps) {
 
 // ---------------------------------------------------------------- invariants
 
-namespace {
-std::string pid_of(const SimProcessControl& pc, ChildId id) {
-  auto it = pc.children().find(id);
-  return it == pc.children().end() ? "?" : std::to_string(it->second.pid);
-}
-}  // namespace
-
+// The catalogue (sim/catalogue.hpp), through this world's view; the first violation is
+// the one reported.
 void World::check_safety() {
-  if (!kernel.violations.empty()) return violate("kernel rules", kernel.violations.front());
-  if (store.end_requests_max() > 1)
-    for (const auto& [id, n] : store.end_requests())
-      if (n > 1)
-        return violate("finalized at most once",
-                       "session " + id + " had its end stored " + std::to_string(n) + " times");
-  if (GatewayProgram* g = gateway(); g && g->listening()) {
-    const Gateway& gw = g->core();
-    const ChildSupervisor& sup = gw.children();
-    const SimProcessControl& pc = g->processes();
-    for (const auto& [id, c] : pc.children())
-      if (!sup.find(id))
-        return violate("every child is owned",
-                       "child pid " + std::to_string(c.pid) + " of session " + c.session_id +
-                           " is owned by neither a session nor a teardown in progress");
-    std::string unowned;
-    sup.for_each([&](const ChildInfo& info, bool terminating) {
-      if (unowned.empty() && !terminating && !owned_by_live_session(gw, info))
-        unowned = "child pid " + std::to_string(info.pid) + " of session " + info.session_id +
-                  " is tracked but owned by no live session and not being torn down";
-    });
-    if (!unowned.empty()) return violate("every child is owned", unowned);
-    // The store and the registry agree: a live session's end was never asked of the
-    // store, and a history (session key) is continued by at most one live session.
-    std::map<std::string, std::string> live_by_key;
-    for (const auto& [id, s] : gw.registry()) {
-      if (store.end_requests().count(id))
-        return violate("the store and the registry agree",
-                       "session " + id + " is live, but its end was sent to the store");
-      if (auto [it, fresh] = live_by_key.emplace(s->key, id); !fresh)
-        return violate("the store and the registry agree",
-                       "history " + s->key + " is continued by two live sessions, " + it->second +
-                           " and " + id);
-    }
-    for (const auto& [id, s] : gw.registry()) {
-      if (s->finalized)
-        return violate("active list is the live set", "finalized session " + s->id + " is listed");
-      if (s->worker) {
-        auto it = pc.children().find(*s->worker);
-        if (it == pc.children().end() || it->second.reaped)
-          return violate(
-              "worker handles are live",
-              "session " + s->id + " holds a handle to reaped child " + pid_of(pc, *s->worker));
-      }
-      if (!s->conn && s->close_on_disconnect)
-        return violate(
-            "close_on_disconnect sessions end with their connection",
-            "session " + s->id + " outlived its connection (detached instead of torn down)");
-      if (s->conn && !gw.connected(*s->conn))
-        return violate("disconnect and resume never both win",
-                       "session " + s->id + " is bound to connection " + std::to_string(*s->conn) +
-                           ", which is gone");
-    }
-  }
+  std::vector<Violation> found =
+      run_catalogue(SimWorldView(*this), CheckedWhen::every_event, /*first_only=*/true);
+  if (!found.empty()) return violate(found.front().invariant->name, found.front().detail);
   if (options_.extra_safety)
     if (std::string why = options_.extra_safety(*this); !why.empty())
       violate("scenario invariant", why);
 }
 
 void World::check_settled(bool drained) {
-  const char* phase = drained ? "after every client left" : "after faults stopped";
-  GatewayProgram* g = gateway();
-  if (!g || !g->listening())
-    return violate("liveness", std::string(phase) + ", no gateway is serving");
-  const Gateway& gw = g->core();
-  const SimProcessControl& pc = g->processes();
-  // Processes: init, the gateway, and the trees of live sessions' children.
-  for (const auto& [pid, p] : kernel.processes()) {
-    if (pid == 1 || pid == gateway_pid_) continue;
-    if (p.zombie)
-      return violate("no zombies", std::string(phase) + ", pid " + std::to_string(pid) + " (" +
-                                       p.name + ") is an unreaped zombie");
-    const ChildInfo* owner = gw.children().find(p.origin);
-    if (drained || !owner || !owned_by_live_session(gw, *owner))
-      return violate("no leaked process",
-                     std::string(phase) + ", pid " + std::to_string(pid) + " (" + p.name +
-                         ", child " + std::to_string(p.origin) + ") is alive with no live owner");
-  }
-  // The client's view: a session a client believes it holds is bound to it; if another
-  // connection took it over, the client was told (session.taken_over) and let it go.
-  for (const auto& c : clients) {
-    if (c->conn() == 0 || !gw.connected(c->conn())) continue;
-    for (const auto& id : c->held()) {
-      SessionPtr s = gw.find_session(id);
-      if (s && s->conn && *s->conn != c->conn())
-        return violate("a bound client is told of its session's takeover",
-                       std::string(phase) + ", client on connection " + std::to_string(c->conn()) +
-                           " still believes it holds session " + id + ", now bound to connection " +
-                           std::to_string(*s->conn));
-    }
-  }
-  // The client's view of an end: a session it was given on the connection it still
-  // holds, and that ended meanwhile, was announced to it (session.closed), so that it
-  // let it go.
-  for (const auto& c : clients) {
-    if (c->conn() == 0 || !gw.connected(c->conn())) continue;
-    for (const auto& id : c->held_here())
-      if (!gw.find_session(id))
-        return violate("a bound client is told of its session's end",
-                       std::string(phase) + ", client on connection " + std::to_string(c->conn()) +
-                           " still believes it holds session " + id + ", which has ended");
-  }
-  // Sessions: every detached one was resumed or reaped within its grace.
-  for (const auto& s : gw.sessions()) {
-    if (!s->conn)
-      return violate("detached sessions end within the grace", std::string(phase) + ", session " +
-                                                                   s->id + " is still detached (" +
-                                                                   to_string(s->status()) + ")");
-    if (drained)
-      return violate("no leaked session",
-                     std::string(phase) + ", session " + s->id + " is still live");
-  }
-  // Fds: the baseline, plus one per connection, plus what live children hold.
-  std::size_t expected = g->baseline_fds() + g->connection_fds();
-  for (const auto& [id, c] : pc.children()) expected += c.fds.size();
-  std::size_t open = kernel.fd_count(gateway_pid_);
-  if (open != expected || (drained && open != g->baseline_fds()))
-    return violate("gateway fds back to baseline", std::string(phase) + ", the gateway holds " +
-                                                       std::to_string(open) + " fds; expected " +
-                                                       std::to_string(expected) + " (baseline " +
-                                                       std::to_string(g->baseline_fds()) + ")");
-  std::size_t cgroups_in_use = 0;
-  for (const auto& [id, c] : pc.children()) cgroups_in_use += c.cgroup != 0;
-  if (kernel.cgroups().size() > cgroups_in_use)
-    return violate("no leaked cgroup",
-                   std::string(phase) + ", " + std::to_string(kernel.cgroups().size()) +
-                       " cgroups exist for " + std::to_string(cgroups_in_use) + " children");
-  if (store.pending() != 0)
-    return violate("liveness", std::string(phase) + ", the store still has queued operations");
-  for (const auto& c : clients)
-    for (const auto& a : c->acks())
-      if (!store.durable(a.key, a.seq))
-        return violate("acknowledged means durable",
-                       "entry " + a.key + "#" + std::to_string(a.seq) + " was lost");
+  std::vector<Violation> found =
+      run_catalogue(SimWorldView(*this, /*timers_ran_out=*/true),
+                    drained ? CheckedWhen::drained : CheckedWhen::settled, /*first_only=*/true);
+  if (!found.empty()) violate(found.front().invariant->name, found.front().detail);
 }
 
 }  // namespace lifeline::sim

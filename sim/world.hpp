@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/deadlines.hpp"
 #include "sim/kernel.hpp"
 #include "sim/network.hpp"
 #include "sim/rng.hpp"
@@ -89,8 +90,9 @@ class World {
 
   RunResult run(const std::vector<Step>& steps);
 
-  // Shared by every part of the world.
-  void violate(std::string invariant, std::string detail);
+  // Shared by every part of the world. `invariant` names an entry of the catalogue
+  // (sim/catalogue.hpp); a name outside it is a bug of the simulator.
+  void violate(std::string_view invariant, std::string detail);
   void trace(std::string_view event, std::string_view fields = {}) {
     trace_.add(sched.now(), event, fields);
   }
@@ -109,6 +111,7 @@ class World {
   WorldCounters counters;
   SimStore store;
   SimNetwork net;
+  Deadlines deadlines{*this};
   std::vector<std::unique_ptr<SimClient>> clients;
   ChildId next_child = 1;  // ChildIds are never reused, across gateway incarnations too
   // Every session id any client ever saw, in order, and its key: resume candidates.
@@ -123,7 +126,6 @@ class World {
   void check_settled(bool drained);
   void settle(Millis until);
   Millis settle_window() const;
-  void arm_orphan_deadline();
 
   WorldOptions options_;
   Trace trace_;

@@ -342,7 +342,7 @@ RC_GTEST_PROP(CoreModel, InvariantsHoldUnderRandomInterleavings, ()) {
     sut.h.w.advance(10'000);
   }
   RC_ASSERT(sim::check_safety(*sut.h.gw, sut.h.w.procs, sut.h.w.store).empty());
-  RC_ASSERT(sim::check_settled(*sut.h.gw, sut.h.w.procs).empty());
+  RC_ASSERT(sim::check_settled(*sut.h.gw, sut.h.w.procs, sut.h.w.store).empty());
   // Every request on a connection still open got exactly one answer.
   for (const auto& [conn, ids] : sut.requests) {
     if (!sut.h.gw->connected(conn)) continue;

@@ -97,7 +97,7 @@ class Harness {
     }
     w.advance(horizon);
     expect_safe();
-    auto v = sim::check_settled(*gw, w.procs);
+    auto v = sim::check_settled(*gw, w.procs, w.store);
     EXPECT_TRUE(v.empty()) << ::testing::PrintToString(v);
   }
   int error_code(const Json& r) { return r.contains("error") ? r["error"]["code"].get<int>() : 0; }

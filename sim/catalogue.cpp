@@ -1,0 +1,359 @@
+#include "sim/catalogue.hpp"
+
+#include <array>
+#include <map>
+#include <set>
+
+namespace lifeline::sim {
+
+std::string_view to_string(CheckedWhen when) {
+  switch (when) {
+    case CheckedWhen::every_event:
+      return "every event";
+    case CheckedWhen::settled:
+      return "settled";
+    case CheckedWhen::drained:
+      return "drained";
+    case CheckedWhen::at_event:
+      return "at its event";
+    case CheckedWhen::deadline:
+      return "deadline";
+  }
+  return "?";
+}
+
+bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
+  SessionPtr s = gw.find_session(c.session_id);
+  if (!s || s->finalized) return false;
+  if (c.kind == ChildKind::slash) return s->worker == c.id;
+  auto it = s->ptys.find(c.pty_id);
+  return it != s->ptys.end() && it->second == c.id;
+}
+
+std::string check_end_reason(const Session& s, EndReason reason, bool client_connected) {
+  if (client_connected && reason != EndReason::client_close && reason != EndReason::shutdown)
+    return "session " + s.id + " ended by " + to_string(reason) + " while its client is connected";
+  if (s.busy() && (reason == EndReason::idle_timeout || reason == EndReason::lru_evict))
+    return "busy session " + s.id + " ended by " + to_string(reason);
+  return "";
+}
+
+namespace {
+
+using Out = std::vector<std::string>;
+
+const char* phase(bool drained) {
+  return drained ? "after every client left" : "after faults stopped";
+}
+std::string pid_str(int pid) {
+  return std::to_string(pid);
+}
+
+// ------------------------------------------------------------ after every event
+
+void kernel_rules(const WorldView& v, bool, Out& out) {
+  for (const auto& k : v.kernel_violations()) out.push_back(k);
+}
+
+void finalized_once(const WorldView& v, bool, Out& out) {
+  if (v.end_requests_max() <= 1) return;
+  v.for_each_end_request([&](const std::string& id, int n) {
+    if (n > 1)
+      out.push_back("session " + id + " had its end stored " + std::to_string(n) + " times");
+  });
+}
+
+void every_child_owned(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  const ChildSupervisor& sup = gw->children();
+  v.for_each_child([&](const ChildFact& c) {
+    if (!sup.find(c.id))
+      out.push_back("child pid " + pid_str(c.pid) + " of session " + std::string(c.session_id) +
+                    " is owned by neither a session nor a teardown in progress");
+  });
+  sup.for_each([&](const ChildInfo& info, bool terminating) {
+    if (!terminating && !owned_by_live_session(*gw, info))
+      out.push_back("child pid " + pid_str(info.pid) + " of session " + info.session_id +
+                    " is tracked but owned by no live session and not being torn down");
+  });
+}
+
+void worker_handles_live(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  for (const auto& [id, s] : gw->registry()) {
+    if (!s->worker) continue;
+    std::optional<ChildFact> c = v.child(*s->worker);
+    if (!c || c->reaped || !gw->children().find(*s->worker))
+      out.push_back("session " + id + " holds a handle to reaped or unknown child " +
+                    (c ? pid_str(c->pid) : std::string("?")));
+  }
+}
+
+void active_list_is_live_set(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  std::set<std::string_view> ids;
+  for (const auto& s : gw->sessions()) {
+    if (s->finalized) out.push_back("finalized session " + s->id + " is listed");
+    if (!ids.insert(s->id).second) out.push_back("session " + s->id + " is listed twice");
+  }
+}
+
+void store_agrees_with_registry(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  std::map<std::string_view, std::string_view> live_by_key;
+  for (const auto& [id, s] : gw->registry()) {
+    if (v.ended_in_store(id))
+      out.push_back("session " + id + " is live, but its end was sent to the store");
+    if (auto [it, fresh] = live_by_key.emplace(s->key, id); !fresh)
+      out.push_back("history " + s->key + " is continued by two live sessions, " +
+                    std::string(it->second) + " and " + id);
+  }
+}
+
+void close_on_disconnect_ends(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  for (const auto& [id, s] : gw->registry())
+    if (!s->conn && s->close_on_disconnect)
+      out.push_back("session " + id + " outlived its connection (detached instead of torn down)");
+}
+
+void disconnect_resume_one_winner(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  for (const auto& [id, s] : gw->registry())
+    if (s->conn && !gw->connected(*s->conn))
+      out.push_back("session " + id + " is bound to connection " + std::to_string(*s->conn) +
+                    ", which is gone");
+}
+
+// ------------------------------------------------------------ after settling
+
+void serving(const WorldView& v, bool drained, Out& out) {
+  if (!v.core()) out.push_back(std::string(phase(drained)) + ", no gateway is serving");
+}
+
+void no_zombies(const WorldView& v, bool drained, Out& out) {
+  v.for_each_process([&](const ProcessFact& p) {
+    if (p.zombie)
+      out.push_back(std::string(phase(drained)) + ", pid " + pid_str(p.pid) + " (" +
+                    std::string(p.name) + ") is an unreaped zombie");
+  });
+}
+
+void no_leaked_process(const WorldView& v, bool drained, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  v.for_each_process([&](const ProcessFact& p) {
+    if (p.zombie) return;
+    const ChildInfo* owner = gw->children().find(p.origin);
+    if (drained || !owner || !owned_by_live_session(*gw, *owner))
+      out.push_back(std::string(phase(drained)) + ", pid " + pid_str(p.pid) + " (" +
+                    std::string(p.name) + ", child " + std::to_string(p.origin) +
+                    ") is alive with no live owner");
+  });
+}
+
+void teardowns_finish(const WorldView& v, bool drained, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  gw->children().for_each([&](const ChildInfo& info, bool terminating) {
+    if (terminating)
+      out.push_back(std::string(phase(drained)) + ", the teardown of pid " + pid_str(info.pid) +
+                    " is unfinished");
+  });
+}
+
+void told_of_takeover(const WorldView& v, bool drained, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  v.for_each_client([&](const ClientFact& c) {
+    if (c.conn == 0 || !gw->connected(c.conn)) return;
+    for (const auto& id : c.held) {
+      SessionPtr s = gw->find_session(id);
+      if (s && s->conn && *s->conn != c.conn)
+        out.push_back(std::string(phase(drained)) + ", client on connection " +
+                      std::to_string(c.conn) + " still believes it holds session " + id +
+                      ", now bound to connection " + std::to_string(*s->conn));
+    }
+  });
+}
+
+void told_of_end(const WorldView& v, bool drained, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  v.for_each_client([&](const ClientFact& c) {
+    if (c.conn == 0 || !gw->connected(c.conn)) return;
+    for (const auto& id : c.held_here)
+      if (!gw->find_session(id))
+        out.push_back(std::string(phase(drained)) + ", client on connection " +
+                      std::to_string(c.conn) + " still believes it holds session " + id +
+                      ", which has ended");
+  });
+}
+
+void detached_end_within_grace(const WorldView& v, bool drained, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw || !v.timers_ran_out()) return;  // only a world whose timers ran out can tell
+  for (const auto& s : gw->sessions())
+    if (!s->conn)
+      out.push_back(std::string(phase(drained)) + ", session " + s->id + " is still detached (" +
+                    to_string(s->status()) + ")");
+}
+
+void no_leaked_session(const WorldView& v, bool drained, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw || !drained) return;
+  for (const auto& s : gw->sessions())
+    out.push_back(std::string(phase(drained)) + ", session " + s->id + " is still live");
+}
+
+void fds_back_to_baseline(const WorldView& v, bool drained, Out& out) {
+  std::optional<WorldView::Fds> fds = v.gateway_fds();
+  if (!fds) return;
+  std::size_t expected = fds->baseline + fds->connections;
+  v.for_each_child([&](const ChildFact& c) { expected += c.fds; });
+  if (fds->open != expected || (drained && fds->open != fds->baseline))
+    out.push_back(std::string(phase(drained)) + ", the gateway holds " + std::to_string(fds->open) +
+                  " fds; expected " + std::to_string(expected) + " (baseline " +
+                  std::to_string(fds->baseline) + ")");
+}
+
+void no_leaked_cgroup(const WorldView& v, bool drained, Out& out) {
+  std::optional<std::size_t> exist = v.cgroups();
+  if (!exist) return;
+  std::size_t in_use = 0;
+  v.for_each_child([&](const ChildFact& c) { in_use += c.in_cgroup; });
+  if (*exist > in_use)
+    out.push_back(std::string(phase(drained)) + ", " + std::to_string(*exist) +
+                  " cgroups exist for " + std::to_string(in_use) + " children");
+}
+
+void store_drained(const WorldView& v, bool drained, Out& out) {
+  if (v.store_pending() != 0)
+    out.push_back(std::string(phase(drained)) + ", the store still has " +
+                  std::to_string(v.store_pending()) + " queued operations");
+}
+
+void acknowledged_durable(const WorldView& v, bool, Out& out) {
+  v.for_each_ack([&](const AckFact& a) {
+    if (!a.durable)
+      out.push_back("entry " + std::string(a.key) + "#" + std::to_string(a.seq) + " was lost");
+  });
+}
+
+using W = CheckedWhen;
+
+// The order is the order of the checks: the first violation found is the one reported.
+const std::array kTable = {
+    // After every event (safety).
+    Invariant{"kernel rules", "rule 6", W::every_event,
+              "no signal to a reaped child, no reap before exit, no fd closed twice", kernel_rules},
+    Invariant{"finalized at most once", "rule 1", W::every_event, "", finalized_once},
+    Invariant{"every child is owned", "Invariants: owned by a registry entry or a teardown",
+              W::every_event, "", every_child_owned},
+    Invariant{"the store and the registry agree", "Invariants: store agrees with registry",
+              W::every_event, "", store_agrees_with_registry},
+    Invariant{"active list is the live set", "rule 9", W::every_event, "", active_list_is_live_set},
+    Invariant{"worker handles are live", "Invariants: a worker handle refers to a live child",
+              W::every_event, "", worker_handles_live},
+    Invariant{"close_on_disconnect sessions end with their connection", "rule 3", W::every_event,
+              "", close_on_disconnect_ends},
+    Invariant{"disconnect and resume never both win", "rule 3", W::every_event, "",
+              disconnect_resume_one_winner},
+    // Checked where their event happens.
+    Invariant{"no signal to another incarnation", "rule 6", W::at_event,
+              "sim/sim_process_control.cpp, at each signal", nullptr},
+    Invariant{"never the gateway's own group", "rule 6", W::at_event,
+              "sim/sim_process_control.cpp, at each group signal", nullptr},
+    Invariant{"exit observed before reap", "rule 6", W::at_event,
+              "sim/sim_process_control.cpp, at each reap", nullptr},
+    Invariant{"fds closed after reap", "rule 6", W::at_event,
+              "sim/sim_process_control.cpp, at each release", nullptr},
+    Invariant{"worker holds only its own fds 0-3", "rule 8", W::at_event,
+              "sim/processes.cpp, at the worker's exec", nullptr},
+    Invariant{"an orphaned worker takes its containment with it", "rule 8", W::at_event,
+              "sim/processes.cpp, at an orphaned worker's exit", nullptr},
+    Invariant{"no false orphan verdict", "rule 7", W::at_event,
+              "sim/processes.cpp, at a watchdog verdict", nullptr},
+    Invariant{"end reasons agree with state", "Invariants: end reasons", W::at_event,
+              "sim/gateway_program.cpp, at each teardown's start", nullptr},
+    Invariant{"no false keepalive drop", "rule 4", W::at_event,
+              "sim/gateway_program.cpp, at each keepalive drop", nullptr},
+    Invariant{"gateway speaks JSON-RPC", "rule 11", W::at_event,
+              "sim/client.cpp, at each frame received", nullptr},
+    Invariant{"one reply per request", "Invariants: exactly one reply", W::at_event,
+              "sim/client.cpp, at each reply and at each connection's end", nullptr},
+    // Deadlines, per obligation from the event that starts it.
+    Invariant{"a torn-down child's tree is gone within the escalation ladder", "rule 6",
+              W::deadline, "sim/deadlines.cpp, from the teardown's first signal", nullptr},
+    Invariant{"an orphaned worker's tree is gone within poll + grace", "rule 7", W::deadline,
+              "sim/deadlines.cpp, from the gateway's death", nullptr},
+    Invariant{"a detached session ends or resumes within the grace", "rule 3", W::deadline,
+              "sim/deadlines.cpp, from the detach and from the end of each busy period", nullptr},
+    Invariant{"a silent peer is dropped within ping interval + timeout", "rule 4", W::deadline,
+              "sim/deadlines.cpp, from the moment a peer goes silent", nullptr},
+    Invariant{"shutdown completes within its deadline", "rule 13", W::deadline,
+              "sim/world.cpp, at a SIGTERMed gateway's exit", nullptr},
+    // After faults stopped and the world settled (liveness), and after every client left.
+    Invariant{"liveness", "Invariants: after the system settles", W::settled, "", serving},
+    Invariant{"no zombies", "Invariants: no zombies", W::settled, "", no_zombies},
+    Invariant{"no leaked process", "Invariants: only live sessions' workers remain", W::settled, "",
+              no_leaked_process},
+    Invariant{"teardowns finish", "rule 6", W::settled, "", teardowns_finish},
+    Invariant{"a bound client is told of its session's takeover",
+              "Invariants: end and takeover announced", W::settled, "", told_of_takeover},
+    Invariant{"a bound client is told of its session's end",
+              "Invariants: end and takeover announced", W::settled, "", told_of_end},
+    Invariant{"detached sessions end within the grace", "rule 3", W::settled, "",
+              detached_end_within_grace},
+    Invariant{"no leaked session", "rule 1", W::drained, "", no_leaked_session},
+    Invariant{"gateway fds back to baseline", "rule 6", W::settled, "", fds_back_to_baseline},
+    Invariant{"no leaked cgroup", "rule 8", W::settled, "", no_leaked_cgroup},
+    Invariant{"store queue drains", "Invariants: after the system settles", W::settled, "",
+              store_drained},
+    Invariant{"acknowledged means durable", "Invariants: acknowledged entries are stored",
+              W::settled, "also sim/client.cpp, at each acknowledgement after a restart",
+              acknowledged_durable},
+    // The scenarios' own expectations (sim/scenarios.cpp), and what no world may do.
+    Invariant{"scenario invariant", "a named scenario's own check", W::every_event,
+              "sim/scenarios.cpp", nullptr},
+    Invariant{"scenario expectation", "a named scenario's own check", W::drained,
+              "sim/scenarios.cpp", nullptr},
+};
+
+}  // namespace
+
+std::span<const Invariant> catalogue() {
+  return kTable;
+}
+
+const Invariant* find_invariant(std::string_view name) {
+  for (const auto& inv : kTable)
+    if (inv.name == name) return &inv;
+  return nullptr;
+}
+
+std::vector<Violation> run_catalogue(const WorldView& view, CheckedWhen when, bool first_only) {
+  std::vector<Violation> found;
+  std::vector<std::string> lines;
+  for (const auto& inv : kTable) {
+    if (!inv.check) continue;
+    bool due =
+        inv.when == when || (when == CheckedWhen::drained && inv.when == CheckedWhen::settled);
+    if (!due) continue;
+    lines.clear();
+    inv.check(view, when == CheckedWhen::drained, lines);
+    for (auto& line : lines) {
+      found.push_back(Violation{&inv, std::move(line)});
+      if (first_only) return found;
+    }
+  }
+  return found;
+}
+
+}  // namespace lifeline::sim

@@ -1,0 +1,128 @@
+// DESIGN.md's invariant catalogue as one table in code: each entry has a name, the
+// DESIGN rule it comes from, when it is checked and, for the state checks, the check.
+// simrun's World and the unit tests' ManualWorld both run the same table, each through
+// a WorldView over its own world; an entry whose facts a world does not have (only the
+// full simulator has clients, a kernel's cgroups or timers that run out) holds there
+// vacuously, and says so through the view. Checks made where their event happens (a
+// reply counted by a client, a signal judged by the kernel, a per-obligation deadline)
+// are entries too, without a state check: every violation the simulator reports names
+// an entry of this table (World::violate asserts it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/gateway.hpp"
+
+namespace lifeline::sim {
+
+enum class CheckedWhen {
+  every_event,  // safety: after every event
+  settled,      // liveness: after faults stopped and the world settled
+  drained,      // after every client left and the world settled again
+  at_event,     // where its event happens (see `site`)
+  deadline,     // per obligation, from the event that starts it (see `site`)
+};
+std::string_view to_string(CheckedWhen when);
+
+// A child the process port handed to the core and has not released yet.
+struct ChildFact {
+  ChildId id = 0;
+  int pid = 0;
+  std::string_view session_id;
+  bool exited = false;  // its exit was reported to the core
+  bool reaped = false;
+  std::size_t fds = 0;  // gateway-side fds it still holds
+  bool in_cgroup = false;
+};
+
+// A process of the machine other than init and the gateway itself.
+struct ProcessFact {
+  int pid = 0;
+  std::string_view name;
+  ChildId origin = 0;  // the gateway child whose tree it is
+  bool zombie = false;
+};
+
+// What a client believes: the sessions it holds, and those it was given on the
+// connection it holds now.
+struct ClientFact {
+  ConnId conn = 0;
+  std::span<const std::string> held;
+  std::span<const std::string> held_here;
+};
+
+struct AckFact {
+  std::string_view key;
+  std::int64_t seq = 0;
+  bool durable = false;
+};
+
+class WorldView {
+ public:
+  virtual ~WorldView() = default;
+  virtual const Gateway* core() const = 0;  // the core serving now, or nullptr
+  // What the kernel (or the fake process port) punished: a signal to a reaped child,
+  // a reap before exit, an fd closed twice.
+  virtual std::span<const std::string> kernel_violations() const = 0;
+  virtual void for_each_child(const std::function<void(const ChildFact&)>& fn) const = 0;
+  virtual std::optional<ChildFact> child(ChildId id) const = 0;
+  virtual void for_each_process(const std::function<void(const ProcessFact&)>& fn) const = 0;
+  // Store: how many times a session's end was asked of it.
+  virtual int end_requests(const std::string& session_id) const = 0;
+  virtual int end_requests_max() const = 0;
+  // The store holds (or was asked to hold) an end for the newest session of this id.
+  virtual bool ended_in_store(const std::string& session_id) const {
+    return end_requests(session_id) > 0;
+  }
+  virtual void for_each_end_request(
+      const std::function<void(const std::string&, int)>& fn) const = 0;
+  virtual void for_each_ack(const std::function<void(const AckFact&)>& fn) const = 0;
+  virtual std::size_t store_pending() const = 0;
+  // Facts only the full simulator has; the defaults say "not modelled here".
+  virtual void for_each_client(const std::function<void(const ClientFact&)>&) const {}
+  virtual bool timers_ran_out() const { return false; }  // settling ran every timer out
+  struct Fds {
+    std::size_t open = 0, baseline = 0, connections = 0;
+  };
+  virtual std::optional<Fds> gateway_fds() const { return std::nullopt; }
+  virtual std::optional<std::size_t> cgroups() const { return std::nullopt; }
+};
+
+struct Invariant {
+  std::string_view name;
+  std::string_view rule;  // DESIGN.md: "rule N" or the "Invariants" bullet it states
+  CheckedWhen when;
+  std::string_view site;  // for at_event and deadline entries: where it is checked
+  // For every_event, settled and drained entries: one line per violation, or none.
+  // `drained`: every client has left (the settled checks are stricter then).
+  void (*check)(const WorldView&, bool drained, std::vector<std::string>& out) = nullptr;
+};
+
+std::span<const Invariant> catalogue();
+const Invariant* find_invariant(std::string_view name);
+
+struct Violation {
+  const Invariant* invariant = nullptr;
+  std::string detail;
+};
+// Runs the table's entries for one moment; `first_only` stops at the first violation
+// (simrun's world reports one), otherwise every violation is returned.
+std::vector<Violation> run_catalogue(const WorldView& view, CheckedWhen when, bool first_only);
+
+// The child is the worker or a PTY of a session that is still live: the one rule of
+// ownership every check of the catalogue applies.
+bool owned_by_live_session(const Gateway& gw, const ChildInfo& c);
+
+// DESIGN.md's end-reason oracle, at the moment a teardown starts: a session whose
+// client is connected ends only by client_close or shutdown (so a resumed one never by
+// orphan_grace); a busy one never by idle_timeout or lru_evict. "" when consistent.
+std::string check_end_reason(const Session& s, EndReason reason, bool client_connected);
+
+}  // namespace lifeline::sim
