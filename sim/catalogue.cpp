@@ -18,6 +18,8 @@ std::string_view to_string(CheckedWhen when) {
       return "at its event";
     case CheckedWhen::deadline:
       return "deadline";
+    case CheckedWhen::by_construction:
+      return "by construction";
   }
   return "?";
 }
@@ -252,7 +254,9 @@ using W = CheckedWhen;
 const std::array kTable = {
     // After every event (safety).
     Invariant{"kernel rules", "rule 6", W::every_event,
-              "no signal to a reaped child, no reap before exit, no fd closed twice", kernel_rules},
+              "recorded by sim/kernel.cpp and the process ports: a signal to a reaped child, an fd "
+              "closed twice",
+              kernel_rules},
     Invariant{"finalized at most once", "rule 1", W::every_event, "", finalized_once},
     Invariant{"every child is owned", "Invariants: owned by a registry entry or a teardown",
               W::every_event, "", every_child_owned},
@@ -319,6 +323,10 @@ const std::array kTable = {
     Invariant{"acknowledged means durable", "Invariants: acknowledged entries are stored",
               W::settled, "also sim/client.cpp, at each acknowledgement after a restart",
               acknowledged_durable},
+    // What the build guarantees for every world.
+    Invariant{
+        "no blocking work on the core's thread", "Invariants: no blocking work", W::by_construction,
+        "ci/check-core-purity.sh: core/ includes no POSIX, thread, time or I/O header", nullptr},
     // The scenarios' own expectations (sim/scenarios.cpp), and what no world may do.
     Invariant{"scenario invariant", "a named scenario's own check", W::every_event,
               "sim/scenarios.cpp", nullptr},

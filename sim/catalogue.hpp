@@ -23,11 +23,12 @@
 namespace lifeline::sim {
 
 enum class CheckedWhen {
-  every_event,  // safety: after every event
-  settled,      // liveness: after faults stopped and the world settled
-  drained,      // after every client left and the world settled again
-  at_event,     // where its event happens (see `site`)
-  deadline,     // per obligation, from the event that starts it (see `site`)
+  every_event,      // safety: after every event
+  settled,          // liveness: after faults stopped and the world settled
+  drained,          // after every client left and the world settled again
+  at_event,         // where its event happens (see `site`)
+  deadline,         // per obligation, from the event that starts it (see `site`)
+  by_construction,  // no world can break it: the build refuses the code (see `site`)
 };
 std::string_view to_string(CheckedWhen when);
 

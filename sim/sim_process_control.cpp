@@ -201,7 +201,7 @@ SimProcessControl::Child* SimProcessControl::find(ChildId id, const char* op) {
   auto it = children_.find(id);
   if (it == children_.end()) {
     w_.violate("kernel rules", std::string(op) + " of child " + std::to_string(id) +
-                             ", which was already released (or never existed)");
+                                   ", which was already released (or never existed)");
     return nullptr;
   }
   return &it->second;

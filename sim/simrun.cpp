@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sim/catalogue.hpp"
 #include "sim/minimize.hpp"
 #include "sim/scenarios.hpp"
 
@@ -40,6 +41,8 @@ const char* usage_text =
     "                            and save it (--out FILE, default simrun-N.repro.json)\n"
     "  --replay FILE             replay a saved reproduction\n"
     "  --list-scenarios          one name per line, then a short description\n"
+    "  --catalogue               DESIGN.md's invariants as simrun checks them: name, rule,\n"
+    "                            when, where (tab-separated, one per line)\n"
     "  --scenario NAME           a named regression scenario ('all': every one)\n"
     "  --bench                   time compression, events/s, session lifecycles/s\n"
     "options:\n"
@@ -124,6 +127,7 @@ struct Options {
     minimize,
     replay,
     list,
+    catalogue,
     scenario,
     bench
   } mode = Mode::one;
@@ -198,6 +202,8 @@ std::optional<Options> parse(int argc, char** argv, std::string& error) {
       o.replay_file = *v;
     } else if (a == "--list-scenarios") {
       o.mode = Options::Mode::list;
+    } else if (a == "--catalogue") {
+      o.mode = Options::Mode::catalogue;
     } else if (a == "--scenario") {
       auto v = value();
       if (!v) return std::nullopt;
@@ -544,6 +550,11 @@ int main(int argc, char** argv) {
       for (const auto& s : scenarios()) std::cout << s.name << "\n";
       std::cout << "\n";
       for (const auto& s : scenarios()) std::cout << s.name << ": " << s.description << "\n";
+      return 0;
+    case Options::Mode::catalogue:
+      for (const auto& inv : catalogue())
+        std::cout << inv.name << "\t" << inv.rule << "\t" << to_string(inv.when) << "\t"
+                  << (inv.site.empty() ? "sim/catalogue.cpp" : inv.site) << "\n";
       return 0;
     case Options::Mode::scenario:
       return run_scenarios(*o);
