@@ -92,6 +92,7 @@ Json SwarmConfig::to_json() const {
             {"spawn_latency", spawn_latency},
             {"store_latency", store_latency},
             {"persistent_sessions", persistent_sessions},
+            {"containment_focus", containment_focus},
             {"quantum", quantum},
             {"max_ptys_per_session", gateway.max_ptys_per_session},
             {"max_sessions", gateway.max_sessions},
@@ -144,12 +145,14 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
     }
     c.*f.member = j[f.name].get<bool>();
   }
-  if (j.contains("persistent_sessions")) {
-    if (!j["persistent_sessions"].is_boolean()) {
-      *why = "config: 'persistent_sessions' must be a boolean";
+  for (auto [key, member] : {std::pair{"persistent_sessions", &SwarmConfig::persistent_sessions},
+                             std::pair{"containment_focus", &SwarmConfig::containment_focus}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_boolean()) {
+      *why = std::string("config: '") + key + "' must be a boolean";
       return std::nullopt;
     }
-    c.persistent_sessions = j["persistent_sessions"].get<bool>();
+    c.*member = j[key].get<bool>();
   }
   return c;
 }
@@ -171,6 +174,7 @@ std::string SwarmConfig::describe() const {
       any = true;
     }
   if (!any) out += " none";
+  if (containment_focus) out += " (containment focus)";
   return out;
 }
 
@@ -224,6 +228,19 @@ SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
     g.ping_interval = tiny ? r.between(20, 60) : g.ping_interval;
     g.slash_timeout = tiny ? r.between(50, 200) : r.between(30'000, 120'000);
   }
+  // Drawn from a stream of its own, so that the other seeds' draws stay as they were.
+  if (Rng f(seed ^ 0x3c6ef372fe94f82bULL); !deep && f.chance(12)) {
+    c.containment_focus = true;
+    c.gateway_kills = c.grandchildren = true;
+    c.setsid_escapees = f.chance(60);
+    c.cgroups = f.chance(50);
+    c.worker_crashes = c.cgroups || !c.setsid_escapees;  // the documented limit above
+    // An orphan notices soon and drains briefly, so that it exits by itself before its
+    // successor sweeps, and a long command outlasts its grace.
+    c.worker.watchdog_poll = f.between(50, 400);
+    c.worker.watchdog_grace = f.between(0, 1000);
+    c.workers_exit_slowly = f.chance(30);
+  }
   if (r.chance(30)) {
     // Quantized time: everything lands on a 100 ms grid, with no network latency.
     c.quantum = 100;
@@ -251,8 +268,14 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
     int weight;
   };
   std::vector<Weighted> mix = {
-      {StepKind::connect, 4}, {StepKind::create, 14}, {StepKind::exec, 30}, {StepKind::close, 9},
-      {StepKind::resume, 8},  {StepKind::reset, 3},   {StepKind::list, 3},  {StepKind::history, 3},
+      {StepKind::connect, c.containment_focus ? 10 : 4},
+      {StepKind::create, 14},
+      {StepKind::exec, 30},
+      {StepKind::close, 9},
+      {StepKind::resume, 8},
+      {StepKind::reset, 3},
+      {StepKind::list, 3},
+      {StepKind::history, 3},
   };
   auto add = [&](bool on, StepKind kind, int weight) {
     if (on) mix.push_back({kind, weight});
@@ -263,7 +286,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
   add(c.disconnects, StepKind::disconnect, 4);
   add(c.resets, StepKind::drop, 3);
   add(c.half_open, StepKind::half_open, 2);
-  add(c.gateway_kills, StepKind::kill_gateway, 1);
+  add(c.gateway_kills, StepKind::kill_gateway, c.containment_focus ? 2 : 1);
   add(c.gateway_kills, StepKind::term_gateway, 1);
   add(c.spawn_failures, StepKind::fail_spawns, 2);
   add(c.slow_spawns, StepKind::slow_spawns, 2);
@@ -299,13 +322,18 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
     }
     s.a = static_cast<int>(r.below(8));
     s.b = static_cast<int>(r.below(16));
+    // Grandchildren (/spawn) and long commands (/sleep): what an orphaned worker must
+    // take with it or drain within its grace.
+    static constexpr int kFocusCommands[] = {4, 5, 6, 8, 8, 14};
+    if (c.containment_focus && s.kind == StepKind::exec && r.chance(60))
+      s.b = kFocusCommands[static_cast<std::size_t>(r.below(6))];
     switch (s.kind) {
       case StepKind::create:
         s.a = c.persistent_sessions ? static_cast<int>(r.below(2)) : 1;
         break;
       case StepKind::kill_gateway:
       case StepKind::term_gateway:
-        s.a = static_cast<int>(r.between(0, 2000));
+        s.a = static_cast<int>(r.between(0, c.containment_focus ? 500 : 2000));
         break;
       case StepKind::fail_spawns:
         s.a = static_cast<int>(r.between(1, 3));
@@ -326,6 +354,14 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
         break;
     }
     steps.push_back(s);
+    // The window of the historical "crash, then SIGKILL" leak: the gateway dies before
+    // it has handled its worker's exit.
+    if (c.containment_focus && s.kind == StepKind::crash_worker && r.chance(50)) {
+      Step kill = s;
+      kill.kind = StepKind::kill_gateway;
+      kill.a = static_cast<int>(r.between(0, 2000));
+      steps.push_back(kill);
+    }
   }
   return steps;
 }
