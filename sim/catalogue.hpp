@@ -57,6 +57,8 @@ struct ClientFact {
   ConnId conn = 0;
   std::span<const std::string> held;
   std::span<const std::string> held_here;
+  std::size_t unanswered = 0;  // requests sent on `conn` and not answered
+  std::string_view oldest_unanswered;
 };
 
 struct AckFact {

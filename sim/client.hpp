@@ -33,6 +33,11 @@ class SimClient {
   };
   const std::vector<Ack>& acks() const { return acks_; }
   ConnId conn() const { return conn_; }
+  // Requests sent on the current connection and not answered yet; the oldest's method.
+  std::size_t unanswered() const { return pending_.size(); }
+  std::string oldest_unanswered() const {
+    return pending_.empty() ? std::string() : pending_.begin()->second.method;
+  }
   // Ids of the sessions this client believes it holds (the client's view).
   std::vector<std::string> held() const {
     std::vector<std::string> ids;

@@ -3,10 +3,10 @@
 # sim/mutations.txt into a scratch copy of the core (never into the tree), rebuilds
 # simrun, sweeps seeds until the first failure, then minimizes it. Prints one line per
 # mutation: seeds needed, sweep wall time, the invariant, the minimized schedule length.
-# Exits non-zero if a mutation survives the sweep. SEEDS (default 5000), JOBS (nproc).
+# Exits non-zero if a mutation survives the sweep. SEEDS (default 1000: CI fails if a mutant survives that many), JOBS (nproc).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-seeds=${SEEDS:-5000}
+seeds=${SEEDS:-1000}
 jobs=${JOBS:-$(nproc)}
 scratch=$(mktemp -d /tmp/lifeline-mutants.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT

@@ -65,7 +65,8 @@ std::size_t SimWorldView::store_pending() const {
 void SimWorldView::for_each_client(const std::function<void(const ClientFact&)>& fn) const {
   for (const auto& c : w_.clients) {
     std::vector<std::string> held = c->held(), here = c->held_here();
-    fn(ClientFact{c->conn(), held, here});
+    std::string oldest = c->oldest_unanswered();
+    fn(ClientFact{c->conn(), held, here, c->unanswered(), oldest});
   }
 }
 
