@@ -1,5 +1,6 @@
 #include "sim/catalogue.hpp"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <set>
@@ -93,27 +94,64 @@ void worker_handles_live(const WorldView& v, bool, Out& out) {
   }
 }
 
+// The registry's membership changed since the memo last saw it? Session seqs only grow,
+// so (count, sum of seqs) tells any change of membership: with the count unchanged,
+// every session added has a larger seq than every one removed.
+bool membership_changed(const Gateway& gw, CatalogueMemo* memo) {
+  if (!memo) return true;
+  std::uint64_t sum = 0;
+  for (const auto& [id, s] : gw.registry()) sum += s->seq;
+  if (memo->registry_size == gw.registry().size() && memo->registry_seq_sum == sum) return false;
+  memo->registry_size = gw.registry().size();
+  memo->registry_seq_sum = sum;
+  memo->listing_checked = memo->registry_checked = false;
+  return true;
+}
+
 void active_list_is_live_set(const WorldView& v, bool, Out& out) {
   const Gateway* gw = v.core();
   if (!gw) return;
-  std::set<std::string_view> ids;
-  for (const auto& s : gw->sessions()) {
-    if (s->finalized) out.push_back("finalized session " + s->id + " is listed");
-    if (!ids.insert(s->id).second) out.push_back("session " + s->id + " is listed twice");
-  }
+  for (const auto& [id, s] : gw->registry())
+    if (s->finalized) out.push_back("finalized session " + id + " is listed");
+  CatalogueMemo* memo = v.memo();
+  membership_changed(*gw, memo);
+  if (memo && memo->listing_checked) return;  // the listing is a function of membership
+  if (memo) memo->listing_checked = true;
+  // sessions() is ordered by creation: a session listed twice shows up as neighbours.
+  std::vector<SessionPtr> listed = gw->sessions();
+  for (std::size_t i = 1; i < listed.size(); ++i)
+    if (listed[i]->seq == listed[i - 1]->seq)
+      out.push_back("session " + listed[i]->id + " is listed twice");
+  if (listed.size() != gw->registry().size())
+    out.push_back(std::to_string(listed.size()) + " sessions are listed, " +
+                  std::to_string(gw->registry().size()) + " are live");
 }
 
 void store_agrees_with_registry(const WorldView& v, bool, Out& out) {
   const Gateway* gw = v.core();
   if (!gw) return;
-  std::map<std::string_view, std::string_view> live_by_key;
+  // Both halves depend only on the membership (a session's key never changes) and on
+  // the store's end requests.
+  CatalogueMemo* memo = v.memo();
+  membership_changed(*gw, memo);
+  if (memo && memo->registry_checked && memo->store_ends == v.end_requests_total()) return;
+  if (memo) {
+    memo->registry_checked = true;
+    memo->store_ends = v.end_requests_total();
+  }
+  thread_local std::vector<std::pair<std::string_view, std::string_view>> keys;  // (key, id)
+  keys.clear();
   for (const auto& [id, s] : gw->registry()) {
     if (v.ended_in_store(id))
       out.push_back("session " + id + " is live, but its end was sent to the store");
-    if (auto [it, fresh] = live_by_key.emplace(s->key, id); !fresh)
-      out.push_back("history " + s->key + " is continued by two live sessions, " +
-                    std::string(it->second) + " and " + id);
+    keys.emplace_back(s->key, id);
   }
+  std::sort(keys.begin(), keys.end());
+  for (std::size_t i = 1; i < keys.size(); ++i)
+    if (keys[i].first == keys[i - 1].first)
+      out.push_back("history " + std::string(keys[i].first) +
+                    " is continued by two live sessions, " + std::string(keys[i - 1].second) +
+                    " and " + std::string(keys[i].second));
 }
 
 void close_on_disconnect_ends(const WorldView& v, bool, Out& out) {

@@ -67,6 +67,15 @@ struct AckFact {
   bool durable = false;
 };
 
+// What the per-event checks remember between events of one world, to skip work whose
+// inputs did not change (the registry's membership, the store's end requests).
+struct CatalogueMemo {
+  std::uint64_t registry_size = ~0ULL, registry_seq_sum = 0;  // membership, see below
+  std::uint64_t store_ends = ~0ULL;
+  bool listing_checked = false;   // sessions() was checked for this membership
+  bool registry_checked = false;  // the store-registry check ran for it and these ends
+};
+
 class WorldView {
  public:
   virtual ~WorldView() = default;
@@ -88,6 +97,10 @@ class WorldView {
       const std::function<void(const std::string&, int)>& fn) const = 0;
   virtual void for_each_ack(const std::function<void(const AckFact&)>& fn) const = 0;
   virtual std::size_t store_pending() const = 0;
+  // The memo of this world (nullptr: check everything every time) and the store's
+  // count of end requests so far.
+  virtual CatalogueMemo* memo() const { return nullptr; }
+  virtual std::uint64_t end_requests_total() const { return 0; }
   // Facts only the full simulator has; the defaults say "not modelled here".
   virtual void for_each_client(const std::function<void(const ClientFact&)>&) const {}
   virtual bool timers_ran_out() const { return false; }  // settling ran every timer out

@@ -5,21 +5,25 @@ namespace lifeline::sim {
 EventId Scheduler::at(Millis when, Incarnation owner, std::function<void()> fn) {
   if (when < now_) when = now_;
   EventId id = next_id_++;
-  pending_.emplace(id, Event{when, owner, std::move(fn)});
-  queue_.push(Key{when, id});
+  when_.push_back(when);
+  cancelled_.push_back(false);
+  done_.push_back(false);
+  heap_.push_back(Event{when, id, owner, std::move(fn)});
+  std::push_heap(heap_.begin(), heap_.end(), Later{});
+  ++live_;
   return id;
 }
 
 bool Scheduler::step(Millis until) {
-  while (!queue_.empty()) {
-    Key k = queue_.top();
-    if (k.when > until) return false;
-    queue_.pop();
-    auto it = pending_.find(k.id);
-    if (it == pending_.end()) continue;  // cancelled
-    Event ev = std::move(it->second);
-    pending_.erase(it);
-    now_ = k.when;
+  while (!heap_.empty()) {
+    if (heap_.front().when > until) return false;
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
+    Event ev = std::move(heap_.back());
+    heap_.pop_back();
+    if (cancelled_[ev.id]) continue;  // counted out of live_ when cancelled
+    done_[ev.id] = true;
+    --live_;
+    now_ = ev.when;
     if (ev.owner != 0 && !alive_(ev.owner)) continue;  // its process is gone
     ++executed_;
     ev.fn();

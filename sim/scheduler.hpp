@@ -4,10 +4,9 @@
 // process's timers and wakeups vanish with it. Nothing here reads real time.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
-#include <queue>
-#include <unordered_map>
 #include <vector>
 
 #include "core/ports.hpp"
@@ -30,14 +29,15 @@ class Scheduler {
   // Like an Asio timer: one whose deadline has come may already be queued and still
   // runs; only one still in the future is stopped. Callers re-validate.
   void cancel(EventId id) {
-    auto it = pending_.find(id);
-    if (it != pending_.end() && it->second.when > now_) pending_.erase(it);
+    if (id == 0 || id >= next_id_ || cancelled_[id] || when_[id] <= now_ || done_[id]) return;
+    cancelled_[id] = true;
+    --live_;
   }
 
   // Runs the next live event; false when none is due at or before `until`.
   bool step(Millis until);
-  bool idle() const { return pending_.empty(); }
-  std::size_t size() const { return pending_.size(); }
+  bool idle() const { return live_ == 0; }
+  std::size_t size() const { return live_; }
   std::uint64_t executed() const { return executed_; }
   // Moves time forward to `when` without running anything (nothing may be due before).
   void advance_to(Millis when) {
@@ -45,19 +45,25 @@ class Scheduler {
   }
 
  private:
-  struct Key {
-    Millis when;
-    EventId id;  // insertion order breaks ties: deterministic
-    bool operator>(const Key& o) const { return when != o.when ? when > o.when : id > o.id; }
-  };
+  // The heap holds the events themselves; per-id facts live in vectors indexed by the
+  // id (ids are dense, from 1), so that scheduling allocates nothing but the closure.
   struct Event {
     Millis when;
+    EventId id;  // insertion order breaks ties: deterministic
     Incarnation owner;
     std::function<void()> fn;
   };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.when != b.when ? a.when > b.when : a.id > b.id;
+    }
+  };
   std::function<bool(Incarnation)> alive_;
-  std::priority_queue<Key, std::vector<Key>, std::greater<Key>> queue_;
-  std::unordered_map<EventId, Event> pending_;  // looked up only, never iterated
+  std::vector<Event> heap_;
+  std::vector<Millis> when_{0};
+  std::vector<bool> cancelled_{false};
+  std::vector<bool> done_{false};  // ran, or was dropped with its owner
+  std::size_t live_ = 0;
   Millis now_ = 0;
   EventId next_id_ = 1;
   std::uint64_t executed_ = 0;

@@ -74,6 +74,7 @@ void SimStore::record_start(Incarnation by, const SessionRecord& rec,
 void SimStore::record_end(Incarnation by, const std::string& id, const std::string& reason, WallMs,
                           std::function<void(bool)> done) {
   end_requests_max_ = std::max(end_requests_max_, ++end_requests_[id]);
+  ++end_requests_total_;
   enqueue(by, true, [this, by, id, reason, done = std::move(done)](bool failed) {
     if (!failed)
       if (auto it = sessions_.find(id); it != sessions_.end()) it->second.end_reason = reason;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/ports.hpp"
@@ -46,8 +47,9 @@ class SimStore {
 
   bool durable(const std::string& key, std::int64_t seq) const;
   std::size_t pending() const { return queue_.size(); }
-  const std::map<std::string, int>& end_requests() const { return end_requests_; }
+  const std::unordered_map<std::string, int>& end_requests() const { return end_requests_; }
   int end_requests_max() const { return end_requests_max_; }
+  std::uint64_t end_requests_total() const { return end_requests_total_; }
 
  private:
   struct Op {
@@ -66,8 +68,9 @@ class SimStore {
   Millis last_due_ = 0;
   std::map<std::string, SessionRecord> sessions_;
   std::map<std::string, std::vector<HistoryEntry>> entries_;
-  std::map<std::string, int> end_requests_;  // session id -> record_end calls
+  std::unordered_map<std::string, int> end_requests_;  // session id -> record_end calls
   int end_requests_max_ = 0;
+  std::uint64_t end_requests_total_ = 0;
   std::map<std::pair<int, std::uint64_t>, LedgerRow> ledger_;
 };
 

@@ -55,10 +55,7 @@ void Trace::add(Millis t, std::string_view event, std::string_view fields) {
   hash_ *= 0x100000001b3ULL;
   ++count_;
   if (keep_hashes_) hashes_.push_back(hash_);
-  if (keep_recent) {
-    recent_.push_back(line_);
-    if (recent_.size() > 40) recent_.pop_front();
-  }
+  if (keep_recent) remember(line_);
   if (out_) *out_ << line_ << '\n';
 }
 
@@ -66,11 +63,25 @@ void Trace::note(Millis t, std::string_view who, std::string_view text) {
   if (!out_ && !keep_recent) return;
   std::string line = "{\"t\":" + std::to_string(t) + ",\"log\":" + json_str(who) +
                      ",\"text\":" + json_str(text) + "}";
-  if (keep_recent) {
-    recent_.push_back(line);
-    if (recent_.size() > 40) recent_.pop_front();
-  }
+  if (keep_recent) remember(line);
   if (out_) *out_ << line << '\n';
+}
+
+void Trace::remember(const std::string& line) {
+  if (recent_.size() < kRecent) {
+    recent_.push_back(line);
+    return;
+  }
+  recent_[recent_next_].assign(line);  // keeps the slot's buffer
+  recent_next_ = (recent_next_ + 1) % kRecent;
+}
+
+std::vector<std::string> Trace::recent() const {
+  std::vector<std::string> out;
+  out.reserve(recent_.size());
+  for (std::size_t i = 0; i < recent_.size(); ++i)
+    out.push_back(recent_[(recent_next_ + i) % recent_.size()]);
+  return out;
 }
 
 }  // namespace lifeline::sim

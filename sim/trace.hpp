@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -27,7 +26,7 @@ class Trace {
   std::uint64_t hash() const { return hash_; }
   std::uint64_t count() const { return count_; }
   const std::vector<std::uint64_t>& hashes() const { return hashes_; }
-  const std::deque<std::string>& recent() const { return recent_; }  // the last lines
+  std::vector<std::string> recent() const;  // the last lines, oldest first
   bool writing() const { return out_ != nullptr; }
   bool keep_recent = false;
 
@@ -37,7 +36,11 @@ class Trace {
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
   std::uint64_t count_ = 0;
   std::vector<std::uint64_t> hashes_;
-  std::deque<std::string> recent_;
+  void remember(const std::string& line);
+  // A ring of the last kRecent lines, reused in place (no allocation per event).
+  static constexpr std::size_t kRecent = 40;
+  std::vector<std::string> recent_;
+  std::size_t recent_next_ = 0;
   std::string line_;
 };
 

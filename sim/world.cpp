@@ -71,6 +71,7 @@ void World::boot_gateway() {
   kernel.set_subreaper(pid);
   gateway_pid_ = pid;
   gateway_inc_ = kernel.find(pid)->inc;
+  memo_ = CatalogueMemo{};  // a new core: its session seqs start again
   kernel.run(pid, std::make_unique<GatewayProgram>(*this, pid, gateway_inc_), 0);
   trace("gateway.boot", "\"pid\":" + std::to_string(pid));
 }
@@ -208,7 +209,7 @@ RunResult World::run(const std::vector<Step>& steps) {
   result_.hash = trace_.hash();
   result_.sim_time = sched.now();
   result_.counters = counters;
-  result_.recent.assign(trace_.recent().begin(), trace_.recent().end());
+  result_.recent = trace_.recent();
   return result_;
 }
 
@@ -218,7 +219,7 @@ RunResult World::run(const std::vector<Step>& steps) {
 // the one reported.
 void World::check_safety() {
   std::vector<Violation> found =
-      run_catalogue(SimWorldView(*this), CheckedWhen::every_event, /*first_only=*/true);
+      run_catalogue(SimWorldView(*this, &memo_), CheckedWhen::every_event, /*first_only=*/true);
   if (!found.empty()) return violate(found.front().invariant->name, found.front().detail);
   if (options_.extra_safety)
     if (std::string why = options_.extra_safety(*this); !why.empty())
@@ -227,7 +228,7 @@ void World::check_safety() {
 
 void World::check_settled(bool drained) {
   std::vector<Violation> found =
-      run_catalogue(SimWorldView(*this, /*timers_ran_out=*/true),
+      run_catalogue(SimWorldView(*this, nullptr, /*timers_ran_out=*/true),
                     drained ? CheckedWhen::drained : CheckedWhen::settled, /*first_only=*/true);
   if (!found.empty()) violate(found.front().invariant->name, found.front().detail);
 }

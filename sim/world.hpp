@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/catalogue.hpp"
 #include "sim/deadlines.hpp"
 #include "sim/kernel.hpp"
 #include "sim/network.hpp"
@@ -128,6 +129,7 @@ class World {
   Millis settle_window() const;
 
   WorldOptions options_;
+  CatalogueMemo memo_;  // the per-event checks' memory (sim/catalogue.hpp)
   Trace trace_;
   int gateway_pid_ = 0;
   Incarnation gateway_inc_ = 0;

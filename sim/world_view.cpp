@@ -12,8 +12,15 @@ ChildFact fact(const SimProcessControl::Child& c) {
 }
 }  // namespace
 
+SimWorldView::SimWorldView(const World& w, CatalogueMemo* memo, bool timers_ran_out)
+    : w_(w), timers_ran_out_(timers_ran_out), gateway_(w.gateway()), memo_(memo) {}
+
+std::uint64_t SimWorldView::end_requests_total() const {
+  return w_.store.end_requests_total();
+}
+
 const Gateway* SimWorldView::core() const {
-  GatewayProgram* g = w_.gateway();
+  GatewayProgram* g = gateway_;
   return g && g->listening() ? &g->core() : nullptr;
 }
 
@@ -22,12 +29,12 @@ std::span<const std::string> SimWorldView::kernel_violations() const {
 }
 
 void SimWorldView::for_each_child(const std::function<void(const ChildFact&)>& fn) const {
-  if (GatewayProgram* g = w_.gateway())
+  if (GatewayProgram* g = gateway_)
     for (const auto& [id, c] : g->processes().children()) fn(fact(c));
 }
 
 std::optional<ChildFact> SimWorldView::child(ChildId id) const {
-  GatewayProgram* g = w_.gateway();
+  GatewayProgram* g = gateway_;
   if (!g) return std::nullopt;
   auto it = g->processes().children().find(id);
   if (it == g->processes().children().end()) return std::nullopt;
@@ -71,7 +78,7 @@ void SimWorldView::for_each_client(const std::function<void(const ClientFact&)>&
 }
 
 std::optional<WorldView::Fds> SimWorldView::gateway_fds() const {
-  GatewayProgram* g = w_.gateway();
+  GatewayProgram* g = gateway_;
   if (!g) return std::nullopt;
   return Fds{w_.kernel.fd_count(w_.gateway_pid()), g->baseline_fds(), g->connection_fds()};
 }

@@ -8,11 +8,11 @@
 namespace lifeline::sim {
 
 class World;
+class GatewayProgram;
 
 class SimWorldView final : public WorldView {
  public:
-  explicit SimWorldView(const World& w, bool timers_ran_out = false)
-      : w_(w), timers_ran_out_(timers_ran_out) {}
+  SimWorldView(const World& w, CatalogueMemo* memo, bool timers_ran_out = false);
 
   const Gateway* core() const override;
   std::span<const std::string> kernel_violations() const override;
@@ -26,12 +26,16 @@ class SimWorldView final : public WorldView {
   std::size_t store_pending() const override;
   void for_each_client(const std::function<void(const ClientFact&)>& fn) const override;
   bool timers_ran_out() const override { return timers_ran_out_; }
+  CatalogueMemo* memo() const override { return memo_; }
+  std::uint64_t end_requests_total() const override;
   std::optional<Fds> gateway_fds() const override;
   std::optional<std::size_t> cgroups() const override;
 
  private:
   const World& w_;
   bool timers_ran_out_;
+  GatewayProgram* gateway_;  // looked up once per check, not once per fact
+  CatalogueMemo* memo_;
 };
 
 }  // namespace lifeline::sim
