@@ -45,6 +45,7 @@ const char* usage_text =
     "                            when, where (tab-separated, one per line)\n"
     "  --scenario NAME           a named regression scenario ('all': every one)\n"
     "  --bench                   time compression, events/s, session lifecycles/s\n"
+    "  (sweeps and determinism runs print a progress line to stderr every 10 s)\n"
     "options:\n"
     "  --jobs J                  sweep on J threads (default 1)\n"
     "  --trace FILE              write the trace as JSON lines ('-': stdout)\n"
@@ -338,7 +339,29 @@ int run_sweep(const Options& o) {
   };
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(o.jobs));
-  for (int i = 0; i < o.jobs; ++i) threads.emplace_back(worker, i);
+  std::atomic<int> running{o.jobs};
+  for (int i = 0; i < o.jobs; ++i)
+    threads.emplace_back([&, i] {
+      worker(i);
+      --running;
+    });
+  // A progress line every 10 s on stderr, so that a long sweep (CI's, --deep) shows it
+  // is alive and how far it got; a short one prints none.
+  auto last = t0;
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::seconds(10)) continue;
+    last = now;
+    double so_far = std::chrono::duration<double>(now - t0).count();
+    std::uint64_t done = passed.load();
+    std::uint64_t total = o.last - o.first + 1;
+    std::fprintf(
+        stderr, "sweep %llu..%llu: %llu of %llu seeds passed, %llu events, %.0f s (%.1f seeds/s)\n",
+        static_cast<unsigned long long>(o.first), static_cast<unsigned long long>(o.last),
+        static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+        static_cast<unsigned long long>(events.load()), so_far, static_cast<double>(done) / so_far);
+  }
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (first_failure.load() != UINT64_MAX) {
@@ -358,7 +381,16 @@ int run_sweep(const Options& o) {
 int run_determinism(const Options& o) {
   bool deep = o.deep;
   int bad = 0;
+  auto t0 = std::chrono::steady_clock::now(), last = t0;
   for (std::uint64_t seed = o.first; seed <= o.last; ++seed) {
+    if (auto now = std::chrono::steady_clock::now(); now - last >= std::chrono::seconds(10)) {
+      last = now;
+      std::fprintf(stderr, "determinism %llu..%llu: %llu seeds replayed, %.0f s\n",
+                   static_cast<unsigned long long>(o.first),
+                   static_cast<unsigned long long>(o.last),
+                   static_cast<unsigned long long>(seed - o.first),
+                   std::chrono::duration<double>(now - t0).count());
+    }
     SwarmConfig config = generate_swarm(seed, deep);
     std::vector<Step> steps = generate_steps(seed, config, deep);
     std::ostringstream a, b;
