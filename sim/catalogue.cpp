@@ -337,6 +337,8 @@ const std::array kTable = {
               W::deadline, "sim/deadlines.cpp, from the teardown's first signal", nullptr},
     Invariant{"an orphaned worker's tree is gone within poll + grace", "rule 7", W::deadline,
               "sim/deadlines.cpp, from the gateway's death", nullptr},
+    Invariant{"an orphaned terminal's tree is gone at once", "rule 7", W::deadline,
+              "sim/deadlines.cpp, from the gateway's death (the supervisor reads EOF)", nullptr},
     Invariant{"a detached session ends or resumes within the grace", "rule 3", W::deadline,
               "sim/deadlines.cpp, from the detach and from the end of each busy period", nullptr},
     Invariant{"a silent peer is dropped within ping interval + timeout", "rule 4", W::deadline,

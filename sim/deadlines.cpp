@@ -94,30 +94,43 @@ void Deadlines::arm_ladder(ChildId child, int pgid, int cgroup) {
 
 // Within watchdog poll + grace (+ one more poll for the detection, + a slow exit where
 // the swarm allows one) the worker and everything of its tree are gone, whether or not
-// a successor has started meanwhile. Terminals are left out: simrun does not model
-// their supervisor yet.
+// a successor has started meanwhile. A terminal's supervisor reads the lifeline's EOF at
+// once (after its start, if it had not started yet) and kills its whole tree, which it
+// holds by parentage as a subreaper, with cgroups or without.
 void Deadlines::gateway_died() {
   const Kernel& k = w_.kernel;
-  std::map<std::uint64_t, int> worker_group;  // origin -> the worker's pgid
-  for (const auto& [pid, q] : k.processes())
-    if (!q.zombie && q.name == "slash-worker" && q.origin != 0) worker_group[q.origin] = q.pgid;
-  std::vector<std::pair<int, Incarnation>> tree;
-  for (const auto& [origin, pgid] : worker_group)
-    for (auto& p : tree_of(k, origin, pgid, w_.config.cgroups)) tree.push_back(p);
-  if (tree.empty()) return;
   const SwarmConfig& c = w_.config;
-  Millis bound = 2 * c.worker.watchdog_poll + c.worker.watchdog_grace +
-                 (c.workers_exit_slowly ? 3000 : 0) + 50;
-  w_.sched.after(bound, 0, [this, tree, bound] {
-    for (const auto& [pid, inc] : tree)
-      if (w_.kernel.alive(inc)) {
-        const Process* q = w_.kernel.find(pid);
-        return w_.violate("an orphaned worker's tree is gone within poll + grace",
-                          "pid " + std::to_string(pid) + " (" + (q ? q->name : "?") +
-                              ") of a dead gateway's worker tree is alive " +
-                              std::to_string(bound) + " ms after the gateway died");
-      }
-  });
+  std::map<std::uint64_t, int> worker_group;  // origin -> the worker's pgid
+  std::vector<std::uint64_t> terminals;       // origins of supervised terminals
+  for (const auto& [pid, q] : k.processes()) {
+    if (q.zombie || q.origin == 0) continue;
+    if (q.name == "slash-worker") worker_group[q.origin] = q.pgid;
+    if (q.name == "pty-supervisor") terminals.push_back(q.origin);
+  }
+  auto arm = [this](std::vector<std::pair<int, Incarnation>> tree, Millis bound,
+                    const char* invariant, const char* what) {
+    if (tree.empty()) return;
+    w_.sched.after(bound, 0, [this, tree, bound, invariant, what] {
+      for (const auto& [pid, inc] : tree)
+        if (w_.kernel.alive(inc)) {
+          const Process* q = w_.kernel.find(pid);
+          return w_.violate(invariant, "pid " + std::to_string(pid) + " (" + (q ? q->name : "?") +
+                                           ") of a dead gateway's " + what + " is alive " +
+                                           std::to_string(bound) + " ms after the gateway died");
+        }
+    });
+  };
+  std::vector<std::pair<int, Incarnation>> workers, ttys;
+  for (const auto& [origin, pgid] : worker_group)
+    for (auto& p : tree_of(k, origin, pgid, c.cgroups)) workers.push_back(p);
+  for (std::uint64_t origin : terminals)
+    for (auto& p : tree_of(k, origin, 0, /*whole=*/true)) ttys.push_back(p);
+  arm(std::move(workers),
+      2 * c.worker.watchdog_poll + c.worker.watchdog_grace + (c.workers_exit_slowly ? 3000 : 0) +
+          50,
+      "an orphaned worker's tree is gone within poll + grace", "worker tree");
+  arm(std::move(ttys), c.worker_start_max + 50, "an orphaned terminal's tree is gone at once",
+      "terminal tree");
 }
 
 void Deadlines::peer_silent(ConnId conn, Incarnation gateway) {

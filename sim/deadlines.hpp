@@ -1,6 +1,7 @@
 // DESIGN.md's deadlines, each checked per obligation from the event that starts it
 // rather than once at the end within the settle window: a torn-down child's tree is
-// gone within the escalation ladder; an orphaned worker's tree within poll + grace; a
+// gone within the escalation ladder; an orphaned worker's tree within poll + grace, and
+// an orphaned terminal's at once; a
 // detached session ends or resumes within the grace, counted again from the end of
 // each busy period (the re-arm); a silent peer is dropped within ping interval +
 // timeout. Their catalogue entries are in sim/catalogue.cpp.

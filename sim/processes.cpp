@@ -210,28 +210,4 @@ void SleeperProgram::on_start() {
   w_.kernel.exit(pid_, 0);
 }
 
-void ShellProgram::on_start() {
-  // Like an interactive shell with a job in the background: same group, deaf to HUP,
-  // so a close that signals only the leader leaves it behind.
-  SpawnOptions job;
-  job.name = "pty-job";
-  job.close_from = 0;
-  job.ctty = w_.kernel.find(pid_)->ctty;
-  // Deaf to HUP only where something can still reach it after a gateway SIGKILL: its
-  // cgroup (swept by the restarted gateway). Without cgroups that job would outlive a
-  // killed gateway - the no-cgroup gap sim/README.md records (a persistent child ledger
-  // is the fix, not built yet).
-  const SwarmConfig& c = w_.config;
-  job.on_hup = c.cgroups || !c.gateway_kills ? Disposition::ignore : Disposition::terminate;
-  if (int pid = w_.kernel.spawn(pid_, job); pid > 0)
-    w_.kernel.run(pid, std::make_unique<SleeperProgram>(w_, pid, false), 0);
-  w_.kernel.watch(pid_, 0);
-}
-
-void ShellProgram::on_readable(int fd) {
-  ReadResult r = w_.kernel.read(pid_, fd);
-  if (!r.data.empty()) w_.kernel.write(pid_, 1, r.data);
-  if (r.eof) w_.kernel.exit(pid_, 0);
-}
-
 }  // namespace lifeline::sim

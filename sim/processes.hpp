@@ -1,8 +1,8 @@
 // The programs simulated processes run besides the gateway: the slash worker (the
-// core's WorkerLoop and watchdog on a simulated host), its test grandchildren, and the
-// PTY shell. Per-seed behaviours: a worker may ignore HUP and TERM (its spawn decides),
-// take long to exit, crash, hang in a command, leave grandchildren, escape with setsid
-// or double-fork.
+// core's WorkerLoop and watchdog on a simulated host) and its test grandchildren. The
+// terminal's programs are in sim/terminal.hpp. Per-seed behaviours: a worker may ignore HUP and
+// TERM (its spawn decides), take long to exit, crash, hang in a command, leave grandchildren,
+// escape with setsid or double-fork.
 #pragma once
 
 #include <cstdint>
@@ -83,18 +83,6 @@ class SleeperProgram final : public Program {
   int pid_;
   bool double_fork_;
   bool in_group_;
-};
-
-// The PTY's shell: echoes what it reads, dies on the hangup.
-class ShellProgram final : public Program {
- public:
-  ShellProgram(World& world, int pid) : w_(world), pid_(pid) {}
-  void on_start() override;
-  void on_readable(int fd) override;
-
- private:
-  World& w_;
-  int pid_;
 };
 
 }  // namespace lifeline::sim

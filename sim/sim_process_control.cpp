@@ -7,6 +7,7 @@
 #include "core/strays.hpp"
 #include "sim/gateway_program.hpp"
 #include "sim/processes.hpp"
+#include "sim/terminal.hpp"
 #include "sim/world.hpp"
 
 namespace lifeline::sim {
@@ -111,17 +112,24 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
   c.kind = spec.kind;
   c.session_id = spec.session_id;
   SpawnOptions opts;
-  opts.name = pty ? "pty-shell" : "slash-worker";
+  opts.name = pty ? "pty-supervisor" : "slash-worker";
   opts.new_session = true;
   opts.origin = c.id;
-  opts.close_from = pty ? 3 : 4;  // close_range: nothing but what is installed
+  opts.close_from = 4;  // close_range: nothing but what is installed
   std::vector<std::uint64_t> child_files;
+  std::uint64_t terminal = 0;
   if (pty) {
-    std::uint64_t master = 0, slave = 0;
-    opts.ctty = k.make_pty(&master, &slave);
+    // The supervisor holds the slave (O_NOCTTY: the shell it forks takes it as its
+    // controlling terminal) and the lifeline; the gateway the master and the write end.
+    std::uint64_t master = 0, slave = 0, life = k.make_pipe();
+    terminal = k.make_pty(&master, &slave);
+    std::uint64_t life_w = k.pipe_end(life, true);
     c.in_fd = c.out_fd = k.install(pid_, master, /*cloexec=*/true);
-    c.fds.push_back({c.in_fd, master});
-    opts.installs = {{0, slave}, {1, slave}, {2, slave}};
+    int life_fd = k.install(pid_, life_w, true);
+    c.fds = {{c.in_fd, master}, {life_fd, life_w}};
+    opts.installs = {{0, slave}, {1, slave}, {2, slave}, {3, k.pipe_end(life, false)}};
+    opts.on_hup = Disposition::handle;
+    opts.on_term = Disposition::handle;
   } else {
     std::uint64_t in = k.make_pipe(), out = k.make_pipe(), err = k.make_pipe(),
                   life = k.make_pipe();
@@ -163,7 +171,7 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
   c.start_ticks = p->start_ticks;
   Millis start = w_.rng.between(0, w_.config.worker_start_max);
   if (pty) {
-    k.run(pid, std::make_unique<ShellProgram>(w_, pid), start);
+    k.run(pid, std::make_unique<TerminalSupervisorProgram>(w_, pid, terminal), start);
   } else {
     WorkerConfig wc = w_.config.worker;
     wc.session_key = spec.argv.size() > 2 ? spec.argv[2] : "";
