@@ -50,6 +50,7 @@ void ChildSupervisor::terminate(ChildId id, std::function<void()> done) {
   if (e.stage != Stage::none) return;  // already escalating: join it
   e.stage = Stage::hup;
   e.terminate_started = clock_.now();
+  // mutant: teardown-child-already-exited
   if (e.exited) {
     finish(id);
     return;
@@ -74,6 +75,8 @@ void ChildSupervisor::escalate(ChildId id) {
       wait = config_.term_wait;
       break;
     case Stage::term:
+      // mutant: ladder-first-kill-skipped
+      // mutant: reaped-right-after-sigkill
       e.stage = Stage::kill;
       send(e, Signal::kill);
       break;
@@ -117,7 +120,11 @@ void ChildSupervisor::finish(ChildId id) {
   LIFELINE_ASSERT(e.exited);
   // The leader is a zombie: its group id is still reserved, so this reaches only
   // the grandchildren it left behind in its group (and its containment).
+  // mutant: group-signalled-after-reap
   send(e, Signal::kill);
+  // mutant: reaped-child-fds-pipes
+  // mutant: kernel-rules-finished-child
+  // mutant: child-fds-are-closed
   proc_.reap(id);
   proc_.release(id);
   if (e.stage != Stage::none) termination_latency_.record(clock_.now() - e.terminate_started);

@@ -26,6 +26,7 @@ std::vector<int> containment_victims(const std::vector<ProcStat>& table, int sel
     for (auto it = lo; it != hi; ++it) {
       const ProcStat& c = *it->second;
       if (!seen.insert(c.pid).second) continue;
+      // mutant: terminal-supervisor-kills-cgroup
       if (c.state != 'Z') out.insert(c.pid);
       frontier.push_back(c.pid);
     }

@@ -103,6 +103,7 @@ void Gateway::on_message(ConnId conn, std::string_view text) {
 
 void Gateway::reply(const ReplyTo& to, Json result) {
   if (to.notification || !connected(to.conn)) return;
+  // mutant: every-result-sent-twice
   transport_.send(to.conn, rpc::result(to.id, std::move(result)));
 }
 
@@ -272,6 +273,7 @@ void Gateway::rpc_resume(const ReplyTo& to, const Json& params) {
     const SessionRecord& rec = *r.value;
     // A live session may already continue this history (resumed from the store before).
     for (const auto& [sid, live] : registry_)
+      // mutant: resume-from-store-starts
       if (live->key == rec.session_key) return rebind(to, live);
     auto& conn = connections_[to.conn];
     if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
@@ -291,6 +293,7 @@ void Gateway::rpc_active_list(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   Json list = Json::array();
   for (const auto& s : sessions()) list.push_back(describe(*s));
+  // mutant: session-active-list-never
   reply(to, {{"sessions", std::move(list)}});
 }
 

@@ -99,6 +99,8 @@ void Gateway::start_worker_spawn(const SessionPtr& s) {
 void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
                                 std::uint64_t ticket, SpawnResult r) {
   SessionPtr s = weak.lock();
+  // mutant: c2-attach-guard-dropped
+  // mutant: spawn-started-before-reset
   bool wanted = s && still_mapped(id, s.get()) && s->spawn_ticket == ticket;
   if (!r.ok) {
     ++counters_.spawn_failures;
@@ -193,6 +195,7 @@ void Gateway::finish_command(const SessionPtr& s, const std::shared_ptr<InFlight
                     // failed also says so (ok:false, error) without being an RPC error.
                     Json result = {{"output", text}, {"ok", ok}};
                     if (!ok) result["error"] = text;
+                    // mutant: command-whose-result-store
                     if (r.ok) {
                       result["seq"] = r.value;
                       reply(cmd->cmd.reply, std::move(result));
@@ -275,6 +278,7 @@ void Gateway::on_worker_died(const SessionPtr& s, ChildId child, int status) {
                                  std::to_string(info ? info->pid : 0) + " exited with status " +
                                  std::to_string(status));
   emit(*s, "worker.exit", {{"pid", info ? info->pid : 0}, {"status", status}});
+  // mutant: session-keeps-handle-dead
   fail_in_flight(*s, rpc::worker_exited, "worker exited during the command");
   s->worker.reset();
   s->worker_lines.clear();

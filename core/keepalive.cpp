@@ -30,11 +30,14 @@ void Keepalive::start() {
 
 void Keepalive::tick() {
   ping_timer_ = arm(interval_, &Keepalive::ping_timer_, [](Keepalive& k) { k.tick(); });
+  // mutant: deadline-per-ping-answered
   if (deadline_timer_) return;  // one ping outstanding at a time
+  // mutant: pong-deadline-twice-configured
   deadline_timer_ = arm(timeout_, &Keepalive::deadline_timer_, [](Keepalive& k) { k.expire(); });
   send_ping_();
 }
 
+// mutant: pong-does-not-cancel
 void Keepalive::on_activity() {
   if (deadline_timer_) {
     clock_.cancel(deadline_timer_);
@@ -44,6 +47,7 @@ void Keepalive::on_activity() {
 
 void Keepalive::expire() {
   deadline_timer_ = 0;
+  // mutant: silent-peer-never-declared
   dead_ = true;
   stop();
   on_dead_();

@@ -20,6 +20,7 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
     // longer does, before anything else reaches the new holder.
     log_.write(LogLevel::info, "session " + s->id + " taken over by connection " +
                                    std::to_string(conn) + " from " + std::to_string(*s->conn));
+    // mutant: takeover-not-announced-connection
     emit(*s, "session.taken_over", Json::object());
   }
   unbind(*s);
@@ -50,8 +51,10 @@ void Gateway::on_disconnect(ConnId conn) {
   for (const auto& id : ids) {
     SessionPtr s = find_session(id);
     if (!s || s->conn != conn) continue;
+    // mutant: disconnect-leaves-session-bound
     s->conn.reset();
     sync_output_pause(*s);
+    // mutant: c1-disconnect-never-reaps
     if (s->close_on_disconnect) {
       teardown(s, EndReason::ws_disconnect);
     } else {
@@ -75,6 +78,7 @@ void Gateway::rpc_close(const ReplyTo& to, const Json& params) {
 void Gateway::arm_grace(const SessionPtr& s) {
   if (config_.orphan_grace <= 0 || s->finalized) return;  // 0: never grace-reaped
   if (s->grace_timer) clock_.cancel(s->grace_timer);
+  // mutant: orphan-grace-runs-twice
   s->grace_timer = clock_.after(config_.orphan_grace, [this, s] { on_grace_expired(s); });
 }
 
@@ -86,6 +90,7 @@ void Gateway::on_grace_expired(const SessionPtr& s) {
   if (s->busy()) {
     // A command is still running for a client who may come back for it: wait again
     // rather than skip (the historical bug left such sessions until the TTL).
+    // mutant: grace-timer-skips-busy
     arm_grace(s);
     return;
   }
@@ -94,6 +99,7 @@ void Gateway::on_grace_expired(const SessionPtr& s) {
 
 bool Gateway::idle_evictable(const Session& s, Millis now) const {
   // DESIGN.md rule 5. busy() covers "not busy, no pending input, finished starting".
+  // mutant: idle-reaper-evicts-session
   return !s.finalized &&                                     // not already gone
          !s.conn &&                                          // detached
          !s.busy() &&                                        // nothing running or starting
@@ -115,6 +121,7 @@ void Gateway::run_reaper() {
 }
 
 bool Gateway::lru_evictable(const Session& s) const {
+  // mutant: lru-eviction-takes-busy
   return !s.finalized && !s.conn && !s.busy();
 }
 
@@ -164,11 +171,13 @@ void Gateway::maybe_finish_shutdown() {
 // ---------------------------------------------------------------- the funnel
 
 bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
+  // mutant: grace-reap-another-teardown
   if (s->finalized) return false;  // one funnel, one finalization, one stored end
   if (teardown_observer) teardown_observer(*s, reason, s->conn && connected(*s->conn));
   s->finalized = true;
   auto it = registry_.find(s->id);
   LIFELINE_ASSERT(it != registry_.end() && it->second == s);  // unmapped <=> finalized
+  // mutant: finalized-session-stays-registry
   registry_.erase(it);
   ++counters_.finalized;
   ++counters_.ended(reason);
@@ -195,9 +204,11 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   }
   s->ptys.clear();
 
+  // mutant: session-end-stored-twice
   store_.record_end(s->id, to_string(reason), clock_.wall_now(), [this, id = s->id](bool ok) {
     if (!ok) log_.write(LogLevel::error, "store: could not record the end of session " + id);
   });
+  // mutant: session-end-not-announced
   emit(*s, "session.closed", {{"reason", to_string(reason)}});
   unbind(*s);
   // Nothing of the session is left to wait on, except a result the store is writing.

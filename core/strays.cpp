@@ -6,7 +6,9 @@ StrayDecision stray_decision(const std::vector<ProcStat>& children, const std::s
   std::set<int> kill, reap;
   for (const auto& c : children) {
     if (c.pid <= 1 || ours.count(c.pid)) continue;
+    // mutant: stray-reaping-escapee-reparented
     if (c.state != 'Z') kill.insert(c.pid);
+    // mutant: stray-reaping-leaves-reparented
     reap.insert(c.pid);
   }
   return {{kill.begin(), kill.end()}, {reap.begin(), reap.end()}};
@@ -21,7 +23,9 @@ WorkerExitPlan worker_exit_plan(int self, bool forked, const std::vector<int>& c
   };
   for (int pid : children) add(pid);
   if (!forked) return plan;
+  // mutant: worker-exit-spares-process
   for (int pid : group_members) add(pid);
+  // mutant: worker-exit-spares-cgroup
   plan.kill_own_cgroup = in_own_cgroup;
   return plan;
 }

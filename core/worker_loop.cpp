@@ -8,6 +8,7 @@ namespace lifeline {
 
 bool parent_changed(const ParentIdentity& born, const ParentIdentity& now) {
   if (now.pid != born.pid) return true;
+  // mutant: c3-zero-parent-start
   return born.start_ticks != 0 && now.start_ticks != 0 && born.start_ticks != now.start_ticks;
 }
 
@@ -51,6 +52,7 @@ void WorkerLoop::become_orphan(const std::string& why) {
     poll_timer_ = 0;
   }
   if (!in_flight_) return exit_now(0);
+  // mutant: orphaned-worker-drains-command
   grace_timer_ = clock_.after(config_.watchdog_grace, [this] {
     grace_timer_ = 0;
     log_.write(LogLevel::warn, "in-flight command outlived the orphan grace; exiting");

@@ -1,7 +1,9 @@
 # Sourced by tests/guards/check-guards.sh and sim/mutation-study.sh: a scratch copy of the
 # tracked tree, and one mutation at a time applied to it (never to the tree itself).
-# Mutation lists are lines "file|exact text|replacement|what it means" (\n for newlines);
-# the text must occur exactly once, so a list that drifted from the code fails loudly.
+# Mutation lists are lines "file|text|replacement|what it means" (\n for newlines). The
+# text is matched by ci/lib/mutate.py: whitespace-insensitively, after a "// mutant: NAME"
+# marker comment when it starts with "@NAME:", else where it occurs exactly once; a list
+# that drifted from the code fails loudly.
 
 # scratch_snapshot ROOT SCRATCH: copies ROOT's tracked files to SCRATCH/src, and keeps a
 # pristine copy in SCRATCH/orig that every mutation starts from (editing ROOT while a
@@ -17,14 +19,7 @@ scratch_snapshot() {
 scratch_mutate() {
   local scratch=$1 file=$2
   cp "$scratch/orig/$file" "$scratch/src/$file"
-  /usr/bin/python3 - "$scratch/src/$file" "$3" "$4" <<'PY'
-import sys
-path, old, new = sys.argv[1], sys.argv[2].replace('\\n', '\n'), sys.argv[3].replace('\\n', '\n')
-text = open(path).read()
-if text.count(old) != 1:
-    sys.exit(f"mutation text not found exactly once in {path}: {old!r}")
-open(path, 'w').write(text.replace(old, new))
-PY
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/mutate.py" "$scratch/src/$file" "$3" "$4"
 }
 
 # scratch_restore SCRATCH FILE: undoes the mutation.
