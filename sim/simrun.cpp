@@ -2,9 +2,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -339,28 +341,30 @@ int run_sweep(const Options& o) {
   };
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(o.jobs));
-  std::atomic<int> running{o.jobs};
+  int running = o.jobs;
+  std::mutex m;
+  std::condition_variable finished;
   for (int i = 0; i < o.jobs; ++i)
     threads.emplace_back([&, i] {
       worker(i);
+      std::lock_guard lock(m);
       --running;
+      finished.notify_one();
     });
   // A progress line every 10 s on stderr, so that a long sweep (CI's, --deep) shows it
   // is alive and how far it got; a short one prints none.
-  auto last = t0;
-  while (running.load() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto now = std::chrono::steady_clock::now();
-    if (now - last < std::chrono::seconds(10)) continue;
-    last = now;
-    double so_far = std::chrono::duration<double>(now - t0).count();
+  for (std::unique_lock lock(m);
+       !finished.wait_for(lock, std::chrono::seconds(10), [&] { return running == 0; });) {
+    double so_far = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::uint64_t done = passed.load();
-    std::uint64_t total = o.last - o.first + 1;
-    std::fprintf(
-        stderr, "sweep %llu..%llu: %llu of %llu seeds passed, %llu events, %.0f s (%.1f seeds/s)\n",
-        static_cast<unsigned long long>(o.first), static_cast<unsigned long long>(o.last),
-        static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-        static_cast<unsigned long long>(events.load()), so_far, static_cast<double>(done) / so_far);
+    std::fprintf(stderr,
+                 "sweep %llu..%llu: %llu of %llu seeds passed, %llu events, %.0f s (%.1f "
+                 "seeds/s)\n",
+                 static_cast<unsigned long long>(o.first), static_cast<unsigned long long>(o.last),
+                 static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(o.last - o.first + 1),
+                 static_cast<unsigned long long>(events.load()), so_far,
+                 static_cast<double>(done) / so_far);
   }
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
