@@ -107,7 +107,7 @@ void Deadlines::gateway_died() {
     if (q.name == "slash-worker") worker_group[q.origin] = q.pgid;
     if (q.name == "pty-supervisor") terminals.push_back(q.origin);
   }
-  auto arm = [this](std::vector<std::pair<int, Incarnation>> tree, Millis bound,
+  auto arm = [this](const std::vector<std::pair<int, Incarnation>>& tree, Millis bound,
                     const char* invariant, const char* what) {
     if (tree.empty()) return;
     w_.sched.after(bound, 0, [this, tree, bound, invariant, what] {
@@ -125,11 +125,11 @@ void Deadlines::gateway_died() {
     for (auto& p : tree_of(k, origin, pgid, c.cgroups)) workers.push_back(p);
   for (std::uint64_t origin : terminals)
     for (auto& p : tree_of(k, origin, 0, /*whole=*/true)) ttys.push_back(p);
-  arm(std::move(workers),
+  arm(workers,
       2 * c.worker.watchdog_poll + c.worker.watchdog_grace + (c.workers_exit_slowly ? 3000 : 0) +
           50,
       "an orphaned worker's tree is gone within poll + grace", "worker tree");
-  arm(std::move(ttys), c.worker_start_max + 50, "an orphaned terminal's tree is gone at once",
+  arm(ttys, c.worker_start_max + 50, "an orphaned terminal's tree is gone at once",
       "terminal tree");
 }
 

@@ -66,9 +66,10 @@ class ManualView final : public WorldView {
   const FakeStore& store_;
 };
 
-std::vector<std::string> lines(std::vector<Violation> found) {
+std::vector<std::string> lines(const std::vector<Violation>& found) {
   std::vector<std::string> out;
-  for (auto& v : found) out.push_back(std::string(v.invariant->name) + ": " + v.detail);
+  out.reserve(found.size());
+  for (const auto& v : found) out.push_back(std::string(v.invariant->name) + ": " + v.detail);
   return out;
 }
 

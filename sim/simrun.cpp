@@ -362,7 +362,7 @@ int run_sweep(const Options& o) {
                  "seeds/s)\n",
                  static_cast<unsigned long long>(o.first), static_cast<unsigned long long>(o.last),
                  static_cast<unsigned long long>(done),
-                 static_cast<unsigned long long>(o.last - o.first + 1),
+                 static_cast<unsigned long long>(o.last - o.first) + 1ULL,
                  static_cast<unsigned long long>(events.load()), so_far,
                  static_cast<double>(done) / so_far);
   }
