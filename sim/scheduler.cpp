@@ -7,7 +7,6 @@ EventId Scheduler::at(Millis when, Incarnation owner, std::function<void()> fn) 
   EventId id = next_id_++;
   when_.push_back(when);
   cancelled_.push_back(false);
-  done_.push_back(false);
   heap_.push_back(Event{when, id, owner, std::move(fn)});
   std::push_heap(heap_.begin(), heap_.end(), Later{});
   ++live_;
@@ -21,7 +20,6 @@ bool Scheduler::step(Millis until) {
     Event ev = std::move(heap_.back());
     heap_.pop_back();
     if (cancelled_[ev.id]) continue;  // counted out of live_ when cancelled
-    done_[ev.id] = true;
     --live_;
     now_ = ev.when;
     if (ev.owner != 0 && !alive_(ev.owner)) continue;  // its process is gone

@@ -29,7 +29,8 @@ class Scheduler {
   // Like an Asio timer: one whose deadline has come may already be queued and still
   // runs; only one still in the future is stopped. Callers re-validate.
   void cancel(EventId id) {
-    if (id == 0 || id >= next_id_ || cancelled_[id] || when_[id] <= now_ || done_[id]) return;
+    // An event that ran (or was dropped with its owner) is due by now: when_ <= now_.
+    if (id == 0 || id >= next_id_ || cancelled_[id] || when_[id] <= now_) return;
     cancelled_[id] = true;
     --live_;
   }
@@ -62,7 +63,6 @@ class Scheduler {
   std::vector<Event> heap_;
   std::vector<Millis> when_{0};
   std::vector<bool> cancelled_{false};
-  std::vector<bool> done_{false};  // ran, or was dropped with its owner
   std::size_t live_ = 0;
   Millis now_ = 0;
   EventId next_id_ = 1;
