@@ -450,6 +450,13 @@ int run(int argc, char** argv) {
   hub.abort_all();
   io.restart();
   io.run_for(std::chrono::seconds(2));
+  // A clean shutdown has torn every session down, so a row still open is an end the
+  // store refused (logged when it happened): record it now, as the next start would
+  // for a SIGKILLed gateway, rather than leave it to a start that may never come.
+  if (exit_status == 0)
+    if (int open = store.end_sessions_left_open(clock.wall_now()))
+      log.write(LogLevel::warn, "recorded the end of " + std::to_string(open) +
+                                    " sessions whose end the store had refused");
   // Escapees reparented to us during the teardown: none may outlive us.
   for (int round = 0; round < 100; ++round) {
     procs.reap_strays();

@@ -92,6 +92,21 @@ class FaultTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual((await c.result("slash.exec", session_id=sid, command="/echo ok"))["output"], "ok")
         await c.close()
 
+    async def test_an_end_the_store_refused_is_recorded_at_a_clean_shutdown(self):
+        import sqlite3
+        c = await self.gateway("lifeline/store/end")
+        sid = (await c.result("session.create"))["session_id"]
+        await c.result("session.close", session_id=sid)
+        self.assertTrue(wait_until(lambda: any("could not record the end" in l for l in self.gw.log), 5))
+        await c.close()
+        self.assertEqual(self.gw.stop(), 0)
+        self.assertTrue(any("recorded the end of 1 sessions whose end the store had refused" in l
+                            for l in self.gw.log), self.gw.log[-5:])
+        db = sqlite3.connect(os.path.join(self.gw.state_dir, "lifeline.db"))
+        ended = db.execute("SELECT ended_at FROM sessions WHERE session_id=?", (sid,)).fetchone()
+        db.close()
+        self.assertIsNotNone(ended and ended[0], "no session may be left without an end")
+
     async def test_random_mixed_faults_leave_nothing_behind(self):
         c = await self.gateway("lifeline/spawn/fork=0.3,lifeline/write=0.2,lifeline/store/append=0.3,"
                                "lifeline/store/start=0.3,lifeline/store/end=0.3")
