@@ -298,12 +298,20 @@ bool Soak::start_gateway(int port) {
 // Checks the store while no gateway holds it, against everything acknowledged so far.
 void Soak::store_check(const char* when) {
   auto acks = load_->acks();
-  if (!planted_store_ && !acks.empty() &&
-      (o_.plant == "lost-entry" || o_.plant == "duplicate-entry")) {
-    planted_store_ = o_.plant == "lost-entry" ? soak::plant_lost_entry(db_, acks.back())
-                                              : soak::plant_duplicate_entry(db_, acks.back());
-    std::printf("  planted: %s of %s#%lld\n", o_.plant.c_str(), acks.back().session_key.c_str(),
-                static_cast<long long>(acks.back().seq));
+  if (!planted_store_ && (o_.plant == "lost-entry" || o_.plant == "duplicate-entry")) {
+    // A duplicate is only visible on a command the load makes unique, so plant it on the
+    // latest such ack (a /sleep or terminal command may be the latest of all).
+    bool dup = o_.plant == "duplicate-entry";
+    auto target = std::find_if(acks.rbegin(), acks.rend(), [&](const soak::Ack& a) {
+      return !dup || soak::unique_command(a.command);
+    });
+    if (target != acks.rend()) {
+      planted_store_ =
+          dup ? soak::plant_duplicate_entry(db_, *target) : soak::plant_lost_entry(db_, *target);
+      std::printf("  planted: %s of %s#%lld (%s)\n", o_.plant.c_str(), target->session_key.c_str(),
+                  static_cast<long long>(target->seq),
+                  planted_store_ ? "done" : "refused by the store");
+    }
   }
   auto r = soak::audit_store(db_, acks);
   if (!r.opened) {

@@ -34,12 +34,11 @@ std::string text_at(sqlite3_stmt* s, int col) {
   return t ? reinterpret_cast<const char*>(t) : "";
 }
 
-// Commands that the load makes unique per user (see load.cpp): each may be stored once.
+}  // namespace
+
 bool unique_command(const std::string& c) {
   return c.rfind("/echo ", 0) == 0;
 }
-
-}  // namespace
 
 StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks) {
   StoreReport r;

@@ -20,10 +20,15 @@ struct StoreReport {
   std::vector<std::string> examples;      // the first few problems, for the log
 };
 
+// Commands that the load makes unique per user (see load.cpp): each may be stored once,
+// so only these can be audited for duplicates.
+bool unique_command(const std::string& command);
+
 StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks);
 
 // Planted for the audits' own tests (tests/integration/test_soak.py): a store that lost
-// an acknowledged entry, and one that holds an entry twice. Returns false if it could not.
+// an acknowledged entry, and one that holds an entry twice (plant that one on an ack whose
+// command is unique_command, or the audit cannot see it). Returns false if it could not.
 bool plant_lost_entry(const std::string& db_path, const Ack& ack);
 bool plant_duplicate_entry(const std::string& db_path, const Ack& ack);
 
