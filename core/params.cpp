@@ -66,13 +66,11 @@ std::optional<std::int64_t> Params::optional_int(const char* name, std::int64_t 
     fail(std::string("'") + name + "' must be an integer");
     return std::nullopt;
   }
-  // is_number_integer covers unsigned too; read through the widest signed view safely.
-  if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
-    fail(std::string("'") + name + "' is out of range");
-    return std::nullopt;
-  }
-  std::int64_t n = v->get<std::int64_t>();
-  if (n < min || n > max) {
+  // is_number_integer covers unsigned too (nlohmann reads every positive integer as
+  // one), so compare those through the unsigned view: past INT64_MAX they would wrap.
+  bool above = v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max);
+  std::int64_t n = above ? max : v->get<std::int64_t>();
+  if (above || n < min || n > max) {
     fail(std::string("'") + name + "' must be between " + std::to_string(min) + " and " +
          std::to_string(max));
     return std::nullopt;

@@ -84,6 +84,35 @@ void StdioConnection::end(const char* why) {
   });
 }
 
+// Hands one complete line to the loop (reader thread); false when the gateway is stopping.
+bool StdioConnection::post_line(std::string& line, bool& overlong) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (overlong)
+    line.append(static_cast<std::size_t>(max_line_) + 1 -
+                    std::min(line.size(), static_cast<std::size_t>(max_line_)),
+                ' ');
+  {
+    // Backpressure, as a WebSocket reader gets by reading one frame at a time: no
+    // more than max_pending_lines wait for the event loop; a flood waits in the pipe.
+    std::unique_lock lock(mu_);
+    room_cv_.wait(lock, [this] { return stopping_ || pending_lines_ < max_pending_lines; });
+    if (stopping_) return false;
+    ++pending_lines_;
+  }
+  asio::post(io_, [this, alive = alive_, l = std::move(line)] {
+    if (!alive->load()) return;
+    {
+      std::lock_guard lock(mu_);
+      --pending_lines_;
+    }
+    room_cv_.notify_one();
+    if (!ended_in_loop_) on_line_(l);
+  });
+  line.clear();
+  overlong = false;
+  return true;
+}
+
 void StdioConnection::read_loop() {
   // The thread only reads stdin and posts; it never touches core state.
   std::string line;
@@ -105,32 +134,11 @@ void StdioConnection::read_loop() {
       if (piece.size() > room) overlong = true;
       if (nl == std::string_view::npos) break;
       rest.remove_prefix(nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (overlong)
-        line.append(static_cast<std::size_t>(max_line_) + 1 -
-                        std::min(line.size(), static_cast<std::size_t>(max_line_)),
-                    ' ');
-      {
-        // Backpressure, as a WebSocket reader gets by reading one frame at a time: no
-        // more than max_pending_lines wait for the event loop; a flood waits in the pipe.
-        std::unique_lock lock(mu_);
-        room_cv_.wait(lock, [this] { return stopping_ || pending_lines_ < max_pending_lines; });
-        if (stopping_) return;
-        ++pending_lines_;
-      }
-      asio::post(io_, [this, alive = alive_, l = std::move(line)] {
-        if (!alive->load()) return;
-        {
-          std::lock_guard lock(mu_);
-          --pending_lines_;
-        }
-        room_cv_.notify_one();
-        if (!ended_in_loop_) on_line_(l);
-      });
-      line.clear();
-      overlong = false;
+      if (!post_line(line, overlong)) return;
     }
   }
+  // A last line without its newline is still a message the client sent.
+  if ((!line.empty() || overlong) && !post_line(line, overlong)) return;
   end("stdin closed");
 }
 

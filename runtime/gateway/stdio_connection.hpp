@@ -41,6 +41,7 @@ class StdioConnection final : public ConnectionSink {
 
  private:
   void read_loop();
+  bool post_line(std::string& line, bool& overlong);  // reader thread
   void write_loop();
   void write_queue();                     // until closed and drained, stopped, or stdout fails
   void end(const char* why);              // any thread: posts on_end once

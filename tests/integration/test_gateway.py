@@ -338,6 +338,18 @@ class StdioTest(unittest.TestCase):
         self.assertEqual(p.wait(10), 0)
         self.assertTrue(wait_until(lambda: not alive(worker), 5))
 
+    def test_stdio_last_line_without_its_newline_is_still_answered(self):
+        # "requests read before it are still answered": a client that writes its last
+        # request and closes stdin without a newline sent that request all the same.
+        state = Gateway().state_dir
+        out = subprocess.run([GATEWAY, "--stdio", "--state-dir", state], capture_output=True, text=True,
+                             input=json.dumps({"jsonrpc": "2.0", "id": 7, "method": "session.active_list"}),
+                             timeout=20)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        replies = [json.loads(line) for line in out.stdout.splitlines()]
+        self.assertEqual([r.get("id") for r in replies if "id" in r], [7], out.stdout)
+        self.assertEqual(replies[-1]["result"], {"sessions": []})
+
     def test_stdio_flood_of_requests_is_answered_in_order_without_loss(self):
         # The stdin reader holds back when the event loop has many lines waiting
         # (backpressure); nothing may be dropped or reordered for it.
