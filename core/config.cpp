@@ -374,9 +374,11 @@ std::string gateway_usage() {
 
 Serves lifeline sessions over WebSocket (ws://HOST:PORT/ws) or, with --stdio, one
 client on stdin/stdout. Every flag can also be set as LIFELINE_<FLAG> (e.g.
-LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions.
+LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions. A malformed,
+negative or non-finite value is reported once and its default kept (DESIGN.md rule 10).
 
-  --listen HOST:PORT             listen address (default 127.0.0.1:8765; port 0 picks one)
+  --listen HOST:PORT             listen address or name (default 127.0.0.1:8765; port 0
+                                 picks one; localhost is 127.0.0.1)
   --stdio                        serve one client on stdin/stdout (NDJSON)
   --token TOKEN                  admission token (default: generated, <state-dir>/token)
   --allowed-origin ORIGIN        allowed browser Origin, repeatable (default: own origins)

@@ -566,27 +566,62 @@ WsServer::WsServer(asio::io_context& io, Clock& clock, Log& log, Hub& hub, Gatew
 
 WsServer::~WsServer() = default;
 
+namespace {
+
+// --listen takes an address or a name. A name is resolved once, at start; "localhost"
+// is 127.0.0.1 whatever the resolver prefers, since that is where clients of a
+// "localhost" gateway connect first. Among several addresses IPv4 wins, for the same reason.
+asio::ip::address listen_address(asio::io_context& io, const std::string& host) {
+  beast::error_code ec;
+  auto literal = asio::ip::make_address(host, ec);
+  if (!ec) return literal;
+  if (host == "localhost") return asio::ip::address_v4::loopback();
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, "", ec);
+  if (ec || results.empty())
+    throw std::runtime_error("cannot listen on " + host + ": not an address, and the name " +
+                             (ec ? "does not resolve (" + ec.message() + ")" : "has no address"));
+  for (const auto& r : results)
+    if (r.endpoint().address().is_v4()) return r.endpoint().address();
+  return results.begin()->endpoint().address();
+}
+
+}  // namespace
+
 int WsServer::start() {
   auto& a = impl_->acceptor;
-  tcp::endpoint ep(asio::ip::make_address(impl_->opt.host),
+  tcp::endpoint ep(listen_address(impl_->io, impl_->opt.host),
                    static_cast<unsigned short>(impl_->opt.port));
-  a.open(ep.protocol());
-  a.set_option(asio::socket_base::reuse_address(true));  // rebind at once after a SIGKILL
-  a.bind(ep);
-  a.listen(asio::socket_base::max_listen_connections);
+  // Errors name the address and say what went wrong, not where in Asio.
+  beast::error_code ec;
+  auto check = [&](const char* what) {
+    if (ec)
+      throw std::runtime_error("cannot " + std::string(what) + " " + impl_->opt.host + ":" +
+                               std::to_string(impl_->opt.port) + " (" + ep.address().to_string() +
+                               "): " + ec.message());
+  };
+  a.open(ep.protocol(), ec);
+  check("open a socket for");
+  a.set_option(asio::socket_base::reuse_address(true), ec);  // rebind at once after a SIGKILL
+  check("set SO_REUSEADDR for");
+  a.bind(ep, ec);
+  check("listen on");
+  a.listen(asio::socket_base::max_listen_connections, ec);
+  check("listen on");
   int port = a.local_endpoint().port();
   std::string p = ":" + std::to_string(port);
-  std::string bound = impl_->opt.host.find(':') != std::string::npos ? "[" + impl_->opt.host + "]"
-                                                                     : impl_->opt.host;
-  for (const std::string& h :
-       {bound, std::string("localhost"), std::string("127.0.0.1"), std::string("[::1]")}) {
+  auto bracketed = [](const std::string& h) {
+    return h.find(':') != std::string::npos ? "[" + h + "]" : h;
+  };
+  // The bound address is the name given (when --listen named one) and what it resolved to.
+  std::string bound = bracketed(impl_->opt.host);
+  for (const std::string& h : {bound, bracketed(ep.address().to_string()), std::string("localhost"),
+                               std::string("127.0.0.1"), std::string("[::1]")}) {
     impl_->hosts.push_back(lower(h) + p);
     if (port == 80) impl_->hosts.push_back(lower(h));  // a browser leaves out the default port
   }
   if (impl_->opt.allowed_origins.empty()) {
-    std::string host = impl_->opt.host.find(':') != std::string::npos ? "[" + impl_->opt.host + "]"
-                                                                      : impl_->opt.host;
-    for (const std::string& h : {host, std::string("127.0.0.1"), std::string("localhost")})
+    for (const std::string& h : {bound, std::string("127.0.0.1"), std::string("localhost")})
       impl_->opt.allowed_origins.push_back("http://" + h + ":" + std::to_string(port));
   }
   impl_->accept();

@@ -420,6 +420,19 @@ class StdioTest(unittest.TestCase):
         bad = subprocess.run([GATEWAY, "--no-such-flag"], capture_output=True, text=True)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("unknown flag", bad.stderr)
+        # An address that cannot be bound says which, and why, in one line.
+        bad = subprocess.run([GATEWAY, "--listen", "nohost.invalid:0", "--state-dir", Gateway().state_dir],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(bad.returncode, 1, bad.stderr)
+        self.assertIn("cannot listen on nohost.invalid", bad.stderr)
+
+    def test_listen_accepts_localhost(self):
+        gw = Gateway("--listen", "localhost:0").start()  # the later --listen wins
+        self.addCleanup(gw.stop)
+        self.assertTrue(gw.url.startswith("ws://localhost:"), gw.url)
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as s:
+            s.sendall(f"GET /healthz HTTP/1.1\r\nHost: localhost:{gw.port}\r\n\r\n".encode())
+            self.assertIn(b"200", s.recv(4096).split(b"\r\n")[0])
 
 
 if __name__ == "__main__":
