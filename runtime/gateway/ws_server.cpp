@@ -376,6 +376,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->keep_alive(false);
     res->body() = std::move(body);
     res->prepare_payload();
+    if (head_only_) res->body().clear();  // HEAD: GET's headers, Content-Length included
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code, std::size_t) {
                         beast::error_code ignored;
@@ -472,14 +473,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                             " (not this gateway's; --allowed-host adds names)");
       return respond(http::status::bad_request, "unknown Host\n");
     }
-    if (req.method() == http::verb::get && path == "/healthz")
-      return respond(http::status::ok, "ok\n");
-    if (req.method() == http::verb::get && path == "/metrics")
+    bool web =
+        path == "/" || path == "/app.js" || path == "/app.css" || path.starts_with("/assets/");
+    if (!web && path != "/healthz" && path != "/metrics" && path != "/ws")
+      return respond(http::status::not_found, "not found\n");
+    // Every resource here is read with GET, or HEAD for its headers; /ws only with GET
+    // (a WebSocket upgrade is a GET).
+    head_only_ = req.method() == http::verb::head && path != "/ws";
+    if (req.method() != http::verb::get && !head_only_)
+      return respond(http::status::method_not_allowed, "only GET is served here\n",
+                     "text/plain; charset=utf-8", {{"Allow", path == "/ws" ? "GET" : "GET, HEAD"}});
+    if (path == "/healthz") return respond(http::status::ok, "ok\n");
+    if (path == "/metrics")
       return respond(http::status::ok, server_.metrics(), "text/plain; version=0.0.4");
-    if (req.method() == http::verb::get &&
-        (path == "/" || path == "/app.js" || path == "/app.css" || path.starts_with("/assets/")))
-      return serve_web(req, target, path);
-    if (path != "/ws") return respond(http::status::not_found, "not found\n");
+    if (web) return serve_web(req, target, path);
     if (!websocket::is_upgrade(req))
       return respond(http::status::bad_request, "expected a WebSocket upgrade\n");
     // Admission: the token (header, query or the browser's cookie), then the Origin
@@ -505,6 +512,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::unique_ptr<ConnectionSlot> slot_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool head_only_ = false;  // answering a HEAD request
 };
 
 void WsServer::Impl::accept() {

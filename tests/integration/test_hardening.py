@@ -187,6 +187,19 @@ class AdmissionTest(unittest.IsolatedAsyncioTestCase):
         head = upgrade_head(port, token).replace(f"Host: 127.0.0.1:{port}", f"Host: evil.example:{port}")
         self.assertEqual(raw_request(port, head)[0], 400)
 
+    def test_methods_other_than_get_are_refused_and_head_gets_the_headers(self):
+        port = self.gw.port
+        host = f"Host: 127.0.0.1:{port}\r\n"
+        for method, path in (("POST", "/"), ("PUT", "/healthz"), ("DELETE", "/metrics"), ("POST", "/ws")):
+            status, text = raw_request(port, f"{method} {path} HTTP/1.1\r\n{host}Content-Length: 0\r\n\r\n")
+            self.assertEqual(status, 405, text[:200])
+            self.assertIn("Allow: GET", text)
+        self.assertEqual(raw_request(port, f"POST /nope HTTP/1.1\r\n{host}Content-Length: 0\r\n\r\n")[0], 404)
+        status, text = raw_request(port, f"HEAD /healthz HTTP/1.1\r\n{host}\r\n")
+        self.assertEqual(status, 200, text[:200])
+        self.assertIn("Content-Length: 3", text)
+        self.assertTrue(text.endswith("\r\n\r\n"), repr(text[-40:]))  # headers only
+
     def test_oversized_headers_get_431_and_no_beast_banner(self):
         port = self.gw.port
         big = "X-Filler: " + "a" * 20000 + "\r\n"
