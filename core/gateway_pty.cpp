@@ -99,6 +99,7 @@ void Gateway::on_backpressure(ConnId conn, bool backed_up) {
   log_.write(LogLevel::info, "connection " + std::to_string(conn) +
                                  (backed_up ? " is backed up: pausing its terminals"
                                             : " drained: resuming its terminals"));
+  // mutant: backpressure-never-pauses
   for (const auto& id : it->second.sessions)
     if (SessionPtr s = find_session(id)) sync_output_pause(*s);
 }

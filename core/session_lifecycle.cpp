@@ -53,6 +53,7 @@ void Gateway::on_disconnect(ConnId conn) {
     if (!s || s->conn != conn) continue;
     // mutant: disconnect-leaves-session-bound
     s->conn.reset();
+    // mutant: detached-terminals-stay-paused
     sync_output_pause(*s);
     // mutant: c1-disconnect-never-reaps
     if (s->close_on_disconnect) {

@@ -171,6 +171,28 @@ void disconnect_resume_one_winner(const WorldView& v, bool, Out& out) {
                     ", which is gone");
 }
 
+// Rule 12: the terminals of a session pause while its client is backed up (the shell's
+// unsent bytes above half the bound) and run otherwise, detached sessions included.
+void terminals_pause_with_their_client(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  for (const auto& [id, s] : gw->registry()) {
+    if (s->ptys.empty()) continue;
+    std::optional<bool> backed = s->conn ? v.backed_up(*s->conn) : std::optional<bool>(false);
+    if (!backed) continue;  // not modelled by this world, or the link is going away
+    for (const auto& [pty_id, child] : s->ptys) {
+      std::optional<ChildFact> c = v.child(child);
+      if (!c || c->exited || c->reaped || c->output_paused == *backed) continue;
+      std::string line = "terminal " + pty_id;
+      line += " of session ";
+      line += id;
+      line += c->output_paused ? " is paused" : " is running";
+      line += *backed ? " while its client is backed up" : " while its client is not backed up";
+      out.push_back(std::move(line));
+    }
+  }
+}
+
 // ------------------------------------------------------------ after settling
 
 void serving(const WorldView& v, bool drained, Out& out) {
@@ -309,6 +331,8 @@ const std::array kTable = {
               "", close_on_disconnect_ends},
     Invariant{"disconnect and resume never both win", "rule 3", W::every_event, "",
               disconnect_resume_one_winner},
+    Invariant{"terminals pause while their client is backed up", "rule 12", W::every_event, "",
+              terminals_pause_with_their_client},
     // Checked where their event happens.
     Invariant{"no signal to another incarnation", "rule 6", W::at_event,
               "sim/sim_process_control.cpp, at each signal", nullptr},

@@ -41,6 +41,7 @@ struct ChildFact {
   bool reaped = false;
   std::size_t fds = 0;  // gateway-side fds it still holds
   bool in_cgroup = false;
+  bool output_paused = false;  // the core asked its port to hold its terminal output
 };
 
 // A process of the machine other than init and the gateway itself.
@@ -109,6 +110,9 @@ class WorldView {
   };
   virtual std::optional<Fds> gateway_fds() const { return std::nullopt; }
   virtual std::optional<std::size_t> cgroups() const { return std::nullopt; }
+  // The connection's unsent bytes are above half their bound, as its shell counts them
+  // (nullopt: not modelled here, or no such connection).
+  virtual std::optional<bool> backed_up(ConnId) const { return std::nullopt; }
 };
 
 struct Invariant {

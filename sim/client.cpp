@@ -50,6 +50,9 @@ void SimClient::execute(const Step& step) {
       live_.clear();
       ptys_.clear();
       return;
+    case StepKind::stall_reading:
+      if (conn_) w_.net.client_stall(conn_, Millis{step.a + 1} * 400);
+      return;
     case StepKind::half_open:
       if (!conn_) return;
       w_.net.client_vanish(conn_);

@@ -65,6 +65,7 @@ void GatewayProgram::accept(ConnId conn) {
         // Not from inside the Keepalive's own callback: it is destroyed with the link.
         w_.sched.after(0, inc_, [this, conn] { drop(conn, "keepalive timeout"); });
       });
+  link.budget = UnsentBudget(w_.config.gateway.max_unsent_bytes);
   link.keepalive->start();
   links_.emplace(conn, std::move(link));
   w_.trace("gateway.accept",
@@ -99,8 +100,34 @@ void GatewayProgram::drop(ConnId conn, const char* why) {
   core_->on_disconnect(conn);
 }
 
+// As the runtime's connections do (runtime/gateway/ws_server.cpp): past the bound the
+// client is dropped, above half of it the core is told to pause its terminals.
 void GatewayProgram::send(ConnId conn, std::string text) {
-  if (links_.count(conn)) w_.net.server_send(conn, std::move(text));
+  auto it = links_.find(conn);
+  if (it == links_.end() || it->second.overflowed) return;
+  auto change = it->second.budget.add(text.size());
+  if (change == UnsentBudget::Change::overflow) {
+    it->second.overflowed = true;
+    ++w_.counters.slow_readers_dropped;
+    w_.trace("gateway.unsent_overflow", "\"conn\":" + std::to_string(conn) + ",\"bytes\":" +
+                                            std::to_string(it->second.budget.bytes()));
+    // Not from inside the core's own call: it may be mid-teardown of this connection.
+    w_.sched.after(0, inc_, [this, conn] { drop(conn, "unsent bytes past the bound"); });
+    return;
+  }
+  w_.net.server_send(conn, std::move(text));
+  if (change == UnsentBudget::Change::backed_up) {
+    ++w_.counters.backpressure_pauses;
+    core_->on_backpressure(conn, true);
+  }
+}
+
+void GatewayProgram::consumed(ConnId conn, std::size_t bytes) {
+  auto it = links_.find(conn);
+  if (it == links_.end()) return;
+  auto change = it->second.budget.remove(bytes);
+  if (change == UnsentBudget::Change::drained && !it->second.overflowed)
+    core_->on_backpressure(conn, false);
 }
 
 void GatewayProgram::close(ConnId conn) {

@@ -6,9 +6,11 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/gateway.hpp"
 #include "core/keepalive.hpp"
+#include "core/unsent_budget.hpp"
 #include "sim/kernel.hpp"
 #include "sim/rng.hpp"
 #include "sim/sim_process_control.hpp"
@@ -34,6 +36,7 @@ class GatewayProgram final : public Program, public Transport, public Log {
   void deliver(ConnId conn, const std::string& text);
   void peer_closed(ConnId conn);
   void pong(ConnId conn);
+  void consumed(ConnId conn, std::size_t bytes);  // the client read a frame of ours
 
   // Transport.
   void send(ConnId conn, std::string text) override;
@@ -48,12 +51,21 @@ class GatewayProgram final : public Program, public Transport, public Log {
   std::size_t baseline_fds() const { return baseline_fds_; }
   // Gateway fds that belong to a live connection.
   std::size_t connection_fds() const { return links_.size(); }
+  // The connection's unsent bytes are above half its bound (nullopt: no such link, or
+  // one past its bound, being dropped).
+  std::optional<bool> backed_up(ConnId conn) const {
+    auto it = links_.find(conn);
+    if (it == links_.end() || it->second.overflowed) return std::nullopt;
+    return it->second.budget.backed_up();
+  }
 
  private:
   struct Link {
     int fd = -1;
     std::uint64_t file = 0;
     std::unique_ptr<Keepalive> keepalive;
+    UnsentBudget budget{0};   // sent and not yet read by the client (DESIGN.md rule 12)
+    bool overflowed = false;  // past the bound: being dropped, nothing more is sent
   };
   void drop(ConnId conn, const char* why);
 

@@ -96,11 +96,55 @@ void SimNetwork::server_send(ConnId id, std::string text) {
   Conn& c = it->second;
   if (c.state != State::open) return;  // the peer is gone or silent
   int client = c.client;
-  w_.sched.at(s2c(c), 0, [this, id, client, text = std::move(text)] {
+  w_.sched.at(s2c(c), 0, [this, id, client, text = std::move(text)]() mutable {
     auto jt = conns_.find(id);
     if (jt == conns_.end() || jt->second.state != State::open) return;
-    w_.clients[static_cast<std::size_t>(client)]->on_message(id, text);
+    if (!jt->second.reading) {
+      jt->second.unread.push_back(std::move(text));
+      return;
+    }
+    read_frame(id, client, text);
   });
+}
+
+// The client reads one frame: the gateway's unsent count drops by it (its write
+// completes), then the client handles it.
+void SimNetwork::read_frame(ConnId id, int client, const std::string& text) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  if (GatewayProgram* g = w_.gateway();
+      g && it->second.server_open && w_.gateway_inc() == it->second.gateway)
+    g->consumed(id, text.size());
+  w_.clients[static_cast<std::size_t>(client)]->on_message(id, text);
+}
+
+void SimNetwork::client_stall(ConnId id, Millis for_ms) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second.state != State::open || !it->second.reading) return;
+  it->second.reading = false;
+  w_.trace("net.stall", "\"conn\":" + std::to_string(id) + ",\"ms\":" + std::to_string(for_ms));
+  w_.sched.after(for_ms, 0, [this, id] { resume_reading(id); });
+}
+
+void SimNetwork::resume_reading(ConnId id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  it->second.reading = true;
+  std::vector<std::string> backlog = std::move(it->second.unread);
+  it->second.unread.clear();
+  int client = it->second.client;
+  w_.trace("net.resume_reading",
+           "\"conn\":" + std::to_string(id) + ",\"frames\":" + std::to_string(backlog.size()));
+  for (const auto& text : backlog) {
+    auto jt = conns_.find(id);
+    if (jt == conns_.end() || jt->second.state != State::open) return;  // the client left
+    read_frame(id, client, text);
+  }
+  auto jt = conns_.find(id);
+  if (jt != conns_.end() && jt->second.closed_unread) {
+    jt->second.closed_unread = false;
+    notify_closed(id, client);
+  }
 }
 
 void SimNetwork::server_ping(ConnId id) {
@@ -152,6 +196,10 @@ void SimNetwork::gateway_died(Incarnation gateway) {
 void SimNetwork::notify_closed(ConnId id, int client) {
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second.state != State::open) return;
+  if (!it->second.reading) {  // a stalled client sees the close after what precedes it
+    it->second.closed_unread = true;
+    return;
+  }
   it->second.state = State::closed;
   forget_if_done(id);
   w_.clients[static_cast<std::size_t>(client)]->on_closed(id);

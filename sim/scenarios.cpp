@@ -287,6 +287,32 @@ std::vector<Scenario> build() {
     };
     out.push_back(s);
   }
+  for (bool overflow : {false, true}) {
+    Scenario s = named(
+        overflow ? "slow-reader-dropped" : "slow-reader-paused",
+        overflow ? "A client stops reading while its terminal floods it past the whole unsent "
+                   "bound: it is dropped, and its detached session's terminal runs again"
+                 : "A client stops reading while its terminal writes: above half the unsent "
+                   "bound the terminal pauses; when the client reads again it resumes");
+    s.config = quiet();
+    s.config.ptys = s.config.slow_readers = true;
+    s.config.gateway.max_unsent_bytes = overflow ? 1500 : 2400;
+    s.steps = {at(0, StepKind::create, 0, 0), at(50, StepKind::pty_open, 0, 0),
+               at(300, StepKind::stall_reading, 0, 3)};  // 1.6 s
+    for (int i = 0; i < (overflow ? 24 : 8); ++i)
+      s.steps.push_back(at(400 + 20 * i, StepKind::pty_write, 0, 0));
+    s.steps.push_back(at(2500, StepKind::pty_write, 0, 0));  // after it reads again
+    s.expect = [overflow](const World& w) {
+      if (auto e = expect_at_least("backed-up connections", w.counters.backpressure_pauses, 1);
+          !e.empty())
+        return e;
+      if (!overflow && w.counters.slow_readers_dropped != 0)
+        return std::string("a client that read again in time was dropped");
+      return overflow ? expect_at_least("slow readers dropped", w.counters.slow_readers_dropped, 1)
+                      : std::string();
+    };
+    out.push_back(s);
+  }
   {
     Scenario s = named("lazy-workers",
                        "Sessions spawn no worker until their first command (the reference's eager "

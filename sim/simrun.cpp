@@ -286,7 +286,9 @@ void print_ok(const RunResult& r) {
   std::cout << "ok: " << r.events << " events, " << r.sim_time << " ms simulated, "
             << r.counters.sessions_created << " sessions created, " << r.counters.sessions_finalized
             << " finalized, " << r.counters.gateway_kills << " gateway kills, "
-            << r.counters.pid_reuses << " pid reuses, hash " << hex(r.hash) << "\n";
+            << r.counters.pid_reuses << " pid reuses, " << r.counters.backpressure_pauses
+            << " backed-up connections (" << r.counters.slow_readers_dropped << " dropped), hash "
+            << hex(r.hash) << "\n";
 }
 
 int run_one(const Options& o) {

@@ -12,7 +12,7 @@ constexpr std::array<const char*, static_cast<int>(StepKind::count_)> kind_names
     "connect",      "create",      "exec",         "close",        "resume",      "reset",
     "pty_open",     "pty_write",   "pty_close",    "list",         "history",     "disconnect",
     "drop",         "half_open",   "kill_gateway", "term_gateway", "fail_spawns", "slow_spawns",
-    "crash_worker", "fail_writes", "slow_store"};
+    "crash_worker", "fail_writes", "slow_store",   "stall_reading"};
 
 struct Flag {
   const char* name;
@@ -93,6 +93,8 @@ Json SwarmConfig::to_json() const {
             {"store_latency", store_latency},
             {"persistent_sessions", persistent_sessions},
             {"containment_focus", containment_focus},
+            {"slow_readers", slow_readers},
+            {"max_unsent_bytes", gateway.max_unsent_bytes},
             {"quantum", quantum},
             {"max_ptys_per_session", gateway.max_ptys_per_session},
             {"max_sessions", gateway.max_sessions},
@@ -133,6 +135,7 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
             num("max_sessions", c.gateway.max_sessions, 1, 100'000) &&
             num("max_sessions_per_connection", c.gateway.max_sessions_per_connection, 1, 100'000) &&
             num("max_queued_commands", c.gateway.max_queued_commands, 1, 100'000) &&
+            num("max_unsent_bytes", c.gateway.max_unsent_bytes, 1, std::int64_t{1} << 40) &&
             num("watchdog_poll", c.worker.watchdog_poll, 1, day) &&
             num("watchdog_grace", c.worker.watchdog_grace, 0, day);
   for (const auto& k : gateway_knobs) ok = ok && num(k.name, c.gateway.*k.member, 1, day);
@@ -146,7 +149,8 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
     c.*f.member = j[f.name].get<bool>();
   }
   for (auto [key, member] : {std::pair{"persistent_sessions", &SwarmConfig::persistent_sessions},
-                             std::pair{"containment_focus", &SwarmConfig::containment_focus}}) {
+                             std::pair{"containment_focus", &SwarmConfig::containment_focus},
+                             std::pair{"slow_readers", &SwarmConfig::slow_readers}}) {
     if (!j.contains(key)) continue;
     if (!j[key].is_boolean()) {
       *why = std::string("config: '") + key + "' must be a boolean";
@@ -175,6 +179,8 @@ std::string SwarmConfig::describe() const {
     }
   if (!any) out += " none";
   if (containment_focus) out += " (containment focus)";
+  if (slow_readers)
+    out += " (slow readers, max_unsent=" + std::to_string(gateway.max_unsent_bytes) + ")";
   return out;
 }
 
@@ -241,6 +247,14 @@ SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
     c.worker.watchdog_grace = f.between(0, 1000);
     c.workers_exit_slowly = f.chance(30);
   }
+  if (Rng u(seed ^ 0x510e527fade682d1ULL); u.chance(25)) {
+    // Small enough that a client which stops reading for a few hundred ms passes half of
+    // it (terminals pause), and sometimes all of it (dropped); a reading client stays
+    // well below it.
+    c.slow_readers = true;
+    c.ptys = c.ptys || u.chance(60);  // paused terminals are what there is to see
+    g.max_unsent_bytes = u.between(600, 4096);
+  }
   if (r.chance(30)) {
     // Quantized time: everything lands on a 100 ms grid, with no network latency.
     c.quantum = 100;
@@ -293,6 +307,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
   add(c.worker_crashes, StepKind::crash_worker, 2);
   add(c.store_failures, StepKind::fail_writes, 2);
   add(c.store_slow, StepKind::slow_store, 2);
+  add(c.slow_readers, StepKind::stall_reading, 4);
   // Each seed tilts the mix its own way (swarm testing): some kinds get rare.
   for (auto& w : mix)
     if (r.chance(25)) w.weight = (w.weight + 3) / 4;

@@ -44,6 +44,10 @@ struct SwarmConfig {
   // commands favour grandchildren and long runs (the situations DESIGN.md rules 7 and 8
   // are about, which an even mix reaches once in a thousand seeds).
   bool containment_focus = false;
+  // One seed in four has clients that stop reading for a while, against a small
+  // gateway.max_unsent_bytes: their terminals must pause above half the bound, and a
+  // reader past the whole bound is dropped (DESIGN.md rule 12). Own RNG stream too.
+  bool slow_readers = false;
   // Millis: when > 1, step times and every timeout are multiples of it and the network
   // has no latency, so timers and messages meet in the same instant far more often.
   Millis quantum = 1;
@@ -71,13 +75,14 @@ enum class StepKind {
   drop,        // abrupt reset
   half_open,   // silence without FIN
   // Faults.
-  kill_gateway,  // a: restart delay (ms)
-  term_gateway,  // graceful shutdown, then restart after a (ms)
-  fail_spawns,   // the next a spawns fail (b: 0 EAGAIN, 1 EMFILE)
-  slow_spawns,   // the next a spawns take b ms
-  crash_worker,  // a: index among live workers
-  fail_writes,   // the next a store writes fail
-  slow_store,    // the next a store operations take b ms
+  kill_gateway,   // a: restart delay (ms)
+  term_gateway,   // graceful shutdown, then restart after a (ms)
+  fail_spawns,    // the next a spawns fail (b: 0 EAGAIN, 1 EMFILE)
+  slow_spawns,    // the next a spawns take b ms
+  crash_worker,   // a: index among live workers
+  fail_writes,    // the next a store writes fail
+  slow_store,     // the next a store operations take b ms
+  stall_reading,  // the client stops reading its connection for (a + 1) * 400 ms
   count_
 };
 const char* to_string(StepKind kind);

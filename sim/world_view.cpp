@@ -8,7 +8,8 @@ namespace lifeline::sim {
 
 namespace {
 ChildFact fact(const SimProcessControl::Child& c) {
-  return ChildFact{c.id, c.pid, c.session_id, c.exited, c.reaped, c.fds.size(), c.cgroup != 0};
+  return ChildFact{c.id,     c.pid,        c.session_id,  c.exited,
+                   c.reaped, c.fds.size(), c.cgroup != 0, c.output_paused};
 }
 }  // namespace
 
@@ -85,6 +86,11 @@ std::optional<WorldView::Fds> SimWorldView::gateway_fds() const {
 
 std::optional<std::size_t> SimWorldView::cgroups() const {
   return w_.kernel.cgroups().size();
+}
+
+std::optional<bool> SimWorldView::backed_up(ConnId conn) const {
+  GatewayProgram* g = gateway_;
+  return g ? g->backed_up(conn) : std::nullopt;
 }
 
 }  // namespace lifeline::sim

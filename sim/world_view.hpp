@@ -30,6 +30,7 @@ class SimWorldView final : public WorldView {
   std::uint64_t end_requests_total() const override;
   std::optional<Fds> gateway_fds() const override;
   std::optional<std::size_t> cgroups() const override;
+  std::optional<bool> backed_up(ConnId conn) const override;
 
  private:
   const World& w_;

@@ -18,9 +18,9 @@
 #include <thread>
 
 #include "core/ports.hpp"
+#include "core/unsent_budget.hpp"
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/io.hpp"
-#include "runtime/gateway/unsent_budget.hpp"
 
 namespace lifeline::runtime {
 

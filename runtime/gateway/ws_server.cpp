@@ -14,8 +14,8 @@
 #include <iterator>
 
 #include "core/keepalive.hpp"
+#include "core/unsent_budget.hpp"
 #include "runtime/gateway/faults.hpp"
-#include "runtime/gateway/unsent_budget.hpp"
 #include "runtime/gateway/web_assets.hpp"
 
 namespace lifeline::runtime {

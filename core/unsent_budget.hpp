@@ -1,5 +1,6 @@
 // Bytes queued for one client and not yet written (DESIGN.md rule 12), shared by the
-// WebSocket and stdio connections: above half of --max-unsent-bytes the client is backed
+// WebSocket and stdio connections and by the simulator's network (so simrun runs this
+// policy, not a model of it): above half of --max-unsent-bytes the client is backed
 // up (its terminals pause), below a quarter it has drained (they resume), and past the
 // whole bound it is dropped. The gap between half and a quarter keeps a client near the
 // line from toggling its terminals on every frame.
@@ -8,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace lifeline::runtime {
+namespace lifeline {
 
 class UnsentBudget {
  public:
@@ -49,4 +50,4 @@ class UnsentBudget {
   bool backed_up_ = false;
 };
 
-}  // namespace lifeline::runtime
+}  // namespace lifeline
