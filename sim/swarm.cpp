@@ -266,6 +266,14 @@ SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
       *m = std::max<Millis>(c.quantum, (*m + c.quantum / 2) / c.quantum * c.quantum);
     g.ping_timeout =
         std::max<Millis>(2 * c.quantum, (g.ping_timeout + c.quantum / 2) / c.quantum * c.quantum);
+    // Coincident timers, from a stream of their own: a reaper interval a small multiple
+    // of a short grace, and a short TTL, so that a grace expires in the very instant the
+    // reaper (armed before it) evicts the same session - the reference's double pop.
+    if (Rng t(seed ^ 0x9b05688c2b3e6c1fULL); t.chance(40)) {
+      g.orphan_grace = c.quantum * t.between(1, 3);
+      g.reaper_interval = g.orphan_grace * t.between(2, 4);
+      g.session_ttl = c.quantum * t.between(5, 30);
+    }
   }
   if (deep) {
     c.clients = static_cast<int>(r.between(6, 12));
