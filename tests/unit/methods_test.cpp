@@ -344,6 +344,20 @@ TEST(Methods, HistoryNeedsExactlyOneSelector) {
   EXPECT_EQ(h.call(c, "session.history", {{"session_key", "k"}})["result"]["entries"].size(), 0u);
 }
 
+// Above the range (read by nlohmann as unsigned, even past INT64_MAX) and below it, an
+// integer param gets the one message that names the range.
+TEST(Methods, AnOutOfRangeIntegerIsNamedWithItsRangeOnEitherSide) {
+  Harness h;
+  ConnId c = h.connect();
+  for (Json limit : {Json(0), Json(10001), Json(18446744073709551615ULL), Json(-5)}) {
+    Json r = h.call(c, "session.history", {{"session_key", "k"}, {"limit", limit}});
+    EXPECT_EQ(h.error_code(r), -32602) << limit;
+    EXPECT_NE(r["error"]["message"].get<std::string>().find("between 1 and 10000"),
+              std::string::npos)
+        << r.dump();
+  }
+}
+
 TEST(Methods, PtyOpenWriteResizeOutputExitClose) {
   Harness h;
   ConnId c = h.connect();
