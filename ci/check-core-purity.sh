@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN.md: core/ is C++20 and nlohmann/json only: no Boost, no POSIX or Linux
+# docs/DESIGN.md: core/ is C++20 and nlohmann/json only: no Boost, no POSIX or Linux
 # headers, no threads, no real clock. sim/ and runtime/ never include each other. The
 # compiler enforces the same layering through per-layer include roots (CMakeLists.txt,
 # proved by tests/layering); this script also catches what those cannot.
@@ -14,7 +14,7 @@ if grep -rnE 'std::this_thread|std::chrono::(system|steady|high_resolution)_cloc
   echo "check-core-purity: core/ uses real time, threads or processes (above)"; status=1
 fi
 if grep -rnE '#\s*include\s*"(sim|runtime|fuzz|tests)/' core/; then
-  echo "check-core-purity: core/ includes another layer (DESIGN.md: core depends on nothing of ours)"; status=1
+  echo "check-core-purity: core/ includes another layer (docs/DESIGN.md: core depends on nothing of ours)"; status=1
 fi
 # An include root stops "sim/x.hpp" from core/; it cannot stop "../sim/x.hpp", so no file
 # of ours may climb out of its folder.

@@ -1,5 +1,5 @@
 // Owns every child process of the gateway from spawn completion to reap, and runs the
-// escalation ladder of DESIGN.md rule 6: signal the whole group HUP -> TERM -> KILL with
+// escalation ladder of docs/DESIGN.md rule 6: signal the whole group HUP -> TERM -> KILL with
 // bounded waits; once the exit is observed, KILL what is left of the group (the zombie
 // leader still reserves the group id, so the id cannot have been reused), then reap,
 // then close every fd held for the child. A child leaves this table only after all

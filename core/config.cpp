@@ -255,7 +255,7 @@ ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& a
                                                const Env& env) {
   ParsedConfig<WorkerConfig> out;
   WorkerConfig& c = out.config;
-  // The watchdog knobs come from the environment only (PROTOCOL.md).
+  // The watchdog knobs come from the environment only (docs/PROTOCOL.md).
   auto knob_env = [&](const char* name, Millis& target, Millis min) {
     auto it = env.find(name);
     if (it == env.end()) return;
@@ -375,7 +375,7 @@ std::string gateway_usage() {
 Serves lifeline sessions over WebSocket (ws://HOST:PORT/ws) or, with --stdio, one
 client on stdin/stdout. Every flag can also be set as LIFELINE_<FLAG> (e.g.
 LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions. A malformed,
-negative or non-finite value is reported once and its default kept (DESIGN.md rule 10).
+negative or non-finite value is reported once and its default kept (docs/DESIGN.md rule 10).
 
   --listen HOST:PORT             listen address or name (default 127.0.0.1:8765; port 0
                                  picks one; localhost is 127.0.0.1)

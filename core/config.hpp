@@ -1,5 +1,5 @@
 // Command-line and environment configuration for the gateway and the slash worker.
-// Rule 10 of DESIGN.md: a malformed, negative or non-finite value takes the default
+// Rule 10 of docs/DESIGN.md: a malformed, negative or non-finite value takes the default
 // and is reported once; it never stops the process. Unknown flags are errors.
 #pragma once
 
@@ -47,7 +47,7 @@ struct GatewayConfig {
   std::string instance;  // names this gateway in gateway.ready (scale-out affinity)
   std::string env_file;  // LIFELINE_* settings read at start and again on SIGHUP
 
-  // Not flags (yet): limits and the escalation ladder of DESIGN.md rule 6.
+  // Not flags (yet): limits and the escalation ladder of docs/DESIGN.md rule 6.
   std::int64_t max_queued_commands = 64;  // per session, in flight included
   std::int64_t max_ptys_per_session = 8;
   std::int64_t max_title_bytes = 256;

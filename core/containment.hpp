@@ -1,6 +1,6 @@
 // Whom a containment must kill: a pure decision over facts the shell reports (a process
 // table snapshot and the members of a cgroup), so that it can be unit-tested and, in
-// time, run by the simulator too (DESIGN.md rule 13). Used by the terminal supervisor,
+// time, run by the simulator too (docs/DESIGN.md rule 13). Used by the terminal supervisor,
 // which must leave nothing of its terminal behind when the gateway dies or the shell
 // exits (rule 7).
 #pragma once

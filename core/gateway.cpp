@@ -82,7 +82,7 @@ void Gateway::on_connect(ConnId conn) {
   connections_.emplace(conn, Connection{});
   Json payload = {
       {"version", version}, {"connection_id", "c" + std::to_string(conn)}, {"protocol", 1}};
-  // Beyond PROTOCOL.md's three keys, only when configured: which gateway this is, so
+  // Beyond docs/PROTOCOL.md's three keys, only when configured: which gateway this is, so
   // that a client behind a proxy can come back to it (?gw=NAME, deploy/nginx/).
   if (!config_.instance.empty()) payload["instance"] = config_.instance;
   transport_.send(conn, rpc::event("gateway.ready", nullptr, std::move(payload)));

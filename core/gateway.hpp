@@ -1,4 +1,4 @@
-// The gateway core: the session registry, the JSON-RPC methods of PROTOCOL.md, the one
+// The gateway core: the session registry, the JSON-RPC methods of docs/PROTOCOL.md, the one
 // teardown funnel, disconnect/orphan-grace handling, the idle reaper and the LRU cap.
 // It is driven by events (connections, messages, child output/exit, timers, store
 // completions) and acts only through its ports. Single-threaded by contract.
@@ -96,7 +96,7 @@ class Gateway final : public ProcessEvents {
   struct Connection {
     std::set<std::string> sessions;  // ids of sessions bound here
     int store_queries = 0;
-    bool backed_up = false;  // its terminals are paused (DESIGN.md rule 12)
+    bool backed_up = false;  // its terminals are paused (docs/DESIGN.md rule 12)
   };
 
   // Dispatch.
@@ -140,7 +140,7 @@ class Gateway final : public ProcessEvents {
   // The one teardown funnel. Returns false when the session was already finalized.
   bool teardown(const SessionPtr& s, EndReason reason);
 
-  // DESIGN.md rule 2: attach a spawned child only if the registry still maps the id to
+  // docs/DESIGN.md rule 2: attach a spawned child only if the registry still maps the id to
   // this very session object and, for the worker, the spawn is still the wanted one.
   bool still_mapped(const std::string& id, const Session* expected) const;
 

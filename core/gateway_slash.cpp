@@ -118,7 +118,7 @@ void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Sessi
   // Owned from this instant, whatever happens next.
   children_.adopt(ChildInfo{r.child, ChildKind::slash, r.pid, r.pgid, id, "", clock_.wall_now()});
   if (!wanted) {
-    // DESIGN.md rule 2: the session is gone, or a newer spawn superseded this one.
+    // docs/DESIGN.md rule 2: the session is gone, or a newer spawn superseded this one.
     log_.write(LogLevel::info, "session " + id + ": worker pid " + std::to_string(r.pid) +
                                    " arrived after it stopped being wanted; tearing it down");
     terminate_child(r.child);
@@ -191,7 +191,7 @@ void Gateway::finish_command(const SessionPtr& s, const std::shared_ptr<InFlight
                 [this, weak = std::weak_ptr(s), cmd, ok, text](StoreReply<std::int64_t> r) {
                   if (!cmd->answered) {
                     cmd->answered = true;
-                    // PROTOCOL.md's {output}, always there; a command that ran and
+                    // docs/PROTOCOL.md's {output}, always there; a command that ran and
                     // failed also says so (ok:false, error) without being an RPC error.
                     Json result = {{"output", text}, {"ok", ok}};
                     if (!ok) result["error"] = text;

@@ -1,6 +1,6 @@
-// One page of a session's transcript (session.history, PROTOCOL.md): the newest `limit`
+// One page of a session's transcript (session.history, docs/PROTOCOL.md): the newest `limit`
 // entries before `before_seq`, cut further so the reply stays under a byte bound
-// (DESIGN.md rule 12), oldest first, with `more` when older entries remain. Every store
+// (docs/DESIGN.md rule 12), oldest first, with `more` when older entries remain. Every store
 // (SQLite, the simulator's, the unit tests' fake) walks its entries newest first through
 // one HistoryPager, so the paging rule is written once.
 #pragma once

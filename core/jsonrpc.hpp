@@ -11,7 +11,7 @@
 
 namespace lifeline::rpc {
 
-// Error codes of PROTOCOL.md.
+// Error codes of docs/PROTOCOL.md.
 enum Code : int {
   parse_error = -32700,
   invalid_request = -32600,

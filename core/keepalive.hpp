@@ -1,4 +1,4 @@
-// Half-open detection (DESIGN.md rule 4) as a pure state machine: ping every interval,
+// Half-open detection (docs/DESIGN.md rule 4) as a pure state machine: ping every interval,
 // and if nothing at all arrives within the timeout after a ping, the peer is dead.
 // Any inbound traffic counts as liveness (a busy client that sends data but is slow
 // to pong is alive: the historical bug dropped such clients with a false 1006).

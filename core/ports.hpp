@@ -140,7 +140,7 @@ struct HistoryEntry {
   std::string text;  // output when ok, error otherwise
 };
 
-// session.history's question (PROTOCOL.md): the newest `limit` entries before
+// session.history's question (docs/PROTOCOL.md): the newest `limit` entries before
 // `before_seq` (none: the very newest), at most max_bytes of them (HistoryPager).
 struct HistoryQuery {
   std::int64_t limit = 1000;
@@ -193,7 +193,7 @@ class ChildLedger {
   virtual void ledger_remove(int pid, std::uint64_t start_ticks) = 0;
 };
 
-// Facts about the process table, as the shell sees them now (DESIGN.md rule 13): the
+// Facts about the process table, as the shell sees them now (docs/DESIGN.md rule 13): the
 // runtime reads /proc, the simulator its kernel. The core decides; the shell acts.
 struct ProcessFacts {
   int pid = 0;

@@ -1,4 +1,4 @@
-// What a restarted gateway kills of a dead predecessor's children (DESIGN.md rules 8 and
+// What a restarted gateway kills of a dead predecessor's children (docs/DESIGN.md rules 8 and
 // 13): one decision, made here from the ledger's rows and the process table's facts, so
 // that the runtime and the simulator run the same policy, not two copies of it.
 #pragma once

@@ -1,6 +1,6 @@
 // One client session as the core sees it. Owned by the SessionRegistry while live;
 // callbacks that outlive the registry entry hold a weak or shared reference and must
-// check identity (DESIGN.md rule 2) before touching the world on its behalf.
+// check identity (docs/DESIGN.md rule 2) before touching the world on its behalf.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Every way a session ends, in one file: the teardown funnel (DESIGN.md rule 1) and each
+// Every way a session ends, in one file: the teardown funnel (docs/DESIGN.md rule 1) and each
 // path into it (session.close, a disconnect of a close_on_disconnect session, orphan
 // grace expiry, the idle reaper, LRU eviction, shutdown), with the binding of sessions
 // to connections that decides between them. Reading this file answers "when does a
@@ -16,7 +16,7 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
   LIFELINE_ASSERT(connected(conn));
   if (s->conn == conn) return;
   if (s->conn && connected(*s->conn)) {
-    // Takeover (PROTOCOL.md): the connection that held the session is told it no
+    // Takeover (docs/PROTOCOL.md): the connection that held the session is told it no
     // longer does, before anything else reaches the new holder.
     log_.write(LogLevel::info, "session " + s->id + " taken over by connection " +
                                    std::to_string(conn) + " from " + std::to_string(*s->conn));
@@ -99,7 +99,7 @@ void Gateway::on_grace_expired(const SessionPtr& s) {
 }
 
 bool Gateway::idle_evictable(const Session& s, Millis now) const {
-  // DESIGN.md rule 5. busy() covers "not busy, no pending input, finished starting".
+  // docs/DESIGN.md rule 5. busy() covers "not busy, no pending input, finished starting".
   // mutant: idle-reaper-evicts-session
   return !s.finalized &&                                     // not already gone
          !s.conn &&                                          // detached

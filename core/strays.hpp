@@ -1,5 +1,5 @@
 // Two containment decisions that both shells (the runtime and simrun) used to make on
-// their own (DESIGN.md rule 13): pure functions over the facts the shell reports, so that
+// their own (docs/DESIGN.md rule 13): pure functions over the facts the shell reports, so that
 // the simulator runs the production policy and its mutants mutate production code.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Bytes queued for one client and not yet written (DESIGN.md rule 12), shared by the
+// Bytes queued for one client and not yet written (docs/DESIGN.md rule 12), shared by the
 // WebSocket and stdio connections and by the simulator's network (so simrun runs this
 // policy, not a model of it): above half of --max-unsent-bytes the client is backed
 // up (its terminals pause), below a quarter it has drained (they resume), and past the

@@ -1,5 +1,5 @@
 // The slash worker's brain: reads NDJSON requests, runs them one at a time in arrival
-// order, and watches for the gateway's death (DESIGN.md rule 7): lifeline EOF, or a
+// order, and watches for the gateway's death (docs/DESIGN.md rule 7): lifeline EOF, or a
 // parent that is no longer the one it was born under. Once orphaned it drains the
 // in-flight command up to the grace, then exits taking its containment with it.
 #pragma once

@@ -1,4 +1,4 @@
-// The gateway <-> slash worker NDJSON protocol of PROTOCOL.md.
+// The gateway <-> slash worker NDJSON protocol of docs/PROTOCOL.md.
 #pragma once
 
 #include <cstdint>

@@ -10,4 +10,4 @@ string(TOUPPER "${NAME}" upper)
 file(WRITE ${OUT} ".TH ${upper} 1 \"\" \"lifeline ${VERSION}\" \"lifeline\"\n"
                   ".SH NAME\n${NAME} \\- ${SUMMARY}\n"
                   ".SH DESCRIPTION\nThe text of \\fB${NAME} \\-\\-help\\fR:\n.PP\n.nf\n${help}.fi\n"
-                  ".SH SEE ALSO\nThe lifeline README and PROTOCOL.md, in /usr/share/doc/lifeline.\n")
+                  ".SH SEE ALSO\nThe lifeline README, PROTOCOL.md (the wire protocol and command line), DESIGN.md and GLOSSARY.md, in /usr/share/doc/lifeline.\n")

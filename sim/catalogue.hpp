@@ -1,4 +1,4 @@
-// DESIGN.md's invariant catalogue as one table in code: each entry has a name, the
+// docs/DESIGN.md's invariant catalogue as one table in code: each entry has a name, the
 // DESIGN rule it comes from, when it is checked and, for the state checks, the check.
 // simrun's World and the unit tests' ManualWorld both run the same table, each through
 // a WorldView over its own world; an entry whose facts a world does not have (only the
@@ -117,7 +117,7 @@ class WorldView {
 
 struct Invariant {
   std::string_view name;
-  std::string_view rule;  // DESIGN.md: "rule N" or the "Invariants" bullet it states
+  std::string_view rule;  // docs/DESIGN.md: "rule N" or the "Invariants" bullet it states
   CheckedWhen when;
   std::string_view site;  // for at_event and deadline entries: where it is checked
   // For every_event, settled and drained entries: one line per violation, or none.
@@ -140,7 +140,7 @@ std::vector<Violation> run_catalogue(const WorldView& view, CheckedWhen when, bo
 // ownership every check of the catalogue applies.
 bool owned_by_live_session(const Gateway& gw, const ChildInfo& c);
 
-// DESIGN.md's end-reason oracle, at the moment a teardown starts: a session whose
+// docs/DESIGN.md's end-reason oracle, at the moment a teardown starts: a session whose
 // client is connected ends only by client_close or shutdown (so a resumed one never by
 // orphan_grace); a busy one never by idle_timeout or lru_evict. "" when consistent.
 std::string check_end_reason(const Session& s, EndReason reason, bool client_connected);

@@ -1,4 +1,4 @@
-// A simulated client: speaks PROTOCOL.md's JSON-RPC over one connection at a time,
+// A simulated client: speaks docs/PROTOCOL.md's JSON-RPC over one connection at a time,
 // remembers the sessions it opened (and every id it ever saw, to try resuming them),
 // and checks what it is told: a reply answers exactly one outstanding request, and an
 // entry it is told was stored (slash.exec's seq) is durable in the store at that moment.

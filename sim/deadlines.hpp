@@ -1,4 +1,4 @@
-// DESIGN.md's deadlines, each checked per obligation from the event that starts it
+// docs/DESIGN.md's deadlines, each checked per obligation from the event that starts it
 // rather than once at the end within the settle window: a torn-down child's tree is
 // gone within the escalation ladder; an orphaned worker's tree within poll + grace, and
 // an orphaned terminal's at once; a

@@ -64,7 +64,7 @@ class GatewayProgram final : public Program, public Transport, public Log {
     int fd = -1;
     std::uint64_t file = 0;
     std::unique_ptr<Keepalive> keepalive;
-    UnsentBudget budget{0};   // sent and not yet read by the client (DESIGN.md rule 12)
+    UnsentBudget budget{0};   // sent and not yet read by the client (docs/DESIGN.md rule 12)
     bool overflowed = false;  // past the bound: being dropped, nothing more is sent
   };
   void drop(ConnId conn, const char* why);

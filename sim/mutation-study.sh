@@ -49,7 +49,7 @@ while IFS='|' read -r file old new what; do
   fi
   scratch_restore "$scratch" "$file"
 done <"$here/sim/mutations.txt"
-# The catalogue's side: which entries this study shows catching a mutant (DESIGN.md asks
+# The catalogue's side: which entries this study shows catching a mutant (docs/DESIGN.md asks
 # it of every entry; the rest are listed, not hidden).
 shown=0
 entries=0

@@ -157,7 +157,7 @@ void WorkerProgram::finish_exit(int code) {
                                forked ? k.group_members(pgid) : std::vector<int>{}, cgroup != 0);
   for (int pid : plan.kill) k.kill(pid, SimSignal::kill);
   if (plan.kill_own_cgroup) k.cgroup_kill(cgroup);
-  // DESIGN.md rule 8, checked at the moment it applies: a worker leaving because its
+  // docs/DESIGN.md rule 8, checked at the moment it applies: a worker leaving because its
   // gateway is gone takes its containment with it - its group, and its cgroup where it
   // has one of its own - since no gateway is left to do it.
   if (!k.alive(born_under_))

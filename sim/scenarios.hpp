@@ -1,5 +1,5 @@
 // Named, deterministic regression scenarios: one (at least) per historical failure mode
-// of DESIGN.md. Each is a fixed schedule on a fixed configuration, checked by every
+// of docs/DESIGN.md. Each is a fixed schedule on a fixed configuration, checked by every
 // invariant plus its own expectation that the race it is about really happened.
 #pragma once
 

@@ -41,12 +41,12 @@ struct SwarmConfig {
   bool persistent_sessions = true;  // close_on_disconnect:false sessions are created
   // One seed in eight aims at containment under gateway death: kills are frequent, a
   // worker crash is often followed in the same instant by a SIGKILL of the gateway, and
-  // commands favour grandchildren and long runs (the situations DESIGN.md rules 7 and 8
+  // commands favour grandchildren and long runs (the situations docs/DESIGN.md rules 7 and 8
   // are about, which an even mix reaches once in a thousand seeds).
   bool containment_focus = false;
   // One seed in four has clients that stop reading for a while, against a small
   // gateway.max_unsent_bytes: their terminals must pause above half the bound, and a
-  // reader past the whole bound is dropped (DESIGN.md rule 12). Own RNG stream too.
+  // reader past the whole bound is dropped (docs/DESIGN.md rule 12). Own RNG stream too.
   bool slow_readers = false;
   // Millis: when > 1, step times and every timeout are multiples of it and the network
   // has no latency, so timers and messages meet in the same instant far more often.

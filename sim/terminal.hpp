@@ -4,7 +4,7 @@
 // PTY. A hang-up or TERM from the gateway is passed on to the shell's group; when the
 // shell exits, or the lifeline reads EOF (the gateway is gone), the supervisor kills its
 // whole tree at once - whom, by the core's containment_victims, the same decision the
-// runtime's supervisor makes - reaps, and exits (DESIGN.md rule 7).
+// runtime's supervisor makes - reaps, and exits (docs/DESIGN.md rule 7).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// DESIGN.md rule 8 where a writable cgroup v2 exists: every child lives in a cgroup of
+// docs/DESIGN.md rule 8 where a writable cgroup v2 exists: every child lives in a cgroup of
 // its own under <our cgroup>/lifeline-<tag>, so that descendants that setsid or
 // double-fork out of its process group still die with it (cgroup.kill). The tag is
 // derived from the state dir, so a restarted gateway finds and kills whatever a
@@ -24,7 +24,7 @@ class CgroupContainment {
   bool enabled() const { return enabled_; }
   const std::string& description() const { return description_; }
 
-  // DESIGN.md rule 12: pids.max (and memory.max when memory_max > 0) on every child's
+  // docs/DESIGN.md rule 12: pids.max (and memory.max when memory_max > 0) on every child's
   // cgroup, where the controllers exist. Enables them in our subtree where it can;
   // limits() says what applies and why not.
   void apply_limits(std::int64_t pids_max, std::int64_t memory_max);

@@ -1,4 +1,4 @@
-// A child's life from clone to exec (DESIGN.md rules 6-8): everything decided before the
+// A child's life from clone to exec (docs/DESIGN.md rules 6-8): everything decided before the
 // clone (ChildPlan), and the code the child runs then (run_child). Kept apart from the
 // rest of process control because of what it may do: after the clone the child shares
 // the gateway's memory (CLONE_VM), so it makes only async-signal-safe calls and writes

@@ -1,4 +1,4 @@
-// The runtime's side of the persistent child ledger (DESIGN.md rule 8): the rows live in
+// The runtime's side of the persistent child ledger (docs/DESIGN.md rule 8): the rows live in
 // the store (SqliteStore is the core's ChildLedger); at start-up, before serving anyone,
 // a gateway kills what a SIGKILLed predecessor's rows still describe. Whom to kill is
 // core's predecessor_victims (core/recovery.hpp); this file only reads /proc and kills.

@@ -154,7 +154,7 @@ std::vector<std::string> child_environment(Env env, const passwd* user) {
   return out;
 }
 
-// DESIGN.md rule 12: connections and terminals must fit the fd limit with room for the
+// docs/DESIGN.md rule 12: connections and terminals must fit the fd limit with room for the
 // children's pipes, and terminals the kernel's pty limit. The soft fd limit is raised to
 // the hard one first; then connections get at most half of it and terminals (about 4 fds
 // each in the gateway) at most a quarter. What is lowered is said once, at start.

@@ -1,6 +1,6 @@
 // ProcessControl on Linux: children are launched on a spawner thread (clone_spawn, a
 // vfork-style clone3, with an exec-status pipe), every fd CLOEXEC, a new session per
-// child, the lifeline pipe (DESIGN.md rule 7); the event loop adopts them and observes
+// child, the lifeline pipe (docs/DESIGN.md rule 7); the event loop adopts them and observes
 // their exit through pidfds; group signals are safe because the leader is never reaped
 // before its group is killed; PTYs; child-subreaping.
 #pragma once
@@ -44,7 +44,7 @@ class PosixProcessControl final : public ProcessControl {
   // Every child is recorded there from spawn to release (may be null: no ledger).
   void set_ledger(ChildLedger* ledger) { ledger_ = ledger; }
   // The program that supervises each terminal (`lifeline-slash-worker --terminal`,
-  // DESIGN.md rule 7). Empty: terminals run unsupervised (logged loudly at start).
+  // docs/DESIGN.md rule 7). Empty: terminals run unsupervised (logged loudly at start).
   void set_terminal_supervisor(std::string path) { terminal_supervisor_ = std::move(path); }
   // --child-user: children run as this uid/gid (the gateway must be root).
   void set_child_credentials(int uid, int gid) {

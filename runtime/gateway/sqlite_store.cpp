@@ -336,7 +336,7 @@ void SqliteStore::history(const std::string& session_key, const HistoryQuery& qu
     auto reply = std::make_shared<StoreReply<HistoryPage>>();
     if (!fault("lifeline/store/read")) {
       // Newest first through the pager, which stops at the count or byte bound: rows past
-      // the page are never read into memory (DESIGN.md rule 12).
+      // the page are never read into memory (docs/DESIGN.md rule 12).
       Stmt s(db,
              "SELECT seq, at, command, ok, text FROM transcript WHERE session_key=? AND seq<? "
              "ORDER BY seq DESC");

@@ -199,7 +199,7 @@ class WsConnection final : public ConnectionSink,
         budget_(server.opt.max_unsent_bytes) {}
 
   void start(const http::request<http::string_body>& req) {
-    // The upgrade must complete within 10 s (PROTOCOL.md); idle time is the keepalive's.
+    // The upgrade must complete within 10 s (docs/PROTOCOL.md); idle time is the keepalive's.
     ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10),
                                                    websocket::stream_base::none(), false});
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
@@ -398,7 +398,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     return token;
   }
 
-  // The page and what it loads (PROTOCOL.md, Web client). Everything comes from here:
+  // The page and what it loads (docs/PROTOCOL.md, Web client). Everything comes from here:
   // the policy forbids any other origin, and nothing is cached across a new build.
   void serve_web(const http::request<http::string_body>& req, std::string_view target,
                  std::string_view path) {

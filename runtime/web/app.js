@@ -1,4 +1,4 @@
-// lifeline's web client: one WebSocket speaking PROTOCOL.md's JSON-RPC, plain DOM, no
+// lifeline's web client: one WebSocket speaking docs/PROTOCOL.md's JSON-RPC, plain DOM, no
 // framework and no build step. The gateway serves this file; nothing is loaded from
 // anywhere else. Terminals use xterm.js when the gateway serves a working one under
 // /assets/xterm/, else a plain <pre> that understands enough of a terminal for a shell.
@@ -101,7 +101,7 @@ function model(id) {
 }
 
 async function onReady() {
-  // A reload resumes what this tab held (PROTOCOL.md: the same id if it is live, a new
+  // A reload resumes what this tab held (docs/PROTOCOL.md: the same id if it is live, a new
   // one continuing its history if it was closed and stored).
   for (const id of held()) {
     try {

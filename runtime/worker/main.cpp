@@ -1,5 +1,5 @@
 // lifeline-slash-worker: the core's WorkerLoop over stdin/stdout, its lifeline fd and
-// a poll(2) loop. Single-threaded and small on purpose (PROTOCOL.md's RSS target).
+// a poll(2) loop. Single-threaded and small on purpose (docs/PROTOCOL.md's RSS target).
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-// The terminal supervisor (DESIGN.md rule 7): `lifeline-slash-worker --terminal`. The
+// The terminal supervisor (docs/DESIGN.md rule 7): `lifeline-slash-worker --terminal`. The
 // gateway spawns it for every pty.open, with the PTY slave as its stdin/stdout/stderr and
 // the read end of its lifeline; it forks the terminal's shell as a session leader on that
 // PTY and stays its parent, as a child subreaper.

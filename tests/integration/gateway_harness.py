@@ -1,6 +1,6 @@
 """Starts real lifeline-gateway processes and audits the process tree they own.
 
-Written against PROTOCOL.md with independent libraries (Debian's python3-websockets
+Written against docs/PROTOCOL.md with independent libraries (Debian's python3-websockets
 and python3-psutil), as any client would be.
 """
 import asyncio

@@ -65,7 +65,7 @@ class HardeningTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         self.assertTrue(ok, f"still alive {timeout}s after the gateway's SIGKILL: {left}")
 
     async def test_terminal_tree_dies_with_a_sigkilled_gateway(self):
-        # DESIGN.md rule 7: a terminal's supervisor holds the lifeline; on its EOF it kills
+        # docs/DESIGN.md rule 7: a terminal's supervisor holds the lifeline; on its EOF it kills
         # the whole tree at once. No restart, no successor.
         c = await self.gw.connect()
         sid = (await c.result("session.create", close_on_disconnect=False))["session_id"]

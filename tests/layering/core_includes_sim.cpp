@@ -1,4 +1,4 @@
-// Forbidden (DESIGN.md): core/ includes sim/. Must not compile.
+// Forbidden (docs/DESIGN.md): core/ includes sim/. Must not compile.
 #include "sim/world.hpp"
 
 int layering_probe() {

@@ -1,4 +1,4 @@
-// Forbidden (DESIGN.md): runtime/ includes sim/. Must not compile.
+// Forbidden (docs/DESIGN.md): runtime/ includes sim/. Must not compile.
 #include "sim/rng.hpp"
 
 int layering_probe() {

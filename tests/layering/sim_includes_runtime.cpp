@@ -1,4 +1,4 @@
-// Forbidden (DESIGN.md): sim/ includes runtime/. Must not compile.
+// Forbidden (docs/DESIGN.md): sim/ includes runtime/. Must not compile.
 #include "runtime/common/proc_info.hpp"
 
 int layering_probe() {

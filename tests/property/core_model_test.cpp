@@ -1,7 +1,7 @@
 // A rapidcheck stateful test of the gateway core against a model of the contract a
 // client sees. Random interleavings of create / exec / reset / close / disconnect /
 // resume / spawn-completes / spawn-fails / timers / worker answers and deaths / store
-// failures; after every step the DESIGN.md safety invariants must hold and the live
+// failures; after every step the docs/DESIGN.md safety invariants must hold and the live
 // sessions must be exactly what the model allows. At the end the world settles and
 // every request on a still-open connection must have had exactly one answer.
 #include <gtest/gtest.h>

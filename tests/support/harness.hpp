@@ -37,7 +37,7 @@ class Harness {
 
   sim::ManualWorld w;
   std::unique_ptr<Gateway> gw;
-  std::vector<std::string> end_reason_violations;  // DESIGN.md's end-reason oracle
+  std::vector<std::string> end_reason_violations;  // docs/DESIGN.md's end-reason oracle
 
   ConnId connect() {
     ConnId c = next_conn_++;
@@ -83,7 +83,7 @@ class Harness {
   }
   SessionPtr session(const std::string& id) { return gw->find_session(id); }
 
-  // Every safety invariant of DESIGN.md holds right now.
+  // Every safety invariant of docs/DESIGN.md holds right now.
   void expect_safe() {
     auto v = sim::check_safety(*gw, w.procs, w.store);
     v.insert(v.end(), end_reason_violations.begin(), end_reason_violations.end());

@@ -1,5 +1,5 @@
 // The pure codecs: JSON-RPC framing, base64, line splitting, the worker protocol and
-// the keepalive state machine (DESIGN.md rule 4).
+// the keepalive state machine (docs/DESIGN.md rule 4).
 #include <gtest/gtest.h>
 
 #include "core/base64.hpp"

@@ -1,4 +1,4 @@
-// DESIGN.md rule 10: knobs fall back to their defaults, reported once, never fatal.
+// docs/DESIGN.md rule 10: knobs fall back to their defaults, reported once, never fatal.
 #include <gtest/gtest.h>
 
 #include "core/config.hpp"

@@ -1,4 +1,4 @@
-// containment_victims: the terminal supervisor's decision of whom to kill (DESIGN.md
+// containment_victims: the terminal supervisor's decision of whom to kill (docs/DESIGN.md
 // rules 7, 8 and 13), on hand-made process tables.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// DESIGN.md rule 6 (escalation) and rule 8's in-group part, on ChildSupervisor and
+// docs/DESIGN.md rule 6 (escalation) and rule 8's in-group part, on ChildSupervisor and
 // through the gateway.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// DESIGN.md lifecycle rules 1-3, 5, 9 and the historical failure modes, against the
+// docs/DESIGN.md lifecycle rules 1-3, 5, 9 and the historical failure modes, against the
 // core with hand-driven ports. Test names carry the rule or the catalogue entry.
 #include <gtest/gtest.h>
 

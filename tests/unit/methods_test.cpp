@@ -1,4 +1,4 @@
-// Every method of PROTOCOL.md through the dispatcher, and DESIGN.md rule 11: bad input
+// Every method of docs/PROTOCOL.md through the dispatcher, and docs/DESIGN.md rule 11: bad input
 // gets a JSON-RPC error, never a crash, a hang or a leak.
 #include <gtest/gtest.h>
 
@@ -34,7 +34,7 @@ TEST(Methods, CreateReturnsIdsAndValidatesParams) {
   EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", 5}})), -32602);
   EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"color", "red"}})), -32602);
   ASSERT_EQ(h.w.store.sessions.size(), 1u);
-  // PROTOCOL.md: title <= 256 bytes (bytes, not characters).
+  // docs/PROTOCOL.md: title <= 256 bytes (bytes, not characters).
   EXPECT_TRUE(h.call(c, "session.create", {{"title", std::string(256, 'x')}}).contains("result"));
   EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", std::string(257, 'x')}})), -32602);
   std::string euro = "\xe2\x82\xac";  // 3 bytes, 1 character

@@ -1,5 +1,5 @@
 // predecessor_victims: what a restarted gateway kills of a SIGKILLed predecessor's
-// children (DESIGN.md rules 8 and 13), on hand-made process tables. The simulator runs
+// children (docs/DESIGN.md rules 8 and 13), on hand-made process tables. The simulator runs
 // the same function against its kernel (sim/sim_process_control.cpp).
 #include <gtest/gtest.h>
 

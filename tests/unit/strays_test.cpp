@@ -1,5 +1,5 @@
 // stray_decision and worker_exit_plan (core/strays.hpp): the containment decisions the
-// runtime and simrun share (DESIGN.md rules 8 and 13), on hand-made facts.
+// runtime and simrun share (docs/DESIGN.md rules 8 and 13), on hand-made facts.
 #include <gtest/gtest.h>
 
 #include "core/strays.hpp"

@@ -1,5 +1,5 @@
 // UnsentBudget (core/unsent_budget.hpp): the byte bound on a connection's unsent frames
-// (DESIGN.md rule 12) that the WebSocket and stdio connections and simrun's network share.
+// (docs/DESIGN.md rule 12) that the WebSocket and stdio connections and simrun's network share.
 #include <gtest/gtest.h>
 
 #include "core/unsent_budget.hpp"

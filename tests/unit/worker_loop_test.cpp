@@ -1,4 +1,4 @@
-// DESIGN.md rule 7 on the worker side, and the C3 catalogue entries (orphaned workers
+// docs/DESIGN.md rule 7 on the worker side, and the C3 catalogue entries (orphaned workers
 // when the gateway died).
 #include <gtest/gtest.h>
 
