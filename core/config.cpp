@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include "core/trust.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -31,14 +33,25 @@ std::optional<std::int64_t> parse_count(const std::string& text) {
 
 namespace {
 
-// One knob: its flag, how to apply a value, and whether it takes a value at all.
+// One knob: its flag, what it accepts, how to apply a value, whether it takes a value.
 struct Knob {
   std::string flag;  // without the leading "--"
   bool takes_value = true;
   bool repeatable = false;
-  // Returns false when the value is malformed (the default stays, a warning is made).
-  std::function<bool(const std::string&)> apply;
+  // Why a value is refused, or nullopt when it was applied.
+  std::function<std::optional<std::string>(const std::string&)> apply;
 };
+
+// Wraps a bool-returning setter: a refusal names what the knob accepts.
+template <typename Fn>
+std::function<std::optional<std::string>(const std::string&)> accepting(std::string accepts,
+                                                                          Fn set) {
+  return [accepts = std::move(accepts), set = std::move(set)](
+             const std::string& v) -> std::optional<std::string> {
+    if (set(v)) return std::nullopt;
+    return "expected " + accepts;
+  };
+}
 
 std::string env_name(const std::string& flag) {
   std::string name = "LIFELINE_";
@@ -71,6 +84,9 @@ bool parse_listen(const std::string& text, std::string& host, int& port) {
   return true;
 }
 
+// docs/DESIGN.md rule 10: a value the knob refuses is a usage error naming the setting
+// (flag or variable), the value and what it accepts; the caller exits 2, or on SIGHUP
+// keeps every old value.
 template <typename Config>
 ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env& env,
                                 std::vector<Knob>& knobs, ParsedConfig<Config>& out) {
@@ -80,9 +96,11 @@ ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env&
     return nullptr;
   };
   auto apply = [&](Knob& k, const std::string& value, const std::string& where) {
-    if (!k.apply(value))
-      out.warnings.push_back("ignoring malformed " + where + " value '" + value +
-                             "'; using the default");
+    if (auto refusal = k.apply(value)) {
+      out.error = "invalid " + where + " value '" + value + "': " + *refusal;
+      return false;
+    }
+    return true;
   };
   // Environment first, so that flags win.
   for (auto& k : knobs) {
@@ -92,14 +110,14 @@ ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env&
       std::string item;
       for (std::size_t i = 0; i <= it->second.size(); ++i) {
         if (i == it->second.size() || it->second[i] == ',') {
-          if (!item.empty()) apply(k, item, it->first);
+          if (!item.empty() && !apply(k, item, it->first)) return out;
           item.clear();
         } else {
           item += it->second[i];
         }
       }
-    } else {
-      apply(k, it->second, it->first);
+    } else if (!apply(k, it->second, it->first)) {
+      return out;
     }
   }
   std::map<std::string, bool> seen_flag;
@@ -125,79 +143,83 @@ ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env&
       return out;
     }
     if (!k->takes_value) {
-      if (inline_value) {
-        apply(*k, *inline_value, "--" + name);
-      } else {
-        k->apply("1");
-      }
+      if (!(inline_value ? apply(*k, *inline_value, "--" + name) : apply(*k, "1", "--" + name)))
+        return out;
       continue;
     }
     std::string value;
     if (inline_value) {
       value = *inline_value;
-    } else if (i + 1 < args.size()) {
+    } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
       value = args[++i];
     } else {
-      out.error = "flag '--" + name + "' needs a value";
+      // Never swallow the next flag: "--listen --stdio" is a missing value, not an
+      // address. A value that starts with "--" is written --flag=--value.
+      out.error = "flag '--" + name + "' needs a value" +
+                  (i + 1 < args.size() ? " (got the flag '" + args[i + 1] + "')" : "");
       return out;
     }
     // A repeatable flag given on the command line replaces what the environment said.
     if (k->repeatable && !seen_flag[name]) k->apply("");
     seen_flag[name] = true;
-    apply(*k, value, "--" + name);
+    if (!apply(*k, value, "--" + name)) return out;
   }
   return out;
 }
 
+// A year (52 weeks) is far beyond any sane knob; larger is a typo, not a wish.
+constexpr double max_seconds = 7.0 * 24 * 3600 * 52;
+
 Knob seconds_knob(std::string flag, Millis& target, bool allow_zero = true) {
-  return Knob{std::move(flag), true, false, [&target, allow_zero](const std::string& v) {
+  std::string accepts = std::string("a number of seconds ") +
+                        (allow_zero ? "from 0" : "above 0") + " up to 31449600 (52 weeks)";
+  return Knob{std::move(flag), true, false,
+              accepting(std::move(accepts), [&target, allow_zero](const std::string& v) {
                 auto ms = parse_seconds(v);
                 if (!ms || (!allow_zero && *ms == 0)) return false;
                 target = *ms;
                 return true;
-              }};
+              })};
 }
 
-Knob count_knob(std::string flag, std::int64_t& target) {
-  return Knob{std::move(flag), true, false, [&target](const std::string& v) {
+// An integer in [min, max]. 0 may be a meaningful value below min (off, unset, keep all).
+Knob count_knob(std::string flag, std::int64_t& target, std::int64_t min, std::int64_t max,
+                bool zero_means_off = false) {
+  std::string accepts = "an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+                        (zero_means_off ? ", or 0 for none" : "");
+  return Knob{std::move(flag), true, false,
+              accepting(std::move(accepts), [&target, min, max, zero_means_off](const std::string& v) {
+                if (zero_means_off && v == "0") return target = 0, true;
                 auto n = parse_count(v);
-                if (!n) return false;
+                if (!n || *n < min || *n > max) return false;
                 target = *n;
                 return true;
-              }};
-}
-
-// Like count_knob, but 0 is a meaningful value (off, unset, keep all).
-Knob zero_or_count_knob(std::string flag, std::int64_t& target) {
-  return Knob{std::move(flag), true, false, [&target](const std::string& v) {
-                if (v == "0") {
-                  target = 0;
-                  return true;
-                }
-                auto n = parse_count(v);
-                if (!n) return false;
-                target = *n;
-                return true;
-              }};
+              })};
 }
 
 Knob list_knob(std::string flag, std::vector<std::string>& target) {
-  return Knob{std::move(flag), true, true, [&target](const std::string& v) {
+  return Knob{std::move(flag), true, true, accepting("a non-empty value", [&target](const std::string& v) {
                 if (v.empty()) {
                   target.clear();  // the command line replaces what the environment said
                   return true;
                 }
                 target.push_back(v);
                 return true;
-              }};
+              })};
 }
 
 Knob string_knob(std::string flag, std::string& target) {
-  return Knob{std::move(flag), true, false, [&target](const std::string& v) {
+  return Knob{std::move(flag), true, false, accepting("a non-empty value", [&target](const std::string& v) {
                 if (v.empty()) return false;
                 target = v;
                 return true;
-              }};
+              })};
+}
+
+Knob switch_knob(std::string flag, bool& target) {
+  return Knob{std::move(flag), false, false,
+              accepting("1, true, yes, on, 0, false, no or off",
+                        [&target](const std::string& v) { return parse_bool(v, target); })};
 }
 
 }  // namespace
@@ -208,20 +230,26 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   GatewayConfig& c = out.config;
   auto home = env.find("HOME");
   auto xdg = env.find("XDG_STATE_HOME");
+  // No default at all rather than the current directory (rule 14): the runtime refuses
+  // to start without one.
   if (xdg != env.end() && !xdg->second.empty())
     c.state_dir = xdg->second + "/lifeline";
   else if (home != env.end() && !home->second.empty())
     c.state_dir = home->second + "/.local/state/lifeline";
-  else
-    c.state_dir = ".lifeline-state";
 
+  constexpr std::int64_t mib = 1 << 20;
   std::vector<Knob> knobs;
-  knobs.push_back({"listen", true, false, [&c](const std::string& v) {
-                     return parse_listen(v, c.listen_host, c.listen_port);
+  knobs.push_back({"listen", true, false,
+                   accepting("HOST:PORT or [IPv6]:PORT with a port from 0 to 65535",
+                             [&c](const std::string& v) {
+                               return parse_listen(v, c.listen_host, c.listen_port);
+                             })});
+  knobs.push_back(switch_knob("stdio", c.stdio));
+  knobs.push_back({"token", true, false, [&c](const std::string& v) -> std::optional<std::string> {
+                     if (auto refusal = trust::token_refusal(v)) return "the token " + *refusal;
+                     c.token = v;
+                     return std::nullopt;
                    }});
-  knobs.push_back(
-      {"stdio", false, false, [&c](const std::string& v) { return parse_bool(v, c.stdio); }});
-  knobs.push_back(string_knob("token", c.token));
   knobs.push_back(list_knob("allowed-origin", c.allowed_origins));
   knobs.push_back(string_knob("state-dir", c.state_dir));
   knobs.push_back(string_knob("worker-cmd", c.worker_cmd));
@@ -232,22 +260,25 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(seconds_knob("ping-interval", c.ping_interval, false));
   knobs.push_back(seconds_knob("ping-timeout", c.ping_timeout, false));
   knobs.push_back(seconds_knob("slash-timeout", c.slash_timeout, false));
-  knobs.push_back(count_knob("max-sessions", c.max_sessions));
-  knobs.push_back(count_knob("max-sessions-per-connection", c.max_sessions_per_connection));
-  knobs.push_back(count_knob("max-message-bytes", c.max_message_bytes));
-  knobs.push_back(count_knob("max-reply-bytes", c.max_reply_bytes));
-  knobs.push_back(count_knob("max-unsent-bytes", c.max_unsent_bytes));
-  knobs.push_back(count_knob("max-connections", c.max_connections));
-  knobs.push_back(count_knob("max-ptys", c.max_ptys));
-  knobs.push_back(count_knob("session-pids-max", c.session_pids_max));
-  knobs.push_back(zero_or_count_knob("session-memory-max", c.session_memory_max));
-  knobs.push_back(zero_or_count_knob("retain-days", c.retain_days));
+  knobs.push_back(count_knob("max-sessions", c.max_sessions, 1, 1'000'000));
+  knobs.push_back(
+      count_knob("max-sessions-per-connection", c.max_sessions_per_connection, 1, 1'000'000));
+  // 64 MiB at most: a frame four times the cap closes the connection, and that product
+  // must stay far from overflow.
+  knobs.push_back(count_knob("max-message-bytes", c.max_message_bytes, 1024, 64 * mib));
+  knobs.push_back(count_knob("max-reply-bytes", c.max_reply_bytes, 1024, 1024 * mib));
+  knobs.push_back(count_knob("max-unsent-bytes", c.max_unsent_bytes, 4096, 1024 * mib));
+  knobs.push_back(count_knob("max-connections", c.max_connections, 1, mib));
+  knobs.push_back(count_knob("max-ptys", c.max_ptys, 1, 65536));
+  knobs.push_back(count_knob("session-pids-max", c.session_pids_max, 1, 4'194'304));
+  knobs.push_back(
+      count_knob("session-memory-max", c.session_memory_max, mib, mib * mib * 1024, true));
+  knobs.push_back(count_knob("retain-days", c.retain_days, 1, 36'500, true));
   knobs.push_back(list_knob("allowed-host", c.allowed_hosts));
   knobs.push_back(string_knob("child-user", c.child_user));
   knobs.push_back(string_knob("instance", c.instance));
   knobs.push_back(string_knob("env-file", c.env_file));
-  knobs.push_back(
-      {"version", false, false, [&c](const std::string& v) { return parse_bool(v, c.version); }});
+  knobs.push_back(switch_knob("version", c.version));
   return run_parser(args, env, knobs, out);
 }
 
@@ -276,17 +307,17 @@ ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& a
   knob_env("LIFELINE_WATCHDOG_GRACE_S", c.watchdog_grace, 0);
 
   std::vector<Knob> knobs;
-  knobs.push_back({"session-key", true, false, [&c](const std::string& v) {
+  knobs.push_back({"session-key", true, false, accepting("a key", [&c](const std::string& v) {
                      c.session_key = v;
                      return true;
-                   }});
-  knobs.push_back({"lifeline-fd", true, false, [&c](const std::string& v) {
+                   })});
+  knobs.push_back({"lifeline-fd", true, false, accepting("an fd number", [&c](const std::string& v) {
                      int fd = -1;
                      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), fd);
                      if (ec != std::errc() || p != v.data() + v.size() || fd < 0) return false;
                      c.lifeline_fd = fd;
                      return true;
-                   }});
+                   })});
   // Worker flags come only from argv (the gateway passes them); no env fallback.
   Env no_env;
   return run_parser(args, no_env, knobs, out);
@@ -340,7 +371,6 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
   apply(live.max_sessions, fresh.max_sessions, "--max-sessions");
   apply(live.max_sessions_per_connection, fresh.max_sessions_per_connection,
         "--max-sessions-per-connection");
-  apply(live.max_message_bytes, fresh.max_message_bytes, "--max-message-bytes");
   apply(live.max_reply_bytes, fresh.max_reply_bytes, "--max-reply-bytes");
   apply(live.retain_days, fresh.retain_days, "--retain-days");
   // Fixed at start: bound, opened, spawned or handed to the transport then.
@@ -358,6 +388,9 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
   fixed(live.reaper_interval != fresh.reaper_interval, "--reaper-interval");
   fixed(live.ping_interval != fresh.ping_interval || live.ping_timeout != fresh.ping_timeout,
         "--ping-interval/--ping-timeout");
+  // The frame cap is handed to the WebSocket and stdio readers at start: a reload that
+  // changed only the core's copy would report a cap the readers do not keep.
+  fixed(live.max_message_bytes != fresh.max_message_bytes, "--max-message-bytes");
   fixed(live.max_unsent_bytes != fresh.max_unsent_bytes, "--max-unsent-bytes");
   fixed(live.max_connections != fresh.max_connections, "--max-connections");
   fixed(live.max_ptys != fresh.max_ptys, "--max-ptys");
@@ -374,16 +407,21 @@ std::string gateway_usage() {
 
 Serves lifeline sessions over WebSocket (ws://HOST:PORT/ws) or, with --stdio, one
 client on stdin/stdout. Every flag can also be set as LIFELINE_<FLAG> (e.g.
-LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions. A malformed,
-negative or non-finite value is reported once and its default kept (docs/DESIGN.md rule 10).
+LIFELINE_ORPHAN_GRACE=5); the flag wins. Seconds accept fractions. A malformed or
+out-of-range value is a usage error (exit 2) naming the setting, the value and what it
+accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
 
   --listen HOST:PORT             listen address or name (default 127.0.0.1:8765; port 0
                                  picks one; localhost is 127.0.0.1)
   --stdio                        serve one client on stdin/stdout (NDJSON)
-  --token TOKEN                  admission token (default: generated, <state-dir>/token)
+  --token TOKEN                  admission token, 16 to 1024 visible ASCII bytes (default:
+                                 $CREDENTIALS_DIRECTORY/token, else <state-dir>/token,
+                                 generated at the first start)
   --allowed-origin ORIGIN        allowed browser Origin, repeatable (default: own origins)
-  --state-dir DIR                holds lifeline.db and token
-                                 (default $XDG_STATE_HOME/lifeline or ~/.local/state/lifeline)
+  --state-dir DIR                holds lifeline.db, token and lock; created 0700 when
+                                 missing, refused when not owned by this user or writable
+                                 by others (default $XDG_STATE_HOME/lifeline, else
+                                 $HOME/.local/state/lifeline; neither set: refused)
   --worker-cmd PATH              slash worker (default: lifeline-slash-worker beside this)
   --pty-cmd CMD                  terminal command (default /bin/sh)
   --session-ttl S                idle detached sessions older than this are reaped (21600)
@@ -417,16 +455,17 @@ negative or non-finite value is reported once and its default kept (docs/DESIGN.
                                  start and again on SIGHUP, which applies the limits that
                                  can change live (--session-ttl, --orphan-grace,
                                  --slash-timeout, --max-sessions,
-                                 --max-sessions-per-connection, --max-message-bytes,
-                                 --max-reply-bytes, --retain-days) and logs the rest as
+                                 --max-sessions-per-connection, --max-reply-bytes,
+                                 --retain-days) and logs the rest as
                                  needing a restart; it wins over the environment, flags
                                  win over it
   --version                      print the version and exit
   --help                         this text
 
 Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, or the stdio client gone: every
-session torn down, every child reaped); 1 when it cannot start (store, state dir, port,
-another gateway on the state dir); 2 for a usage error; 3 when the shutdown deadline
+session torn down, every child reaped); 1 when it cannot start (store, state dir or
+token file refused, port, another gateway on the state dir); 2 for a usage error
+(a short --token included); 3 when the shutdown deadline
 passed with children still alive. SIGHUP re-reads --env-file (see above).
 
 Environment only: LIFELINE_SYNC=normal (transcript commits without fsync),

@@ -1,6 +1,7 @@
 // Command-line and environment configuration for the gateway and the slash worker.
-// Rule 10 of docs/DESIGN.md: a malformed, negative or non-finite value takes the default
-// and is reported once; it never stops the process. Unknown flags are errors.
+// Rule 10 of docs/DESIGN.md: the gateway's settings (flags, environment, env file) are
+// strict: a malformed or out-of-range value is an error naming the setting, the value
+// and what it accepts. Only the worker's watchdog knobs fall back to their defaults.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ struct GatewayConfig {
   bool stdio = false;
   std::string token;                         // empty: generate and write <state-dir>/token
   std::vector<std::string> allowed_origins;  // empty: the bound host's own origins
-  std::string state_dir;
+  std::string state_dir;  // empty: neither --state-dir, XDG_STATE_HOME nor HOME (refused)
   std::string worker_cmd;  // empty: lifeline-slash-worker beside the gateway
   std::string pty_cmd = "/bin/sh";
   Millis session_ttl = 21600LL * 1000;
@@ -67,8 +68,8 @@ struct WorkerConfig {
 template <typename Config>
 struct ParsedConfig {
   Config config;
-  std::vector<std::string> warnings;  // one line per knob that fell back to its default
-  std::optional<std::string> error;   // unknown flag or missing value: print usage, exit 2
+  std::vector<std::string> warnings;  // one line per worker knob that fell back to its default
+  std::optional<std::string> error;   // unknown flag, missing or refused value: exit 2
   bool help = false;
 };
 

@@ -6,6 +6,7 @@
 
 #include "core/assert.hpp"
 #include "core/params.hpp"
+#include "core/trust.hpp"
 
 namespace lifeline {
 
@@ -223,6 +224,8 @@ void Gateway::rpc_create(const ReplyTo& to, const Json& params) {
     return reply_error(to, rpc::invalid_params,
                        "invalid params: 'title' is longer than " +
                            std::to_string(config_.max_title_bytes) + " bytes");
+  if (auto why = trust::display_text_refusal(title))
+    return reply_error(to, rpc::invalid_params, "invalid params: 'title' " + *why);
   auto& conn = connections_[to.conn];
   if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
     return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");

@@ -22,6 +22,7 @@
 
 #include "core/config.hpp"
 #include "core/gateway.hpp"
+#include "core/trust.hpp"
 #include "runtime/common/proc_info.hpp"
 #include "runtime/common/rate_limited_log.hpp"
 #include "runtime/gateway/asio_clock.hpp"
@@ -32,6 +33,7 @@
 #include "runtime/gateway/posix_process_control.hpp"
 #include "runtime/gateway/sd_notify.hpp"
 #include "runtime/gateway/sqlite_store.hpp"
+#include "runtime/gateway/state_dir.hpp"
 #include "runtime/gateway/stdio_connection.hpp"
 #include "runtime/gateway/ws_server.hpp"
 
@@ -57,6 +59,11 @@ class StderrLog final : public Log {
 
  private:
   std::mutex mu_;
+};
+
+// A refusal that is the operator's usage error (exit 2), not a failure to start (exit 1).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 class SystemRandom final : public Random {
@@ -94,47 +101,29 @@ std::string beside_me(const std::string& name) {
   return here.string();
 }
 
-// Returns the token and where it was written ("" when given on the command line).
-// A generated token outlives restarts: a gateway that crashes and is restarted (by
-// systemd, or by lifeline-soak every few seconds) must not lock out every client whose
-// sessions it kept. It is reused only from a regular 0600 file of ours holding 32+ hex
-// digits; anything else is replaced.
-std::string reusable_token(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return "";
-  struct stat st {};
-  char buf[129] = {};
-  ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-                      (st.st_mode & 077) == 0
-                  ? ::read(fd, buf, sizeof buf - 1)
-                  : -1;
-  close(fd);
-  if (n <= 0) return "";
-  std::string token(buf, static_cast<std::size_t>(n));
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  bool hex = token.size() >= 32 && std::all_of(token.begin(), token.end(), [](char c) {
-               return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-             });
-  return hex ? token : "";
-}
-
-std::pair<std::string, std::string> ensure_token(const GatewayConfig& cfg, Random& random) {
+// The admission token, and where it was written ("" when the operator gave it).
+// docs/PROTOCOL.md section 8: --token or LIFELINE_TOKEN (validated by the config parser),
+// else systemd's credential, else <state-dir>/token. That file is used whole when it is
+// ours and well-formed, refused when it is not (never replaced), and generated only when
+// missing. A generated token outlives restarts: a gateway restarted by systemd or by
+// lifeline-soak must not lock out every client whose sessions it kept.
+std::pair<std::string, std::string> ensure_token(const GatewayConfig& cfg, const StateDir& state,
+                                                 Random& random) {
   if (!cfg.token.empty()) return {cfg.token, ""};
-  std::string path = cfg.state_dir + "/token";
-  if (std::string kept = reusable_token(path); !kept.empty()) return {kept, path};
+  if (auto credential = credential_token()) {
+    if (auto why = trust::token_refusal(*credential))
+      throw UsageError("the credential token " + *why);
+    return {*credential, ""};
+  }
+  std::string path = state.path() + "/token";
+  if (auto kept = state.read_token()) return {*kept, path};
   std::string token;
   char hex[17];
   for (int i = 0; i < 2; ++i) {
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(random.next()));
     token += hex;
   }
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-  fchmod(fd, 0600);
-  std::string line = token + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  close(fd);
-  if (!ok) throw std::runtime_error("cannot write " + path);
+  state.write_token(token);
   return {token, path};
 }
 
@@ -207,6 +196,7 @@ Env environment_with_file(const std::vector<std::string>& args,
 }
 
 int run(int argc, char** argv) {
+  umask(0077);  // the store, the token and the lock are no one else's to read
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> file_warnings;
   Env env = environment_with_file(args, file_warnings);
@@ -216,8 +206,9 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (parsed.error) {
-    std::fprintf(stderr, "lifeline-gateway: %s\n\n%s", parsed.error->c_str(),
-                 gateway_usage().c_str());
+    // One line that names the setting and what it accepts (rule 10), not a page of usage.
+    std::fprintf(stderr, "lifeline-gateway: %s (see lifeline-gateway --help)\n",
+                 parsed.error->c_str());
     return 2;
   }
   if (parsed.config.version) {
@@ -242,11 +233,7 @@ int run(int argc, char** argv) {
     log.write(LogLevel::warn, "worker command " + cfg.worker_cmd +
                                   " is not executable; slash.exec will fail with 5030");
 
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.state_dir, ec);
-  if (ec)
-    throw std::runtime_error("cannot create state dir " + cfg.state_dir + ": " + ec.message());
-  chmod(cfg.state_dir.c_str(), 0700);
+  StateDir state(cfg.state_dir);  // docs/DESIGN.md rule 14: ours, or refused
 
   signal(SIGPIPE, SIG_IGN);
   std::string faults_spec = env.count("LIFELINE_FAULTS") ? env.at("LIFELINE_FAULTS") : "";
@@ -258,10 +245,18 @@ int run(int argc, char** argv) {
   AsioClock clock(io);
   // One gateway per state dir: a second one would share (and sweep) the first's store
   // and cgroups.
-  int lock_fd = open((cfg.state_dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
+  int lock_fd = state.open_file("lock", O_RDWR | O_CREAT, /*secret=*/false);
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
     throw std::runtime_error("another lifeline-gateway is using " + cfg.state_dir);
-  std::string db_path = cfg.state_dir + "/lifeline.db";
+  // SQLite opens these itself: judged first, then opened by their real path with
+  // SQLITE_OPEN_NOFOLLOW.
+  for (const char* name :
+       {"lifeline.db", "lifeline.db-wal", "lifeline.db-shm", "lifeline.db-journal"})
+    state.check_file(name, /*secret=*/false);
+  std::string db_path = state.real_path() + "/lifeline.db";
+  // Settled before anything is swept or served: a refused token file stops the start.
+  auto [token, token_path] =
+      cfg.stdio ? std::pair<std::string, std::string>{} : ensure_token(cfg, state, random);
   // LIFELINE_SYNC=normal trades power-loss durability for latency (see README).
   bool power_safe = !(env.count("LIFELINE_SYNC") && env.at("LIFELINE_SYNC") == "normal");
   SqliteStore store(io, log, db_path, power_safe);
@@ -419,7 +414,6 @@ int run(int argc, char** argv) {
     log.write(LogLevel::info, "serving one client on stdin/stdout");
     sd_notify("READY=1\nSTATUS=serving one client on stdin/stdout");
   } else {
-    auto [token, token_path] = ensure_token(cfg, random);
     WsServerOptions opt;
     opt.host = cfg.listen_host;
     opt.port = cfg.listen_port;
@@ -471,6 +465,9 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "lifeline-gateway: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lifeline-gateway: %s\n", e.what());
     return 1;

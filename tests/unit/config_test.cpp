@@ -1,4 +1,6 @@
-// docs/DESIGN.md rule 10: knobs fall back to their defaults, reported once, never fatal.
+// docs/DESIGN.md rule 10: the gateway's settings are strict (a refused value is a usage
+// error naming the setting, the value and what it accepts); the worker's watchdog knobs
+// fall back to their defaults, reported once.
 #include <gtest/gtest.h>
 
 #include "core/config.hpp"
@@ -48,11 +50,11 @@ TEST(Rule10_Config, HardeningFlagsParseAndZeroMeansOffWhereDocumented) {
   EXPECT_EQ(p.config.max_ptys, 3);
   EXPECT_EQ(p.config.allowed_hosts, (std::vector<std::string>{"a.example", "b.example"}));
   EXPECT_TRUE(p.config.version);
-  // 0 is not a connection or pty limit: it falls back, with a warning.
-  auto bad = parse_gateway_config({"--max-connections", "0", "--max-reply-bytes", "-1"}, {});
-  EXPECT_EQ(bad.config.max_connections, 4096);
-  EXPECT_EQ(bad.config.max_reply_bytes, 4194304);
-  EXPECT_EQ(bad.warnings.size(), 2u);
+  // 0 is not a connection limit: a usage error that names the range.
+  auto bad = parse_gateway_config({"--max-connections", "0"}, {});
+  ASSERT_TRUE(bad.error);
+  EXPECT_EQ(*bad.error,
+            "invalid --max-connections value '0': expected an integer from 1 to 1048576");
 }
 
 TEST(Rule10_Config, XdgStateHomeWins) {
@@ -71,25 +73,68 @@ TEST(Rule10_Config, FlagsAndEnvironmentFlagWins) {
   EXPECT_TRUE(p.warnings.empty());
 }
 
-TEST(Rule10_Config, MalformedNegativeNonFiniteValuesFallBackAndAreReportedOnce) {
-  auto p = parse_gateway_config({"--session-ttl", "-1", "--ping-timeout", "nan", "--max-sessions",
-                                 "12x", "--orphan-grace", "inf", "--listen", "nohost"},
-                                {{"LIFELINE_SLASH_TIMEOUT", "1e400"}});
-  EXPECT_FALSE(p.error);
-  EXPECT_EQ(p.config.session_ttl, 21'600'000);
-  EXPECT_EQ(p.config.ping_timeout, 20'000);
-  EXPECT_EQ(p.config.max_sessions, 1024);
-  EXPECT_EQ(p.config.orphan_grace, 20'000);
-  EXPECT_EQ(p.config.slash_timeout, 45'000);
-  EXPECT_EQ(p.config.listen_port, 8765);
-  EXPECT_EQ(p.warnings.size(), 6u);
+TEST(Rule10_Config, MalformedNegativeNonFiniteOrOutOfRangeValuesAreUsageErrors) {
+  // Each refused alone, from a flag or from the environment, naming what it got.
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--session-ttl", "-1"},
+           {"--ping-timeout", "nan"},
+           {"--max-sessions", "12x"},
+           {"--orphan-grace", "inf"},
+           {"--orphan-grace", "abc"},
+           {"--listen", "nohost"},
+           {"--listen", "127.0.0.1:99999"},
+           {"--max-sessions", "-5"},
+           {"--slash-timeout", "1e400"},
+           {"--max-message-bytes", "2305843009213693952"},  // 2^61: 4x would overflow
+           {"--max-message-bytes", "100"},
+           {"--session-memory-max", "5"},
+           {"--retain-days", "99999"},
+           {"--stdio", "maybe"},
+       }) {
+    auto p = parse_gateway_config({flag + "=" + value}, {});
+    ASSERT_TRUE(p.error) << flag << "=" << value;
+    EXPECT_NE(p.error->find(flag), std::string::npos) << *p.error;
+    EXPECT_NE(p.error->find("'" + value + "'"), std::string::npos) << *p.error;
+    EXPECT_NE(p.error->find("expected"), std::string::npos) << *p.error;
+  }
+  auto env = parse_gateway_config({}, {{"LIFELINE_SLASH_TIMEOUT", "soon"}});
+  ASSERT_TRUE(env.error);
+  EXPECT_NE(env.error->find("LIFELINE_SLASH_TIMEOUT"), std::string::npos) << *env.error;
+  // The largest accepted values still parse.
+  auto top = parse_gateway_config({"--max-message-bytes", "67108864", "--listen", "h:65535"}, {});
+  EXPECT_FALSE(top.error) << *top.error;
 }
 
 TEST(Rule10_Config, ZeroIntervalsWouldSpinAndAreRefused) {
-  auto p = parse_gateway_config({"--reaper-interval", "0", "--ping-interval", "0"}, {});
-  EXPECT_EQ(p.config.reaper_interval, 300'000);
-  EXPECT_EQ(p.config.ping_interval, 20'000);
-  EXPECT_EQ(p.warnings.size(), 2u);
+  EXPECT_TRUE(parse_gateway_config({"--reaper-interval", "0"}, {}).error);
+  EXPECT_TRUE(parse_gateway_config({"--ping-interval", "0"}, {}).error);
+}
+
+TEST(Rule10_Config, AFlagNeedingAValueNeverSwallowsTheNextFlag) {
+  auto p = parse_gateway_config({"--listen", "--stdio"}, {});
+  ASSERT_TRUE(p.error);
+  EXPECT_EQ(*p.error, "flag '--listen' needs a value (got the flag '--stdio')");
+  EXPECT_FALSE(p.config.stdio);
+  // A value that starts with "--" is written with '='.
+  auto q = parse_gateway_config({"--pty-cmd=--odd"}, {});
+  EXPECT_FALSE(q.error);
+  EXPECT_EQ(q.config.pty_cmd, "--odd");
+}
+
+TEST(Rule14_Config, OperatorTokensUnder16BytesAreUsageErrors) {
+  auto p = parse_gateway_config({"--token", "short"}, {});
+  ASSERT_TRUE(p.error);
+  EXPECT_NE(p.error->find("at least 16"), std::string::npos) << *p.error;
+  EXPECT_TRUE(parse_gateway_config({}, {{"LIFELINE_TOKEN", "fifteen-bytes.."}}).error);
+  EXPECT_TRUE(parse_gateway_config({"--token", "has a space in it!"}, {}).error);
+  auto ok = parse_gateway_config({}, {{"LIFELINE_TOKEN", "sixteen-bytes..."}});
+  EXPECT_FALSE(ok.error);
+  EXPECT_EQ(ok.config.token, "sixteen-bytes...");
+}
+
+TEST(Rule14_Config, NoHomeAndNoXdgStateHomeLeavesNoStateDir) {
+  EXPECT_EQ(parse_gateway_config({}, {}).config.state_dir, "");
+  EXPECT_EQ(parse_gateway_config({}, {{"HOME", ""}}).config.state_dir, "");
 }
 
 TEST(Rule10_Config, UnknownFlagsAndMissingValuesAreErrorsNotCrashes) {
@@ -116,7 +161,10 @@ TEST(Rule10_Config, WorkerKnobsHaveMinimumsAndFallbacks) {
   EXPECT_EQ(p.config.watchdog_poll, 50);
   EXPECT_EQ(p.config.watchdog_grace, 5000);
   EXPECT_EQ(p.warnings.size(), 2u);
-  EXPECT_EQ(parse_worker_config({"--lifeline-fd", "-4"}, {}).config.lifeline_fd, -1);
+  // Its flags come from the gateway: a refused one is an error, never a fallback.
+  auto bad = parse_worker_config({"--lifeline-fd", "-4"}, {});
+  EXPECT_TRUE(bad.error);
+  EXPECT_EQ(bad.config.lifeline_fd, -1);
 }
 
 TEST(Rule10_Config, StrictNumberParsers) {
@@ -155,12 +203,16 @@ TEST(Rule10_Config, EnvironmentFilesParseLikeSystemdsAndSkipWhatIsMalformed) {
 TEST(Rule10_Config, ReloadAppliesOnlyWhatCanChangeLive) {
   GatewayConfig live = parse_gateway_config({}, {}).config;
   auto fresh = parse_gateway_config({"--orphan-grace", "3", "--max-sessions", "7", "--listen",
-                                     "127.0.0.1:9999", "--max-ptys", "4"},
+                                     "127.0.0.1:9999", "--max-ptys", "4", "--max-message-bytes",
+                                     "4096"},
                                     {})
                    .config;
   Reload r = reload_limits(live, fresh);
   EXPECT_EQ(r.applied, (std::vector<std::string>{"--orphan-grace", "--max-sessions"}));
-  EXPECT_EQ(r.need_restart, (std::vector<std::string>{"--listen", "--max-ptys"}));
+  // The frame cap lives in the readers too: reported as needing a restart, not applied.
+  EXPECT_EQ(r.need_restart,
+            (std::vector<std::string>{"--listen", "--max-message-bytes", "--max-ptys"}));
+  EXPECT_EQ(live.max_message_bytes, 1048576);
   EXPECT_EQ(live.orphan_grace, 3000);
   EXPECT_EQ(live.max_sessions, 7);
   EXPECT_EQ(live.listen_port, 8765) << "a bound address cannot move live";

@@ -44,6 +44,25 @@ TEST(Methods, CreateReturnsIdsAndValidatesParams) {
   EXPECT_EQ(h.w.store.sessions.size(), 2u);
 }
 
+TEST(Rule14_Methods, TitlesRefuseControlAndBidiOverrideCharacters) {
+  Harness h;
+  ConnId c = h.connect();
+  for (const std::string& bad :
+       {std::string("a\x1b[2Jb"), std::string("line\nbreak"), std::string("tab\there"),
+        std::string("c1 \xc2\x9b here"), std::string("rlo \xe2\x80\xae txt.exe"),
+        std::string("lre \xe2\x80\xaa"), std::string("fsi \xe2\x81\xa8"),
+        std::string("pdi \xe2\x81\xa9")}) {
+    Json r = h.call(c, "session.create", {{"title", bad}});
+    EXPECT_EQ(h.error_code(r), -32602) << bad;
+  }
+  EXPECT_TRUE(h.w.store.sessions.empty());
+  // Ordinary text, accents, CJK, emoji and the harmless marks (LRM U+200E) pass.
+  for (const std::string& good : {std::string("build #42"), std::string("caf\xc3\xa9"),
+                                  std::string("\xe6\xbc\xa2\xe5\xad\x97"),
+                                  std::string("\xf0\x9f\x9a\x80"), std::string("a\xe2\x80\x8e" "b")})
+    EXPECT_TRUE(h.call(c, "session.create", {{"title", good}}).contains("result")) << good;
+}
+
 TEST(Methods, ResumeByAnotherConnectionTellsTheFormerHolderItWasTakenOver) {
   Harness h;
   ConnId a = h.connect();
