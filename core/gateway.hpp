@@ -97,7 +97,11 @@ class Gateway final : public ProcessEvents {
     std::set<std::string> sessions;  // ids of sessions bound here
     int store_queries = 0;
     bool backed_up = false;  // its terminals are paused (docs/DESIGN.md rule 12)
+    // Sessions taken over from this connection: its requests on them are refused until
+    // it resumes them explicitly (docs/DESIGN.md rule 14). Pruned of ended sessions.
+    std::set<std::string> revoked;
   };
+  static constexpr std::size_t revoked_prune_at = 64;
 
   // Dispatch.
   void dispatch(ConnId conn, const rpc::Request& req);
@@ -105,6 +109,9 @@ class Gateway final : public ProcessEvents {
   void reply_error(const ReplyTo& to, int code, std::string_view message,
                    const Json& data = Json());
   void emit(const Session& s, std::string_view type, Json payload);
+  // True (and the request answered with 4009) when `to`'s connection lost `s` to a
+  // takeover and has not resumed it since.
+  bool refuse_if_revoked(const ReplyTo& to, const Session& s);
 
   // Methods.
   void rpc_create(const ReplyTo& to, const Json& params);

@@ -34,6 +34,7 @@ void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   SessionPtr s = find_session(id);
   if (!s) return reply_error(to, rpc::session_not_found, "session not found");
+  if (refuse_if_revoked(to, *s)) return;
   if (static_cast<std::int64_t>(s->ptys.size()) + s->pty_spawns_pending >=
       config_.max_ptys_per_session)
     return reply_error(to, rpc::limit_reached, "limit reached: terminals per session");
@@ -123,6 +124,7 @@ void Gateway::rpc_pty_write(const ReplyTo& to, const Json& params) {
   if (!bytes) return reply_error(to, rpc::invalid_params, "invalid params: 'data' is not base64");
   PtyRef pty = find_pty(pty_id);
   if (!pty.session) return reply_error(to, rpc::pty_not_found, "pty not found");
+  if (refuse_if_revoked(to, *pty.session)) return;
   touch(*pty.session);
   if (!bytes->empty() && !proc_.write(pty.child, *bytes))
     return reply_error(to, rpc::internal_error, "writing to the terminal failed");
@@ -137,6 +139,7 @@ void Gateway::rpc_pty_resize(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   PtyRef pty = find_pty(pty_id);
   if (!pty.session) return reply_error(to, rpc::pty_not_found, "pty not found");
+  if (refuse_if_revoked(to, *pty.session)) return;
   touch(*pty.session);
   proc_.resize(pty.child, cols, rows);
   reply(to, Json::object());
@@ -148,6 +151,7 @@ void Gateway::rpc_pty_close(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   PtyRef pty = find_pty(pty_id);
   if (!pty.session) return reply(to, {{"closed", false}});
+  if (refuse_if_revoked(to, *pty.session)) return;
   pty.session->ptys.erase(pty_id);
   pty_owner_.erase(pty_id);
   touch(*pty.session);

@@ -25,6 +25,7 @@ void Gateway::rpc_exec(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   SessionPtr s = find_session(id);
   if (!s) return reply_error(to, rpc::session_not_found, "session not found");
+  if (refuse_if_revoked(to, *s)) return;
   command = trim(command);
   if (command.empty()) return reply_error(to, rpc::empty_command, "empty command");
   if (command.find('\n') != std::string::npos)
@@ -43,6 +44,7 @@ void Gateway::rpc_reset(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   SessionPtr s = find_session(id);
   if (!s) return reply_error(to, rpc::session_not_found, "session not found");
+  if (refuse_if_revoked(to, *s)) return;
   if (static_cast<std::int64_t>(s->reset_waiters.size()) >= config_.max_queued_commands)
     return reply_error(to, rpc::limit_reached, "limit reached: pending resets");
   touch(*s);

@@ -22,6 +22,7 @@ enum Code : int {
   empty_command = 4004,
   nothing_to_resume = 4007,
   pty_not_found = 4008,
+  session_taken_over = 4009,
   limit_reached = 4290,
   message_too_large = 4130,
   worker_spawn_failed = 5030,

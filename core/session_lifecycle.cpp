@@ -22,7 +22,15 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
                                    std::to_string(conn) + " from " + std::to_string(*s->conn));
     // mutant: takeover-not-announced-connection
     emit(*s, "session.taken_over", Json::object());
+    // A takeover revokes: text typed in the old tab must not land in the new holder's
+    // shell (docs/DESIGN.md rule 14).
+    auto& old = connections_[*s->conn];
+    // mutant: takeover-leaves-old-tab-typing
+    old.revoked.insert(s->id);
+    if (old.revoked.size() > revoked_prune_at)
+      std::erase_if(old.revoked, [this](const std::string& id) { return !registry_.count(id); });
   }
+  connections_[conn].revoked.erase(s->id);  // an explicit resume takes it back
   unbind(*s);
   s->conn = conn;
   connections_[conn].sessions.insert(s->id);
@@ -31,6 +39,16 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
     s->grace_timer = 0;
   }
   sync_output_pause(*s);
+}
+
+bool Gateway::refuse_if_revoked(const ReplyTo& to, const Session& s) {
+  auto it = connections_.find(to.conn);
+  if (it == connections_.end() || !it->second.revoked.count(s.id)) return false;
+  LIFELINE_ASSERT(s.conn != to.conn);  // a holder is never revoked from its own session
+  reply_error(to, rpc::session_taken_over,
+              "session taken over by another connection; session.resume takes it back",
+              Json{{"session_id", s.id}});
+  return true;
 }
 
 void Gateway::unbind(Session& s) {
@@ -72,6 +90,7 @@ void Gateway::rpc_close(const ReplyTo& to, const Json& params) {
   std::string id = p.required_string("session_id");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   SessionPtr s = find_session(id);
+  if (s && refuse_if_revoked(to, *s)) return;
   bool closed = s && teardown(s, EndReason::client_close);
   reply(to, {{"closed", closed}});
 }

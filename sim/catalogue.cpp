@@ -356,6 +356,11 @@ const std::array kTable = {
               "sim/client.cpp, at each frame received", nullptr},
     Invariant{"one reply per request", "Invariants: exactly one reply", W::at_event,
               "sim/client.cpp, at each reply (a second or unasked one)", nullptr},
+    Invariant{"a takeover revokes the former holder", "rule 14", W::at_event,
+              "sim/client.cpp, at each reply to a request a client sent on a session it was "
+              "told was taken over (and has not resumed since): refused (4009), or the "
+              "session or terminal is gone",
+              nullptr},
     // Deadlines, per obligation from the event that starts it.
     Invariant{"a torn-down child's tree is gone within the escalation ladder", "rule 6",
               W::deadline, "sim/deadlines.cpp, from the teardown's first signal", nullptr},

@@ -10,12 +10,18 @@ bool SimClient::ensure_connected() {
   if (conn_) return true;
   conn_ = w_.net.connect(index_);
   pending_.clear();
+  taken_from_.clear();  // a new connection holds nothing, and has nothing revoked
   return conn_ != 0;
 }
 
 void SimClient::send(const std::string& method, Json params, const std::string& session_id) {
   std::int64_t id = next_id_++;
-  pending_[id] = Pending{method, session_id};
+  bool stale = !session_id.empty() && taken_from_.count(session_id) == 1;
+  if (method == "session.resume") {
+    stale = false;
+    taken_from_.erase(session_id);  // resuming takes it back
+  }
+  pending_[id] = Pending{method, session_id, stale};
   Json msg = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
   w_.trace("client.send", "\"client\":" + std::to_string(index_) + ",\"id\":" + std::to_string(id) +
                               ",\"method\":" + json_str(method) +
@@ -46,9 +52,7 @@ void SimClient::execute(const Step& step) {
     case StepKind::drop:
       if (!conn_) return;
       w_.net.client_close(conn_, step.kind == StepKind::drop);
-      conn_ = 0;
-      live_.clear();
-      ptys_.clear();
+      lose_connection();
       return;
     case StepKind::stall_reading:
       if (conn_) w_.net.client_stall(conn_, Millis{step.a + 1} * 400);
@@ -56,9 +60,7 @@ void SimClient::execute(const Step& step) {
     case StepKind::half_open:
       if (!conn_) return;
       w_.net.client_vanish(conn_);
-      conn_ = 0;  // the client moves on; the gateway does not know yet
-      live_.clear();
-      ptys_.clear();
+      lose_connection();  // the client moves on; the gateway does not know yet
       return;
     default:
       break;
@@ -107,14 +109,15 @@ void SimClient::execute(const Step& step) {
         send("pty.open", {{"session_id", k->id}, {"cols", 80}, {"rows", 24}}, k->id);
       return;
     case StepKind::pty_write:
-      if (!ptys_.empty())
-        send("pty.write", {{"pty_id", ptys_[static_cast<std::size_t>(step.a) % ptys_.size()]},
-                           {"data", "ZWNobyBoaQo="}});
+      if (!ptys_.empty()) {
+        const Pty& pty = ptys_[static_cast<std::size_t>(step.a) % ptys_.size()];
+        send("pty.write", {{"pty_id", pty.id}, {"data", "ZWNobyBoaQo="}}, pty.session_id);
+      }
       return;
     case StepKind::pty_close:
       if (!ptys_.empty()) {
         std::size_t i = static_cast<std::size_t>(step.a) % ptys_.size();
-        send("pty.close", {{"pty_id", ptys_[i]}});
+        send("pty.close", {{"pty_id", ptys_[i].id}}, ptys_[i].session_id);
         ptys_.erase(ptys_.begin() + static_cast<std::ptrdiff_t>(i));
       }
       return;
@@ -137,6 +140,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
     if (type == "session.closed") forget(p.value("session_id", ""));
     if (type == "session.taken_over") {
       forget(p.value("session_id", ""));
+      taken_from_.insert(p.value("session_id", ""));
       ++w_.counters.takeovers_seen;
     }
     return;
@@ -162,6 +166,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
                               (msg.contains("error")
                                    ? ",\"error\":" + std::to_string(msg["error"].value("code", 0))
                                    : ""));
+  check_stale_reply(p, msg);
   if (msg.contains("error")) {
     int code = msg["error"].value("code", 0);
     if (code == 4001 && !p.session_id.empty()) forget(p.session_id);
@@ -192,7 +197,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
                  "client " + std::to_string(index_) + " was told entry " + key + "#" +
                      std::to_string(seq) + " was stored, and it is not");
   } else if (p.method == "pty.open") {
-    ptys_.push_back(r.value("pty_id", ""));
+    ptys_.push_back({r.value("pty_id", ""), p.session_id});
   } else if (p.method == "session.active_list") {
     // Rule 9 at the client: no session listed twice, none the client saw finalized.
     std::vector<std::string> ids;
@@ -205,11 +210,31 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
 
 void SimClient::on_closed(ConnId conn) {
   if (conn != conn_) return;
-  conn_ = 0;
   pending_.clear();
   // Sessions that closed with the connection are learnt again by resuming.
+  lose_connection();
+}
+
+void SimClient::lose_connection() {
+  conn_ = 0;
   live_.clear();
   ptys_.clear();
+  taken_from_.clear();
+}
+
+void SimClient::check_stale_reply(const Pending& p, const Json& msg) {
+  if (!p.stale) return;
+  ++w_.counters.stale_requests;
+  if (msg.contains("error")) {
+    int code = msg["error"].value("code", 0);
+    // Refused as taken over, or the session (4001) or terminal (4008) is gone by now.
+    if (code == 4009 || code == 4001 || code == 4008) return;
+  } else if (msg["result"].is_object() && msg["result"].value("closed", true) == false) {
+    return;  // session.close / pty.close of what is gone: nothing acted on
+  }
+  w_.violate("a takeover revokes the former holder",
+             "client " + std::to_string(index_) + "'s " + p.method + " on session " +
+                 p.session_id + ", taken over from it, was served: " + msg.dump());
 }
 
 void SimClient::drain(bool close_sessions) {
@@ -217,9 +242,7 @@ void SimClient::drain(bool close_sessions) {
   if (close_sessions)
     for (const auto& k : live_) send("session.close", {{"session_id", k.id}}, k.id);
   w_.net.client_close(conn_, false);
-  conn_ = 0;
-  live_.clear();
-  ptys_.clear();
+  lose_connection();
 }
 
 }  // namespace lifeline::sim

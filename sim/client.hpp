@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,16 @@ class SimClient {
   struct Pending {
     std::string method;
     std::string session_id;
+    // Sent on a session this client was told was taken over, and has not resumed since:
+    // the gateway must refuse it (docs/DESIGN.md rule 14).
+    bool stale = false;
   };
+  struct Pty {
+    std::string id;
+    std::string session_id;
+  };
+  void check_stale_reply(const Pending& p, const Json& msg);
+  void lose_connection();
   bool ensure_connected();
   void send(const std::string& method, Json params, const std::string& session_id = {});
   const Known* pick(int index) const;
@@ -74,7 +84,8 @@ class SimClient {
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, Pending> pending_;
   std::vector<Known> live_;  // sessions this client holds
-  std::vector<std::string> ptys_;
+  std::vector<Pty> ptys_;  // kept after a takeover: a stale tab still types into them
+  std::set<std::string> taken_from_;  // sessions taken over from this connection
   std::vector<Ack> acks_;
 };
 

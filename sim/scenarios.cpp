@@ -256,6 +256,22 @@ std::vector<Scenario> build() {
     out.push_back(s);
   }
   {
+    Scenario s = named("takeover-revokes-the-stale-tab",
+                       "After a takeover the former holder still types into its terminal and "
+                       "closes the session by id: both are refused (4009), the terminal and "
+                       "the session live on for the new holder");
+    s.config = quiet();
+    s.config.clients = 2;
+    s.steps = {at(0, StepKind::create, 0, 1),     at(100, StepKind::pty_open, 0, 0),
+               at(400, StepKind::resume, 1, 0),   at(600, StepKind::pty_write, 0, 0),
+               at(700, StepKind::close, 0, 0, 1), at(900, StepKind::exec, 1, 0, echo),
+               at(1000, StepKind::pty_write, 0, 0), at(1500, StepKind::list, 0)};
+    s.expect = [](const World& w) {
+      return expect_at_least("stale requests answered", w.counters.stale_requests, 3);
+    };
+    out.push_back(s);
+  }
+  {
     Scenario s =
         named("slow-pongs-are-not-dead",
               "Pings on a slow but healthy link: the keepalive must not drop the client (the "

@@ -34,7 +34,7 @@ class ScaleOutTest(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
         self.proxy_port = free_port()
         host = f"127.0.0.1:{self.proxy_port}"
-        common = ("--token", "shared-token", "--allowed-host", host,
+        common = ("--token", "shared-token-of-both-gateways", "--allowed-host", host,
                   "--allowed-origin", f"http://{host}")
         self.a = Gateway("--instance", "gw-a", *common).start()
         self.b = Gateway("--instance", "gw-b", *common).start()

@@ -28,6 +28,7 @@ struct ModelSession {
   bool close_on_disconnect = true;
   int group = 0;         // sessions continuing one history (session key) share a group
   bool recorded = true;  // its start reached the store (which was not failing then)
+  std::set<int> revoked;  // slots it was taken over from: refused until they resume it
 };
 
 struct Model {
@@ -125,6 +126,7 @@ struct Disconnect : Cmd {
   void checkPreconditions(const Model& m) const override { RC_PRE(bool(m.conn_open[slot])); }
   void apply(Model& m) const override {
     m.conn_open[slot] = false;
+    for (auto& ms : m.sessions) ms.revoked.erase(slot);  // a new connection starts clean
     for (auto& ms : m.sessions)
       if (ms.life == Life::live && ms.conn == slot)
         ms.life = ms.close_on_disconnect ? Life::closed : Life::detached;
@@ -146,7 +148,7 @@ struct Create : Cmd {
     RC_PRE(m.live_on(slot) < 64);
   }
   void apply(Model& m) const override {
-    m.sessions.push_back({Life::live, slot, close_on_disconnect, m.groups++, !m.store_failing});
+    m.sessions.push_back({Life::live, slot, close_on_disconnect, m.groups++, !m.store_failing, {}});
   }
   void run(const Model& m, Sut& s) const override {
     int rid = s.send(slot, "session.create", {{"close_on_disconnect", close_on_disconnect}});
@@ -175,12 +177,23 @@ struct Close : OnSession {
     RC_PRE(!m.sessions.empty());
     RC_PRE(bool(m.conn_open[slot]));
   }
-  void apply(Model& m) const override { m.sessions[index(m)].life = Life::closed; }
+  bool refused(const Model& m) const {
+    const auto& ms = m.sessions[index(m)];
+    return ms.life != Life::closed && ms.revoked.count(slot) == 1;
+  }
+  void apply(Model& m) const override {
+    if (!refused(m)) m.sessions[index(m)].life = Life::closed;
+  }
   void run(const Model& m, Sut& s) const override {
     std::size_t i = index(m);
     int rid = s.send(slot, "session.close", {{"session_id", s.ids[i]}});
     s.h.w.settle();
     Json r = s.h.response(s.conn_ids[slot], rid);
+    if (refused(m)) {  // the former holder of a taken-over session (rule 14)
+      RC_ASSERT(r["error"]["code"] == 4009);
+      check_against_model(m, s);
+      return;
+    }
     bool closed = r["result"]["closed"].get<bool>();
     if (m.sessions[i].life == Life::live) RC_ASSERT(closed);
     if (m.sessions[i].life == Life::closed) RC_ASSERT(!closed);
@@ -206,6 +219,10 @@ struct Resume : OnSession {
   }
   void apply(Model& m) const override {
     auto& ms = m.sessions[index(m)];
+    if (ms.life == Life::live && ms.conn != slot && m.conn_open[ms.conn])
+      ms.revoked.insert(ms.conn);  // a takeover revokes the holder
+    if (ms.life == Life::closed) ms.revoked.clear();  // a new session continues it
+    ms.revoked.erase(slot);
     ms.life = Life::live;
     ms.conn = slot;
   }

@@ -82,6 +82,15 @@ class Harness {
     return r["result"]["session_id"].get<std::string>();
   }
   SessionPtr session(const std::string& id) { return gw->find_session(id); }
+  // pty.open, its spawn completed: the terminal's id (empty when refused).
+  std::string open_pty(ConnId c, const std::string& sid) {
+    int rid = send(c, "pty.open", {{"session_id", sid}, {"cols", 80}, {"rows", 24}});
+    w.settle();
+    if (w.procs.pending_spawns()) w.procs.complete_spawn();
+    w.settle();
+    Json r = response(c, rid);
+    return r.contains("result") ? r["result"]["pty_id"].get<std::string>() : std::string();
+  }
 
   // Every safety invariant of docs/DESIGN.md holds right now.
   void expect_safe() {

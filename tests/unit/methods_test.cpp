@@ -88,6 +88,50 @@ TEST(Methods, ResumeByAnotherConnectionTellsTheFormerHolderItWasTakenOver) {
   h.expect_safe();
 }
 
+TEST(Rule14_Methods, ATakeoverRevokesTheFormerHolderUntilItResumes) {
+  Harness h;
+  ConnId a = h.connect();
+  ConnId b = h.connect();
+  std::string id = h.create(a, /*close_on_disconnect=*/false);
+  std::string pty = h.open_pty(a, id);
+  ASSERT_FALSE(pty.empty());
+  ChildId child = h.session(id)->ptys.at(pty);
+  ASSERT_TRUE(h.call(b, "session.resume", {{"session_id", id}}).contains("result"));
+  // Everything the old tab may still send on that session or its terminal is refused,
+  // and none of it reaches the session's children.
+  const std::vector<std::pair<std::string, Json>> stale = {
+      {"pty.write", {{"pty_id", pty}, {"data", "bHMK"}}},
+      {"pty.resize", {{"pty_id", pty}, {"cols", 100}, {"rows", 30}}},
+      {"pty.close", {{"pty_id", pty}}},
+      {"pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}}},
+      {"slash.exec", {{"session_id", id}, {"command", "/echo from the old tab"}}},
+      {"session.reset", {{"session_id", id}}},
+      {"session.close", {{"session_id", id}}},
+  };
+  for (const auto& [method, params] : stale) {
+    Json r = h.call(a, method, params);
+    EXPECT_EQ(h.error_code(r), 4009) << method << ": " << r.dump();
+    if (r.contains("error")) {
+      EXPECT_EQ(r["error"]["data"]["session_id"], id);
+    }
+  }
+  EXPECT_TRUE(h.w.procs.find(child)->writes.empty());
+  EXPECT_EQ(h.w.procs.pending_spawns(), 0u);
+  ASSERT_TRUE(h.session(id));
+  EXPECT_EQ(h.session(id)->ptys.size(), 1u);
+  // The new holder is not affected; reading the transcript is not refused.
+  EXPECT_TRUE(h.call(b, "pty.write", {{"pty_id", pty}, {"data", "bHMK"}}).contains("result"));
+  EXPECT_TRUE(h.call(a, "session.history", {{"session_id", id}}).contains("result"));
+  // An explicit resume takes it back, and revokes the other side in turn.
+  ASSERT_TRUE(h.call(a, "session.resume", {{"session_id", id}}).contains("result"));
+  EXPECT_TRUE(h.call(a, "pty.write", {{"pty_id", pty}, {"data", "bHMK"}}).contains("result"));
+  EXPECT_EQ(h.error_code(h.call(b, "pty.write", {{"pty_id", pty}, {"data", "bHMK"}})), 4009);
+  // A third connection that never held it is one principal too: not revoked.
+  ConnId c = h.connect();
+  EXPECT_TRUE(h.call(c, "pty.resize", {{"pty_id", pty}, {"cols", 90}, {"rows", 20}}).contains("result"));
+  h.expect_safe();
+}
+
 TEST(Methods, ABackedUpConnectionPausesItsTerminalsAndOnlyThose) {
   Harness h;
   ConnId a = h.connect();
