@@ -358,8 +358,8 @@ const std::array kTable = {
               "sim/client.cpp, at each reply (a second or unasked one)", nullptr},
     Invariant{"a takeover revokes the former holder", "rule 14", W::at_event,
               "sim/client.cpp, at each reply to a request a client sent on a session it was "
-              "told was taken over (and has not resumed since): refused (4009), or the "
-              "session or terminal is gone",
+              "told was taken over (and has not resumed since): an error (4009, or the "
+              "session or terminal is gone), never a result that acted",
               nullptr},
     // Deadlines, per obligation from the event that starts it.
     Invariant{"a torn-down child's tree is gone within the escalation ladder", "rule 6",

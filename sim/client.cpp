@@ -18,8 +18,12 @@ void SimClient::send(const std::string& method, Json params, const std::string& 
   std::int64_t id = next_id_++;
   bool stale = !session_id.empty() && taken_from_.count(session_id) == 1;
   if (method == "session.resume") {
+    // Resuming takes it back, named by its id or by an ended id of the same history.
     stale = false;
-    taken_from_.erase(session_id);  // resuming takes it back
+    std::string key = key_of(session_id);
+    std::erase_if(taken_from_, [&](const std::string& taken) {
+      return taken == session_id || (!key.empty() && key_of(taken) == key);
+    });
   }
   pending_[id] = Pending{method, session_id, stale};
   Json msg = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
@@ -139,8 +143,19 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
     std::string type = p.value("type", "");
     if (type == "session.closed") forget(p.value("session_id", ""));
     if (type == "session.taken_over") {
-      forget(p.value("session_id", ""));
-      taken_from_.insert(p.value("session_id", ""));
+      std::string id = p.value("session_id", "");
+      forget(id);
+      // The gateway sent this before any reply to a resume of ours still unanswered, so
+      // such a resume came after the takeover and takes the session back: not revoked.
+      // (A resume names an ended session's id and lands on its live continuation: the
+      // same history, so the same key.)
+      std::string key = key_of(id);
+      bool resuming = std::any_of(pending_.begin(), pending_.end(), [&](const auto& kv) {
+        const Pending& q = kv.second;
+        return q.method == "session.resume" &&
+               (q.session_id == id || (!key.empty() && key_of(q.session_id) == key));
+      });
+      if (!resuming) taken_from_.insert(id);
       ++w_.counters.takeovers_seen;
     }
     return;
@@ -225,10 +240,11 @@ void SimClient::lose_connection() {
 void SimClient::check_stale_reply(const Pending& p, const Json& msg) {
   if (!p.stale) return;
   ++w_.counters.stale_requests;
+  // Any error acted on nothing: refused as taken over (4009), or the session (4001) or
+  // terminal (4008) is gone by now, or the gateway is shutting down.
   if (msg.contains("error")) {
-    int code = msg["error"].value("code", 0);
-    // Refused as taken over, or the session (4001) or terminal (4008) is gone by now.
-    if (code == 4009 || code == 4001 || code == 4008) return;
+    if (msg["error"].value("code", 0) == 4009) ++w_.counters.stale_refused;
+    return;
   } else if (msg["result"].is_object() && msg["result"].value("closed", true) == false) {
     return;  // session.close / pty.close of what is gone: nothing acted on
   }

@@ -267,7 +267,7 @@ std::vector<Scenario> build() {
                at(700, StepKind::close, 0, 0, 1), at(900, StepKind::exec, 1, 0, echo),
                at(1000, StepKind::pty_write, 0, 0), at(1500, StepKind::list, 0)};
     s.expect = [](const World& w) {
-      return expect_at_least("stale requests answered", w.counters.stale_requests, 3);
+      return expect_at_least("stale requests refused (4009)", w.counters.stale_refused, 3);
     };
     out.push_back(s);
   }

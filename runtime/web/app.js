@@ -147,8 +147,13 @@ $("create-form").addEventListener("submit", async (e) => {
 
 async function resume(id) {
   const r = await call("session.resume", { session_id: id });
-  model(r.session_id).mine = true;
-  model(r.session_id).ended = null;
+  const m = model(r.session_id);
+  m.mine = true;
+  m.ended = null;
+  if (m.takenOver) {
+    m.takenOver = false;
+    for (const t of m.terminals.values()) wireTerminal(t, true);
+  }
   hold(r.session_id, true);
   selected = r.session_id;
   await refresh();
@@ -172,9 +177,11 @@ function render() {
     title.textContent = m.title || m.id;
     const badge = document.createElement("span");
     badge.className = "badge" + (m.ended ? " ended" : "");
-    badge.textContent = m.ended ? m.ended : m.status + (m.mine ? "" : " (elsewhere)");
+    badge.textContent = m.ended ? m.ended
+      : m.takenOver ? "taken over by another tab"
+      : m.status + (m.mine ? "" : " (elsewhere)");
     li.append(title, badge);
-    if (!m.ended && !m.mine) li.append(button("Resume", () => resume(m.id)));
+    if (!m.ended && !m.mine) li.append(button(m.takenOver ? "Take back" : "Resume", () => resume(m.id)));
     if (!m.ended) li.append(button("Close", () => closeSession(m.id)));
     li.addEventListener("click", (e) => { if (e.target === li || e.target === title) select(m.id); });
     ul.append(li);
@@ -201,8 +208,9 @@ async function renderSession() {
   $("session").hidden = !m;
   if (!m) return;
   $("session-title").textContent = m.title || m.id;
-  $("session-ended").hidden = !m.ended;
-  $("session-ended").textContent = m.ended ? "This session ended: " + m.ended : "";
+  $("session-ended").hidden = !m.ended && !m.takenOver;
+  $("session-ended").textContent = m.ended ? "This session ended: " + m.ended
+    : m.takenOver ? "Another tab took this session over; typing here is off until you take it back." : "";
   $("exec-form").hidden = !!m.ended || !m.mine;
   $("open-terminal").hidden = !!m.ended || !m.mine;
   if (!m.loaded && m.key) {
@@ -285,9 +293,7 @@ $("open-terminal").addEventListener("click", async () => {
     const t = { id: pty_id, view, el: view.el };
     view.el.dataset.sessionId = m.id;
     view.el.dataset.ptyId = pty_id;
-    view.onInput = (text) => call("pty.write", { pty_id, data: toBase64(text) }).catch(() => {});
-    view.onResize = (cols, rows) => call("pty.resize", { pty_id, cols, rows }).catch(() => {});
-    view.onClose = () => call("pty.close", { pty_id }).catch(() => {});
+    wireTerminal(t, true);
     m.terminals.set(pty_id, t);
     $("terminals").append(view.el);
     view.focus();
@@ -295,6 +301,16 @@ $("open-terminal").addEventListener("click", async () => {
     alert("could not open a terminal: " + err.message);
   }
 });
+
+// Connects a terminal view's keys, size and close to its pty, or (taken over) disconnects
+// them so that nothing typed in this tab reaches the session's new holder.
+function wireTerminal(t, on) {
+  const pty_id = t.id;
+  t.view.onInput = on ? (text) => call("pty.write", { pty_id, data: toBase64(text) }).catch(() => {}) : null;
+  t.view.onResize = on ? (cols, rows) => call("pty.resize", { pty_id, cols, rows }).catch(() => {}) : null;
+  t.view.onClose = on ? () => call("pty.close", { pty_id }).catch(() => {}) : null;
+  t.el.dataset.takenOver = on ? "" : "yes";
+}
 
 function findTerminal(ptyId) {
   for (const m of sessions.values()) if (m.terminals.has(ptyId)) return m.terminals.get(ptyId);
@@ -442,13 +458,23 @@ function onEvent(ev) {
       if (t) t.view.exited(p.status);
       break;
     }
-    case "session.closed":
-    case "session.taken_over": {
+    case "session.closed": {
       const m = model(ev.session_id);
-      m.ended = ev.type === "session.closed" ? "closed (" + p.reason + ")" : "taken over by another connection";
+      m.ended = "closed (" + p.reason + ")";
       m.mine = false;
       hold(ev.session_id, false);
       for (const t of m.terminals.values()) t.view.exited("-");
+      render();
+      break;
+    }
+    case "session.taken_over": {
+      // docs/PROTOCOL.md: this connection is revoked (4009) until it resumes the session.
+      // Stop sending input at once, and offer to take it back.
+      const m = model(ev.session_id);
+      m.takenOver = true;
+      m.mine = false;
+      hold(ev.session_id, false);
+      for (const t of m.terminals.values()) wireTerminal(t, false);
       render();
       break;
     }
