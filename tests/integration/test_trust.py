@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, until
+from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, b64, until
 
 NOBODY = 65534
 GOOD_TOKEN = "operator-chosen-token-0123"
@@ -205,7 +205,7 @@ class TokenTest(unittest.TestCase):
             self.assertEqual(proc.wait(10), 0)
 
 
-class StrictConfigTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
+class GatewayTrustTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
     def test_bad_settings_are_one_line_usage_errors(self):
         root = scratch()
         self.addCleanup(shutil.rmtree, root, True)
@@ -243,6 +243,34 @@ class StrictConfigTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
             self.assertEqual((await c.call("session.create"))["error"]["code"], 4290,
                              "the valid value beside the bad one was applied")
             await c.close()
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
+    async def test_a_takeover_revokes_the_old_tab_until_it_takes_the_session_back(self):
+        self.gw = gw = Gateway().start()
+        try:
+            a = await gw.connect()
+            b = await gw.connect()
+            sid = (await a.result("session.create", close_on_disconnect=False))["session_id"]
+            pty = (await a.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+            await b.result("session.resume", session_id=sid)
+            self.assertTrue(await until(lambda: any(e["type"] == "session.taken_over" for e in a.events), 5))
+            # The old tab types a command into the new holder's shell: refused.
+            for method, params in [("pty.write", {"pty_id": pty, "data": b64("touch /tmp/x\n")}),
+                                   ("pty.resize", {"pty_id": pty, "cols": 10, "rows": 5}),
+                                   ("slash.exec", {"session_id": sid, "command": "/echo old tab"}),
+                                   ("session.close", {"session_id": sid})]:
+                r = await a.call(method, **params)
+                self.assertEqual(r.get("error", {}).get("code"), 4009, f"{method}: {r}")
+                self.assertEqual(r["error"]["data"]["session_id"], sid)
+            self.assertEqual(len((await b.result("session.active_list"))["sessions"]), 1)
+            await b.result("pty.write", pty_id=pty, data=b64("echo still-mine\n"))
+            # Taking it back works, and revokes the other tab in turn.
+            await a.result("session.resume", session_id=sid)
+            await a.result("pty.write", pty_id=pty, data=b64("echo back\n"))
+            self.assertEqual((await b.call("pty.write", pty_id=pty, data=b64("x")))["error"]["code"], 4009)
+            await a.close()
+            await b.close()
         finally:
             self.assertEqual(gw.stop(), 0)
 
