@@ -425,6 +425,7 @@ int run(int argc, char** argv) {
     opt.max_unsent_bytes = cfg.max_unsent_bytes;
     opt.max_connections = cfg.max_connections;
     opt.allowed_hosts = cfg.allowed_hosts;
+    opt.instance = cfg.instance;
     server = std::make_unique<WsServer>(io, clock, log, hub, gateway, opt, [&] {
       return render_metrics(gateway, procs.open_fds(), procs.strays_killed());
     });
@@ -432,6 +433,13 @@ int run(int argc, char** argv) {
     std::string host = cfg.listen_host.find(':') != std::string::npos ? "[" + cfg.listen_host + "]"
                                                                       : cfg.listen_host;
     if (!token_path.empty()) std::fprintf(stderr, "token in %s\n", token_path.c_str());
+    // At a terminal, the page's sign-in link, as Jupyter prints one: the token rides in
+    // the fragment, which never reaches a server, a proxy or its logs. Never into a
+    // journal or a log file (stderr is not a terminal there).
+    if (isatty(STDERR_FILENO))
+      std::fprintf(stderr, "open http://%s:%d/#token=%s\n",
+                   host == "0.0.0.0" || host == "[::]" ? "127.0.0.1" : host.c_str(), port,
+                   token.c_str());
     std::fprintf(stderr, "listening ws://%s:%d/ws\n", host.c_str(), port);
     sd_notify("READY=1\nSTATUS=listening on ws://" + host + ":" + std::to_string(port) + "/ws");
   }

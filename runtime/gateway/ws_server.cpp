@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/admission.hpp"
 #include "core/keepalive.hpp"
 #include "core/unsent_budget.hpp"
 #include "runtime/gateway/faults.hpp"
@@ -27,96 +28,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-// %XX and '+' decoded; malformed escapes are kept as they are (they match no token).
-std::string percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-      i += 2;
-    } else {
-      out += in[i] == '+' ? ' ' : in[i];
-    }
-  }
-  return out;
-}
-
-std::string percent_encode(std::string_view in) {
-  static const char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : in) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += digits[u >> 4];
-      out += digits[u & 15];
-    }
-  }
-  return out;
-}
-
-std::string query_param(std::string_view target, std::string_view name) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    auto eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == name)
-      return percent_decode(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
-}
-
-// The value of cookie `name` in a Cookie header ("a=1; lifeline_token=T"), or "".
-std::string cookie_value(std::string_view header, std::string_view name) {
-  while (!header.empty()) {
-    auto semi = header.find(';');
-    std::string_view pair = header.substr(0, semi);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    auto eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == name)
-      return percent_decode(pair.substr(eq + 1));
-    if (semi == std::string_view::npos) break;
-    header.remove_prefix(semi + 1);
-  }
-  return {};
 }
 
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// "name:port" -> "name"; "[v6]:port" -> "[v6]"; "name" -> "name".
-std::string host_name(const std::string& host) {
-  if (!host.empty() && host.front() == '[') return host.substr(0, host.find(']') + 1);
-  auto colon = host.find(':');
-  return colon == std::string::npos ? host : host.substr(0, colon);
 }
 
 // A slot of --max-connections, held by a socket from accept to close. The count is
@@ -147,7 +66,8 @@ struct WsServer::Impl {
   asio::steady_timer backoff;
   std::chrono::milliseconds backoff_for{0};
   std::shared_ptr<std::size_t> live = std::make_shared<std::size_t>(0);
-  std::vector<std::string> hosts;  // Host values we answer to, lower case ("name" or "name:port")
+  std::optional<admission::Policy> policy;  // made in start(), once the port is known
+  admission::Throttle throttle;             // failed authentications per address
   bool stopped = false;
 
   Impl(asio::io_context& io, Clock& clock, Log& log, Hub& hub, Gateway& gw, WsServerOptions o,
@@ -165,23 +85,12 @@ struct WsServer::Impl {
   void accept();
   void on_accept_error(const beast::error_code& ec);
   void refuse_busy(tcp::socket socket);
-  bool origin_allowed(std::string_view origin) const {
-    for (const auto& o : opt.allowed_origins)
-      if (o == origin) return true;
-    return false;
-  }
-  // DNS rebinding: a page of evil.example that resolves to 127.0.0.1 still says
-  // Host: evil.example. No Host at all is not a browser, and nothing to rebind.
-  bool host_allowed(std::string_view host) const {
-    if (host.empty()) return true;
-    std::string h = lower(host);
-    for (const auto& ok : hosts)
-      if (h == ok) return true;
-    // An --allowed-host without a port admits that name on any port.
-    std::string name = host_name(h);
-    for (const auto& ok : opt.allowed_hosts)
-      if (lower(ok) == name || lower(ok) == h) return true;
-    return false;
+  // Failed authentications are logged with the peer, at most once a second per line
+  // and 100 lines a second in all (the RateLimitedLog).
+  void refused_auth(const std::string& peer, const char* what) {
+    throttle.failed(peer, clock.now());
+    log.write(LogLevel::warn, std::string("refused ") + what + " from " + peer +
+                                  ": missing or wrong token");
   }
 };
 
@@ -342,7 +251,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpSession(WsServer::Impl& server, tcp::socket socket)
       : server_(server),
         stream_(std::move(socket)),
-        slot_(std::make_unique<ConnectionSlot>(server.live)) {}
+        slot_(std::make_unique<ConnectionSlot>(server.live)) {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    peer_ = ec ? std::string("an unknown peer") : remote.address().to_string();
+    loopback_peer_ = !ec && remote.address().is_loopback();
+  }
 
   void start() {
     parser_.emplace();
@@ -384,24 +298,85 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                       });
   }
 
-  // The credential a request presents: Authorization: Bearer, ?token=, or the cookie.
-  static std::string presented_token(const http::request<http::string_body>& req,
-                                     std::string_view target) {
-    std::string token;
+  // What a request presents as its credential: Authorization: Bearer, ?token=, and
+  // every Cookie header (the policy reads its own cookie's values from them).
+  static std::vector<std::string> cookie_headers(const http::request<http::string_body>& req) {
+    std::vector<std::string> out;
+    for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie;
+         ++it)
+      out.emplace_back(it->value());
+    return out;
+  }
+  static admission::Presented presented(const http::request<http::string_body>& req,
+                                        std::string_view target) {
+    admission::Presented p;
     auto auth = req[http::field::authorization];
-    if (auth.starts_with("Bearer ")) token = std::string(auth.substr(7));
-    if (token.empty()) token = query_param(target, "token");
-    if (token.empty())
-      for (auto it = req.find(http::field::cookie);
-           token.empty() && it != req.end() && it->name() == http::field::cookie; ++it)
-        token = cookie_value(it->value(), "lifeline_token");
-    return token;
+    if (auth.starts_with("Bearer ")) p.bearer = std::string(auth.substr(7));
+    p.query = admission::query_param(target, "token");
+    p.cookies = cookie_headers(req);
+    return p;
+  }
+
+  // Over the throttle: 429 with Retry-After (whole seconds, rounded up). True when refused.
+  bool throttled() {
+    auto wait = server_.throttle.refused(peer_, server_.clock.now());
+    if (!wait) return false;
+    server_.log.write(LogLevel::warn, "throttled " + peer_ + ": too many failed authentications");
+    respond(http::status::too_many_requests, "too many failed authentications; retry later\n",
+            "text/plain; charset=utf-8",
+            {{"Retry-After", std::to_string((*wait + 999) / 1000)}, {"Cache-Control", "no-store"}});
+    return true;
+  }
+
+  // POST /login: the page's sign-in. The token travels in the body, never in a URL
+  // (CWE-598): the printed link carries it in the fragment, which no server or proxy
+  // sees, and the page posts it here. A cross-site page cannot post it: the Origin must be
+  // on the allow-list.
+  void login(const http::request<http::string_body>& req) {
+    const Headers no_store = {{"Cache-Control", "no-store"}};
+    auto origin = req[http::field::origin];
+    if (origin.empty() || !server_.policy->origin_allowed(origin)) {
+      server_.log.write(LogLevel::warn, "refused a sign-in from " + peer_ + ": origin '" +
+                                            std::string(origin) + "' not allowed");
+      return respond(http::status::forbidden, "origin not allowed\n", "text/plain; charset=utf-8",
+                     no_store);
+    }
+    if (req.body().size() > max_login_body)
+      return respond(http::status::payload_too_large, "sign-in body too large\n",
+                     "text/plain; charset=utf-8", no_store);
+    if (throttled()) return;
+    std::string token = req.body();
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    if (!server_.policy->token_matches(token)) {
+      server_.refused_auth(peer_, "a sign-in");
+      return respond(http::status::unauthorized, "wrong token\n", "text/plain; charset=utf-8",
+                     no_store);
+    }
+    // Secure when the page came over https through a proxy on this host (the only
+    // X-Forwarded-Proto we trust: anyone else could say it).
+    bool https = req["X-Forwarded-Proto"] == "https" && loopback_peer_;
+    Headers h = no_store;
+    h.emplace_back("Set-Cookie", server_.policy->cookie() + "=" + admission::percent_encode(token) +
+                                     "; HttpOnly; SameSite=Strict; Path=/" +
+                                     (https ? "; Secure" : ""));
+    respond(http::status::no_content, "", "text/plain; charset=utf-8", h);
+  }
+  static constexpr std::size_t max_login_body = 1024;
+
+  // GET /login: whether this browser's cookie is still a valid sign-in (204) or not
+  // (401), which a refused WebSocket cannot tell the page.
+  void signed_in(const http::request<http::string_body>& req) {
+    const Headers no_store = {{"Cache-Control", "no-store"}};
+    if (throttled()) return;
+    if (server_.policy->cookie_authenticated(cookie_headers(req)))
+      return respond(http::status::no_content, "", "text/plain; charset=utf-8", no_store);
+    server_.refused_auth(peer_, "a sign-in check");
+    respond(http::status::unauthorized, "not signed in\n", "text/plain; charset=utf-8", no_store);
   }
 
   // The page and what it loads (docs/PROTOCOL.md, Web client). Everything comes from here:
   // the policy forbids any other origin, and nothing is cached across a new build.
-  void serve_web(const http::request<http::string_body>& req, std::string_view target,
-                 std::string_view path) {
+  void serve_web(const http::request<http::string_body>& req, std::string_view path) {
     const Headers web = {{"Content-Security-Policy",
                           "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
                           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
@@ -409,26 +384,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                          {"Referrer-Policy", "no-referrer"},
                          {"X-Content-Type-Options", "nosniff"}};
     if (path == "/") {
-      if (target.find("token=") != std::string_view::npos) {
-        // Sign-in: the token becomes a cookie and leaves the address bar (303 to "/").
-        std::string token = query_param(target, "token");
-        Headers h = web;
-        if (!token.empty() && constant_time_equal(token, server_.opt.token)) {
-          h.emplace_back("Set-Cookie", "lifeline_token=" + percent_encode(token) +
-                                           "; HttpOnly; SameSite=Strict; Path=/");
-          h.emplace_back("Location", "/");
-        } else {
-          server_.log.write(LogLevel::warn, "refused a sign-in to the web page: wrong token");
-          h.emplace_back("Location", "/#wrong-token");
-        }
-        return respond(http::status::see_other, "", "text/plain; charset=utf-8", h);
-      }
+      // A ?token= is not a sign-in (it would sit in history and access logs): the page
+      // posts it to /login and drops it from the address bar.
       std::string page(asset("/index.html"));
-      std::string cookie;
-      for (auto it = req.find(http::field::cookie);
-           cookie.empty() && it != req.end() && it->name() == http::field::cookie; ++it)
-        cookie = cookie_value(it->value(), "lifeline_token");
-      if (!cookie.empty() && constant_time_equal(cookie, server_.opt.token)) {
+      if (server_.policy->cookie_authenticated(cookie_headers(req))) {
         const std::string_view from = "data-state=\"login\"";
         if (auto at = page.find(from); at != std::string::npos)
           page.replace(at, from.size(), "data-state=\"connecting\"");
@@ -464,19 +423,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // One Origin and one Host: with two, which one a check reads is a parser's accident
     // (an allowed origin followed by a hostile one).
     if (req.count(http::field::origin) > 1 || req.count(http::field::host) > 1) {
-      server_.log.write(LogLevel::warn, "refused a request with a repeated Origin or Host header");
+      server_.log.write(LogLevel::warn,
+                        "refused a request from " + peer_ + " with a repeated Origin or Host header");
       return respond(http::status::bad_request, "repeated Origin or Host header\n");
     }
-    if (!server_.host_allowed(req[http::field::host])) {
-      server_.log.write(LogLevel::warn, "refused a request for Host " +
+    if (!server_.policy->host_allowed(req[http::field::host])) {
+      server_.log.write(LogLevel::warn, "refused a request from " + peer_ + " for Host " +
                                             std::string(req[http::field::host]) +
                                             " (not this gateway's; --allowed-host adds names)");
       return respond(http::status::bad_request, "unknown Host\n");
     }
     bool web =
         path == "/" || path == "/app.js" || path == "/app.css" || path.starts_with("/assets/");
-    if (!web && path != "/healthz" && path != "/metrics" && path != "/ws")
+    if (!web && path != "/healthz" && path != "/metrics" && path != "/ws" && path != "/login")
       return respond(http::status::not_found, "not found\n");
+    if (path == "/login") {
+      if (req.method() == http::verb::post) return login(req);
+      if (req.method() == http::verb::get) return signed_in(req);
+      return respond(http::status::method_not_allowed, "only GET and POST are served here\n",
+                     "text/plain; charset=utf-8", {{"Allow", "GET, POST"}});
+    }
     // Every resource here is read with GET, or HEAD for its headers; /ws only with GET
     // (a WebSocket upgrade is a GET).
     head_only_ = req.method() == http::verb::head && path != "/ws";
@@ -486,20 +452,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (path == "/healthz") return respond(http::status::ok, "ok\n");
     if (path == "/metrics")
       return respond(http::status::ok, server_.metrics(), "text/plain; version=0.0.4");
-    if (web) return serve_web(req, target, path);
+    if (web) return serve_web(req, path);
     if (!websocket::is_upgrade(req))
       return respond(http::status::bad_request, "expected a WebSocket upgrade\n");
     // Admission: the token (header, query or the browser's cookie), then the Origin
     // allow-list - the defence against cross-site WebSocket hijacking, since a cookie
     // is sent by any page of the same site.
-    std::string token = presented_token(req, target);
-    if (!constant_time_equal(token, server_.opt.token)) {
-      server_.log.write(LogLevel::warn, "refused a /ws upgrade: missing or wrong token");
+    // Guessing is throttled per address (429 before any comparison).
+    if (throttled()) return;
+    if (!server_.policy->authenticated(presented(req, target))) {
+      server_.refused_auth(peer_, "a /ws upgrade");
       return respond(http::status::unauthorized, "missing or wrong token\n");
     }
     auto origin = req[http::field::origin];
-    if (!origin.empty() && !server_.origin_allowed(origin)) {
-      server_.log.write(LogLevel::warn, "refused a /ws upgrade from origin " + std::string(origin));
+    if (!origin.empty() && !server_.policy->origin_allowed(origin)) {
+      server_.log.write(LogLevel::warn, "refused a /ws upgrade from " + peer_ + ": origin " +
+                                            std::string(origin) + " not allowed");
       return respond(http::status::forbidden, "origin not allowed\n");
     }
     stream_.expires_never();
@@ -513,6 +481,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool head_only_ = false;  // answering a HEAD request
+  std::string peer_;        // the client's address: throttling and log lines
+  bool loopback_peer_ = false;
 };
 
 void WsServer::Impl::accept() {
@@ -623,17 +593,24 @@ int WsServer::start() {
   };
   // The bound address is the name given (when --listen named one) and what it resolved to.
   std::string bound = bracketed(impl_->opt.host);
+  std::vector<std::string> hosts;  // Host values we answer to ("name:port", or "name" on 80)
   for (const std::string& h : {bound, bracketed(ep.address().to_string()), std::string("localhost"),
                                std::string("127.0.0.1"), std::string("[::1]")}) {
-    impl_->hosts.push_back(lower(h) + p);
-    if (port == 80) impl_->hosts.push_back(lower(h));  // a browser leaves out the default port
+    hosts.push_back(lower(h) + p);
+    if (port == 80) hosts.push_back(lower(h));  // a browser leaves out the default port
   }
   if (impl_->opt.allowed_origins.empty()) {
     for (const std::string& h : {bound, std::string("127.0.0.1"), std::string("localhost")})
       impl_->opt.allowed_origins.push_back("http://" + h + ":" + std::to_string(port));
   }
+  impl_->policy.emplace(impl_->opt.token, admission::cookie_name(impl_->opt.instance, port),
+                        impl_->opt.allowed_origins, std::move(hosts), impl_->opt.allowed_hosts);
   impl_->accept();
   return port;
+}
+
+std::string WsServer::cookie_name() const {
+  return impl_->policy ? impl_->policy->cookie() : std::string();
 }
 
 std::size_t WsServer::live_connections() const {

@@ -27,6 +27,7 @@ struct WsServerOptions {
   std::int64_t max_unsent_bytes = 16 << 20;
   std::int64_t max_connections = 4096;
   std::vector<std::string> allowed_hosts;  // beyond the bound address and loopback names
+  std::string instance;                    // names the login cookie (else the port does)
 };
 
 class WsServer {
@@ -38,6 +39,7 @@ class WsServer {
   int start();
   void stop();  // stop accepting; live connections stay until the gateway closes them
   std::size_t live_connections() const;  // sockets open now: HTTP requests and WebSockets
+  std::string cookie_name() const;       // the login cookie's name (after start)
 
   struct Impl;  // public so that the connection classes in the .cpp can name it
 

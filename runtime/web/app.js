@@ -14,13 +14,38 @@ function setState(state, message) {
 
 // ---------------------------------------------------------------- login
 
-$("login-form").addEventListener("submit", (e) => {
+// docs/PROTOCOL.md section 6: the token is POSTed to /login, which sets this gateway's
+// HttpOnly cookie; it never travels in a URL the server or a proxy sees.
+async function signIn(token) {
+  const r = await fetch("/login", { method: "POST", body: token, credentials: "same-origin",
+                                    headers: { "Content-Type": "text/plain" } });
+  if (r.status === 204) return true;
+  if (r.status === 429) {
+    const wait = r.headers.get("Retry-After") || "a few";
+    $("login-message").textContent = "Too many failed attempts from here; try again in " + wait + " s.";
+  } else {
+    $("login-message").textContent = "That token was refused.";
+  }
+  setState("login", "sign in with the gateway's token");
+  return false;
+}
+
+$("login-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  // The gateway sets an HttpOnly cookie and answers 303 to "/": the token leaves the
-  // address bar and is never visible to this script again.
-  location.href = "/?token=" + encodeURIComponent($("token").value);
+  const token = $("token").value;
+  $("token").value = "";
+  if (await signIn(token)) connect();
 });
-if (location.hash === "#wrong-token") $("login-message").textContent = "That token was refused.";
+
+// The printed link carries the token in the fragment (#token=...), which no server sees;
+// an old ?token= link works too. Either way it leaves the address bar at once.
+function tokenInAddress() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  const fromQuery = new URLSearchParams(location.search).get("token");
+  if (fromHash === null && fromQuery === null) return null;
+  history.replaceState(null, "", "/");
+  return fromHash !== null ? fromHash : fromQuery;
+}
 
 // ---------------------------------------------------------------- the connection
 
@@ -37,6 +62,31 @@ function call(method, params = {}) {
   });
 }
 
+// The page never dead-ends: a lost or refused socket is retried with backoff, and the
+// sign-in form comes back only when the gateway says the cookie is not valid (401).
+let retryMs = 500;
+function reconnectLater(why) {
+  setState("reconnecting", why + "; retrying in " + Math.round(retryMs / 1000 + 0.4) + " s…");
+  setTimeout(connect, retryMs);
+  retryMs = Math.min(retryMs * 2, 15000);
+}
+
+async function onRefused() {
+  // A browser does not say why an upgrade failed; GET /login does (204: the cookie is
+  // valid, 401: it is not).
+  let status = 0;
+  try {
+    status = (await fetch("/login", { credentials: "same-origin" })).status;
+  } catch {
+    return reconnectLater("the gateway is unreachable");
+  }
+  if (status === 401) {
+    $("login-message").textContent = "Sign in again: the gateway no longer accepts this browser's sign-in.";
+    return setState("login", "sign in with the gateway's token");
+  }
+  reconnectLater(status === 204 ? "the gateway refused this page's connection" : "the gateway answered " + status);
+}
+
 function connect() {
   setState("connecting", "connecting…");
   let ready = false;
@@ -47,6 +97,7 @@ function connect() {
     if (msg.method === "event") {
       if (msg.params.type === "gateway.ready") {
         ready = true;
+        retryMs = 500;
         setState("connected", "connected (" + msg.params.payload.connection_id + ")");
         // Behind a proxy with several gateways (deploy/nginx/), come back to this one:
         // its sessions are its host's processes.
@@ -67,14 +118,8 @@ function connect() {
   ws.onclose = () => {
     for (const p of pending.values()) p.reject(new Error("connection closed"));
     pending.clear();
-    if (!ready) {
-      // A browser does not say why an upgrade failed: a missing or wrong cookie (401)
-      // and a foreign origin (403) look alike from here.
-      setState("refused", "the gateway refused this page's connection");
-      return;
-    }
-    setState("connecting", "connection lost; reconnecting…");
-    setTimeout(connect, 1000);
+    if (!ready) return onRefused();
+    reconnectLater("connection lost");
   };
 }
 
@@ -489,5 +534,13 @@ function onEvent(ev) {
   }
 }
 
-if (document.body.dataset.state === "connecting") connect();
-else setState("login", "sign in with the gateway's token");
+(async () => {
+  const token = tokenInAddress();
+  if (token !== null) {
+    if (await signIn(token)) connect();
+  } else if (document.body.dataset.state === "connecting") {
+    connect();
+  } else {
+    setState("login", "sign in with the gateway's token");
+  }
+})();

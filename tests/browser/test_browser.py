@@ -34,7 +34,7 @@ class BrowserTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
 
     async def login(self, tab=None):
         tab = tab or self.tab
-        await tab.goto(f"{self.base}/?token={self.gw.token}")
+        await tab.goto(f"{self.base}/#token={self.gw.token}")
         self.assertTrue(await tab.until("document.body.dataset.state === 'connected'", 10),
                         await tab.eval("document.body.dataset.state + ' ' + location.href"))
 
@@ -73,17 +73,20 @@ class BrowserTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         await self.tab.goto(self.base + "/")
         self.assertEqual(await self.tab.eval("document.body.dataset.state"), "login")
         await self.login()
+        # The fragment is gone from the address bar, and no URL the gateway saw held it.
         self.assertEqual(await self.tab.eval("location.href"), self.base + "/")
+        self.assertFalse([u for u in self.tab.requests if self.gw.token in u], self.tab.requests)
+        name = f"lifeline_{self.gw.port}"  # one cookie per gateway: cookies ignore ports
         cookies = {c["name"]: c for c in await self.tab.cookies()}
-        self.assertIn("lifeline_token", cookies)
-        self.assertTrue(cookies["lifeline_token"]["httpOnly"])
-        self.assertEqual(cookies["lifeline_token"]["sameSite"], "Strict")
-        self.assertEqual(cookies["lifeline_token"]["path"], "/")
-        self.assertNotIn("lifeline_token", await self.tab.eval("document.cookie"))
+        self.assertIn(name, cookies)
+        self.assertTrue(cookies[name]["httpOnly"])
+        self.assertEqual(cookies[name]["sameSite"], "Strict")
+        self.assertEqual(cookies[name]["path"], "/")
+        self.assertNotIn(name, await self.tab.eval("document.cookie"))
         # A wrong token: no cookie, back to the sign-in form, and it says why.
         other = await self.browser.new_tab()
         await other.send("Network.clearBrowserCookies")
-        await other.goto(f"{self.base}/?token=wrong")
+        await other.goto(f"{self.base}/#token=wrong")
         self.assertTrue(await other.until("document.body.dataset.state === 'login'", 5))
         self.assertIn("refused", await other.eval("document.getElementById('login-message').textContent"))
         self.assert_only_our_origin()
@@ -167,7 +170,7 @@ class BrowserTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
             self.assertNotIn(101, statuses)
             if statuses:
                 self.assertEqual(statuses, [403])
-            self.assertTrue(any(f"refused a /ws upgrade from origin {evil_origin}" in line for line in self.gw.log),
+            self.assertTrue(any(f"origin {evil_origin} not allowed" in line for line in self.gw.log),
                             self.gw.log[-5:])
         finally:
             evil.shutdown()

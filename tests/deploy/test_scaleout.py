@@ -58,12 +58,12 @@ class ScaleOutTest(unittest.IsolatedAsyncioTestCase):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                c = await Client.open(f"ws://{host}/ws?token=shared-token")
+                c = await Client.open(f"ws://{host}/ws?token=shared-token-of-both-gateways")
                 await c.close()
                 break
             except OSError:
                 await asyncio.sleep(0.1)
-        self.url = f"ws://{host}/ws?token=shared-token"
+        self.url = f"ws://{host}/ws?token=shared-token-of-both-gateways"
 
     async def asyncTearDown(self):
         self.nginx.terminate()

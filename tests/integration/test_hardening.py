@@ -213,10 +213,10 @@ class AdmissionTest(unittest.IsolatedAsyncioTestCase):
     def test_cookie_is_a_credential_and_origin_still_guards_it(self):
         port, token = self.gw.port, self.gw.token
         head = upgrade_head(port, "").replace("?token=", "") + ""
-        cookie = f"Cookie: theme=dark; lifeline_token={token}\r\n"
+        cookie = f"Cookie: theme=dark; lifeline_{port}={token}\r\n"  # the per-port login cookie
         self.assertEqual(raw_request(port, upgrade_head(port, "", cookie).replace("?token=", ""))[0], 101)
         self.assertEqual(raw_request(port, head)[0], 401)
-        wrong = "Cookie: lifeline_token=nope\r\n"
+        wrong = f"Cookie: lifeline_{port}=nope\r\n"
         self.assertEqual(raw_request(port, upgrade_head(port, "", wrong).replace("?token=", ""))[0], 401)
         # Another port of the same host is the same site: the cookie goes along, the
         # Origin check refuses it (cross-site WebSocket hijacking).

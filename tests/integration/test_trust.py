@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, b64, until
+from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, b64, until, wait_until
 
 NOBODY = 65534
 GOOD_TOKEN = "operator-chosen-token-0123"
@@ -153,6 +153,112 @@ class StateDirTest(unittest.TestCase):
             asyncio.run(hello())
         finally:
             self.assertEqual(gw.stop(), 0)
+
+
+def http(port, method, path, headers=(), body=b""):
+    """One raw HTTP request; returns (status, headers as a lower-case dict, body)."""
+    import socket
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{h}\r\n" for h in headers) + "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head.encode() + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            if data.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in data:
+                break  # a WebSocket now: nothing more to read
+    text = data.decode(errors="replace")
+    top, _, rest = text.partition("\r\n\r\n")
+    lines = top.split("\r\n")
+    fields = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        fields.setdefault(k.strip().lower(), []).append(v.strip())
+    return int(lines[0].split()[1]), fields, rest
+
+
+UPGRADE = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+           "Sec-WebSocket-Version: 13"]
+
+
+def upgrade(port, extra=()):
+    return http(port, "GET", "/ws", [*UPGRADE, *extra])[0]
+
+
+class LoginTest(ShowsGatewayLog, unittest.TestCase):
+    def setUp(self):
+        self.gw = Gateway().start()
+        self.addCleanup(self.gw.stop)
+        self.port = self.gw.port
+        self.origin = f"Origin: http://127.0.0.1:{self.port}"
+
+    def test_the_token_in_a_page_url_sets_no_cookie(self):
+        status, fields, _ = http(self.port, "GET", f"/?token={self.gw.token}")
+        self.assertEqual(status, 200)
+        self.assertNotIn("set-cookie", fields)
+
+    def test_post_login_sets_a_per_gateway_httponly_cookie_not_cached(self):
+        status, fields, _ = http(self.port, "POST", "/login", [self.origin], self.gw.token.encode())
+        self.assertEqual(status, 204)
+        cookie = fields["set-cookie"][0]
+        self.assertTrue(cookie.startswith(f"lifeline_{self.port}={self.gw.token};"), cookie)
+        for attribute in ("HttpOnly", "SameSite=Strict", "Path=/"):
+            self.assertIn(attribute, cookie)
+        self.assertNotIn("Secure", cookie)
+        self.assertEqual(fields["cache-control"], ["no-store"])
+        # Behind a TLS-terminating proxy on this host, the cookie is Secure.
+        _, fields, _ = http(self.port, "POST", "/login", [self.origin, "X-Forwarded-Proto: https"],
+                            self.gw.token.encode())
+        self.assertIn("Secure", fields["set-cookie"][0])
+        # GET /login says whether the cookie is a valid sign-in.
+        good = f"Cookie: lifeline_{self.port}={self.gw.token}"
+        self.assertEqual(http(self.port, "GET", "/login", [good])[0], 204)
+        self.assertEqual(http(self.port, "GET", "/login")[0], 401)
+
+    def test_post_login_refuses_foreign_or_missing_origins_big_bodies_and_wrong_tokens(self):
+        token = self.gw.token.encode()
+        self.assertEqual(http(self.port, "POST", "/login", [], token)[0], 403)
+        self.assertEqual(http(self.port, "POST", "/login", ["Origin: http://evil.example"], token)[0], 403)
+        self.assertEqual(http(self.port, "POST", "/login", [self.origin], b"x" * 2000)[0], 413)
+        status, fields, _ = http(self.port, "POST", "/login", [self.origin], b"not-the-token-at-all")
+        self.assertEqual(status, 401)
+        self.assertNotIn("set-cookie", fields)
+        self.assertEqual(http(self.port, "PUT", "/login", [self.origin], token)[0], 405)
+
+    def test_the_old_cookie_name_and_a_planted_decoy_do_not_lock_anyone_out(self):
+        port, token = self.port, self.gw.token
+        self.assertEqual(upgrade(port, [f"Cookie: lifeline_token={token}"]), 401, "the shared name is gone")
+        # A page on another port planted a bogus value of our cookie: the real one still works.
+        self.assertEqual(upgrade(port, [f"Cookie: lifeline_{port}=planted; lifeline_{port}={token}"]), 101)
+        self.assertEqual(upgrade(port, [f"Cookie: lifeline_{port}=planted", f"Cookie: lifeline_{port}={token}"]),
+                         101)
+        # Only the first four values are compared.
+        decoys = "; ".join(f"lifeline_{port}=decoy{i}" for i in range(4))
+        self.assertEqual(upgrade(port, [f"Cookie: {decoys}; lifeline_{port}={token}"]), 401)
+
+    def test_guessing_is_throttled_per_address_and_the_right_token_works_again(self):
+        port = self.port
+        statuses = [upgrade(port, ["Authorization: Bearer wrong-guess-number-" + str(i)]) for i in range(30)]
+        self.assertEqual(statuses[:20], [401] * 20, statuses)
+        self.assertIn(429, statuses[20:])
+        status, fields, _ = http(port, "GET", "/ws", [*UPGRADE, "Authorization: Bearer another-wrong-guess"])
+        self.assertEqual(status, 429)
+        retry = int(fields["retry-after"][0])
+        self.assertGreaterEqual(retry, 1)
+        self.assertTrue(any("refused a /ws upgrade from 127.0.0.1" in l for l in self.gw.log), self.gw.log[-5:])
+        # No permanent lockout: within seconds, the right token is admitted again.
+        t0 = time.monotonic()
+        ok = wait_until(lambda: upgrade(port, [f"Authorization: Bearer {self.gw.token}"]) == 101, 10, 0.25)
+        self.assertTrue(ok)
+        print(f"\nthe right token was admitted again {time.monotonic() - t0:.2f} s after the throttle")
+
+
+class InstanceCookieTest(unittest.TestCase):
+    def test_instance_names_the_cookie(self):
+        gw = Gateway("--instance", "gw a/1").start()
+        self.addCleanup(gw.stop)
+        _, fields, _ = http(gw.port, "POST", "/login", [f"Origin: http://127.0.0.1:{gw.port}"], gw.token.encode())
+        self.assertTrue(fields["set-cookie"][0].startswith("lifeline_gw_a_1="), fields["set-cookie"])
 
 
 class TokenTest(unittest.TestCase):
