@@ -167,9 +167,6 @@ ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env&
   return out;
 }
 
-// A year (52 weeks) is far beyond any sane knob; larger is a typo, not a wish.
-constexpr double max_seconds = 7.0 * 24 * 3600 * 52;
-
 Knob seconds_knob(std::string flag, Millis& target, bool allow_zero = true) {
   std::string accepts = std::string("a number of seconds ") +
                         (allow_zero ? "from 0" : "above 0") + " up to 31449600 (52 weeks)";
@@ -354,6 +351,19 @@ Env parse_env_file(std::string_view text, std::vector<std::string>* warnings) {
     out[std::string(key)] = std::string(value);
   }
   return out;
+}
+
+std::vector<std::string> reloadable_env_names() {
+  // The flags reload_limits applies (a unit test keeps the two lists equal), and the
+  // fault set, which SIGHUP replaces too.
+  return {"LIFELINE_SESSION_TTL",    "LIFELINE_ORPHAN_GRACE",
+          "LIFELINE_SLASH_TIMEOUT",  "LIFELINE_MAX_SESSIONS",
+          "LIFELINE_MAX_SESSIONS_PER_CONNECTION", "LIFELINE_MAX_REPLY_BYTES",
+          "LIFELINE_RETAIN_DAYS",    "LIFELINE_FAULTS"};
+}
+
+std::string env_name_of(const std::string& flag) {
+  return env_name(flag.rfind("--", 0) == 0 ? flag.substr(2) : flag);
 }
 
 Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {

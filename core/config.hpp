@@ -92,6 +92,12 @@ struct Reload {
   std::vector<std::string> need_restart;
 };
 Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh);
+// The LIFELINE_* variables of what SIGHUP applies. With an env file in use, a reload takes
+// these from the file alone: a line removed from the file returns its setting to the
+// default (and turns faults off) even when the inherited environment still has it.
+std::vector<std::string> reloadable_env_names();
+// "--orphan-grace" (or "orphan-grace") -> "LIFELINE_ORPHAN_GRACE".
+std::string env_name_of(const std::string& flag);
 
 std::string gateway_usage();
 std::string worker_usage();

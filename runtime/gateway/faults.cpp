@@ -5,11 +5,13 @@
 #include <fiu.h>
 
 #include <cstdlib>
+#include <vector>
 
 namespace lifeline::runtime {
 
 namespace {
-constexpr const char* all_points[] = {"lifeline/spawn/pipe",
+// In Fault's order.
+constexpr const char* all_points[fault_count] = {"lifeline/spawn/pipe",
                                       "lifeline/spawn/fork",
                                       "lifeline/spawn/pidfd",
                                       "lifeline/write",
@@ -28,7 +30,12 @@ std::string init_faults(const std::string& spec, Log& log) {
     log.write(LogLevel::warn, "LIFELINE_FAULTS: libfiu did not initialise; no faults");
     return "";
   }
+  // Every point, and every name or wildcard ("lifeline/store/*") enabled before: a
+  // wildcard is its own entry in libfiu, not the points it matches.
+  static std::vector<std::string> enabled_names;
   for (const char* point : all_points) fiu_disable(point);  // -1 when it was off: fine
+  for (const auto& name : enabled_names) fiu_disable(name.c_str());
+  enabled_names.clear();
   std::string enabled;
   std::size_t start = 0;
   while (start < spec.size()) {
@@ -55,13 +62,14 @@ std::string init_faults(const std::string& spec, Log& log) {
       log.write(LogLevel::warn, "LIFELINE_FAULTS: could not enable '" + name + "'");
       continue;
     }
+    enabled_names.push_back(name);
     enabled += (enabled.empty() ? "" : ", ") + item;
   }
   return enabled;
 }
 
-bool fault(const char* name) {
-  return fiu_fail(name) != 0;
+bool fault(Fault point) {
+  return fiu_fail(all_points[static_cast<int>(point)]) != 0;
 }
 
 }  // namespace lifeline::runtime

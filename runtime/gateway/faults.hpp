@@ -11,8 +11,15 @@
 // a real gateway that leaks (tests/integration/test_soak.py); never enable them
 // otherwise.
 //
-// SIGHUP re-reads LIFELINE_FAULTS (from --env-file): every point is disabled, then the
-// new list is enabled. lifeline-soak opens and closes fault windows that way.
+// SIGHUP re-reads LIFELINE_FAULTS (from --env-file): every point is disabled (and every
+// name or wildcard enabled before), then the new list is enabled. lifeline-soak opens
+// and closes fault windows that way.
+//
+// docs/DESIGN.md rule 14: fault points exist only in test builds. Call sites name a
+// point by enum; its name, libfiu and the planted bugs live in faults.cpp alone, which
+// only the test build (lifeline-gateway in the build tree) links. The installed and
+// packaged gateway links faults_off.cpp instead: fault() is false, and LIFELINE_FAULTS
+// is refused with a warning.
 #pragma once
 
 #include <string>
@@ -21,9 +28,25 @@
 
 namespace lifeline::runtime {
 
+enum class Fault {
+  spawn_pipe,
+  spawn_fork,
+  spawn_pidfd,
+  write,
+  read,
+  store_start,
+  store_end,
+  store_append,
+  store_read,
+  plant_leak_fd,
+  plant_drop_reply,
+};
+inline constexpr int fault_count = 11;
+static_assert(static_cast<int>(Fault::plant_drop_reply) + 1 == fault_count);
+
 // Returns what was enabled, for the log ("" when nothing).
 // Disables every point first, so that calling it again replaces the set.
 std::string init_faults(const std::string& spec, Log& log);
-bool fault(const char* name);
+bool fault(Fault point);
 
 }  // namespace lifeline::runtime

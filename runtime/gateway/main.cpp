@@ -175,8 +175,10 @@ void fit_limits(GatewayConfig& cfg, Log& log) {
 
 // The process environment with --env-file's settings over it (flags win over both, in
 // parse_gateway_config). Read at start and on SIGHUP.
-Env environment_with_file(const std::vector<std::string>& args,
-                          std::vector<std::string>& warnings) {
+// On reload (`reloading`), what SIGHUP applies comes from the file alone when there is
+// one (docs/PROTOCOL.md section 7).
+Env environment_with_file(const std::vector<std::string>& args, std::vector<std::string>& warnings,
+                          bool reloading = false) {
   Env env = environment();
   // The file's path: --env-file on the command line, else LIFELINE_ENV_FILE.
   std::string path = env.count("LIFELINE_ENV_FILE") ? env.at("LIFELINE_ENV_FILE") : "";
@@ -190,6 +192,8 @@ Env environment_with_file(const std::vector<std::string>& args,
     warnings.push_back("cannot read --env-file " + path + "; using the environment alone");
     return env;
   }
+  if (reloading)
+    for (const auto& name : reloadable_env_names()) env.erase(name);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (auto& [k, v] : parse_env_file(text, &warnings)) env[k] = v;
   return env;
@@ -361,7 +365,7 @@ int run(int argc, char** argv) {
     hangup.async_wait([&](const boost::system::error_code& e, int) {
       if (e) return;
       std::vector<std::string> warnings;
-      Env fresh_env = environment_with_file(args, warnings);
+      Env fresh_env = environment_with_file(args, warnings, /*reloading=*/true);
       auto fresh = parse_gateway_config(args, fresh_env);
       for (const auto& w : warnings) log.write(LogLevel::warn, "SIGHUP: " + w);
       // Fault windows (lifeline-soak): a changed LIFELINE_FAULTS replaces the set.

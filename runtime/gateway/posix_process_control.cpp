@@ -214,7 +214,7 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
         if (p[i] >= 0) close(p[i]);
     if (master >= 0) close(master);
   };
-  if (fault("lifeline/spawn/pipe")) return failed("pipe: injected fault (EMFILE)");
+  if (fault(Fault::spawn_pipe)) return failed("pipe: injected fault (EMFILE)");
   if (pipe2(status, O_CLOEXEC) != 0 || pipe2(life, O_CLOEXEC) != 0) {
     int e = errno;
     close_all();
@@ -280,7 +280,7 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
     return failed(std::move(what));
   };
 
-  if (fault("lifeline/spawn/fork")) return fail("fork: injected fault (EAGAIN)");
+  if (fault(Fault::spawn_fork)) return fail("fork: injected fault (EAGAIN)");
   // The pidfd is made with the child (this incarnation, never a bare pid) and, with
   // cgroups, the child is born in its own cgroup instead of migrating into it.
   int cgroup_fd = cgroup_procs.empty()
@@ -301,7 +301,7 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
 
   // Parent. Hold a pidfd before anything else: this incarnation, never a bare pid.
   if (pidfd < 0) pidfd = pidfd_open(pid);
-  if (fault("lifeline/spawn/pidfd") && pidfd >= 0) {
+  if (fault(Fault::spawn_pidfd) && pidfd >= 0) {
     close(pidfd);
     pidfd = -1;
     errno = EMFILE;
@@ -398,7 +398,7 @@ void PosixProcessControl::read_output(ChildId id) {
         auto it = children_.find(id);
         if (it == children_.end() || it->second->released) return;
         it->second->reading = false;
-        if (fault("lifeline/read")) {
+        if (fault(Fault::read)) {
           log_.write(LogLevel::warn, "read from child " + std::to_string(it->second->pid) +
                                          ": injected fault; no more output from it");
           return;
@@ -480,7 +480,7 @@ void PosixProcessControl::release(ChildId id) {
 bool PosixProcessControl::write(ChildId id, std::string_view bytes) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->released || it->second->exited) return false;
-  if (fault("lifeline/write")) return false;
+  if (fault(Fault::write)) return false;
   Child& c = *it->second;
   constexpr std::size_t max_pending = 4096;
   if (c.pending_writes.size() >= max_pending) return false;

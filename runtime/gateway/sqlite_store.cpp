@@ -260,7 +260,7 @@ void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool
            "created_at) VALUES(?,?,?,?,?)");
     s.bind(1, rec.session_id).bind(2, rec.session_key).bind(3, rec.title);
     s.bind(4, std::int64_t{rec.close_on_disconnect}).bind(5, rec.created_at);
-    bool ok = !fault("lifeline/store/start") && s.step() == SQLITE_DONE;
+    bool ok = !fault(Fault::store_start) && s.step() == SQLITE_DONE;
     return {ok,
             [this, done](bool durable) { asio::post(io_, [done, durable] { done(durable); }); }};
   });
@@ -272,7 +272,7 @@ void SqliteStore::record_end(const std::string& session_id, const std::string& r
     Stmt s(db,
            "UPDATE sessions SET ended_at=?, end_reason=? WHERE session_id=? AND ended_at IS NULL");
     s.bind(1, at).bind(2, reason).bind(3, session_id);
-    bool ok = !fault("lifeline/store/end") && s.step() == SQLITE_DONE;
+    bool ok = !fault(Fault::store_end) && s.step() == SQLITE_DONE;
     return {ok,
             [this, done](bool durable) { asio::post(io_, [done, durable] { done(durable); }); }};
   });
@@ -290,7 +290,7 @@ void SqliteStore::append(const std::string& session_key, HistoryEntry entry,
             "INSERT INTO transcript(session_key, seq, at, command, ok, text) VALUES(?,?,?,?,?,?)");
         ins.bind(1, session_key).bind(2, seq).bind(3, entry.at).bind(4, entry.command);
         ins.bind(5, std::int64_t{entry.ok}).bind(6, entry.text);
-        bool ok = seq > 0 && !fault("lifeline/store/append") && ins.step() == SQLITE_DONE;
+        bool ok = seq > 0 && !fault(Fault::store_append) && ins.step() == SQLITE_DONE;
         if (!ok)
           log_.write(LogLevel::error,
                      std::string("store append failed: ") + sqlite3_errmsg(db.db()));
@@ -308,7 +308,7 @@ void SqliteStore::find_session(const std::string& session_id,
                                std::function<void(StoreReply<std::optional<SessionRecord>>)> done) {
   submit([this, session_id, done = std::move(done)](Statements& db) -> JobResult {
     StoreReply<std::optional<SessionRecord>> reply;
-    if (!fault("lifeline/store/read")) {
+    if (!fault(Fault::store_read)) {
       Stmt s(db,
              "SELECT session_key, title, close_on_disconnect, created_at, end_reason FROM sessions "
              "WHERE session_id=?");
@@ -335,7 +335,7 @@ void SqliteStore::history(const std::string& session_key, const HistoryQuery& qu
                           std::function<void(StoreReply<HistoryPage>)> done) {
   submit([this, session_key, query, done = std::move(done)](Statements& db) -> JobResult {
     auto reply = std::make_shared<StoreReply<HistoryPage>>();
-    if (!fault("lifeline/store/read")) {
+    if (!fault(Fault::store_read)) {
       // Newest first through the pager, which stops at the count or byte bound: rows past
       // the page are never read into memory (docs/DESIGN.md rule 12).
       Stmt s(db,

@@ -133,7 +133,7 @@ class WsConnection final : public ConnectionSink,
 
   void send(std::string text) override {
     if (!open_ || closing_) return;
-    if (text.find("\"id\"") != std::string::npos && fault("lifeline/plant/drop-reply"))
+    if (text.find("\"id\"") != std::string::npos && fault(Fault::plant_drop_reply))
       return;  // planted bug (faults.hpp)
     auto change = queue_.size() >= max_queued_frames ? UnsentBudget::Change::overflow
                                                      : budget_.add(text.size());
@@ -495,7 +495,7 @@ void WsServer::Impl::accept() {
       // second one.
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      if (fault("lifeline/plant/leak-fd")) (void)::dup(socket.native_handle());  // planted bug
+      if (fault(Fault::plant_leak_fd)) (void)::dup(socket.native_handle());  // planted bug
       if (static_cast<std::int64_t>(*live) >= opt.max_connections)
         refuse_busy(std::move(socket));
       else

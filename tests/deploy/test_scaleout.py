@@ -43,7 +43,8 @@ class ScaleOutTest(unittest.IsolatedAsyncioTestCase):
             site = f.read()
         site = (site.replace("127.0.0.1:8765", f"127.0.0.1:{self.a.port}")
                     .replace("127.0.0.1:8766", f"127.0.0.1:{self.b.port}")
-                    .replace("listen 127.0.0.1:8080", f"listen {host}"))
+                    .replace("listen 127.0.0.1:8080", f"listen {host}")
+                    .replace("/var/log/nginx/lifeline.access.log", f"{self.prefix}/access.log"))
         with open(os.path.join(self.prefix, "lifeline.conf"), "w") as f:
             f.write(site)
         with open(os.path.join(self.prefix, "nginx.conf"), "w") as f:
@@ -79,6 +80,18 @@ class ScaleOutTest(unittest.IsolatedAsyncioTestCase):
                     return e["payload"]["instance"]
             await asyncio.sleep(0.02)
         raise AssertionError("no gateway.ready")
+
+    async def test_the_access_log_never_holds_the_token(self):
+        c = await Client.open(self.url)
+        await self.ready_instance(c)
+        await c.close()
+        self.nginx.terminate()  # flushes the log
+        self.nginx.wait(10)
+        with open(os.path.join(self.prefix, "access.log")) as f:
+            log = f.read()
+        self.assertIn("GET /ws ", log)
+        self.assertNotIn("shared-token", log)
+        self.assertNotIn("token=", log)
 
     async def test_resume_through_the_proxy_reaches_the_gateway_that_holds_the_session(self):
         c = await Client.open(self.url)

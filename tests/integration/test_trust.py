@@ -380,6 +380,29 @@ class GatewayTrustTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         finally:
             self.assertEqual(gw.stop(), 0)
 
+    async def test_a_fault_line_removed_from_the_env_file_turns_faults_off_wildcards_too(self):
+        root = scratch()
+        self.addCleanup(shutil.rmtree, root, True)
+        env_file = os.path.join(root, "lifeline.env")
+        with open(env_file, "w") as f:
+            f.write("LIFELINE_FAULTS=lifeline/store/*\n")
+        # The inherited environment says the same: the file must win on reload.
+        self.gw = gw = Gateway("--env-file", env_file, env={"LIFELINE_FAULTS": "lifeline/store/*"}).start()
+        try:
+            c = await gw.connect()
+            sid = (await c.result("session.create"))["session_id"]
+            r = await c.call("slash.exec", session_id=sid, command="/echo lost")
+            self.assertEqual(r.get("error", {}).get("code"), 5033, r)  # no entry can be stored
+            with open(env_file, "w") as f:
+                f.write("LIFELINE_MAX_SESSIONS=5\n")
+            gw.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(await until(lambda: any("fault injection off" in l for l in gw.log), 5), gw.log[-5:])
+            out = await c.result("slash.exec", session_id=sid, command="/echo stored")
+            self.assertTrue(out["ok"])
+            await c.close()
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
     async def test_titles_with_control_or_bidi_characters_are_refused(self):
         self.gw = gw = Gateway().start()
         try:

@@ -42,6 +42,22 @@ class PackageTest(unittest.IsolatedAsyncioTestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.root, ignore_errors=True)
 
+    def test_the_packaged_gateway_has_no_fault_points(self):
+        # docs/DESIGN.md rule 14: libfiu points and planted bugs exist only in test builds.
+        exe = os.path.join(self.root, "usr/bin/lifeline-gateway")
+        text = subprocess.run(["strings", exe], capture_output=True, text=True, check=True).stdout
+        for name in ("lifeline/plant", "lifeline/store/", "lifeline/spawn/", "fiu_"):
+            self.assertNotIn(name, text, f"the packaged gateway holds '{name}'")
+        # The build tree's gateway (the tests') does hold them: the check can fail.
+        test_build = os.path.join(BUILD, "runtime/lifeline-gateway")
+        text = subprocess.run(["strings", test_build], capture_output=True, text=True, check=True).stdout
+        self.assertIn("lifeline/plant/leak-fd", text)
+        env = dict(os.environ, LIFELINE_FAULTS="lifeline/store/append")
+        with tempfile.TemporaryDirectory(prefix="lifeline-pkg-faults-") as state:
+            out = subprocess.run([exe, "--stdio", "--state-dir", state], input="", capture_output=True,
+                                 text=True, timeout=20, env=env)
+        self.assertIn("this build has no fault points", out.stderr)
+
     def test_package_metadata_and_layout(self):
         info = subprocess.run(["dpkg-deb", "-f", self.deb, "Package", "Version", "Depends"],
                               capture_output=True, text=True, check=True).stdout

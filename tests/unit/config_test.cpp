@@ -200,6 +200,20 @@ TEST(Rule10_Config, EnvironmentFilesParseLikeSystemdsAndSkipWhatIsMalformed) {
   EXPECT_EQ(warnings.size(), 3u);
 }
 
+TEST(Rule10_Config, WhatReloadAppliesIsWhatTheEnvFileOwnsOnReload) {
+  GatewayConfig live = parse_gateway_config({}, {}).config;
+  auto fresh = parse_gateway_config({"--session-ttl", "1", "--orphan-grace", "2", "--slash-timeout", "3",
+                                     "--max-sessions", "4", "--max-sessions-per-connection", "5",
+                                     "--max-reply-bytes", "6000", "--retain-days", "7"},
+                                    {})
+                   .config;
+  Reload r = reload_limits(live, fresh);
+  std::vector<std::string> names;
+  for (const auto& flag : r.applied) names.push_back(env_name_of(flag));
+  names.push_back("LIFELINE_FAULTS");
+  EXPECT_EQ(names, reloadable_env_names());
+}
+
 TEST(Rule10_Config, ReloadAppliesOnlyWhatCanChangeLive) {
   GatewayConfig live = parse_gateway_config({}, {}).config;
   auto fresh = parse_gateway_config({"--orphan-grace", "3", "--max-sessions", "7", "--listen",
