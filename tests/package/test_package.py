@@ -103,6 +103,13 @@ class PackageTest(unittest.IsolatedAsyncioTestCase):
                 f.write(unit.replace("ExecStart=/usr/bin/", f"ExecStart={self.root}/usr/bin/"))
             out = subprocess.run(["systemd-analyze", "verify", "--man=no", copy], capture_output=True, text=True)
             self.assertEqual((out.returncode, out.stdout + out.stderr), (0, ""))
+            # docs/DESIGN.md rule 14: the shipped unit is hardened (the bar: 3.0).
+            out = subprocess.run(["systemd-analyze", "security", "--offline=yes", copy], capture_output=True,
+                                 text=True)
+            level = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out.stdout).group(1))
+            print(f"\nsystemd-analyze security: {level}", file=sys.stderr)
+            self.assertLessEqual(level, 3.0, out.stdout)
+        self.assertIn("LoadCredential=token:/etc/lifeline/token\n", unit)
 
     async def test_installed_gateway_serves_a_session_and_speaks_notify(self):
         if os.path.exists("/run/systemd/system"):
