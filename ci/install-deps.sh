@@ -3,7 +3,7 @@
 # apt entirely when everything is already there. Run as root (or with sudo).
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build pkg-config git python3
+  build-essential cmake ninja-build pkg-config git python3 ccache
   clang libclang-rt-14-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libboost1.81-dev libsqlite3-dev libfiu-dev fiu-utils

@@ -35,8 +35,8 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
-    diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(a[i]) ^
-                                              static_cast<unsigned char>(b[i])));
+    diff = static_cast<unsigned char>(
+        diff | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
   return diff == 0;
 }
 
@@ -112,7 +112,8 @@ std::string cookie_name(std::string_view instance, int port) {
 }
 
 Policy::Policy(std::string token, std::string cookie, std::vector<std::string> allowed_origins,
-               std::vector<std::string> own_hosts, std::vector<std::string> allowed_hosts)
+               const std::vector<std::string>& own_hosts,
+               const std::vector<std::string>& allowed_hosts)
     : token_(std::move(token)), cookie_(std::move(cookie)), origins_(std::move(allowed_origins)) {
   LIFELINE_ASSERT(!token_.empty());
   LIFELINE_ASSERT(!cookie_.empty());
@@ -195,9 +196,9 @@ void Throttle::prune(Millis now) {
   // A full bucket is the same as none: forget those first, then the oldest.
   std::erase_if(buckets_, [&](const auto& kv) { return level(kv.second, now) >= burst_; });
   while (buckets_.size() >= max_addresses_) {
-    auto oldest = std::min_element(buckets_.begin(), buckets_.end(), [](const auto& a, const auto& b) {
-      return a.second.at < b.second.at;
-    });
+    auto oldest =
+        std::min_element(buckets_.begin(), buckets_.end(),
+                         [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
     buckets_.erase(oldest);
   }
 }

@@ -43,7 +43,7 @@ struct Presented {
 class Policy {
  public:
   Policy(std::string token, std::string cookie, std::vector<std::string> allowed_origins,
-         std::vector<std::string> own_hosts, std::vector<std::string> allowed_hosts);
+         const std::vector<std::string>& own_hosts, const std::vector<std::string>& allowed_hosts);
 
   const std::string& cookie() const { return cookie_; }
   // True when one of the first max_presented values presented (bearer, query, then the

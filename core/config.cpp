@@ -45,9 +45,9 @@ struct Knob {
 // Wraps a bool-returning setter: a refusal names what the knob accepts.
 template <typename Fn>
 std::function<std::optional<std::string>(const std::string&)> accepting(std::string accepts,
-                                                                          Fn set) {
-  return [accepts = std::move(accepts), set = std::move(set)](
-             const std::string& v) -> std::optional<std::string> {
+                                                                        Fn set) {
+  return [accepts = std::move(accepts),
+          set = std::move(set)](const std::string& v) -> std::optional<std::string> {
     if (set(v)) return std::nullopt;
     return "expected " + accepts;
   };
@@ -168,8 +168,8 @@ ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env&
 }
 
 Knob seconds_knob(std::string flag, Millis& target, bool allow_zero = true) {
-  std::string accepts = std::string("a number of seconds ") +
-                        (allow_zero ? "from 0" : "above 0") + " up to 31449600 (52 weeks)";
+  std::string accepts = std::string("a number of seconds ") + (allow_zero ? "from 0" : "above 0") +
+                        " up to 31449600 (52 weeks)";
   return Knob{std::move(flag), true, false,
               accepting(std::move(accepts), [&target, allow_zero](const std::string& v) {
                 auto ms = parse_seconds(v);
@@ -184,18 +184,20 @@ Knob count_knob(std::string flag, std::int64_t& target, std::int64_t min, std::i
                 bool zero_means_off = false) {
   std::string accepts = "an integer from " + std::to_string(min) + " to " + std::to_string(max) +
                         (zero_means_off ? ", or 0 for none" : "");
-  return Knob{std::move(flag), true, false,
-              accepting(std::move(accepts), [&target, min, max, zero_means_off](const std::string& v) {
-                if (zero_means_off && v == "0") return target = 0, true;
-                auto n = parse_count(v);
-                if (!n || *n < min || *n > max) return false;
-                target = *n;
-                return true;
-              })};
+  return Knob{
+      std::move(flag), true, false,
+      accepting(std::move(accepts), [&target, min, max, zero_means_off](const std::string& v) {
+        if (zero_means_off && v == "0") return target = 0, true;
+        auto n = parse_count(v);
+        if (!n || *n < min || *n > max) return false;
+        target = *n;
+        return true;
+      })};
 }
 
 Knob list_knob(std::string flag, std::vector<std::string>& target) {
-  return Knob{std::move(flag), true, true, accepting("a non-empty value", [&target](const std::string& v) {
+  return Knob{std::move(flag), true, true,
+              accepting("a non-empty value", [&target](const std::string& v) {
                 if (v.empty()) {
                   target.clear();  // the command line replaces what the environment said
                   return true;
@@ -206,7 +208,8 @@ Knob list_knob(std::string flag, std::vector<std::string>& target) {
 }
 
 Knob string_knob(std::string flag, std::string& target) {
-  return Knob{std::move(flag), true, false, accepting("a non-empty value", [&target](const std::string& v) {
+  return Knob{std::move(flag), true, false,
+              accepting("a non-empty value", [&target](const std::string& v) {
                 if (v.empty()) return false;
                 target = v;
                 return true;
@@ -308,13 +311,14 @@ ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& a
                      c.session_key = v;
                      return true;
                    })});
-  knobs.push_back({"lifeline-fd", true, false, accepting("an fd number", [&c](const std::string& v) {
-                     int fd = -1;
-                     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), fd);
-                     if (ec != std::errc() || p != v.data() + v.size() || fd < 0) return false;
-                     c.lifeline_fd = fd;
-                     return true;
-                   })});
+  knobs.push_back(
+      {"lifeline-fd", true, false, accepting("an fd number", [&c](const std::string& v) {
+         int fd = -1;
+         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), fd);
+         if (ec != std::errc() || p != v.data() + v.size() || fd < 0) return false;
+         c.lifeline_fd = fd;
+         return true;
+       })});
   // Worker flags come only from argv (the gateway passes them); no env fallback.
   Env no_env;
   return run_parser(args, no_env, knobs, out);
@@ -356,10 +360,14 @@ Env parse_env_file(std::string_view text, std::vector<std::string>* warnings) {
 std::vector<std::string> reloadable_env_names() {
   // The flags reload_limits applies (a unit test keeps the two lists equal), and the
   // fault set, which SIGHUP replaces too.
-  return {"LIFELINE_SESSION_TTL",    "LIFELINE_ORPHAN_GRACE",
-          "LIFELINE_SLASH_TIMEOUT",  "LIFELINE_MAX_SESSIONS",
-          "LIFELINE_MAX_SESSIONS_PER_CONNECTION", "LIFELINE_MAX_REPLY_BYTES",
-          "LIFELINE_RETAIN_DAYS",    "LIFELINE_FAULTS"};
+  return {"LIFELINE_SESSION_TTL",
+          "LIFELINE_ORPHAN_GRACE",
+          "LIFELINE_SLASH_TIMEOUT",
+          "LIFELINE_MAX_SESSIONS",
+          "LIFELINE_MAX_SESSIONS_PER_CONNECTION",
+          "LIFELINE_MAX_REPLY_BYTES",
+          "LIFELINE_RETAIN_DAYS",
+          "LIFELINE_FAULTS"};
 }
 
 std::string env_name_of(const std::string& flag) {

@@ -23,7 +23,7 @@ struct GatewayConfig {
   bool stdio = false;
   std::string token;                         // empty: generate and write <state-dir>/token
   std::vector<std::string> allowed_origins;  // empty: the bound host's own origins
-  std::string state_dir;  // empty: neither --state-dir, XDG_STATE_HOME nor HOME (refused)
+  std::string state_dir;   // empty: neither --state-dir, XDG_STATE_HOME nor HOME (refused)
   std::string worker_cmd;  // empty: lifeline-slash-worker beside the gateway
   std::string pty_cmd = "/bin/sh";
   Millis session_ttl = 21600LL * 1000;

@@ -8,7 +8,8 @@ constexpr std::uint32_t group_or_other_any = 0077;
 
 std::string octal(std::uint32_t mode) {
   std::string out;
-  for (int shift = 9; shift >= 0; shift -= 3) out += static_cast<char>('0' + ((mode >> shift) & 7U));
+  for (int shift = 9; shift >= 0; shift -= 3)
+    out += static_cast<char>('0' + ((mode >> shift) & 7U));
   return out;
 }
 
@@ -72,8 +73,7 @@ std::optional<std::string> display_text_refusal(std::string_view text) {
     unsigned char c = byte(i);
     if (c < 0x20 || c == 0x7f) return "holds a control character";
     // U+0080-U+009F: C2 80 .. C2 9F.
-    if (c == 0xc2 && i + 1 < text.size() && byte(i + 1) < 0xa0)
-      return "holds a control character";
+    if (c == 0xc2 && i + 1 < text.size() && byte(i + 1) < 0xa0) return "holds a control character";
     // U+202A-U+202E: E2 80 AA..AE; U+2066-U+2069: E2 81 A6..A9.
     if (c == 0xe2 && i + 2 < text.size()) {
       unsigned char b1 = byte(i + 1);

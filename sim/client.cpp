@@ -245,12 +245,12 @@ void SimClient::check_stale_reply(const Pending& p, const Json& msg) {
   if (msg.contains("error")) {
     if (msg["error"].value("code", 0) == 4009) ++w_.counters.stale_refused;
     return;
-  } else if (msg["result"].is_object() && msg["result"].value("closed", true) == false) {
+  } else if (msg["result"].is_object() && !msg["result"].value("closed", true)) {
     return;  // session.close / pty.close of what is gone: nothing acted on
   }
   w_.violate("a takeover revokes the former holder",
-             "client " + std::to_string(index_) + "'s " + p.method + " on session " +
-                 p.session_id + ", taken over from it, was served: " + msg.dump());
+             "client " + std::to_string(index_) + "'s " + p.method + " on session " + p.session_id +
+                 ", taken over from it, was served: " + msg.dump());
 }
 
 void SimClient::drain(bool close_sessions) {

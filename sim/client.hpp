@@ -83,8 +83,8 @@ class SimClient {
   ConnId conn_ = 0;
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, Pending> pending_;
-  std::vector<Known> live_;  // sessions this client holds
-  std::vector<Pty> ptys_;  // kept after a takeover: a stale tab still types into them
+  std::vector<Known> live_;           // sessions this client holds
+  std::vector<Pty> ptys_;             // kept after a takeover: a stale tab still types into them
   std::set<std::string> taken_from_;  // sessions taken over from this connection
   std::vector<Ack> acks_;
 };

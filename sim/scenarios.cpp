@@ -262,9 +262,9 @@ std::vector<Scenario> build() {
                        "the session live on for the new holder");
     s.config = quiet();
     s.config.clients = 2;
-    s.steps = {at(0, StepKind::create, 0, 1),     at(100, StepKind::pty_open, 0, 0),
-               at(400, StepKind::resume, 1, 0),   at(600, StepKind::pty_write, 0, 0),
-               at(700, StepKind::close, 0, 0, 1), at(900, StepKind::exec, 1, 0, echo),
+    s.steps = {at(0, StepKind::create, 0, 1),       at(100, StepKind::pty_open, 0, 0),
+               at(400, StepKind::resume, 1, 0),     at(600, StepKind::pty_write, 0, 0),
+               at(700, StepKind::close, 0, 0, 1),   at(900, StepKind::exec, 1, 0, echo),
                at(1000, StepKind::pty_write, 0, 0), at(1500, StepKind::list, 0)};
     s.expect = [](const World& w) {
       return expect_at_least("stale requests refused (4009)", w.counters.stale_refused, 3);

@@ -12,16 +12,16 @@ namespace lifeline::runtime {
 namespace {
 // In Fault's order.
 constexpr const char* all_points[fault_count] = {"lifeline/spawn/pipe",
-                                      "lifeline/spawn/fork",
-                                      "lifeline/spawn/pidfd",
-                                      "lifeline/write",
-                                      "lifeline/read",
-                                      "lifeline/store/start",
-                                      "lifeline/store/end",
-                                      "lifeline/store/append",
-                                      "lifeline/store/read",
-                                      "lifeline/plant/leak-fd",
-                                      "lifeline/plant/drop-reply"};
+                                                 "lifeline/spawn/fork",
+                                                 "lifeline/spawn/pidfd",
+                                                 "lifeline/write",
+                                                 "lifeline/read",
+                                                 "lifeline/store/start",
+                                                 "lifeline/store/end",
+                                                 "lifeline/store/append",
+                                                 "lifeline/store/read",
+                                                 "lifeline/plant/leak-fd",
+                                                 "lifeline/plant/drop-reply"};
 }  // namespace
 
 std::string init_faults(const std::string& spec, Log& log) {

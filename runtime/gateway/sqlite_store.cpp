@@ -54,7 +54,8 @@ bool exec(sqlite3* db, const char* sql) {
 SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe)
     : io_(io), log_(log), power_safe_(power_safe), syncing_(power_safe) {
   // NOFOLLOW: a link planted in the state dir must not choose the file we write (rule 14).
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+  int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);

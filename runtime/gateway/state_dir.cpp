@@ -38,9 +38,13 @@ void make_missing_dirs(const std::string& path) {
   for (std::size_t at = 1; at <= path.size(); ++at) {
     if (at != path.size() && path[at] != '/') continue;
     std::string prefix = path.substr(0, at);
-    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
-      throw std::runtime_error("state dir " + path + ": cannot create " + prefix + ": " +
-                               std::strerror(errno));
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      std::string why = "state dir " + path;
+      why += ": cannot create " + prefix;
+      why += ": ";
+      why += std::strerror(errno);
+      throw std::runtime_error(why);
+    }
   }
 }
 
@@ -140,8 +144,8 @@ void StateDir::write_token(const std::string& token) const {
   int fd = openat(fd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) refuse(tmp, std::string("cannot be created: ") + std::strerror(errno));
   std::string line = token + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-            fsync(fd) == 0;
+  bool ok =
+      ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
   int saved = errno;
   close(fd);
   if (!ok || renameat(fd_, tmp.c_str(), fd_, "token") != 0) {

@@ -89,8 +89,8 @@ struct WsServer::Impl {
   // and 100 lines a second in all (the RateLimitedLog).
   void refused_auth(const std::string& peer, const char* what) {
     throttle.failed(peer, clock.now());
-    log.write(LogLevel::warn, std::string("refused ") + what + " from " + peer +
-                                  ": missing or wrong token");
+    log.write(LogLevel::warn,
+              std::string("refused ") + what + " from " + peer + ": missing or wrong token");
   }
 };
 
@@ -302,8 +302,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // every Cookie header (the policy reads its own cookie's values from them).
   static std::vector<std::string> cookie_headers(const http::request<http::string_body>& req) {
     std::vector<std::string> out;
-    for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie;
-         ++it)
+    for (auto it = req.find(http::field::cookie);
+         it != req.end() && it->name() == http::field::cookie; ++it)
       out.emplace_back(it->value());
     return out;
   }
@@ -423,8 +423,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // One Origin and one Host: with two, which one a check reads is a parser's accident
     // (an allowed origin followed by a hostile one).
     if (req.count(http::field::origin) > 1 || req.count(http::field::host) > 1) {
-      server_.log.write(LogLevel::warn,
-                        "refused a request from " + peer_ + " with a repeated Origin or Host header");
+      server_.log.write(LogLevel::warn, "refused a request from " + peer_ +
+                                            " with a repeated Origin or Host header");
       return respond(http::status::bad_request, "repeated Origin or Host header\n");
     }
     if (!server_.policy->host_allowed(req[http::field::host])) {
@@ -604,7 +604,7 @@ int WsServer::start() {
       impl_->opt.allowed_origins.push_back("http://" + h + ":" + std::to_string(port));
   }
   impl_->policy.emplace(impl_->opt.token, admission::cookie_name(impl_->opt.instance, port),
-                        impl_->opt.allowed_origins, std::move(hosts), impl_->opt.allowed_hosts);
+                        impl_->opt.allowed_origins, hosts, impl_->opt.allowed_hosts);
   impl_->accept();
   return port;
 }

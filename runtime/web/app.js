@@ -88,6 +88,7 @@ async function onRefused() {
 }
 
 function connect() {
+  if (ws && ws.readyState <= WebSocket.OPEN) return; // one socket per page
   setState("connecting", "connecting…");
   let ready = false;
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -533,6 +534,12 @@ function onEvent(ev) {
     }
   }
 }
+
+// A link pasted into a tab already showing the page changes only the fragment: no reload.
+window.addEventListener("hashchange", async () => {
+  const token = tokenInAddress();
+  if (token !== null && (await signIn(token))) connect();
+});
 
 (async () => {
   const token = tokenInAddress();

@@ -26,8 +26,8 @@ struct ModelSession {
   Life life = Life::live;
   int conn = -1;  // slot, when live
   bool close_on_disconnect = true;
-  int group = 0;         // sessions continuing one history (session key) share a group
-  bool recorded = true;  // its start reached the store (which was not failing then)
+  int group = 0;          // sessions continuing one history (session key) share a group
+  bool recorded = true;   // its start reached the store (which was not failing then)
   std::set<int> revoked;  // slots it was taken over from: refused until they resume it
 };
 
@@ -220,7 +220,7 @@ struct Resume : OnSession {
   void apply(Model& m) const override {
     auto& ms = m.sessions[index(m)];
     if (ms.life == Life::live && ms.conn != slot && m.conn_open[ms.conn])
-      ms.revoked.insert(ms.conn);  // a takeover revokes the holder
+      ms.revoked.insert(ms.conn);                     // a takeover revokes the holder
     if (ms.life == Life::closed) ms.revoked.clear();  // a new session continues it
     ms.revoked.erase(slot);
     ms.life = Life::live;

@@ -202,9 +202,9 @@ TEST(Rule10_Config, EnvironmentFilesParseLikeSystemdsAndSkipWhatIsMalformed) {
 
 TEST(Rule10_Config, WhatReloadAppliesIsWhatTheEnvFileOwnsOnReload) {
   GatewayConfig live = parse_gateway_config({}, {}).config;
-  auto fresh = parse_gateway_config({"--session-ttl", "1", "--orphan-grace", "2", "--slash-timeout", "3",
-                                     "--max-sessions", "4", "--max-sessions-per-connection", "5",
-                                     "--max-reply-bytes", "6000", "--retain-days", "7"},
+  auto fresh = parse_gateway_config({"--session-ttl", "1", "--orphan-grace", "2", "--slash-timeout",
+                                     "3", "--max-sessions", "4", "--max-sessions-per-connection",
+                                     "5", "--max-reply-bytes", "6000", "--retain-days", "7"},
                                     {})
                    .config;
   Reload r = reload_limits(live, fresh);
@@ -216,11 +216,11 @@ TEST(Rule10_Config, WhatReloadAppliesIsWhatTheEnvFileOwnsOnReload) {
 
 TEST(Rule10_Config, ReloadAppliesOnlyWhatCanChangeLive) {
   GatewayConfig live = parse_gateway_config({}, {}).config;
-  auto fresh = parse_gateway_config({"--orphan-grace", "3", "--max-sessions", "7", "--listen",
-                                     "127.0.0.1:9999", "--max-ptys", "4", "--max-message-bytes",
-                                     "4096"},
-                                    {})
-                   .config;
+  auto fresh =
+      parse_gateway_config({"--orphan-grace", "3", "--max-sessions", "7", "--listen",
+                            "127.0.0.1:9999", "--max-ptys", "4", "--max-message-bytes", "4096"},
+                           {})
+          .config;
   Reload r = reload_limits(live, fresh);
   EXPECT_EQ(r.applied, (std::vector<std::string>{"--orphan-grace", "--max-sessions"}));
   // The frame cap lives in the readers too: reported as needing a restart, not applied.

@@ -57,9 +57,11 @@ TEST(Rule14_Methods, TitlesRefuseControlAndBidiOverrideCharacters) {
   }
   EXPECT_TRUE(h.w.store.sessions.empty());
   // Ordinary text, accents, CJK, emoji and the harmless marks (LRM U+200E) pass.
-  for (const std::string& good : {std::string("build #42"), std::string("caf\xc3\xa9"),
-                                  std::string("\xe6\xbc\xa2\xe5\xad\x97"),
-                                  std::string("\xf0\x9f\x9a\x80"), std::string("a\xe2\x80\x8e" "b")})
+  for (const std::string& good :
+       {std::string("build #42"), std::string("caf\xc3\xa9"),
+        std::string("\xe6\xbc\xa2\xe5\xad\x97"), std::string("\xf0\x9f\x9a\x80"),
+        std::string("a\xe2\x80\x8e"
+                    "b")})
     EXPECT_TRUE(h.call(c, "session.create", {{"title", good}}).contains("result")) << good;
 }
 
@@ -128,7 +130,8 @@ TEST(Rule14_Methods, ATakeoverRevokesTheFormerHolderUntilItResumes) {
   EXPECT_EQ(h.error_code(h.call(b, "pty.write", {{"pty_id", pty}, {"data", "bHMK"}})), 4009);
   // A third connection that never held it is one principal too: not revoked.
   ConnId c = h.connect();
-  EXPECT_TRUE(h.call(c, "pty.resize", {{"pty_id", pty}, {"cols", 90}, {"rows", 20}}).contains("result"));
+  EXPECT_TRUE(
+      h.call(c, "pty.resize", {{"pty_id", pty}, {"cols", 90}, {"rows", 20}}).contains("result"));
   h.expect_safe();
 }
 

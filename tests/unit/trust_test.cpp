@@ -24,8 +24,8 @@ TEST(Rule14_Trust, AStateDirIsOursAndWritableByNoOneElse) {
   auto open = state_dir_refusal(dir(me, 0777), me);
   ASSERT_TRUE(open);
   EXPECT_NE(open->find("mode 0777"), std::string::npos) << *open;
-  EXPECT_TRUE(state_dir_refusal(dir(me, 0770), me));   // group-writable
-  EXPECT_TRUE(state_dir_refusal(dir(0, 01777), me));   // /tmp
+  EXPECT_TRUE(state_dir_refusal(dir(me, 0770), me));  // group-writable
+  EXPECT_TRUE(state_dir_refusal(dir(0, 01777), me));  // /tmp
   EXPECT_TRUE(state_dir_refusal(file(FileFacts::Kind::regular, me, 0700), me));
 }
 
@@ -52,10 +52,10 @@ TEST(Rule14_Trust, TokensAre16To1024VisibleAsciiBytes) {
   EXPECT_TRUE(token_refusal(std::string(15, 'a')));
   EXPECT_TRUE(token_refusal(""));
   EXPECT_TRUE(token_refusal(std::string(1025, 'a')));
-  EXPECT_TRUE(token_refusal("sixteen bytes!!!"));            // a space
-  EXPECT_TRUE(token_refusal("sixteen-bytes\n..."));          // a second line
-  EXPECT_TRUE(token_refusal("sixteen-bytes-\x7f.."));        // DEL
-  EXPECT_TRUE(token_refusal("sixteen-bytes-\xc3\xa9"));      // not ASCII
+  EXPECT_TRUE(token_refusal("sixteen bytes!!!"));        // a space
+  EXPECT_TRUE(token_refusal("sixteen-bytes\n..."));      // a second line
+  EXPECT_TRUE(token_refusal("sixteen-bytes-\x7f.."));    // DEL
+  EXPECT_TRUE(token_refusal("sixteen-bytes-\xc3\xa9"));  // not ASCII
 }
 
 TEST(Rule14_Trust, ATokenFileIsUsedWholeLessOneLineEnding) {
