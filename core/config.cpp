@@ -268,6 +268,8 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(count_knob("max-message-bytes", c.max_message_bytes, 1024, 64 * mib));
   knobs.push_back(count_knob("max-reply-bytes", c.max_reply_bytes, 1024, 1024 * mib));
   knobs.push_back(count_knob("max-unsent-bytes", c.max_unsent_bytes, 4096, 1024 * mib));
+  knobs.push_back(
+      count_knob("max-pending-input-bytes", c.max_pending_input_bytes, 1024, 1024 * mib));
   knobs.push_back(count_knob("max-connections", c.max_connections, 1, mib));
   knobs.push_back(count_knob("max-ptys", c.max_ptys, 1, 65536));
   knobs.push_back(count_knob("session-pids-max", c.session_pids_max, 1, 4'194'304));
@@ -366,6 +368,7 @@ std::vector<std::string> reloadable_env_names() {
           "LIFELINE_MAX_SESSIONS",
           "LIFELINE_MAX_SESSIONS_PER_CONNECTION",
           "LIFELINE_MAX_REPLY_BYTES",
+          "LIFELINE_MAX_PENDING_INPUT_BYTES",
           "LIFELINE_RETAIN_DAYS",
           "LIFELINE_FAULTS"};
 }
@@ -390,6 +393,7 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
   apply(live.max_sessions_per_connection, fresh.max_sessions_per_connection,
         "--max-sessions-per-connection");
   apply(live.max_reply_bytes, fresh.max_reply_bytes, "--max-reply-bytes");
+  apply(live.max_pending_input_bytes, fresh.max_pending_input_bytes, "--max-pending-input-bytes");
   apply(live.retain_days, fresh.retain_days, "--retain-days");
   // Fixed at start: bound, opened, spawned or handed to the transport then.
   auto fixed = [&r](bool differs, const char* flag) {
@@ -454,6 +458,9 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
   --max-reply-bytes N            largest session.history reply; older entries page (4194304)
   --max-unsent-bytes N           unsent output per connection: above half its terminals
                                  pause, above all of it the connection is closed (16777216)
+  --max-pending-input-bytes N    input a terminal has not read, and commands a session has
+                                 queued, in bytes; a write or command past it is refused
+                                 whole with 4291 (1048576)
   --max-connections N            open connections; more get HTTP 503 (4096, lowered to fit
                                  the fd limit with room for children)
   --max-ptys N                   terminals in all (256, clamped below kernel.pty.max)
@@ -474,7 +481,7 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
                                  can change live (--session-ttl, --orphan-grace,
                                  --slash-timeout, --max-sessions,
                                  --max-sessions-per-connection, --max-reply-bytes,
-                                 --retain-days) and logs the rest as
+                                 --max-pending-input-bytes, --retain-days) and logs the rest as
                                  needing a restart; it wins over the environment, flags
                                  win over it
   --version                      print the version and exit

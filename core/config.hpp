@@ -35,16 +35,17 @@ struct GatewayConfig {
   std::int64_t max_sessions = 1024;
   std::int64_t max_sessions_per_connection = 64;
   std::int64_t max_message_bytes = 1048576;
-  std::int64_t max_reply_bytes = 4194304;    // a session.history reply's bound
-  std::int64_t max_unsent_bytes = 16777216;  // per connection: above half, terminals pause
-  std::int64_t max_connections = 4096;       // lowered to fit RLIMIT_NOFILE by the runtime
-  std::int64_t max_ptys = 256;               // in all; clamped below kernel.pty.max
-  std::int64_t session_pids_max = 1024;      // cgroup pids.max per session, where available
-  std::int64_t session_memory_max = 0;       // cgroup memory.max per session; 0: unset
-  std::int64_t retain_days = 30;             // prune ended sessions older; 0 keeps all
-  std::vector<std::string> allowed_hosts;    // extra Host names admitted (DNS rebinding)
-  bool version = false;                      // --version: print it and exit
-  std::string child_user;                    // run children as this user (gateway as root)
+  std::int64_t max_reply_bytes = 4194304;          // a session.history reply's bound
+  std::int64_t max_unsent_bytes = 16777216;        // per connection: above half, terminals pause
+  std::int64_t max_pending_input_bytes = 1 << 20;  // per child unread, per session queued
+  std::int64_t max_connections = 4096;             // lowered to fit RLIMIT_NOFILE by the runtime
+  std::int64_t max_ptys = 256;                     // in all; clamped below kernel.pty.max
+  std::int64_t session_pids_max = 1024;            // cgroup pids.max per session, where available
+  std::int64_t session_memory_max = 0;             // cgroup memory.max per session; 0: unset
+  std::int64_t retain_days = 30;                   // prune ended sessions older; 0 keeps all
+  std::vector<std::string> allowed_hosts;          // extra Host names admitted (DNS rebinding)
+  bool version = false;                            // --version: print it and exit
+  std::string child_user;                          // run children as this user (gateway as root)
   std::string instance;  // names this gateway in gateway.ready (scale-out affinity)
   std::string env_file;  // LIFELINE_* settings read at start and again on SIGHUP
 

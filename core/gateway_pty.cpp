@@ -3,6 +3,7 @@
 // then the master fd closed).
 #include "core/assert.hpp"
 #include "core/base64.hpp"
+#include "core/byte_budget.hpp"
 #include "core/gateway.hpp"
 #include "core/params.hpp"
 
@@ -125,6 +126,13 @@ void Gateway::rpc_pty_write(const ReplyTo& to, const Json& params) {
   PtyRef pty = find_pty(pty_id);
   if (!pty.session) return reply_error(to, rpc::pty_not_found, "pty not found");
   if (refuse_if_revoked(to, *pty.session)) return;
+  // A shell that does not read its input must not make us hold gigabytes for it: a
+  // write that would pass the bound is refused whole, never half-written.
+  // mutant: terminal-input-unbounded-in-bytes
+  if (!within_bound(proc_.unwritten(pty.child), bytes->size(), config_.max_pending_input_bytes))
+    return reply_error(to, rpc::input_limit,
+                       "input limit: the terminal has not read what it was sent "
+                       "(--max-pending-input-bytes)");
   touch(*pty.session);
   if (!bytes->empty() && !proc_.write(pty.child, *bytes))
     return reply_error(to, rpc::internal_error, "writing to the terminal failed");

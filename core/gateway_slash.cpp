@@ -3,6 +3,7 @@
 
 #include "core/assert.hpp"
 #include "core/base64.hpp"
+#include "core/byte_budget.hpp"
 #include "core/gateway.hpp"
 #include "core/params.hpp"
 #include "core/worker_protocol.hpp"
@@ -33,6 +34,11 @@ void Gateway::rpc_exec(const ReplyTo& to, const Json& params) {
   std::int64_t queued = static_cast<std::int64_t>(s->queue.size()) + (s->in_flight ? 1 : 0);
   if (queued >= config_.max_queued_commands)
     return reply_error(to, rpc::limit_reached, "limit reached: queued commands");
+  // mutant: queued-commands-unbounded-in-bytes
+  if (!within_bound(s->queued_bytes(), command.size(), config_.max_pending_input_bytes))
+    return reply_error(to, rpc::input_limit,
+                       "input limit: the session's queued commands would pass "
+                       "--max-pending-input-bytes");
   touch(*s);
   s->queue.push_back(PendingCommand{to, std::move(command)});
   pump(s);

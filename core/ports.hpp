@@ -97,6 +97,9 @@ class ProcessControl {
   virtual void release(ChildId child) = 0;
   // Write to the child's stdin or PTY master. False when the write failed.
   virtual bool write(ChildId child, std::string_view bytes) = 0;
+  // Bytes accepted by write() that the child has not read yet (queued in the shell or in
+  // a pipe): the fact --max-pending-input-bytes is judged on (docs/DESIGN.md rule 12).
+  virtual std::int64_t unwritten(ChildId child) const = 0;
   virtual void resize(ChildId child, int cols, int rows) = 0;
   // Stop (true) or resume (false) reading the child's output: a terminal whose client
   // is backed up waits in its PTY (the shell blocks) instead of in our memory.

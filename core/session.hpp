@@ -78,6 +78,14 @@ struct Session {
   std::map<std::string, ChildId> ptys;
   int pty_spawns_pending = 0;
 
+  // Bytes of the commands waiting (docs/DESIGN.md rule 12: bounded by
+  // --max-pending-input-bytes). Derived, so that no path can let it drift.
+  std::int64_t queued_bytes() const {
+    std::int64_t n = 0;
+    for (const auto& c : queue) n += static_cast<std::int64_t>(c.command.size());
+    return n;
+  }
+
   // Busy: a command running or waiting, or a child still starting. The one definition
   // every "not while busy" rule (grace re-arm, idle reaper, LRU) uses.
   bool busy() const {

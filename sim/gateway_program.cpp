@@ -65,7 +65,7 @@ void GatewayProgram::accept(ConnId conn) {
         // Not from inside the Keepalive's own callback: it is destroyed with the link.
         w_.sched.after(0, inc_, [this, conn] { drop(conn, "keepalive timeout"); });
       });
-  link.budget = UnsentBudget(w_.config.gateway.max_unsent_bytes);
+  link.budget = ByteBudget(w_.config.gateway.max_unsent_bytes);
   link.keepalive->start();
   links_.emplace(conn, std::move(link));
   w_.trace("gateway.accept",
@@ -106,7 +106,7 @@ void GatewayProgram::send(ConnId conn, std::string text) {
   auto it = links_.find(conn);
   if (it == links_.end() || it->second.overflowed) return;
   auto change = it->second.budget.add(text.size());
-  if (change == UnsentBudget::Change::overflow) {
+  if (change == ByteBudget::Change::overflow) {
     it->second.overflowed = true;
     ++w_.counters.slow_readers_dropped;
     w_.trace("gateway.unsent_overflow", "\"conn\":" + std::to_string(conn) + ",\"bytes\":" +
@@ -116,7 +116,7 @@ void GatewayProgram::send(ConnId conn, std::string text) {
     return;
   }
   w_.net.server_send(conn, std::move(text));
-  if (change == UnsentBudget::Change::backed_up) {
+  if (change == ByteBudget::Change::backed_up) {
     ++w_.counters.backpressure_pauses;
     core_->on_backpressure(conn, true);
   }
@@ -126,7 +126,7 @@ void GatewayProgram::consumed(ConnId conn, std::size_t bytes) {
   auto it = links_.find(conn);
   if (it == links_.end()) return;
   auto change = it->second.budget.remove(bytes);
-  if (change == UnsentBudget::Change::drained && !it->second.overflowed)
+  if (change == ByteBudget::Change::drained && !it->second.overflowed)
     core_->on_backpressure(conn, false);
 }
 

@@ -8,9 +8,9 @@
 #include <memory>
 #include <optional>
 
+#include "core/byte_budget.hpp"
 #include "core/gateway.hpp"
 #include "core/keepalive.hpp"
-#include "core/unsent_budget.hpp"
 #include "sim/kernel.hpp"
 #include "sim/rng.hpp"
 #include "sim/sim_process_control.hpp"
@@ -64,7 +64,8 @@ class GatewayProgram final : public Program, public Transport, public Log {
     int fd = -1;
     std::uint64_t file = 0;
     std::unique_ptr<Keepalive> keepalive;
-    UnsentBudget budget{0};   // sent and not yet read by the client (docs/DESIGN.md rule 12)
+    ByteBudget budget{1};     // sent and not yet read by the client (docs/DESIGN.md rule 12);
+                              // given its real bound at accept
     bool overflowed = false;  // past the bound: being dropped, nothing more is sent
   };
   void drop(ConnId conn, const char* why);

@@ -414,6 +414,14 @@ bool Kernel::write(int pid, int fd, std::string_view bytes) {
   return true;
 }
 
+std::size_t Kernel::unread(int pid, int fd) const {
+  const OpenFile* f = file(file_at(pid, fd));
+  if (!f) return 0;
+  std::uint64_t pipe = writable_pipe(*f);
+  auto it = pipe ? pipes_.find(pipe) : pipes_.end();
+  return it == pipes_.end() ? 0 : it->second.buf.size();
+}
+
 ReadResult Kernel::read(int pid, int fd) {
   ReadResult r;
   const OpenFile* f = file(file_at(pid, fd));

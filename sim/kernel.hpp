@@ -120,6 +120,8 @@ class Kernel {
   int install(int pid, std::uint64_t file, bool cloexec);  // lowest free fd
   bool close(int pid, int fd, std::uint64_t expected_file);
   bool write(int pid, int fd, std::string_view bytes);  // false: EPIPE/EBADF
+  // Bytes written through (pid, fd) that its reader has not read yet (0: not a pipe).
+  std::size_t unread(int pid, int fd) const;
   ReadResult read(int pid, int fd);
   void watch(int pid, int fd);  // this process is the one to wake when fd is readable
   std::uint64_t file_at(int pid, int fd) const;

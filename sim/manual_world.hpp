@@ -113,6 +113,11 @@ class FakeProcesses final : public ProcessControl {
   void reap(ChildId child) override;
   void release(ChildId child) override;
   bool write(ChildId child, std::string_view bytes) override;
+  std::int64_t unwritten(ChildId child) const override {
+    auto it = unwritten_bytes.find(child);
+    return it == unwritten_bytes.end() ? 0 : it->second;
+  }
+  std::map<ChildId, std::int64_t> unwritten_bytes;  // tests set what a child has not read
   void resize(ChildId child, int cols, int rows) override;
   void pause_output(ChildId child, bool paused) override {
     if (paused)

@@ -4,7 +4,7 @@
 // out). Pings and pongs are frames like Beast's control frames; the gateway side runs
 // the core's Keepalive on them. A client may stop reading for a while: frames for it
 // wait unread, and the gateway counts them against its unsent bound (core's
-// UnsentBudget) until the client reads them. Its stack still answers pings meanwhile, as
+// ByteBudget) until the client reads them. Its stack still answers pings meanwhile, as
 // a browser's does while the page's script is busy.
 #pragma once
 

@@ -289,6 +289,12 @@ bool SimProcessControl::write(ChildId id, std::string_view bytes) {
   return w_.kernel.write(pid_, c->in_fd, bytes);
 }
 
+std::int64_t SimProcessControl::unwritten(ChildId id) const {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second.reaped) return 0;
+  return static_cast<std::int64_t>(w_.kernel.unread(pid_, it->second.in_fd));
+}
+
 void SimProcessControl::resize(ChildId id, int, int) {
   find(id, "resize");
 }

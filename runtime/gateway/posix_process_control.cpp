@@ -489,6 +489,14 @@ bool PosixProcessControl::write(ChildId id, std::string_view bytes) {
   return true;
 }
 
+std::int64_t PosixProcessControl::unwritten(ChildId id) const {
+  auto it = children_.find(id);
+  if (it == children_.end()) return 0;
+  std::int64_t n = 0;
+  for (const auto& w : it->second->pending_writes) n += static_cast<std::int64_t>(w.size());
+  return n;
+}
+
 void PosixProcessControl::flush_writes(ChildId id) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->released) return;

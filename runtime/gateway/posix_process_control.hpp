@@ -35,6 +35,7 @@ class PosixProcessControl final : public ProcessControl {
   void reap(ChildId child) override;
   void release(ChildId child) override;
   bool write(ChildId child, std::string_view bytes) override;
+  std::int64_t unwritten(ChildId child) const override;
   void resize(ChildId child, int cols, int rows) override;
   void pause_output(ChildId child, bool paused) override;
   int gateway_pgid() const override;

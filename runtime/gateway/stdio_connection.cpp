@@ -184,7 +184,7 @@ void StdioConnection::write_queue() {
     bool drained = false;
     {
       std::lock_guard lock(mu_);
-      drained = budget_.remove(text.size()) == UnsentBudget::Change::drained;
+      drained = budget_.remove(text.size()) == ByteBudget::Change::drained;
     }
     if (drained)
       asio::post(io_, [this, alive = alive_] {
@@ -200,12 +200,12 @@ void StdioConnection::send(std::string text) {
     std::lock_guard lock(mu_);
     if (closing_) return;  // after stdin EOF replies still go out
     text += '\n';
-    auto change = out_.size() >= max_queued_frames ? UnsentBudget::Change::overflow
-                                                   : budget_.add(text.size());
-    if (change == UnsentBudget::Change::overflow) {
+    auto change =
+        out_.size() >= max_queued_frames ? ByteBudget::Change::overflow : budget_.add(text.size());
+    if (change == ByteBudget::Change::overflow) {
       closing_ = overflow = true;  // nothing more is queued; the writer goes on with what is
     } else {
-      backed_up = change == UnsentBudget::Change::backed_up;
+      backed_up = change == ByteBudget::Change::backed_up;
       out_.push_back(std::move(text));
     }
   }

@@ -17,8 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "core/byte_budget.hpp"
 #include "core/ports.hpp"
-#include "core/unsent_budget.hpp"
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/io.hpp"
 
@@ -68,7 +68,7 @@ class StdioConnection final : public ConnectionSink {
   std::condition_variable done_cv_;  // the destructor waits on it: the writer finished
   bool writer_done_ = false;
   std::deque<std::string> out_;
-  UnsentBudget budget_;  // the bytes in out_ and being written
+  ByteBudget budget_;  // the bytes in out_ and being written
   int pending_lines_ = 0;
   bool closing_ = false;  // no more sends; stdout closes once the queue is written
   bool stopping_ = false;

@@ -14,8 +14,8 @@
 #include <iterator>
 
 #include "core/admission.hpp"
+#include "core/byte_budget.hpp"
 #include "core/keepalive.hpp"
-#include "core/unsent_budget.hpp"
 #include "runtime/gateway/faults.hpp"
 #include "runtime/gateway/web_assets.hpp"
 
@@ -135,9 +135,9 @@ class WsConnection final : public ConnectionSink,
     if (!open_ || closing_) return;
     if (text.find("\"id\"") != std::string::npos && fault(Fault::plant_drop_reply))
       return;  // planted bug (faults.hpp)
-    auto change = queue_.size() >= max_queued_frames ? UnsentBudget::Change::overflow
+    auto change = queue_.size() >= max_queued_frames ? ByteBudget::Change::overflow
                                                      : budget_.add(text.size());
-    if (change == UnsentBudget::Change::overflow) {
+    if (change == ByteBudget::Change::overflow) {
       server_.log.write(LogLevel::warn, "connection " + std::to_string(id_) + " is not reading (" +
                                             std::to_string(budget_.bytes()) +
                                             " bytes unsent); closing it");
@@ -145,7 +145,7 @@ class WsConnection final : public ConnectionSink,
       return;
     }
     queue_.push_back(std::move(text));
-    if (change == UnsentBudget::Change::backed_up) server_.gateway.on_backpressure(id_, true);
+    if (change == ByteBudget::Change::backed_up) server_.gateway.on_backpressure(id_, true);
     if (queue_.size() == 1) write();
   }
 
@@ -200,7 +200,7 @@ class WsConnection final : public ConnectionSink,
                       if (ec) return;  // the read side reports the disconnect
                       auto change = self->budget_.remove(self->queue_.front().size());
                       self->queue_.pop_front();
-                      if (change == UnsentBudget::Change::drained && self->open_)
+                      if (change == ByteBudget::Change::drained && self->open_)
                         self->server_.gateway.on_backpressure(self->id_, false);
                       if (!self->queue_.empty()) self->write();
                     });
@@ -235,7 +235,7 @@ class WsConnection final : public ConnectionSink,
   websocket::stream<beast::tcp_stream> ws_;
   std::unique_ptr<ConnectionSlot> slot_;
   asio::steady_timer close_deadline_;
-  UnsentBudget budget_;
+  ByteBudget budget_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
   ConnId id_ = 0;

@@ -23,6 +23,16 @@ BUILD = os.environ.get("LIFELINE_BUILD", os.path.join(os.path.dirname(__file__),
 GATEWAY = os.path.join(BUILD, "runtime/lifeline-gateway")
 
 
+def sanitized_build():
+    """True for an ASan/UBSan or TSan build: memory figures (RSS) mean nothing there."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            return any(line.startswith("LIFELINE_SANITIZE:") and line.strip().split("=", 1)[1]
+                       for line in f)
+    except OSError:
+        return False
+
+
 # Orphans of a gateway we SIGKILL must be reaped by someone: make it us (the nearest
 # subreaper), so that "gone" means gone, whatever init this machine has.
 _PR_SET_CHILD_SUBREAPER = 36

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, b64, until, wait_until
+from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, b64, sanitized_build, until, wait_until
 
 NOBODY = 65534
 GOOD_TOKEN = "operator-chosen-token-0123"
@@ -256,6 +256,51 @@ class InstanceCookieTest(unittest.TestCase):
         self.addCleanup(gw.stop)
         _, fields, _ = http(gw.port, "POST", "/login", [f"Origin: http://127.0.0.1:{gw.port}"], gw.token.encode())
         self.assertTrue(fields["set-cookie"][0].startswith("lifeline_gw_a_1="), fields["set-cookie"])
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+
+
+class InputBoundTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
+    async def test_a_shell_that_does_not_read_cannot_make_the_gateway_hold_its_input(self):
+        # docs/DESIGN.md rule 12: a terminal whose program never reads stdin. Before the
+        # bound, 100 writes of 780 KB grew the gateway by 83 MiB.
+        # Raw mode: the tty's input buffer fills at 4 KiB and then holds (a canonical
+        # tty would discard an endless line instead, and let the writes through).
+        root = scratch()
+        self.addCleanup(shutil.rmtree, root, True)
+        shell = os.path.join(root, "no-reader")
+        with open(shell, "w") as f:
+            f.write("#!/bin/sh\nstty raw -echo\nexec sleep 600\n")
+        os.chmod(shell, 0o755)
+        self.gw = gw = Gateway("--pty-cmd", shell).start()
+        try:
+            c = await gw.connect()
+            sid = (await c.result("session.create"))["session_id"]
+            pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+            chunk = b64("x" * 780_000)
+            await c.result("pty.write", pty_id=pty, data=b64("warm-up"))
+            await asyncio.sleep(0.5)  # stty has run
+            before = rss_kib(gw.pid)
+            codes = []
+            for _ in range(100):
+                r = await c.call("pty.write", pty_id=pty, data=chunk)
+                codes.append(r.get("error", {}).get("code", 0))
+            grown = rss_kib(gw.pid) - before
+            print(f"\n100 writes of 780 KB to a shell that does not read: gateway RSS +{grown} KiB, "
+                  f"{codes.count(0)} accepted, {codes.count(4291)} refused (4291)")
+            self.assertIn(4291, codes)
+            self.assertLessEqual(codes.count(0), 2, "more was taken than the 1 MiB bound holds")
+            self.assertEqual(set(codes) - {0, 4291}, set())
+            if not sanitized_build():  # ASan's quarantine keeps freed memory resident
+                self.assertLess(grown, 8 * 1024)
+            # The session still works, and the refusal was whole: nothing half-written.
+            await c.result("slash.exec", session_id=sid, command="/echo alive")
+            await c.close()
+        finally:
+            self.assertEqual(gw.stop(), 0)
 
 
 class TokenTest(unittest.TestCase):

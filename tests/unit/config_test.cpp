@@ -204,7 +204,8 @@ TEST(Rule10_Config, WhatReloadAppliesIsWhatTheEnvFileOwnsOnReload) {
   GatewayConfig live = parse_gateway_config({}, {}).config;
   auto fresh = parse_gateway_config({"--session-ttl", "1", "--orphan-grace", "2", "--slash-timeout",
                                      "3", "--max-sessions", "4", "--max-sessions-per-connection",
-                                     "5", "--max-reply-bytes", "6000", "--retain-days", "7"},
+                                     "5", "--max-reply-bytes", "6000", "--max-pending-input-bytes",
+                                     "9000", "--retain-days", "7"},
                                     {})
                    .config;
   Reload r = reload_limits(live, fresh);

@@ -135,6 +135,51 @@ TEST(Rule14_Methods, ATakeoverRevokesTheFormerHolderUntilItResumes) {
   h.expect_safe();
 }
 
+TEST(Rule12_Methods, TerminalInputIsBoundedInBytesAndRefusedWhole) {
+  GatewayConfig cfg = test_config();
+  cfg.max_pending_input_bytes = 1000;
+  Harness h(cfg);
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  std::string pty = h.open_pty(c, id);
+  ChildId child = h.session(id)->ptys.at(pty);
+  std::string b600 = base64::encode(std::string(600, 'a'));
+  EXPECT_TRUE(h.call(c, "pty.write", {{"pty_id", pty}, {"data", b600}}).contains("result"));
+  h.w.procs.unwritten_bytes[child] = 600;  // the shell has not read it
+  Json r = h.call(c, "pty.write", {{"pty_id", pty}, {"data", b600}});
+  EXPECT_EQ(h.error_code(r), 4291) << r.dump();
+  EXPECT_EQ(h.w.procs.find(child)->writes.size(), 1u) << "the refused write reached the child";
+  // What still fits is taken; once the shell reads, more is.
+  EXPECT_TRUE(
+      h.call(c, "pty.write", {{"pty_id", pty}, {"data", base64::encode(std::string(400, 'b'))}})
+          .contains("result"));
+  h.w.procs.unwritten_bytes[child] = 0;
+  EXPECT_TRUE(h.call(c, "pty.write", {{"pty_id", pty}, {"data", b600}}).contains("result"));
+  h.expect_safe();
+}
+
+TEST(Rule12_Methods, QueuedCommandsAreBoundedInBytesAsWellAsCount) {
+  GatewayConfig cfg = test_config();
+  cfg.max_pending_input_bytes = 1000;
+  Harness h(cfg);
+  ConnId c = h.connect();
+  std::string id = h.create(c);
+  std::string big = "/echo " + std::string(400, 'x');               // 406 bytes
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", big}});  // waits for its worker
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", big}});
+  h.w.settle();
+  ASSERT_EQ(h.session(id)->queue.size(), 2u);
+  Json r = h.call(c, "slash.exec", {{"session_id", id}, {"command", big}});
+  EXPECT_EQ(h.error_code(r), 4291) << r.dump();
+  EXPECT_EQ(h.session(id)->queue.size(), 2u);
+  EXPECT_EQ(h.session(id)->queued_bytes(), 812);
+  // A short one still fits.
+  h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo ok"}});
+  h.w.settle();
+  EXPECT_EQ(h.session(id)->queue.size(), 3u);
+  h.expect_safe();
+}
+
 TEST(Methods, ABackedUpConnectionPausesItsTerminalsAndOnlyThose) {
   Harness h;
   ConnId a = h.connect();
