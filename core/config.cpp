@@ -493,9 +493,15 @@ token file refused, port, another gateway on the state dir); 2 for a usage error
 (a short --token included); 3 when the shutdown deadline
 passed with children still alive. SIGHUP re-reads --env-file (see above).
 
+Browser sign-in: open http://HOST:PORT/#token=TOKEN (printed at start when stderr is a
+terminal); the page posts the token to /login, which sets the cookie lifeline_<instance>
+(or lifeline_<port>). Failed authentications are throttled per address (HTTP 429).
+Details: docs/PROTOCOL.md (installed in /usr/share/doc/lifeline).
+
 Environment only: LIFELINE_SYNC=normal (transcript commits without fsync),
-LIFELINE_CGROUPS=off (no per-child cgroups). Prefer LIFELINE_TOKEN or <state-dir>/token
-to --token: a command line is visible to every user in ps.
+LIFELINE_CGROUPS=off (no per-child cgroups), CREDENTIALS_DIRECTORY (systemd's
+LoadCredential=token:...). Prefer a credential, LIFELINE_TOKEN or <state-dir>/token to
+--token: a command line is visible to every user in ps.
 )";
 }
 
