@@ -14,11 +14,17 @@ cd "$(dirname "$0")/.."
 
 default_stages=(deps lint format build unit sim integration browser package soak asan fuzz tidy guards mutants)
 [[ "${WITH_TSAN:-0}" == 1 ]] && default_stages+=(tsan)
+default_stages+=(leftovers) # last: nothing of the project may be left on the host
 if (($# > 0)); then stages=("$@"); else stages=("${default_stages[@]}"); fi
 
 for s in "${stages[@]}"; do
   [[ -f "ci/stage-$s.sh" ]] || { echo "ci/test.sh: no stage '$s' (ci/stage-$s.sh)"; exit 2; }
 done
+
+# What was on the host before any stage ran, for the leftovers stage.
+mkdir -p build
+[[ " ${stages[*]} " == *" leftovers "* && " ${stages[*]} " == *" deps "* ]] &&
+  /usr/bin/python3 ci/lib/leftovers.py --snapshot build/leftovers-before.json
 
 summary=()
 failed=0

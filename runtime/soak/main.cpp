@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -60,7 +61,7 @@ view) that nothing leaks and no acknowledged entry is lost.
                      zombie, fd, lost-entry, duplicate-entry or unanswered
   --help
 
-The last line is "soak: ... : PASS" (exit 0) or "... : FAIL" (exit 1); 2: bad usage or
+The last line is "soak: ... : PASS" (exit 0) or "... : FAIL", naming the failed audits (exit 1); 2: bad usage or
 the gateway did not start.
 )";
 
@@ -249,7 +250,27 @@ class Soak {
     ++violations_;
     std::printf("  VIOLATION %s\n", what.c_str());
     std::fflush(stdout);
+    // The last line names every audit that failed: the message's words, numbers and
+    // what follows a colon left out ("gateway fds 12 exceed 8 ..." -> "gateway fds exceed").
+    std::string audit;
+    int words = 0;
+    for (std::size_t i = 0; i < what.size() && what[i] != ':' && words < 5; ++i) {
+      char c = what[i];
+      if (std::isdigit(static_cast<unsigned char>(c)) || c == '(') {
+        while (i < what.size() && what[i] != ' ') ++i;
+        continue;
+      }
+      if (c == ' ') {
+        if (!audit.empty() && audit.back() != ' ') ++words, audit += ' ';
+        continue;
+      }
+      audit += c;
+    }
+    while (!audit.empty() && audit.back() == ' ') audit.pop_back();
+    if (std::find(failed_audits_.begin(), failed_audits_.end(), audit) == failed_audits_.end())
+      failed_audits_.push_back(audit);
   }
+  std::vector<std::string> failed_audits_;
 
   Options o_;
   std::mt19937_64 rng_;
@@ -678,13 +699,18 @@ int Soak::run(const char* argv0) {
     else
       std::printf("scratch kept: %s (gateway.log, state/)\n", scratch_.c_str());
   }
+  // Every counter can be 0 on a FAIL (a restart that failed, a request never answered):
+  // the verdict names what did fail.
+  std::string which;
+  for (const auto& a : failed_audits_) which += (which.empty() ? "" : "; ") + a;
   std::printf(
       "soak: %lld lifecycles, %lld gateway kills, %lld faults, leaked processes %lld, "
-      "zombies %lld, fd growth %lld, lost acknowledged entries %lld: %s\n",
+      "zombies %lld, fd growth %lld, lost acknowledged entries %lld: %s%s%s\n",
       static_cast<long long>(counters.lifecycles), static_cast<long long>(kills_),
       static_cast<long long>(faults_), static_cast<long long>(leaked),
       static_cast<long long>(zombies), static_cast<long long>(fd_growth),
-      static_cast<long long>(lost_), pass ? "PASS" : "FAIL");
+      static_cast<long long>(lost_), pass ? "PASS" : "FAIL", pass ? "" : " (failed audits: ",
+      pass ? "" : (which + ")").c_str());
   (void)fail_reasons;
   return pass ? 0 : 1;
 }

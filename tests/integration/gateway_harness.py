@@ -4,6 +4,7 @@ Written against docs/PROTOCOL.md with independent libraries (Debian's python3-we
 and python3-psutil), as any client would be.
 """
 import asyncio
+import atexit
 import base64
 import ctypes
 import json
@@ -38,6 +39,49 @@ def sanitized_build():
 _PR_SET_CHILD_SUBREAPER = 36
 ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 _our_gateways = set()
+
+
+def _own_cgroup2_dir():
+    """This process's cgroup v2 directory, where the gateways it starts make theirs."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            rel = next((line.split(":", 2)[2].strip() for line in f if line.startswith("0::")), None)
+    except OSError:
+        return None
+    if rel is None:
+        return None
+    for mount in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        path = os.path.join(mount, rel.lstrip("/"))
+        if os.path.exists(os.path.join(path, "cgroup.procs")):
+            return path
+    return None
+
+
+def _lifeline_cgroups(root):
+    try:
+        return {n for n in os.listdir(root) if n.startswith("lifeline-")}
+    except (OSError, TypeError):
+        return set()
+
+
+_CGROUP_ROOT = _own_cgroup2_dir()
+_CGROUPS_BEFORE = _lifeline_cgroups(_CGROUP_ROOT)
+
+
+def _remove_our_cgroups():
+    """The tests leave nothing on the host: a gateway SIGKILLed on a throwaway state dir
+    leaves its (empty) cgroups, which no later start on that dir will sweep. Removes
+    those made during this run, deepest first; a populated one is left and reported."""
+    for name in sorted(_lifeline_cgroups(_CGROUP_ROOT) - _CGROUPS_BEFORE):
+        top = os.path.join(_CGROUP_ROOT, name)
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+            try:
+                os.rmdir(dirpath)
+            except OSError as e:
+                print(f"gateway_harness: cannot remove cgroup {dirpath}: {e}", file=sys.stderr)
+
+
+atexit.register(_remove_our_cgroups)
 
 
 def reap_adopted():

@@ -25,7 +25,7 @@ from gateway_harness import BUILD, Client, Gateway  # noqa: E402
 SOAK = os.path.join(BUILD, "runtime/lifeline-soak")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 LAST = re.compile(r"^soak: (\d+) lifecycles, (\d+) gateway kills, (\d+) faults, leaked processes (\d+), "
-                  r"zombies (\d+), fd growth (\d+), lost acknowledged entries (\d+): (PASS|FAIL)$")
+                  r"zombies (\d+), fd growth (\d+), lost acknowledged entries (\d+): (PASS|FAIL)(?: \(failed audits: (.+)\))?$")
 
 
 def run_soaks(runs, timeout=150):
@@ -53,6 +53,7 @@ class PlantedLeaksTest(unittest.TestCase):
             with self.subTest(kind=kind):
                 self.assertIsNotNone(m, f"no final line:\n{text}")
                 self.assertEqual((rc, m.group(8)), (1, "FAIL"), text)
+                self.assertTrue(m.group(9), f"a FAIL names its failed audits:\n{text}")
                 lifecycles, kills, faults, procs, zombies, fds, lost = map(int, m.groups()[:7])
                 self.assertGreater(lifecycles, 0, text)
                 if kind == "process":
