@@ -455,7 +455,18 @@ int run(int argc, char** argv) {
   hangup.cancel();
   hub.abort_all();
   io.restart();
-  io.run_for(std::chrono::seconds(2));
+  // Until a slice runs no handler (the daily prune and the idle eviction are far-off
+  // timers that must not hold the exit), at most 2 s; saying what it waits for.
+  auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  bool said = false;
+  while (std::chrono::steady_clock::now() < drain_until) {
+    if (io.run_for(std::chrono::milliseconds(20)) == 0 && hub.size() == 0) break;
+    if (!said && drain_until - std::chrono::steady_clock::now() < std::chrono::milliseconds(1800)) {
+      said = true;
+      log.write(LogLevel::info, "exiting: waiting for " + std::to_string(hub.size()) +
+                                    " connections and the store to finish (at most 2 s)");
+    }
+  }
   // A clean shutdown has torn every session down, so a row still open is an end the
   // store refused (logged when it happened): record it now, as the next start would
   // for a SIGKILLed gateway, rather than leave it to a start that may never come.

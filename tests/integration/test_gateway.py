@@ -435,5 +435,17 @@ class StdioTest(unittest.TestCase):
             self.assertIn(b"200", s.recv(4096).split(b"\r\n")[0])
 
 
+
+class QuickStopTest(unittest.TestCase):
+    def test_an_idle_gateway_exits_promptly_on_sigterm(self):
+        # It used to wait 2 s for far-off timers (the daily prune, the idle eviction).
+        gw = Gateway().start()
+        t0 = time.monotonic()
+        self.assertEqual(gw.stop(), 0)
+        took = time.monotonic() - t0
+        print(f"\nidle gateway: SIGTERM to exit in {took * 1000:.0f} ms")
+        self.assertLess(took, 1.5)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
