@@ -280,6 +280,11 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(string_knob("child-user", c.child_user));
   knobs.push_back(string_knob("instance", c.instance));
   knobs.push_back(string_knob("env-file", c.env_file));
+  knobs.push_back({"log-format", true, false, accepting("text or json", [&c](const std::string& v) {
+                     if (v != "text" && v != "json") return false;
+                     c.log_json = v == "json";
+                     return true;
+                   })});
   knobs.push_back(switch_knob("version", c.version));
   return run_parser(args, env, knobs, out);
 }
@@ -421,6 +426,7 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
         "--session-pids-max/--session-memory-max");
   fixed(live.child_user != fresh.child_user, "--child-user");
   fixed(live.instance != fresh.instance, "--instance");
+  fixed(live.log_json != fresh.log_json, "--log-format");
   return r;
 }
 
@@ -484,6 +490,9 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
                                  --max-pending-input-bytes, --retain-days) and logs the rest as
                                  needing a restart; it wins over the environment, flags
                                  win over it
+  --log-format text|json         log lines as text (an ISO 8601 time, the level, the
+                                 message; under systemd the priority prefix <N> instead of
+                                 the time) or one JSON object each (text)
   --version                      print the version and exit
   --help                         this text
 

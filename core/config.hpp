@@ -46,8 +46,9 @@ struct GatewayConfig {
   std::vector<std::string> allowed_hosts;          // extra Host names admitted (DNS rebinding)
   bool version = false;                            // --version: print it and exit
   std::string child_user;                          // run children as this user (gateway as root)
-  std::string instance;  // names this gateway in gateway.ready (scale-out affinity)
-  std::string env_file;  // LIFELINE_* settings read at start and again on SIGHUP
+  std::string instance;   // names this gateway in gateway.ready (scale-out affinity)
+  std::string env_file;   // LIFELINE_* settings read at start and again on SIGHUP
+  bool log_json = false;  // --log-format json: one JSON object per log line
 
   // Not flags (yet): limits and the escalation ladder of docs/DESIGN.md rule 6.
   std::int64_t max_queued_commands = 64;  // per session, in flight included

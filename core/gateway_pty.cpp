@@ -84,6 +84,11 @@ void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>
   }
   s->ptys[pty_id] = r.child;
   pty_owner_[pty_id] = id;
+  // The audit trail of shells: who opened which, as which process (the runtime logs
+  // each connection's peer address when it connects).
+  log_.write(LogLevel::info, "session " + id + ": terminal " + pty_id + " opened (pid " +
+                                 std::to_string(r.pid) + ") by connection " +
+                                 std::to_string(to.conn));
   sync_output_pause(*s);
   reply(to, {{"pty_id", pty_id}});
 }
@@ -163,6 +168,8 @@ void Gateway::rpc_pty_close(const ReplyTo& to, const Json& params) {
   pty.session->ptys.erase(pty_id);
   pty_owner_.erase(pty_id);
   touch(*pty.session);
+  log_.write(LogLevel::info, "session " + pty.session->id + ": terminal " + pty_id +
+                                 " closed by connection " + std::to_string(to.conn));
   terminate_child(pty.child);
   reply(to, {{"closed", true}});
 }

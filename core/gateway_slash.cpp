@@ -275,6 +275,9 @@ void Gateway::on_child_exit(ChildId child, int status) {
   } else if (s && info.kind == ChildKind::pty && s->ptys.count(info.pty_id)) {
     s->ptys.erase(info.pty_id);
     pty_owner_.erase(info.pty_id);
+    log_.write(LogLevel::info, "session " + s->id + ": terminal " + info.pty_id + " (pid " +
+                                   std::to_string(info.pid) + ") exited with status " +
+                                   std::to_string(status));
     emit(*s, "pty.exit", {{"pty_id", info.pty_id}, {"status", status}});
   }
   terminate_child(child);  // exited already: kills group leftovers, reaps, releases

@@ -29,6 +29,7 @@
 #include "runtime/gateway/cgroup_containment.hpp"
 #include "runtime/gateway/faults.hpp"
 #include "runtime/gateway/hub.hpp"
+#include "runtime/gateway/log_sink.hpp"
 #include "runtime/gateway/metrics.hpp"
 #include "runtime/gateway/posix_process_control.hpp"
 #include "runtime/gateway/sd_notify.hpp"
@@ -41,25 +42,6 @@ namespace {
 
 using namespace lifeline;
 using namespace lifeline::runtime;
-
-class StderrLog final : public Log {
- public:
-  void write(LogLevel level, std::string_view message) override {
-    static const char* names[] = {"debug", "info", "warn", "error"};
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    tm utc{};
-    gmtime_r(&ts.tv_sec, &utc);
-    char when[32];
-    std::strftime(when, sizeof when, "%H:%M:%S", &utc);
-    std::lock_guard lock(mu_);  // the store thread logs too
-    std::fprintf(stderr, "%s.%03ld lifeline-gateway %s: %.*s\n", when, ts.tv_nsec / 1'000'000,
-                 names[static_cast<int>(level)], static_cast<int>(message.size()), message.data());
-  }
-
- private:
-  std::mutex mu_;
-};
 
 // A refusal that is the operator's usage error (exit 2), not a failure to start (exit 1).
 struct UsageError : std::runtime_error {
@@ -219,7 +201,9 @@ int run(int argc, char** argv) {
     std::printf("lifeline-gateway %s\n", lifeline::version);
     return 0;
   }
-  StderrLog stderr_log;
+  // Under systemd, journald stamps the time and reads the priority prefix (sd-daemon(3)).
+  bool journal = getenv("JOURNAL_STREAM") != nullptr;
+  StderrLog stderr_log(parsed.config.log_json ? LogFormat::json : LogFormat::text, journal);
   RateLimitedLog log(stderr_log);
   for (const auto& w : file_warnings) log.write(LogLevel::warn, w);
   for (const auto& w : parsed.warnings) log.write(LogLevel::warn, w);

@@ -100,8 +100,9 @@ class WsConnection final : public ConnectionSink,
                            public std::enable_shared_from_this<WsConnection> {
  public:
   WsConnection(WsServer::Impl& server, beast::tcp_stream stream,
-               std::unique_ptr<ConnectionSlot> slot)
-      : server_(server),
+               std::unique_ptr<ConnectionSlot> slot, std::string peer)
+      : peer_(std::move(peer)),
+        server_(server),
         ws_(std::move(stream)),
         slot_(std::move(slot)),
         close_deadline_(server.io),
@@ -125,6 +126,8 @@ class WsConnection final : public ConnectionSink,
       if (ec) return;
       self->open_ = true;
       self->id_ = self->server_.hub.add(self);
+      self->server_.log.write(LogLevel::info,
+                              "connection " + std::to_string(self->id_) + " from " + self->peer_);
       self->server_.gateway.on_connect(self->id_);
       self->keepalive_.start();
       self->read();
@@ -225,12 +228,16 @@ class WsConnection final : public ConnectionSink,
     keepalive_.stop();
     close_deadline_.cancel();
     server_.hub.remove(id_);
-    if (ec != websocket::error::closed)
-      server_.log.write(LogLevel::info,
-                        "connection " + std::to_string(id_) + " ended: " + ec.message());
+    // A client that closes, resets or vanishes is ordinary, not an error to report.
+    bool ordinary = ec == websocket::error::closed || ec == beast::errc::not_connected ||
+                    ec == asio::error::eof || ec == asio::error::connection_reset ||
+                    ec == asio::error::operation_aborted || ec == beast::error::timeout;
+    server_.log.write(LogLevel::info, "connection " + std::to_string(id_) + " from " + peer_ +
+                                          (ordinary ? " closed" : " ended: " + ec.message()));
     server_.gateway.on_disconnect(id_);
   }
 
+  std::string peer_;  // the client's address, for the log
   WsServer::Impl& server_;
   websocket::stream<beast::tcp_stream> ws_;
   std::unique_ptr<ConnectionSlot> slot_;
@@ -471,7 +478,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return respond(http::status::forbidden, "origin not allowed\n");
     }
     stream_.expires_never();
-    auto conn = std::make_shared<WsConnection>(server_, std::move(stream_), std::move(slot_));
+    auto conn =
+        std::make_shared<WsConnection>(server_, std::move(stream_), std::move(slot_), peer_);
     conn->start(req);
   }
 

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -709,8 +709,8 @@ int Soak::run(const char* argv0) {
       static_cast<long long>(counters.lifecycles), static_cast<long long>(kills_),
       static_cast<long long>(faults_), static_cast<long long>(leaked),
       static_cast<long long>(zombies), static_cast<long long>(fd_growth),
-      static_cast<long long>(lost_), pass ? "PASS" : "FAIL", pass ? "" : " (failed audits: ",
-      pass ? "" : (which + ")").c_str());
+      static_cast<long long>(lost_), pass ? "PASS" : "FAIL",
+      pass ? "" : " (failed audits: ", pass ? "" : (which + ")").c_str());
   (void)fail_reasons;
   return pass ? 0 : 1;
 }

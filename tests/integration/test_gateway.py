@@ -436,6 +436,59 @@ class StdioTest(unittest.TestCase):
 
 
 
+class LogTest(unittest.IsolatedAsyncioTestCase):
+    async def shell_session(self, gw):
+        c = await gw.connect()
+        sid = (await c.result("session.create"))["session_id"]
+        pty = (await c.result("pty.open", session_id=sid, cols=80, rows=24))["pty_id"]
+        await c.result("pty.close", pty_id=pty)
+        await c.close()
+        return sid, pty
+
+    async def test_text_lines_carry_an_iso8601_time_and_terminals_leave_an_audit_trail(self):
+        gw = Gateway().start()
+        try:
+            sid, pty = await self.shell_session(gw)
+            self.assertTrue(wait_until(lambda: any(f"terminal {pty} closed" in l for l in gw.log), 5))
+        finally:
+            self.assertEqual(gw.stop(), 0)
+        stamped = [l for l in gw.log if " lifeline-gateway " in l]
+        self.assertTrue(stamped)
+        for line in stamped:
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d lifeline-gateway "
+                                   r"(debug|info|warn|error): ")
+        text = "\n".join(gw.log)
+        self.assertRegex(text, rf"session {sid}: terminal {pty} opened \(pid \d+\) by connection \d+")
+        self.assertRegex(text, rf"session {sid}: terminal {pty} closed by connection \d+")
+        self.assertRegex(text, r"connection \d+ from 127\.0\.0\.1\n")
+        self.assertRegex(text, r"connection \d+ from 127\.0\.0\.1 closed")
+        self.assertNotIn("Transport endpoint is not connected", text)
+
+    async def test_json_lines_and_the_journal_priority_prefix(self):
+        gw = Gateway("--log-format", "json").start()
+        try:
+            await self.shell_session(gw)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+        objects = [json.loads(l) for l in gw.log if l.startswith("{")]
+        self.assertTrue(objects, gw.log)
+        for o in objects:
+            self.assertEqual(set(o), {"ts", "level", "priority", "msg"})
+            self.assertIn((o["level"], o["priority"]), {("debug", 7), ("info", 6), ("warn", 4), ("error", 3)})
+        self.assertTrue(any("terminal" in o["msg"] and "opened" in o["msg"] for o in objects))
+        # Under systemd (JOURNAL_STREAM set): sd-daemon priority prefixes, no timestamp.
+        gw = Gateway(env={"JOURNAL_STREAM": "8:12345"}).start()
+        try:
+            await self.shell_session(gw)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+        logged = [l for l in gw.log if l.startswith("<")]
+        self.assertTrue(logged, gw.log)
+        for line in logged:
+            self.assertRegex(line, r"^<[3467]>[^<0-9]")
+        self.assertTrue(any(l.startswith("<4>") for l in logged) or any(l.startswith("<6>") for l in logged))
+
+
 class QuickStopTest(unittest.TestCase):
     def test_an_idle_gateway_exits_promptly_on_sigterm(self):
         # It used to wait 2 s for far-off timers (the daily prune, the idle eviction).
