@@ -8,7 +8,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libboost1.81-dev libsqlite3-dev libfiu-dev fiu-utils
   python3-websockets python3-psutil
-  chromium libjs-xterm systemd dpkg-dev nginx-light websocketd
+  chromium libjs-xterm systemd dpkg-dev nginx-light websocketd prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

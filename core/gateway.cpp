@@ -102,13 +102,24 @@ void Gateway::on_message(ConnId conn, std::string_view text) {
   dispatch(conn, std::get<rpc::Request>(std::move(decoded)));
 }
 
+void Gateway::count_answer(const ReplyTo& to, std::string_view outcome) {
+  if (to.method.empty()) return;  // not from the dispatcher (a decode error)
+  ++counters_.requests[{std::string(to.method), std::string(outcome)}];
+  auto it = counters_.request_ms.find(to.method);
+  if (it == counters_.request_ms.end())
+    it = counters_.request_ms.emplace(std::string(to.method), LatencyHistogram{}).first;
+  it->second.record(clock_.now() - to.started);
+}
+
 void Gateway::reply(const ReplyTo& to, Json result) {
+  count_answer(to, "ok");
   if (to.notification || !connected(to.conn)) return;
   // mutant: every-result-sent-twice
   transport_.send(to.conn, rpc::result(to.id, std::move(result)));
 }
 
 void Gateway::reply_error(const ReplyTo& to, int code, std::string_view message, const Json& data) {
+  count_answer(to, std::to_string(code));
   if (to.notification || !connected(to.conn)) return;
   transport_.send(to.conn, rpc::error(to.id, code, message, data));
 }
@@ -119,7 +130,7 @@ void Gateway::emit(const Session& s, std::string_view type, Json payload) {
 }
 
 void Gateway::dispatch(ConnId conn, const rpc::Request& req) {
-  ReplyTo to{conn, req.id, req.notification};
+  ReplyTo to{conn, req.id, req.notification, {}, clock_.now()};
   if (shutting_down_) {
     reply_error(to, rpc::internal_error, "the gateway is shutting down");
     return;
@@ -142,9 +153,11 @@ void Gateway::dispatch(ConnId conn, const rpc::Request& req) {
   };
   auto it = methods.find(req.method);
   if (it == methods.end()) {
+    to.method = "unknown";  // a bounded label, not the client's string
     reply_error(to, rpc::method_not_found, "unknown method '" + req.method + "'");
     return;
   }
+  to.method = it->first;
   (this->*(it->second))(to, req.params);
 }
 
@@ -198,6 +211,7 @@ SessionPtr Gateway::create_session(ConnId conn, std::string key, std::string tit
   s->key = std::move(key);
   s->title = std::move(title);
   s->seq = ++creation_seq_;
+  ++counters_.sessions_created;
   s->close_on_disconnect = close_on_disconnect;
   s->created_at = clock_.wall_now();
   s->created_mono = clock_.now();

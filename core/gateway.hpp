@@ -19,6 +19,7 @@
 #include "core/json.hpp"
 #include "core/jsonrpc.hpp"
 #include "core/ports.hpp"
+#include "core/latency_histogram.hpp"
 #include "core/session.hpp"
 
 namespace lifeline {
@@ -42,6 +43,11 @@ struct GatewayCounters {
   std::int64_t ended(EndReason r) const { return ended_by_reason[static_cast<std::size_t>(r)]; }
   std::int64_t spawn_failures = 0;
   std::int64_t finalized = 0;
+  std::int64_t sessions_created = 0;
+  // Requests answered, by method and outcome ("ok" or the error code), and their time
+  // from arrival to answer by method. Bounded: the methods and codes are fixed sets.
+  std::map<std::pair<std::string, std::string>, std::int64_t> requests;
+  std::map<std::string, LatencyHistogram, std::less<>> request_ms;
 };
 
 class Gateway final : public ProcessEvents {
@@ -109,6 +115,7 @@ class Gateway final : public ProcessEvents {
   void reply_error(const ReplyTo& to, int code, std::string_view message,
                    const Json& data = Json());
   void emit(const Session& s, std::string_view type, Json payload);
+  void count_answer(const ReplyTo& to, std::string_view outcome);
   // True (and the request answered with 4009) when `to`'s connection lost `s` to a
   // takeover and has not resumed it since.
   bool refuse_if_revoked(const ReplyTo& to, const Session& s);

@@ -33,6 +33,8 @@ struct ReplyTo {
   ConnId conn = 0;
   Json id;
   bool notification = false;
+  std::string_view method;  // a key of the dispatcher's table (static), for /metrics
+  Millis started = 0;       // when the request arrived (monotonic)
 };
 
 struct PendingCommand {

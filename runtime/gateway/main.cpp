@@ -415,7 +415,9 @@ int run(int argc, char** argv) {
     opt.allowed_hosts = cfg.allowed_hosts;
     opt.instance = cfg.instance;
     server = std::make_unique<WsServer>(io, clock, log, hub, gateway, opt, [&] {
-      return render_metrics(gateway, procs.open_fds(), procs.strays_killed());
+      return render_metrics(gateway, ShellFacts{procs.open_fds(), procs.strays_killed(), hub.size(),
+                                                server ? server->auth_failures()
+                                                       : std::map<std::string, std::int64_t>{}});
     });
     int port = server->start();
     std::string host = cfg.listen_host.find(':') != std::string::npos ? "[" + cfg.listen_host + "]"

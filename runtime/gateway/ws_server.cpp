@@ -68,6 +68,7 @@ struct WsServer::Impl {
   std::shared_ptr<std::size_t> live = std::make_shared<std::size_t>(0);
   std::optional<admission::Policy> policy;  // made in start(), once the port is known
   admission::Throttle throttle;             // failed authentications per address
+  std::map<std::string, std::int64_t> auth_failures;  // by reason, for /metrics
   bool stopped = false;
 
   Impl(asio::io_context& io, Clock& clock, Log& log, Hub& hub, Gateway& gw, WsServerOptions o,
@@ -89,6 +90,7 @@ struct WsServer::Impl {
   // and 100 lines a second in all (the RateLimitedLog).
   void refused_auth(const std::string& peer, const char* what) {
     throttle.failed(peer, clock.now());
+    ++auth_failures["wrong_token"];
     log.write(LogLevel::warn,
               std::string("refused ") + what + " from " + peer + ": missing or wrong token");
   }
@@ -329,6 +331,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto wait = server_.throttle.refused(peer_, server_.clock.now());
     if (!wait) return false;
     server_.log.write(LogLevel::warn, "throttled " + peer_ + ": too many failed authentications");
+    ++server_.auth_failures["throttled"];
     respond(http::status::too_many_requests, "too many failed authentications; retry later\n",
             "text/plain; charset=utf-8",
             {{"Retry-After", std::to_string((*wait + 999) / 1000)}, {"Cache-Control", "no-store"}});
@@ -343,6 +346,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const Headers no_store = {{"Cache-Control", "no-store"}};
     auto origin = req[http::field::origin];
     if (origin.empty() || !server_.policy->origin_allowed(origin)) {
+      ++server_.auth_failures["origin"];
       server_.log.write(LogLevel::warn, "refused a sign-in from " + peer_ + ": origin '" +
                                             std::string(origin) + "' not allowed");
       return respond(http::status::forbidden, "origin not allowed\n", "text/plain; charset=utf-8",
@@ -435,6 +439,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return respond(http::status::bad_request, "repeated Origin or Host header\n");
     }
     if (!server_.policy->host_allowed(req[http::field::host])) {
+      ++server_.auth_failures["host"];
       server_.log.write(LogLevel::warn, "refused a request from " + peer_ + " for Host " +
                                             std::string(req[http::field::host]) +
                                             " (not this gateway's; --allowed-host adds names)");
@@ -473,6 +478,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     auto origin = req[http::field::origin];
     if (!origin.empty() && !server_.policy->origin_allowed(origin)) {
+      ++server_.auth_failures["origin"];
       server_.log.write(LogLevel::warn, "refused a /ws upgrade from " + peer_ + ": origin " +
                                             std::string(origin) + " not allowed");
       return respond(http::status::forbidden, "origin not allowed\n");
@@ -615,6 +621,10 @@ int WsServer::start() {
                         impl_->opt.allowed_origins, hosts, impl_->opt.allowed_hosts);
   impl_->accept();
   return port;
+}
+
+std::map<std::string, std::int64_t> WsServer::auth_failures() const {
+  return impl_->auth_failures;
 }
 
 std::string WsServer::cookie_name() const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,8 @@ class WsServer {
   void stop();  // stop accepting; live connections stay until the gateway closes them
   std::size_t live_connections() const;  // sockets open now: HTTP requests and WebSockets
   std::string cookie_name() const;       // the login cookie's name (after start)
+  // Refused authentications by reason: wrong_token, throttled, origin, host.
+  std::map<std::string, std::int64_t> auth_failures() const;
 
   struct Impl;  // public so that the connection classes in the .cpp can name it
 

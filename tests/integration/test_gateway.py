@@ -8,6 +8,8 @@ import asyncio
 import base64
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -301,15 +303,50 @@ class GatewayTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         metrics = get("/metrics")
         self.assertIn('lifeline_sessions{status="idle"}', metrics)
         self.assertIn("lifeline_open_fds", metrics)
-        self.assertIn("lifeline_child_termination_ms_count 0", metrics)
+        self.assertIn("lifeline_child_termination_seconds_count 0", metrics)
         # One worker ended: its termination lands in the histogram.
         c = await self.gw.connect()
         sid = (await c.result("session.create"))["session_id"]
         await c.result("slash.exec", session_id=sid, command="/pid")
+        await c.call("slash.exec", session_id=sid, command="   ")  # 4004
         await c.result("session.close", session_id=sid)
         self.assertTrue(wait_until(
-            lambda: "lifeline_child_termination_ms_count 1" in get("/metrics"), 5))
-        self.assertIn('lifeline_child_termination_ms_bucket{le="+Inf"} 1', get("/metrics"))
+            lambda: "lifeline_child_termination_seconds_count 1" in get("/metrics"), 5))
+        self.assertIn('lifeline_child_termination_seconds_bucket{le="+Inf"} 1', get("/metrics"))
+        # A refused upgrade is counted by reason.
+        with socket.create_connection(("127.0.0.1", self.gw.port)) as s:
+            s.sendall(f"GET /ws?token=wrong HTTP/1.1\r\nHost: 127.0.0.1:{self.gw.port}\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+            s.recv(4096)
+        metrics = get("/metrics").split("\r\n\r\n", 1)[1]
+        for line in ['lifeline_build_info{version="', "process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                     "process_open_fds ", "process_max_fds ", "process_start_time_seconds ",
+                     'lifeline_requests_total{method="slash.exec",outcome="ok"} 1',
+                     'lifeline_requests_total{method="slash.exec",outcome="4004"} 1',
+                     'lifeline_request_duration_seconds_count{method="session.create"} 1',
+                     'lifeline_auth_failures_total{reason="wrong_token"} 1', "lifeline_sessions_created_total 1",
+                     'lifeline_limit{name="max_sessions"} 1024', "lifeline_connections 1"]:
+            self.assertIn(line, metrics)
+        await c.close()
+        # Prometheus's own linter on the live output, and on the shipped alerting rules.
+        promtool = shutil.which("promtool")
+        if not promtool:
+            self.skipTest("promtool is not installed (apt-get install prometheus)")
+        out = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True, text=True)
+        self.assertEqual((out.returncode, out.stdout + out.stderr), (0, ""))
+        rules = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "prometheus", "alerts.yml")
+        out = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # Every lifeline metric the alerts and the dashboard use is one the gateway exports.
+        dashboard = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "grafana", "lifeline.json")
+        exported = {line.split("{")[0].split(" ")[0] for line in metrics.splitlines() if not line.startswith("#")}
+        exported |= {name.rsplit("_", 1)[0] for name in exported if name.endswith(("_bucket", "_count", "_sum"))}
+        for path in (rules, dashboard):
+            with open(path) as f:
+                used = set(re.findall(r"\b((?:lifeline|process)_[a-z_]+)", f.read()))
+            used = {u.removesuffix("_bucket") for u in used}
+            self.assertEqual(used - exported, set(), path)
 
     async def test_sigterm_tears_everything_down_and_exits_zero(self):
         c = await self.gw.connect()

@@ -426,7 +426,7 @@ TEST_F(Rule5_IdleReaper, SparesASessionWithPendingInput) {
   h.disconnect(c);
   // Input can only wait while something else is in flight; put it there by hand so
   // that this exemption alone is what spares the session.
-  h.session(id)->queue.push_back(PendingCommand{ReplyTo{c, 1, false}, "/echo queued"});
+  h.session(id)->queue.push_back(PendingCommand{ReplyTo{c, 1, false, {}, 0}, "/echo queued"});
   h.w.advance(200'000);
   EXPECT_TRUE(h.session(id));
 }
