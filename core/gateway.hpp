@@ -18,8 +18,8 @@
 #include "core/config.hpp"
 #include "core/json.hpp"
 #include "core/jsonrpc.hpp"
-#include "core/ports.hpp"
 #include "core/latency_histogram.hpp"
+#include "core/ports.hpp"
 #include "core/session.hpp"
 
 namespace lifeline {

@@ -56,7 +56,7 @@ void process_metrics(Out& out, std::int64_t open_fds) {
   if (close_paren != std::string::npos && ticks > 0) {
     std::istringstream fields(stat.substr(close_paren + 2));
     std::string f;
-    for (int i = 3; fields >> f; ++i) {  // field 3 is the state
+    for (int i = 3; fields >> f; ++i) {                     // field 3 is the state
       if (i == 14 || i == 15) cpu += std::stod(f) / ticks;  // utime, stime
       if (i == 22) start_after_boot = std::stod(f) / ticks;
       if (i == 24) rss_pages = std::stod(f);
@@ -75,7 +75,8 @@ void process_metrics(Out& out, std::int64_t open_fds) {
   out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
   out.sample("process_cpu_seconds_total", cpu);
   out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  out.sample("process_resident_memory_bytes", rss_pages * static_cast<double>(sysconf(_SC_PAGESIZE)));
+  out.sample("process_resident_memory_bytes",
+             rss_pages * static_cast<double>(sysconf(_SC_PAGESIZE)));
   out.family("process_open_fds", "gauge", "Number of open file descriptors.");
   out.sample("process_open_fds", static_cast<double>(open_fds));
   out.family("process_max_fds", "gauge", "Maximum number of open file descriptors.");
@@ -93,12 +94,16 @@ std::string render_metrics(const Gateway& gw, const ShellFacts& shell) {
   out.sample("lifeline_build_info", 1, label("version", version));
   process_metrics(out, shell.open_fds);
 
-  std::map<std::string, int> by_status{{"idle", 0}, {"working", 0}, {"starting", 0}, {"detached", 0}};
+  std::map<std::string, int> by_status{
+      {"idle", 0}, {"working", 0}, {"starting", 0}, {"detached", 0}};
   for (const auto& s : gw.sessions()) ++by_status[to_string(s->status())];
   out.family("lifeline_sessions", "gauge", "Live sessions by status.");
-  for (const auto& [status, n] : by_status) out.sample("lifeline_sessions", n, label("status", status));
-  out.family("lifeline_sessions_created_total", "counter", "Sessions created (resumes from the store included).");
-  out.sample("lifeline_sessions_created_total", static_cast<double>(gw.counters().sessions_created));
+  for (const auto& [status, n] : by_status)
+    out.sample("lifeline_sessions", n, label("status", status));
+  out.family("lifeline_sessions_created_total", "counter",
+             "Sessions created (resumes from the store included).");
+  out.sample("lifeline_sessions_created_total",
+             static_cast<double>(gw.counters().sessions_created));
   out.family("lifeline_sessions_ended_total", "counter", "Sessions ended, by reason.");
   for (int i = 0; i < end_reason_count; ++i)
     out.sample("lifeline_sessions_ended_total",
@@ -114,7 +119,8 @@ std::string render_metrics(const Gateway& gw, const ShellFacts& shell) {
   out.family("lifeline_open_fds", "gauge", "Open file descriptors of the gateway.");
   out.sample("lifeline_open_fds", static_cast<double>(shell.open_fds));
 
-  out.family("lifeline_requests_total", "counter", "Requests answered, by method and outcome (ok or the error code).");
+  out.family("lifeline_requests_total", "counter",
+             "Requests answered, by method and outcome (ok or the error code).");
   for (const auto& [key, n] : gw.counters().requests)
     out.sample("lifeline_requests_total", static_cast<double>(n),
                label("method", key.first) + "," + label("outcome", key.second));
@@ -132,12 +138,14 @@ std::string render_metrics(const Gateway& gw, const ShellFacts& shell) {
              "Escaped grandchildren killed after reparenting to the gateway.");
   out.sample("lifeline_strays_killed_total", static_cast<double>(shell.strays_killed));
   out.family("lifeline_child_termination_seconds", "histogram",
-             "From the decision to end a child (close, disconnect, reset, shutdown) to its whole tree reaped.");
+             "From the decision to end a child (close, disconnect, reset, shutdown) to its whole "
+             "tree reaped.");
   out.histogram_seconds("lifeline_child_termination_seconds", gw.children().termination_latency());
 
   // The configured limits, so that dashboards can graph saturation against them.
   const GatewayConfig& c = gw.config();
-  out.family("lifeline_limit", "gauge", "Configured limits, by name (the flag without its dashes).");
+  out.family("lifeline_limit", "gauge",
+             "Configured limits, by name (the flag without its dashes).");
   for (const auto& [name, value] : std::map<std::string, std::int64_t>{
            {"max_sessions", c.max_sessions},
            {"max_sessions_per_connection", c.max_sessions_per_connection},

@@ -13,7 +13,7 @@ namespace lifeline::runtime {
 struct ShellFacts {
   std::int64_t open_fds = 0;
   std::size_t strays_killed = 0;
-  std::size_t connections = 0;                         // client connections open now
+  std::size_t connections = 0;                        // client connections open now
   std::map<std::string, std::int64_t> auth_failures;  // by reason
 };
 

@@ -66,8 +66,8 @@ struct WsServer::Impl {
   asio::steady_timer backoff;
   std::chrono::milliseconds backoff_for{0};
   std::shared_ptr<std::size_t> live = std::make_shared<std::size_t>(0);
-  std::optional<admission::Policy> policy;  // made in start(), once the port is known
-  admission::Throttle throttle;             // failed authentications per address
+  std::optional<admission::Policy> policy;            // made in start(), once the port is known
+  admission::Throttle throttle;                       // failed authentications per address
   std::map<std::string, std::int64_t> auth_failures;  // by reason, for /metrics
   bool stopped = false;
 
