@@ -374,6 +374,7 @@ function xtermView() {
   el.className = "terminal";
   const bar = terminalBar(el);
   const box = document.createElement("div");
+  box.dataset.testid = "terminal"; // a stable hook for tests: its text is the screen
   el.append(bar.el, box);
   const term = new window.Terminal({ cols: 80, rows: 24 });
   term.open(box);
@@ -395,6 +396,7 @@ function plainView() {
   el.className = "terminal";
   const bar = terminalBar(el);
   const pre = document.createElement("pre");
+  pre.dataset.testid = "terminal"; // a stable hook for tests: its text is the screen
   pre.tabIndex = 0;
   el.append(bar.el, pre);
   const decoder = new TextDecoder();
