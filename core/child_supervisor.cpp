@@ -102,7 +102,7 @@ ChildSupervisor::ExitOutcome ChildSupervisor::on_exit(ChildId id, int /*status*/
   Entry& e = it->second;
   // A second report of the same exit: a terminating entry would already be gone, so
   // this one is still waiting for the caller's terminate().
-  if (e.exited) return ExitOutcome::died_on_its_own;
+  if (e.exited) return ExitOutcome::exit_already_known;
   e.exited = true;
   if (e.timer) {
     clock_.cancel(e.timer);

@@ -47,9 +47,12 @@ class ChildSupervisor {
   enum class ExitOutcome {
     // A termination we started has now finished: reaped, released, gone from the table.
     termination_finished,
-    // The child died on its own (or the exit was already known): it stays in the table,
-    // unreaped, until the caller decides and calls terminate() to clean up.
+    // The child died on its own: it stays in the table, unreaped, until the caller
+    // decides and calls terminate() to clean up.
     died_on_its_own,
+    // A second report of an exit already known (a shell that reports twice): nothing
+    // new happened, and the caller must not act on it again.
+    exit_already_known,
     // No such child (already gone): nothing to do.
     unknown_child,
   };

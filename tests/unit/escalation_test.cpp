@@ -145,6 +145,20 @@ TEST(Rule6_Escalation, AnUnkillableChildStaysOwnedAndIsAskedAgain) {
   EXPECT_TRUE(r.w.procs.find(id)->released);
 }
 
+TEST(Rule6_Escalation, ASecondReportOfAnExitIsKnownNotANewDeath) {
+  sim::ManualWorld w;
+  GatewayConfig cfg = test_config();
+  ChildSupervisor sup{w.procs, w.clock, w.log, cfg};
+  w.procs.spawn(SpawnSpec{ChildKind::slash, {"w"}, "s1", 0, 0}, [&](SpawnResult r) {
+    sup.adopt(ChildInfo{r.child, ChildKind::slash, r.pid, r.pgid, "s1", "", 0});
+  });
+  ChildId id = w.procs.complete_spawn();
+  w.settle();
+  EXPECT_EQ(sup.on_exit(id, 1), ChildSupervisor::ExitOutcome::died_on_its_own);
+  EXPECT_EQ(sup.on_exit(id, 1), ChildSupervisor::ExitOutcome::exit_already_known);
+  EXPECT_TRUE(sup.find(id));  // still the caller's to terminate, once
+}
+
 TEST(Rule8_Escapees, AWorkerThatDiesOnItsOwnHasItsGroupKilledBeforeReap) {
   Harness h;
   ConnId c = h.connect();
