@@ -55,7 +55,7 @@ Gateway::Gateway(GatewayConfig config, GatewayPorts ports)
 }
 
 Gateway::~Gateway() {
-  if (reaper_timer_) clock_.cancel(reaper_timer_);
+  if (idle_eviction_timer_) clock_.cancel(idle_eviction_timer_);
   for (auto& [id, s] : registry_) {
     if (s->grace_timer) clock_.cancel(s->grace_timer);
     if (s->in_flight && s->in_flight->timeout) clock_.cancel(s->in_flight->timeout);
@@ -64,7 +64,7 @@ Gateway::~Gateway() {
 }
 
 void Gateway::start() {
-  reaper_timer_ = clock_.after(config_.reaper_interval, [this] { run_reaper(); });
+  idle_eviction_timer_ = clock_.after(config_.reaper_interval, [this] { run_idle_eviction(); });
 }
 
 std::string Gateway::new_id(const char* prefix, int words) {

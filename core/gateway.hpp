@@ -145,7 +145,7 @@ class Gateway final : public ProcessEvents {
   Json describe(const Session& s) const;
   void arm_grace(const SessionPtr& s);
   void on_grace_expired(const SessionPtr& s);
-  void run_reaper();
+  void run_idle_eviction();
   bool idle_evictable(const Session& s, Millis now) const;
   bool lru_evictable(const Session& s) const;
   bool store_query_allowed(const ReplyTo& to);
@@ -204,7 +204,7 @@ class Gateway final : public ProcessEvents {
   std::uint64_t next_ticket_ = 1;
   std::uint64_t next_request_id_ = 1;
   std::uint64_t creation_seq_ = 0;
-  TimerId reaper_timer_ = 0;
+  TimerId idle_eviction_timer_ = 0;
   bool shutting_down_ = false;
   int spawns_in_flight_ = 0;
   std::int64_t ptys_starting_ = 0;  // pty spawns in flight, for --max-ptys

@@ -239,8 +239,8 @@ class WorkerHost {
   virtual std::string spawn_background(int n, bool setsid) = 0;  // /spawn; "" on success
   // Kill the worker's own group and containment (escapees included), then exit.
   virtual void exit_with_containment(int code) = 0;
-  virtual void exit_now(int code) = 0;  // /exit
-  virtual void crash() = 0;             // /crash: die by a signal
+  virtual void exit_without_containment(int code) = 0;  // /exit: the process alone
+  virtual void crash() = 0;                             // /crash: die by a signal
 };
 
 }  // namespace lifeline

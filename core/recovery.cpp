@@ -7,13 +7,11 @@ namespace lifeline {
 std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& table, int self,
                                      std::size_t cap) {
   auto leader = table.find(row.pid);
-  // mutation-anchor: same-incarnation
   // mutant: no-ledger-sweep-recorded
   bool same = leader && leader->start_ticks == row.start_ticks && !leader->zombie;
   std::vector<int> tree;
   if (same) {
     tree.push_back(row.pid);
-    // mutation-anchor: still-parented-tree
     // mutant: ledger-sweep-kills-child
     for (std::size_t i = 0; i < tree.size() && tree.size() < cap; ++i)
       for (int c : table.children_of(tree[i])) tree.push_back(c);
@@ -22,13 +20,11 @@ std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& t
   auto group_leader = table.find(row.pgid);
   bool leader_is_ours = row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks;
   bool group_taken_over = group_leader && !leader_is_ours;
-  // mutation-anchor: group-not-taken-over
   // mutant: ledger-sweep-skips-recorded
   bool group_ours = row.pgid > 1 && !group_taken_over;
   if (group_ours)
     for (int m : table.group_members(row.pgid)) {
       auto p = table.find(m);
-      // mutation-anchor: group-member-age
       if (p && p->start_ticks >= row.start_ticks &&
           std::find(tree.begin(), tree.end(), m) == tree.end())
         tree.push_back(m);

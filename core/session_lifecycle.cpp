@@ -127,8 +127,8 @@ bool Gateway::idle_evictable(const Session& s, Millis now) const {
          now - s.created_mono >= config_.session_ttl;        // and older than it
 }
 
-void Gateway::run_reaper() {
-  reaper_timer_ = 0;
+void Gateway::run_idle_eviction() {
+  idle_eviction_timer_ = 0;
   Millis now = clock_.now();
   std::vector<SessionPtr> candidates;
   for (const auto& [id, s] : registry_)
@@ -137,7 +137,7 @@ void Gateway::run_reaper() {
     if (still_mapped(s->id, s.get()) && idle_evictable(*s, clock_.now()))  // re-check at eviction
       teardown(s, EndReason::idle_timeout);
   if (!shutting_down_)
-    reaper_timer_ = clock_.after(config_.reaper_interval, [this] { run_reaper(); });
+    idle_eviction_timer_ = clock_.after(config_.reaper_interval, [this] { run_idle_eviction(); });
 }
 
 bool Gateway::lru_evictable(const Session& s) const {
@@ -162,9 +162,9 @@ void Gateway::shutdown(std::function<void(bool clean)> done) {
   if (shutting_down_) return;  // the first caller is told; a second has nothing to wait for
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
-  if (reaper_timer_) {
-    clock_.cancel(reaper_timer_);
-    reaper_timer_ = 0;
+  if (idle_eviction_timer_) {
+    clock_.cancel(idle_eviction_timer_);
+    idle_eviction_timer_ = 0;
   }
   shutdown_timer_ = clock_.after(shutdown_deadline(), [this] {
     shutdown_timer_ = 0;

@@ -51,16 +51,16 @@ void WorkerLoop::become_orphan(const std::string& why) {
     clock_.cancel(poll_timer_);
     poll_timer_ = 0;
   }
-  if (!in_flight_) return exit_now(0);
+  if (!in_flight_) return exit_with_containment(0);
   // mutant: orphaned-worker-drains-command
   grace_timer_ = clock_.after(config_.watchdog_grace, [this] {
     grace_timer_ = 0;
     log_.write(LogLevel::warn, "in-flight command outlived the orphan grace; exiting");
-    exit_now(0);
+    exit_with_containment(0);
   });
 }
 
-void WorkerLoop::exit_now(int code) {
+void WorkerLoop::exit_with_containment(int code) {
   if (exited_) return;
   exited_ = true;
   for (TimerId* t : {&command_timer_, &poll_timer_, &grace_timer_})
@@ -89,7 +89,7 @@ void WorkerLoop::on_stdin(std::string_view bytes) {
 
 void WorkerLoop::on_stdin_eof() {
   stdin_closed_ = true;
-  if (!in_flight_ && queue_.empty()) exit_now(0);
+  if (!in_flight_ && queue_.empty()) exit_with_containment(0);
 }
 
 void WorkerLoop::run_next() {
@@ -105,14 +105,14 @@ void WorkerLoop::run_next() {
     in_flight_ = req->id;
     execute(*req);
   }
-  if (!in_flight_ && queue_.empty() && stdin_closed_) exit_now(0);
+  if (!in_flight_ && queue_.empty() && stdin_closed_) exit_with_containment(0);
 }
 
 void WorkerLoop::complete(std::int64_t id, bool ok, std::string text) {
   if (exited_) return;
   in_flight_.reset();
   host_.write_stdout(worker_protocol::encode_reply({id, ok, std::move(text)}));
-  if (orphaned_) return exit_now(0);  // drained: the grace is over early
+  if (orphaned_) return exit_with_containment(0);  // drained: the grace is over early
   run_next();
 }
 
@@ -168,7 +168,7 @@ void WorkerLoop::execute(const worker_protocol::Request& req) {
     if (!arg.empty() && (!parse_int(arg, code) || code < 0 || code > 255))
       return complete(req.id, false, "usage: /exit CODE (0-255)");
     exited_ = true;
-    host_.exit_now(code);
+    host_.exit_without_containment(code);
     return;
   }
   if (name == "/crash") {

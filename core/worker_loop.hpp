@@ -48,7 +48,7 @@ class WorkerLoop {
   void complete(std::int64_t id, bool ok, std::string text);
   void become_orphan(const std::string& why);
   void poll_parent();
-  void exit_now(int code);
+  void exit_with_containment(int code);
 
   WorkerConfig config_;
   Clock& clock_;

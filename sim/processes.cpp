@@ -172,7 +172,7 @@ void WorkerProgram::finish_exit(int code) {
   k.exit(pid_, code);
 }
 
-void WorkerProgram::exit_now(int code) {
+void WorkerProgram::exit_without_containment(int code) {
   w_.kernel.exit(pid_, code);
 }
 

@@ -37,7 +37,7 @@ class WorkerProgram final : public Program, public WorkerHost, public ParentProb
   std::string list_fds() override;
   std::string spawn_background(int n, bool setsid) override;
   void exit_with_containment(int code) override;
-  void exit_now(int code) override;
+  void exit_without_containment(int code) override;
   void crash() override;
 
   // ParentProbe.

@@ -313,7 +313,7 @@ int run(int argc, char** argv) {
   std::function<void()> wait_child = [&] {
     sigchld.async_wait([&](const boost::system::error_code& e, int) {
       if (e) return;
-      procs.reap_strays();
+      procs.kill_and_reap_strays();
       wait_child();
     });
   };
@@ -462,7 +462,7 @@ int run(int argc, char** argv) {
                                     " sessions whose end the store had refused");
   // Escapees reparented to us during the teardown: none may outlive us.
   for (int round = 0; round < 100; ++round) {
-    procs.reap_strays();
+    procs.kill_and_reap_strays();
     if (children_of(getpid()).empty()) break;
     usleep(10'000);
   }

@@ -288,7 +288,7 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
                       : open(cgroups_->dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   Spawned spawned;
   {
-    // reap_strays() must never take a child of ours, launched but not yet adopted, for
+    // kill_and_reap_strays() must never take a child of ours, launched but not yet adopted, for
     // a stray: from before the clone until its pid is listed, it waits.
     std::lock_guard lock(launch_mu_);
     spawned = clone_spawn(run_child, &plan, cgroup_fd);
@@ -529,7 +529,7 @@ void PosixProcessControl::resize(ChildId id, int cols, int rows) {
   ioctl(it->second->input->native_handle(), TIOCSWINSZ, &ws);
 }
 
-void PosixProcessControl::reap_strays() {
+void PosixProcessControl::kill_and_reap_strays() {
   if (cgroups_) cgroups_->retry_removals();
   std::set<int> ours;
   for (const auto& [id, c] : children_) ours.insert(c->pid);

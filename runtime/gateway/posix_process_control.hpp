@@ -54,7 +54,7 @@ class PosixProcessControl final : public ProcessControl {
   }
 
   // Kills and reaps children we did not spawn: escapees reparented to us as subreaper.
-  void reap_strays();
+  void kill_and_reap_strays();
   std::size_t strays_killed() const { return strays_killed_; }
 
  private:

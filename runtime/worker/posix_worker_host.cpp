@@ -92,7 +92,7 @@ void PosixWorkerHost::exit_with_containment(int code) {
   _exit(code);
 }
 
-void PosixWorkerHost::exit_now(int code) {
+void PosixWorkerHost::exit_without_containment(int code) {
   _exit(code);
 }
 

@@ -14,7 +14,7 @@ class PosixWorkerHost final : public WorkerHost, public ParentProbe {
   std::string list_fds() override;
   std::string spawn_background(int n, bool setsid) override;
   void exit_with_containment(int code) override;
-  void exit_now(int code) override;
+  void exit_without_containment(int code) override;
   void crash() override;
   ParentIdentity parent() override;
 

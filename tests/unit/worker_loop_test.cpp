@@ -23,7 +23,7 @@ struct FakeHost : WorkerHost {
     return "";
   }
   void exit_with_containment(int code) override { exited_with_containment = code; }
-  void exit_now(int code) override { exited_plain = code; }
+  void exit_without_containment(int code) override { exited_plain = code; }
   void crash() override { crashed = true; }
   std::vector<worker_protocol::Reply> replies() const {
     std::vector<worker_protocol::Reply> r;
