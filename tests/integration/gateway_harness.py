@@ -41,20 +41,9 @@ ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 _our_gateways = set()
 
 
-def _own_cgroup2_dir():
-    """This process's cgroup v2 directory, where the gateways it starts make theirs."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            rel = next((line.split(":", 2)[2].strip() for line in f if line.startswith("0::")), None)
-    except OSError:
-        return None
-    if rel is None:
-        return None
-    for mount in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-        path = os.path.join(mount, rel.lstrip("/"))
-        if os.path.exists(os.path.join(path, "cgroup.procs")):
-            return path
-    return None
+# One definition of "the cgroup v2 directory we run in", shared with CI's leftovers check.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ci", "lib"))
+from leftovers import own_cgroup_root as _own_cgroup2_dir  # noqa: E402
 
 
 def _lifeline_cgroups(root):
