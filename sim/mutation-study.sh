@@ -4,6 +4,8 @@
 # simrun, sweeps seeds until the first failure, then minimizes it. Prints one line per
 # mutation: seeds needed, sweep wall time, the invariant, the minimized schedule length.
 # Exits non-zero if a mutation survives the sweep. SEEDS (default 1000: CI fails if a mutant survives that many), JOBS (nproc).
+# TABLE=FILE also writes the results as the markdown table sim/README.md shows (the
+# README's table is pasted from it, never edited by hand), with the per-invariant list.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seeds=${SEEDS:-1000}
@@ -16,6 +18,7 @@ cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithD
   -DLIFELINE_RUNTIME=OFF -DLIFELINE_TESTS=OFF >/dev/null
 survived=0
 total=0
+rows=()
 caught_by=() # the invariant that found each killed mutant
 printf '%-70s %8s %8s %s\n' "mutation" "seeds" "sweep s" "invariant -> minimized steps"
 while IFS='|' read -r file old new what; do
@@ -46,6 +49,7 @@ while IFS='|' read -r file old new what; do
     steps=$(sed -nE 's/^minimized ([0-9]+) -> ([0-9]+) steps.*/\1 -> \2/p' <<<"$min")
     printf '%-70s %8s %8s %s\n' "$what" "$seed" "$secs" "$invariant -> $steps steps"
     caught_by+=("$invariant")
+    rows+=("| $what | $seed | $invariant | $steps |")
   fi
   scratch_restore "$scratch" "$file"
 done <"$here/sim/mutations.txt"
@@ -65,5 +69,17 @@ while IFS=$'\t' read -r name rule when site; do
 done < <("$scratch/build/sim/simrun" --catalogue)
 echo "catalogue: $shown of $entries entries caught a mutant here; not (yet) shown by this study:"
 printf '  - %s\n' "${not_shown[@]}"
+if [[ -n "${TABLE:-}" ]]; then
+  {
+    echo "| mutation | seeds to the first failure | invariant | minimized steps |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Mutants caught, per invariant:"
+    echo
+    printf '%s\n' "${caught_by[@]}" | sort | uniq -c | sort -rn | sed -E 's/^ *([0-9]+) (.*)$/- \2: \1/'
+  } >"$TABLE"
+  echo "table written to $TABLE"
+fi
 echo "$survived mutation(s) survived; killed $((total - survived)) of $total ($(( (total - survived) * 100 / (total > 0 ? total : 1) ))%) within $seeds seeds"
 [[ $survived -eq 0 ]]
