@@ -91,7 +91,7 @@ std::vector<int> children_of(int pid) {
 
 namespace lifeline::runtime {
 
-std::string own_cgroup2_dir() {
+std::string cgroup2_mount_point() {
   std::string mount;
   std::ifstream mi("/proc/self/mountinfo");
   std::string line;
@@ -105,7 +105,13 @@ std::string own_cgroup2_dir() {
     mount = point;
     break;
   }
+  return mount;
+}
+
+std::string own_cgroup2_dir() {
+  std::string mount = cgroup2_mount_point();
   if (mount.empty()) return "";
+  std::string line;
   std::ifstream cg("/proc/self/cgroup");
   while (std::getline(cg, line))
     if (line.rfind("0::", 0) == 0)

@@ -22,6 +22,8 @@ std::vector<int> cgroup_members(const std::string& dir);  // <dir>/cgroup.procs
 
 // The cgroup v2 mount point ("" if none) and this process's cgroup v2 path ("/..."),
 // joined: the directory of our own cgroup, or "" when there is no cgroup v2.
+// Where cgroup v2 is mounted ("" when it is not).
+std::string cgroup2_mount_point();
 std::string own_cgroup2_dir();
 // "lifeline-<tag>": the cgroup a gateway of this state dir (as given on its command line)
 // makes under its own, so that a successor, and lifeline-soak's audits, can find it.

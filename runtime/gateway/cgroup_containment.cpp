@@ -60,6 +60,18 @@ CgroupContainment::CgroupContainment(Log& log, const std::string& state_dir, boo
     return;
   }
   base_ = own + "/" + gateway_cgroup_name(state_dir);
+  // A cgroup that holds processes cannot pass controllers down (cgroup v2's "no internal
+  // processes" rule), and under systemd with Delegate=yes the service's cgroup holds us.
+  // So, below the root cgroup (which is exempt), we first move into a leaf of our own.
+  if (own != cgroup2_mount_point()) {
+    std::string leaf = base_ + "-self";
+    if ((mkdir(leaf.c_str(), 0755) == 0 || errno == EEXIST) &&
+        write_file(leaf + "/cgroup.procs", "0")) {
+      relocated_to_ = leaf;
+      log_.write(LogLevel::info, "moved into the leaf cgroup " + leaf +
+                                     ", so that controllers can be enabled in " + own);
+    }
+  }
   if (mkdir(base_.c_str(), 0755) != 0 && errno != EEXIST) {
     description_ =
         "process-group (cgroup v2 at " + own + " is not writable: " + std::strerror(errno) + ")";
@@ -88,6 +100,12 @@ CgroupContainment::~CgroupContainment() {
   if (!enabled_) return;
   retry_removals();
   if (pending_removal_.empty()) rmdir(base_.c_str());  // fails, harmlessly, if still in use
+  // Our leaf is removed once we have left it: by moving back up (the exit would leave it
+  // populated until the process is gone).
+  if (!relocated_to_.empty()) {
+    std::string own = relocated_to_.substr(0, relocated_to_.rfind('/'));
+    if (write_file(own + "/cgroup.procs", "0")) rmdir(relocated_to_.c_str());
+  }
 }
 
 int CgroupContainment::sweep_predecessor() {

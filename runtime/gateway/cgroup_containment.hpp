@@ -45,11 +45,16 @@ class CgroupContainment {
   void remove(ChildId child);  // rmdir now, or later once empty
   void retry_removals();
   std::string dir(ChildId child) const { return base_ + "/c" + std::to_string(child); }
+  // The leaf the gateway moved itself into ("" when it stayed where it started): with a
+  // delegated cgroup (systemd's Delegate=yes) the gateway leaves its own cgroup so that
+  // controllers can be enabled below it; the children's cgroups are the leaf's siblings.
+  const std::string& relocated_to() const { return relocated_to_; }
 
  private:
   Log& log_;
   bool enabled_ = false;
   std::string base_;
+  std::string relocated_to_;
   std::string description_ = "process-group";
   std::set<std::string> pending_removal_;
   Limits limits_;

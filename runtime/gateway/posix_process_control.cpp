@@ -121,6 +121,8 @@ Json PosixProcessControl::containment() const {
   out["pids_max"] = limits && limits->pids_max ? Json(limits->pids_max) : Json(nullptr);
   out["memory_max"] = limits && limits->memory_max ? Json(limits->memory_max) : Json(nullptr);
   if (limits && !limits->note.empty()) out["limits_not_applied"] = limits->note;
+  if (cgroups_ && !cgroups_->relocated_to().empty())
+    out["gateway_cgroup"] = cgroups_->relocated_to();
   return out;
 }
 

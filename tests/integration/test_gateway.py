@@ -19,6 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import gateway_harness  # noqa: E402
 from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, alive, b64, until, wait_until  # noqa: E402
 
 import psutil  # noqa: E402
@@ -524,6 +525,61 @@ class LogTest(unittest.IsolatedAsyncioTestCase):
         for line in logged:
             self.assertRegex(line, r"^<[3467]>[^<0-9]")
         self.assertTrue(any(l.startswith("<4>") for l in logged) or any(l.startswith("<6>") for l in logged))
+
+
+class DelegatedCgroupTest(unittest.IsolatedAsyncioTestCase):
+    """systemd's Delegate=yes, built by hand: the gateway starts inside a cgroup of its
+    own below the root; it must move itself into a leaf, so that controllers can be
+    enabled, and its children's cgroups must be that leaf's siblings."""
+
+    async def test_a_delegated_gateway_moves_into_a_leaf_and_children_get_siblings(self):
+        root = gateway_harness._CGROUP_ROOT
+        if not root or not os.access(os.path.join(root, "cgroup.procs"), os.W_OK):
+            self.skipTest("no writable cgroup v2 here")
+        delegated = os.path.join(root, f"lifeline-delegated-test-{os.getpid()}")
+        os.mkdir(delegated)
+
+        def cleanup():
+            for dirpath, _, _ in sorted(os.walk(delegated), key=lambda w: -w[0].count("/")):
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
+        self.addCleanup(cleanup)
+
+        def enter():
+            with open(os.path.join(delegated, "cgroup.procs"), "w") as f:
+                f.write("0")
+        gw = Gateway(preexec_fn=enter).start()
+        try:
+            def cgroup_of(pid):
+                with open(f"/proc/{pid}/cgroup") as f:
+                    return next(l.split("::", 1)[1].strip() for l in f if l.startswith("0::"))
+            rel = delegated[len(root.rstrip("/")):] if root.rstrip("/") != "" else delegated
+            own = cgroup_of(gw.pid)
+            self.assertTrue(own.startswith(rel + "/lifeline-") and own.endswith("-self"), own)
+            c = await gw.connect()
+            stats = await c.result("gateway.stats")
+            self.assertTrue(stats["containment"]["gateway_cgroup"].endswith(own), stats["containment"])
+            sid = (await c.result("session.create"))["session_id"]
+            out = (await c.result("slash.exec", session_id=sid, command="/pid"))["output"]
+            worker = int(re.search(r"pid=(\d+)", out).group(1))
+            child = cgroup_of(worker)
+            base = own[: -len("-self")]
+            self.assertTrue(child.startswith(base + "/c"), f"worker in {child}, gateway in {own}")
+            # The limits apply where the controllers are offered; else it says why.
+            with open(os.path.join(delegated, "cgroup.controllers")) as f:
+                offered = f.read().split()
+            containment = stats["containment"]
+            if "pids" in offered:
+                self.assertEqual(containment["pids_max"], 1024, containment)
+            else:
+                print(f"\n(this host offers {offered or 'no controllers'} in {delegated}: "
+                      f"pids.max is not checked: {containment.get('limits_not_applied')})")
+                self.assertIn("pids", containment.get("limits_not_applied", ""))
+            await c.close()
+        finally:
+            self.assertEqual(gw.stop(), 0)
 
 
 class QuickStopTest(unittest.TestCase):
