@@ -79,8 +79,17 @@ std::string Gateway::new_id(const char* prefix, int words) {
 
 // ---------------------------------------------------------------- connections
 
-void Gateway::on_connect(ConnId conn) {
-  connections_.emplace(conn, Connection{});
+std::string Gateway::who(ConnId conn) const {
+  auto it = connections_.find(conn);
+  std::string out = "connection " + std::to_string(conn);
+  if (it != connections_.end() && !it->second.peer.empty()) out += " (" + it->second.peer + ")";
+  return out;
+}
+
+void Gateway::on_connect(ConnId conn, std::string peer) {
+  Connection c;
+  c.peer = std::move(peer);
+  connections_.emplace(conn, std::move(c));
   Json payload = {
       {"version", version}, {"connection_id", "c" + std::to_string(conn)}, {"protocol", 1}};
   // Beyond docs/PROTOCOL.md's three keys, only when configured: which gateway this is, so

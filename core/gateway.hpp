@@ -61,7 +61,9 @@ class Gateway final : public ProcessEvents {
   void start();
 
   // Transport events.
-  void on_connect(ConnId conn);
+  // `peer`: who is at the other end, as the shell knows it (an address, "stdio"), for the
+  // audit lines of the log.
+  void on_connect(ConnId conn, std::string peer = {});
   void on_message(ConnId conn, std::string_view text);
   void on_disconnect(ConnId conn);
   // The transport's unsent output for conn went above half of --max-unsent-bytes
@@ -106,7 +108,10 @@ class Gateway final : public ProcessEvents {
     // Sessions taken over from this connection: its requests on them are refused until
     // it resumes them explicitly (docs/DESIGN.md rule 14). Pruned of ended sessions.
     std::set<std::string> revoked;
+    std::string peer;  // for the log
   };
+  // "connection 3 (127.0.0.1)" for the log.
+  std::string who(ConnId conn) const;
   static constexpr std::size_t revoked_prune_at = 64;
 
   // Dispatch.

@@ -87,8 +87,7 @@ void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>
   // The audit trail of shells: who opened which, as which process (the runtime logs
   // each connection's peer address when it connects).
   log_.write(LogLevel::info, "session " + id + ": terminal " + pty_id + " opened (pid " +
-                                 std::to_string(r.pid) + ") by connection " +
-                                 std::to_string(to.conn));
+                                 std::to_string(r.pid) + ") by " + who(to.conn));
   sync_output_pause(*s);
   reply(to, {{"pty_id", pty_id}});
 }
@@ -168,8 +167,8 @@ void Gateway::rpc_pty_close(const ReplyTo& to, const Json& params) {
   pty.session->ptys.erase(pty_id);
   pty_owner_.erase(pty_id);
   touch(*pty.session);
-  log_.write(LogLevel::info, "session " + pty.session->id + ": terminal " + pty_id +
-                                 " closed by connection " + std::to_string(to.conn));
+  log_.write(LogLevel::info,
+             "session " + pty.session->id + ": terminal " + pty_id + " closed by " + who(to.conn));
   terminate_child(pty.child);
   reply(to, {{"closed", true}});
 }

@@ -149,7 +149,7 @@ void CgroupContainment::apply_limits(std::int64_t pids_max, std::int64_t memory_
     // Our cgroup must offer it and pass it down to ours (the root cgroup may always; an
     // inner one only when it holds no processes itself - the kernel says which).
     if (!has_word(own + "/cgroup.controllers", controller)) {
-      missing.push_back(controller + " (not offered by " + own + ")");
+      missing.push_back(controller + " (the kernel does not offer this controller to " + own + ")");
       return false;
     }
     if (!has_word(own + "/cgroup.subtree_control", controller))
@@ -164,7 +164,12 @@ void CgroupContainment::apply_limits(std::int64_t pids_max, std::int64_t memory_
   if (enable("pids")) limits_.pids_max = pids_max;
   if (memory_max > 0 && enable("memory")) limits_.memory_max = memory_max;
   for (const auto& m : missing) limits_.note += (limits_.note.empty() ? "" : "; ") + m;
-  if (!missing.empty()) log_.write(LogLevel::warn, "cgroup limits not applied: " + limits_.note);
+  // Said in words, once: containment itself is unaffected, only the per-child caps.
+  if (!missing.empty())
+    log_.write(LogLevel::info,
+               "per-child limits (--session-pids-max, --session-memory-max) do not apply here: " +
+                   limits_.note + "; children are still contained by their own cgroup and " +
+                   "process group");
 }
 
 std::string CgroupContainment::create(ChildId child) {

@@ -391,7 +391,7 @@ int run(int argc, char** argv) {
   if (cfg.stdio) {
     stdio = std::make_shared<StdioConnection>(io, log, cfg.max_message_bytes, cfg.max_unsent_bytes);
     ConnId id = hub.add(stdio);
-    gateway.on_connect(id);
+    gateway.on_connect(id, "stdio");
     stdio->start([&gateway, id](const std::string& line) { gateway.on_message(id, line); },
                  [&, id] {
                    hub.remove(id);

@@ -130,7 +130,7 @@ class WsConnection final : public ConnectionSink,
       self->id_ = self->server_.hub.add(self);
       self->server_.log.write(LogLevel::info,
                               "connection " + std::to_string(self->id_) + " from " + self->peer_);
-      self->server_.gateway.on_connect(self->id_);
+      self->server_.gateway.on_connect(self->id_, self->peer_);
       self->keepalive_.start();
       self->read();
     });
