@@ -19,7 +19,7 @@ run_fuzzer() { # name seconds max_len timeout corpus
   rm -rf "$work"
   if ((status != 0)); then echo "$1 found a failure (exit $status)"; return "$status"; fi
 }
-run_fuzzer jsonrpc_dispatch_fuzzer "${FUZZ_SECONDS:-60}" 4096 10 jsonrpc_dispatch
+run_fuzzer jsonrpc_dispatch_fuzzer "${FUZZ_SECONDS:-45}" 4096 10 jsonrpc_dispatch
 run_fuzzer sim_schedule_fuzzer "${SIM_FUZZ_SECONDS:-45}" 512 30 sim_schedule
 run_fuzzer proc_stat_fuzzer "${PROC_STAT_FUZZ_SECONDS:-20}" 1024 5 proc_stat
 run_fuzzer admission_fuzzer "${ADMISSION_FUZZ_SECONDS:-20}" 2048 5 admission
