@@ -31,7 +31,9 @@ void TerminalSupervisorProgram::on_signal(SimSignal sig) {
   if (sig != SimSignal::term || stopping_) return;
   // TERM: the shell gets half a second, then the whole tree is killed.
   stopping_ = true;
-  w_.sched.after(500, inc_, [this] { contain_and_exit(128 + 15); });
+  w_.sched.after(500, inc_, [this, alive = alive_] {
+    if (*alive) contain_and_exit(128 + 15);
+  });
 }
 
 void TerminalSupervisorProgram::on_readable(int fd) {

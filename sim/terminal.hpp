@@ -7,6 +7,8 @@
 // runtime's supervisor makes - reaps, and exits (docs/DESIGN.md rule 7).
 #pragma once
 
+#include <memory>
+
 #include <cstdint>
 
 #include "sim/kernel.hpp"
@@ -41,6 +43,14 @@ class TerminalSupervisorProgram final : public Program {
   int shell_status_ = 0;
   bool stopping_ = false;  // a TERM's half second runs
   bool done_ = false;
+  // The TERM timer may outlive this program (the kernel drops it at the process's exit,
+  // the timer only at the reap): the timer checks this before touching `this`.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+ public:
+  ~TerminalSupervisorProgram() override { *alive_ = false; }
+
+ private:
 };
 
 // The PTY's shell: echoes what it reads, dies on the hangup, and keeps a job in the
