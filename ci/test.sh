@@ -28,6 +28,7 @@ mkdir -p build
 
 summary=()
 failed=0
+failed_stages=()
 t_all=$SECONDS
 for s in "${stages[@]}"; do
   if [[ "$s" == guards && "${SKIP_GUARDS:-0}" == 1 ]] || [[ "$s" == mutants && "${SKIP_MUTANTS:-0}" == 1 ]]; then
@@ -35,20 +36,28 @@ for s in "${stages[@]}"; do
   fi
   echo; echo "==== stage $s ===="
   t0=$SECONDS
-  bash "ci/stage-$s.sh"
-  rc=$?
+  # Each stage's output is kept, so that a failure can be repeated below the summary:
+  # a CI report that shows only its last screen still says why.
+  mkdir -p build/stage-logs
+  bash "ci/stage-$s.sh" 2>&1 | tee "build/stage-logs/$s.log"
+  rc=${PIPESTATUS[0]}
   dt=$((SECONDS - t0))
   if ((rc == 0)); then
     summary+=("$(printf '%-12s passed  %4d s' "$s" "$dt")")
   else
     summary+=("$(printf '%-12s FAILED  %4d s (exit %d)' "$s" "$dt" "$rc")")
     failed=$((failed + 1))
+    failed_stages+=("$s")
     # Later stages build on earlier ones; a broken build makes the rest noise.
     [[ "$s" == deps || "$s" == build ]] && break
   fi
 done
 
 command -v ccache >/dev/null && { echo; ccache -s 2>/dev/null | grep -iE "hits|misses" | head -4; }
+for s in "${failed_stages[@]}"; do
+  echo; echo "==== why $s failed: the last lines of its output ===="
+  tail -n 30 "build/stage-logs/$s.log"
+done
 echo; echo "==== summary ===="
 printf '%s\n' "${summary[@]}"
 echo "total $((SECONDS - t_all)) s, $failed stage(s) failed"
