@@ -272,6 +272,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
       count_knob("max-pending-input-bytes", c.max_pending_input_bytes, 1024, 1024 * mib));
   knobs.push_back(count_knob("max-connections", c.max_connections, 1, mib));
   knobs.push_back(count_knob("max-ptys", c.max_ptys, 1, 65536));
+  knobs.push_back(count_knob("pty-replay-bytes", c.pty_replay_bytes, 1, 16 * mib, true));
   knobs.push_back(count_knob("session-pids-max", c.session_pids_max, 1, 4'194'304));
   knobs.push_back(
       count_knob("session-memory-max", c.session_memory_max, mib, mib * mib * 1024, true));
@@ -375,6 +376,7 @@ std::vector<std::string> reloadable_env_names() {
           "LIFELINE_MAX_REPLY_BYTES",
           "LIFELINE_MAX_PENDING_INPUT_BYTES",
           "LIFELINE_RETAIN_DAYS",
+          "LIFELINE_PTY_REPLAY_BYTES",
           "LIFELINE_FAULTS"};
 }
 
@@ -400,6 +402,7 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
   apply(live.max_reply_bytes, fresh.max_reply_bytes, "--max-reply-bytes");
   apply(live.max_pending_input_bytes, fresh.max_pending_input_bytes, "--max-pending-input-bytes");
   apply(live.retain_days, fresh.retain_days, "--retain-days");
+  apply(live.pty_replay_bytes, fresh.pty_replay_bytes, "--pty-replay-bytes");
   // Fixed at start: bound, opened, spawned or handed to the transport then.
   auto fixed = [&r](bool differs, const char* flag) {
     if (differs) r.need_restart.push_back(flag);
@@ -451,7 +454,8 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
                                  by others (default $XDG_STATE_HOME/lifeline, else
                                  $HOME/.local/state/lifeline; neither set: refused)
   --worker-cmd PATH              slash worker (default: lifeline-slash-worker beside this)
-  --pty-cmd CMD                  terminal command (default /bin/sh)
+  --pty-cmd CMD                  terminal command, split on blanks (default: this user's
+                                 login shell, else /bin/bash, else /bin/sh)
   --session-ttl S                idle detached sessions older than this are reaped (21600)
   --reaper-interval S            how often the idle reaper runs (300)
   --orphan-grace S               detached sessions live this long (20; 0 = forever)
@@ -470,6 +474,9 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
   --max-connections N            open connections; more get HTTP 503 (4096, lowered to fit
                                  the fd limit with room for children)
   --max-ptys N                   terminals in all (256, clamped below kernel.pty.max)
+  --pty-replay-bytes N           each terminal's recent output kept for pty.attach, 0 to
+                                 16777216 (262144; terminals opened after a SIGHUP get a
+                                 new value)
   --session-pids-max N           cgroup pids.max per session, where available (1024)
   --session-memory-max BYTES     cgroup memory.max per session, where available (unset)
   --retain-days D                prune ended sessions and their history older than D days,
@@ -487,7 +494,8 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
                                  can change live (--session-ttl, --orphan-grace,
                                  --slash-timeout, --max-sessions,
                                  --max-sessions-per-connection, --max-reply-bytes,
-                                 --max-pending-input-bytes, --retain-days) and logs the rest as
+                                 --max-pending-input-bytes, --retain-days,
+                                 --pty-replay-bytes) and logs the rest as
                                  needing a restart; it wins over the environment, flags
                                  win over it
   --log-format text|json         log lines as text (an ISO 8601 time, the level, the

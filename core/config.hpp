@@ -25,7 +25,7 @@ struct GatewayConfig {
   std::vector<std::string> allowed_origins;  // empty: the bound host's own origins
   std::string state_dir;   // empty: neither --state-dir, XDG_STATE_HOME nor HOME (refused)
   std::string worker_cmd;  // empty: lifeline-slash-worker beside the gateway
-  std::string pty_cmd = "/bin/sh";
+  std::string pty_cmd;     // empty: the runtime's login shell (main.cpp), else /bin/sh
   Millis session_ttl = 21600LL * 1000;
   Millis reaper_interval = 300LL * 1000;
   Millis orphan_grace = 20LL * 1000;  // 0: detached sessions are never grace-reaped
@@ -40,6 +40,7 @@ struct GatewayConfig {
   std::int64_t max_pending_input_bytes = 1 << 20;  // per child unread, per session queued
   std::int64_t max_connections = 4096;             // lowered to fit RLIMIT_NOFILE by the runtime
   std::int64_t max_ptys = 256;                     // in all; clamped below kernel.pty.max
+  std::int64_t pty_replay_bytes = 256 * 1024;      // each terminal's replay ring (rule 16)
   std::int64_t session_pids_max = 1024;            // cgroup pids.max per session, where available
   std::int64_t session_memory_max = 0;             // cgroup memory.max per session; 0: unset
   std::int64_t retain_days = 30;                   // prune ended sessions older; 0 keeps all

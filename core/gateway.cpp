@@ -90,9 +90,12 @@ void Gateway::on_connect(ConnId conn, std::string peer) {
   Connection c;
   c.peer = std::move(peer);
   connections_.emplace(conn, std::move(c));
-  Json payload = {
-      {"version", version}, {"connection_id", "c" + std::to_string(conn)}, {"protocol", 1}};
-  // Beyond docs/PROTOCOL.md's three keys, only when configured: which gateway this is, so
+  // orphan_grace_s: how long a kept session outlives its connection, for the page to say.
+  Json payload = {{"version", version},
+                  {"connection_id", "c" + std::to_string(conn)},
+                  {"protocol", 1},
+                  {"orphan_grace_s", config_.orphan_grace / 1000}};
+  // Beyond docs/PROTOCOL.md's four keys, only when configured: which gateway this is, so
   // that a client behind a proxy can come back to it (?gw=NAME, deploy/nginx/).
   if (!config_.instance.empty()) payload["instance"] = config_.instance;
   transport_.send(conn, rpc::event("gateway.ready", nullptr, std::move(payload)));
@@ -157,6 +160,8 @@ void Gateway::dispatch(ConnId conn, const rpc::Request& req) {
       {"pty.write", &Gateway::rpc_pty_write},
       {"pty.resize", &Gateway::rpc_pty_resize},
       {"pty.close", &Gateway::rpc_pty_close},
+      {"pty.list", &Gateway::rpc_pty_list},
+      {"pty.attach", &Gateway::rpc_pty_attach},
       {"gateway.stats", &Gateway::rpc_stats},
       {"gateway.workers", &Gateway::rpc_workers},
   };

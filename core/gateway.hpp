@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -137,6 +138,8 @@ class Gateway final : public ProcessEvents {
   void rpc_pty_write(const ReplyTo& to, const Json& params);
   void rpc_pty_resize(const ReplyTo& to, const Json& params);
   void rpc_pty_close(const ReplyTo& to, const Json& params);
+  void rpc_pty_list(const ReplyTo& to, const Json& params);
+  void rpc_pty_attach(const ReplyTo& to, const Json& params);
   void rpc_stats(const ReplyTo& to, const Json& params);
   void rpc_workers(const ReplyTo& to, const Json& params);
 
@@ -189,7 +192,11 @@ class Gateway final : public ProcessEvents {
   // otherwise (a detached session's output is not sent anywhere: never paused).
   void sync_output_pause(const Session& s);
   void on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak, const ReplyTo& to,
-                      const SpawnResult& result);
+                      const SpawnSpec& spec, const SpawnResult& result);
+  // A terminal's command ended: its record stays for pty.list and pty.attach, and the
+  // oldest exited records beyond --max-ptys in all are forgotten (rule 16).
+  void keep_exited_terminal(Session& s, const std::string& pty_id, int status);
+  void forget_terminal(Session& s, const std::string& pty_id);
 
   std::string new_id(const char* prefix, int words);
 
@@ -213,6 +220,9 @@ class Gateway final : public ProcessEvents {
   bool shutting_down_ = false;
   int spawns_in_flight_ = 0;
   std::int64_t ptys_starting_ = 0;  // pty spawns in flight, for --max-ptys
+  std::uint64_t terminal_order_ = 0;
+  std::deque<std::pair<std::string, std::string>>
+      exited_terminals_;  // (session, pty), oldest first
   std::function<void(bool)> shutdown_done_;
   TimerId shutdown_timer_ = 0;
   void maybe_finish_shutdown();

@@ -1,6 +1,8 @@
 // pty.open / write / resize / close. A terminal is a child like the worker: spawned
 // behind the attach guard, torn down through the same escalation (whole group, reap,
 // then the master fd closed).
+#include <algorithm>
+
 #include "core/assert.hpp"
 #include "core/base64.hpp"
 #include "core/byte_budget.hpp"
@@ -53,17 +55,17 @@ void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   ++s->pty_spawns_pending;
   ++spawns_in_flight_;
   ++ptys_starting_;
-  proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to](const SpawnResult& r) {
+  proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to, spec](const SpawnResult& r) {
     LIFELINE_ASSERT(spawns_in_flight_ > 0 && ptys_starting_ > 0);
     --spawns_in_flight_;
     --ptys_starting_;
-    on_pty_spawned(id, weak, to, r);
+    on_pty_spawned(id, weak, to, spec, r);
     maybe_finish_shutdown();
   });
 }
 
 void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
-                             const ReplyTo& to, const SpawnResult& r) {
+                             const ReplyTo& to, const SpawnSpec& spec, const SpawnResult& r) {
   SessionPtr s = weak.lock();
   if (s) {
     LIFELINE_ASSERT(s->pty_spawns_pending > 0);
@@ -84,6 +86,12 @@ void Gateway::on_pty_spawned(const std::string& id, const std::weak_ptr<Session>
   }
   s->ptys[pty_id] = r.child;
   pty_owner_[pty_id] = id;
+  TerminalRecord& record = s->terminals[pty_id];
+  record.cols = spec.cols;
+  record.rows = spec.rows;
+  record.started_at = clock_.wall_now();
+  record.order = ++terminal_order_;
+  record.ring = ReplayRing(static_cast<std::size_t>(config_.pty_replay_bytes));
   // The audit trail of shells: who opened which, as which process (the runtime logs
   // each connection's peer address when it connects).
   log_.write(LogLevel::info, "session " + id + ": terminal " + pty_id + " opened (pid " +
@@ -154,6 +162,9 @@ void Gateway::rpc_pty_resize(const ReplyTo& to, const Json& params) {
   if (refuse_if_revoked(to, *pty.session)) return;
   touch(*pty.session);
   proc_.resize(pty.child, cols, rows);
+  TerminalRecord& record = pty.session->terminals.at(pty_id);
+  record.cols = cols;
+  record.rows = rows;
   reply(to, Json::object());
 }
 
@@ -162,15 +173,101 @@ void Gateway::rpc_pty_close(const ReplyTo& to, const Json& params) {
   std::string pty_id = p.required_string("pty_id");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   PtyRef pty = find_pty(pty_id);
-  if (!pty.session) return reply(to, {{"closed", false}});
+  if (!pty.session) {
+    // An exited terminal's record goes too: the client has seen its status.
+    auto owner = pty_owner_.find(pty_id);
+    SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+    if (s && refuse_if_revoked(to, *s)) return;
+    if (s) forget_terminal(*s, pty_id);
+    return reply(to, {{"closed", false}});
+  }
   if (refuse_if_revoked(to, *pty.session)) return;
   pty.session->ptys.erase(pty_id);
-  pty_owner_.erase(pty_id);
+  forget_terminal(*pty.session, pty_id);
   touch(*pty.session);
   log_.write(LogLevel::info,
              "session " + pty.session->id + ": terminal " + pty_id + " closed by " + who(to.conn));
   terminate_child(pty.child);
   reply(to, {{"closed", true}});
+}
+
+void Gateway::forget_terminal(Session& s, const std::string& pty_id) {
+  s.terminals.erase(pty_id);
+  pty_owner_.erase(pty_id);
+}
+
+void Gateway::keep_exited_terminal(Session& s, const std::string& pty_id, int status) {
+  auto record = s.terminals.find(pty_id);
+  LIFELINE_ASSERT(record != s.terminals.end() && !record->second.exit_status);
+  record->second.exit_status = status;
+  exited_terminals_.emplace_back(s.id, pty_id);
+  // mutant: exited-terminals-unbounded
+  while (static_cast<std::int64_t>(exited_terminals_.size()) > config_.max_ptys) {
+    auto [session_id, oldest] = exited_terminals_.front();
+    exited_terminals_.pop_front();
+    SessionPtr owner = find_session(session_id);
+    if (!owner) continue;  // ended since: its records went with it
+    auto it = owner->terminals.find(oldest);
+    if (it != owner->terminals.end() && it->second.exit_status) forget_terminal(*owner, oldest);
+  }
+}
+
+// pty.list: every terminal of the session a client can attach to, live or exited.
+void Gateway::rpc_pty_list(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id"});
+  std::string id = p.required_string("session_id");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  SessionPtr s = find_session(id);
+  if (!s) return reply_error(to, rpc::session_not_found, "session not found");
+  if (refuse_if_revoked(to, *s)) return;
+  std::vector<std::pair<std::uint64_t, Json>> rows;
+  for (const auto& [pty_id, t] : s->terminals) {
+    Json row = {{"pty_id", pty_id},
+                {"cols", t.cols},
+                {"rows", t.rows},
+                {"started_at", t.started_at},
+                {"exited", t.exit_status.has_value()}};
+    if (t.exit_status) row["status"] = *t.exit_status;
+    rows.emplace_back(t.order, std::move(row));
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  Json list = Json::array();
+  for (auto& [order, row] : rows) list.push_back(std::move(row));
+  reply(to, {{"terminals", std::move(list)}});
+}
+
+// pty.attach: the terminal's kept output, to draw before the live pty.output events that
+// follow this answer on the same connection (their offsets continue from `end`).
+void Gateway::rpc_pty_attach(const ReplyTo& to, const Json& params) {
+  Params p(params, {"pty_id"});
+  std::string pty_id = p.required_string("pty_id");
+  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
+  auto owner = pty_owner_.find(pty_id);
+  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+  auto record = s ? s->terminals.find(pty_id) : decltype(s->terminals.end()){};
+  if (!s || record == s->terminals.end())
+    return reply_error(to, rpc::pty_not_found, "pty not found");
+  if (refuse_if_revoked(to, *s)) return;
+  // Its output events go to the session's connection only: attaching elsewhere would
+  // draw a screen that then never moves.
+  if (s->conn != to.conn)
+    return reply_error(to, rpc::session_not_held,
+                       "the session is not held by this connection; session.resume it first",
+                       Json{{"session_id", s->id}});
+  const TerminalRecord& t = record->second;
+  Json result = {{"pty_id", pty_id},
+                 {"cols", t.cols},
+                 {"rows", t.rows},
+                 {"started_at", t.started_at},
+                 {"begin", t.ring.begin()},
+                 {"end", t.ring.end()},
+                 {"modes", base64::encode(t.ring.modes())},
+                 {"data", base64::encode(t.ring.kept())},
+                 {"exited", t.exit_status.has_value()}};
+  if (t.exit_status) result["status"] = *t.exit_status;
+  touch(*s);
+  reply(to, std::move(result));
 }
 
 }  // namespace lifeline

@@ -147,7 +147,15 @@ void Gateway::on_child_output(ChildId child, std::string_view bytes) {
   SessionPtr s = find_session(info->session_id);
   if (!s) return;
   if (info->kind == ChildKind::pty) {
-    emit(*s, "pty.output", {{"pty_id", info->pty_id}, {"data", base64::encode(bytes)}});
+    // Kept for a later attach whether or not anyone is connected (rule 16): a detached
+    // terminal is still read, so its program never blocks on a gone client.
+    auto record = s->terminals.find(info->pty_id);
+    if (record == s->terminals.end()) return;
+    // mutant: output-offset-after-append
+    std::uint64_t offset = record->second.ring.end();
+    record->second.ring.append(bytes);
+    emit(*s, "pty.output",
+         {{"pty_id", info->pty_id}, {"data", base64::encode(bytes)}, {"offset", offset}});
     return;
   }
   if (s->worker != child) return;
@@ -274,7 +282,7 @@ void Gateway::on_child_exit(ChildId child, int status) {
     on_worker_died(s, child, status);
   } else if (s && info.kind == ChildKind::pty && s->ptys.count(info.pty_id)) {
     s->ptys.erase(info.pty_id);
-    pty_owner_.erase(info.pty_id);
+    keep_exited_terminal(*s, info.pty_id, status);
     log_.write(LogLevel::info, "session " + s->id + ": terminal " + info.pty_id + " (pid " +
                                    std::to_string(info.pid) + ") exited with status " +
                                    std::to_string(status));

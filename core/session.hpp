@@ -14,6 +14,7 @@
 #include "core/json.hpp"
 #include "core/line_buffer.hpp"
 #include "core/ports.hpp"
+#include "core/terminal_replay.hpp"
 
 namespace lifeline {
 
@@ -53,6 +54,16 @@ struct InFlightCommand {
 enum class SessionStatus { idle, working, starting, detached };
 const char* to_string(SessionStatus status);
 
+// A terminal as pty.list and pty.attach show it (docs/PROTOCOL.md).
+struct TerminalRecord {
+  int cols = 0;
+  int rows = 0;
+  WallMs started_at = 0;
+  std::uint64_t order = 0;         // opening order, for a stable listing
+  std::optional<int> exit_status;  // set once its command ended
+  ReplayRing ring{0};
+};
+
 struct Session {
   std::string id;
   std::string key;
@@ -76,8 +87,10 @@ struct Session {
   std::shared_ptr<InFlightCommand> in_flight;
   LineBuffer worker_lines{0};  // re-made with the message cap when a worker attaches
 
-  // Terminals.
+  // Terminals: the live ones' children, and what a client can list and attach to (live
+  // ones and the last that exited, docs/DESIGN.md rule 16).
   std::map<std::string, ChildId> ptys;
+  std::map<std::string, TerminalRecord> terminals;
   int pty_spawns_pending = 0;
 
   // Bytes of the commands waiting (docs/DESIGN.md rule 12: bounded by

@@ -218,11 +218,10 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   s->reset_waiters.clear();
   // A spawn still in flight finds the session unmapped at completion and kills its child.
   drop_worker(*s);
-  for (auto& [pty_id, child] : s->ptys) {
-    pty_owner_.erase(pty_id);
-    terminate_child(child);
-  }
+  for (auto& [pty_id, child] : s->ptys) terminate_child(child);
   s->ptys.clear();
+  for (const auto& [pty_id, record] : s->terminals) pty_owner_.erase(pty_id);
+  s->terminals.clear();
 
   // mutant: session-end-stored-twice
   store_.record_end(s->id, to_string(reason), clock_.wall_now(), [this, id = s->id](bool ok) {
@@ -232,8 +231,9 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   emit(*s, "session.closed", {{"reason", to_string(reason)}});
   unbind(*s);
   // Nothing of the session is left to wait on, except a result the store is writing.
-  LIFELINE_ASSERT(!s->conn && !s->worker && s->ptys.empty() && s->queue.empty() &&
-                  s->reset_waiters.empty() && (!s->in_flight || s->in_flight->storing));
+  LIFELINE_ASSERT(!s->conn && !s->worker && s->ptys.empty() && s->terminals.empty() &&
+                  s->queue.empty() && s->reset_waiters.empty() &&
+                  (!s->in_flight || s->in_flight->storing));
   return true;
 }
 

@@ -193,6 +193,27 @@ void terminals_pause_with_their_client(const WorldView& v, bool, Out& out) {
   }
 }
 
+// Rule 16: a terminal's replay ring holds at most its bound, and the exited terminals
+// kept for a later attach are at most --max-ptys in all.
+void terminal_replay_bounded(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  std::int64_t exited = 0;
+  for (const auto& [id, s] : gw->registry()) {
+    for (const auto& [pty_id, t] : s->terminals) {
+      if (t.exit_status) ++exited;
+      if (t.ring.size() > t.ring.capacity() ||
+          static_cast<std::int64_t>(t.ring.capacity()) > gw->config().pty_replay_bytes)
+        out.push_back("terminal " + pty_id + " of session " + id + " keeps " +
+                      std::to_string(t.ring.size()) + " bytes, over its bound of " +
+                      std::to_string(t.ring.capacity()));
+    }
+  }
+  if (exited > gw->config().max_ptys)
+    out.push_back(std::to_string(exited) + " exited terminals kept, over --max-ptys " +
+                  std::to_string(gw->config().max_ptys));
+}
+
 // ------------------------------------------------------------ after settling
 
 void serving(const WorldView& v, bool drained, Out& out) {
@@ -333,6 +354,8 @@ const std::array kTable = {
               disconnect_resume_one_winner},
     Invariant{"terminals pause while their client is backed up", "rule 12", W::every_event, "",
               terminals_pause_with_their_client},
+    Invariant{"terminal replay stays within its bound", "rule 16", W::every_event, "",
+              terminal_replay_bounded},
     // Checked where their event happens.
     Invariant{"no signal to another incarnation", "rule 6", W::at_event,
               "sim/sim_process_control.cpp, at each signal", nullptr},
@@ -356,6 +379,11 @@ const std::array kTable = {
               "sim/client.cpp, at each frame received", nullptr},
     Invariant{"one reply per request", "Invariants: exactly one reply", W::at_event,
               "sim/client.cpp, at each reply (a second or unasked one)", nullptr},
+    Invariant{"a reattached client sees a suffix of the output", "rule 16", W::at_event,
+              "sim/client.cpp, at each pty.attach answer (it agrees with every byte the client "
+              "drew at the same offsets and ends no earlier) and each pty.output event after "
+              "it (it continues exactly where the screen ends)",
+              nullptr},
     Invariant{"a takeover revokes the former holder", "rule 14", W::at_event,
               "sim/client.cpp, at each reply to a request a client sent on a session it was "
               "told was taken over (and has not resumed since): an error (4009, or the "

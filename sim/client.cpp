@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/base64.hpp"
 #include "sim/world.hpp"
 
 namespace lifeline::sim {
@@ -45,6 +46,13 @@ std::string SimClient::key_of(const std::string& id) const {
 
 void SimClient::forget(const std::string& id) {
   std::erase_if(live_, [&](const Known& k) { return k.id == id; });
+  // Its output no longer comes here: what was drawn stays, but nothing continues it
+  // until an attach says where.
+  for (const auto& pty : ptys_)
+    if (pty.session_id == id) {
+      auto screen = screens_.find(pty.id);
+      if (screen != screens_.end()) screen->second.synced = false;
+    }
 }
 
 void SimClient::execute(const Step& step) {
@@ -122,7 +130,18 @@ void SimClient::execute(const Step& step) {
       if (!ptys_.empty()) {
         std::size_t i = static_cast<std::size_t>(step.a) % ptys_.size();
         send("pty.close", {{"pty_id", ptys_[i].id}}, ptys_[i].session_id);
+        screens_.erase(ptys_[i].id);
         ptys_.erase(ptys_.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+      return;
+    case StepKind::pty_attach:
+      // A page reload: list a held session's terminals, then attach to one.
+      if (!ptys_.empty()) {
+        const Pty& pty = ptys_[static_cast<std::size_t>(step.a) % ptys_.size()];
+        screens_[pty.id].synced = false;  // until the answer says where output continues
+        send("pty.attach", {{"pty_id", pty.id}}, pty.session_id);
+      } else if (const Known* k = pick(step.a)) {
+        send("pty.list", {{"session_id", k->id}}, k->id);
       }
       return;
     default:
@@ -142,6 +161,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
     const Json& p = msg["params"];
     std::string type = p.value("type", "");
     if (type == "session.closed") forget(p.value("session_id", ""));
+    if (type == "pty.output" && p.contains("payload")) on_pty_output(p["payload"]);
     if (type == "session.taken_over") {
       std::string id = p.value("session_id", "");
       forget(id);
@@ -213,6 +233,16 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
                      std::to_string(seq) + " was stored, and it is not");
   } else if (p.method == "pty.open") {
     ptys_.push_back({r.value("pty_id", ""), p.session_id});
+    screens_[r.value("pty_id", "")].synced = true;  // drawn from its first byte
+  } else if (p.method == "pty.list") {
+    for (const auto& t : r["terminals"]) {
+      std::string pty_id = t.value("pty_id", "");
+      bool known =
+          std::any_of(ptys_.begin(), ptys_.end(), [&](const Pty& x) { return x.id == pty_id; });
+      if (!known && !t.value("exited", true)) ptys_.push_back({pty_id, p.session_id});
+    }
+  } else if (p.method == "pty.attach") {
+    on_attached(r);
   } else if (p.method == "session.active_list") {
     // Rule 9 at the client: no session listed twice, none the client saw finalized.
     std::vector<std::string> ids;
@@ -230,10 +260,62 @@ void SimClient::on_closed(ConnId conn) {
   lose_connection();
 }
 
+void SimClient::on_pty_output(const Json& payload) {
+  auto it = screens_.find(payload.value("pty_id", ""));
+  if (it == screens_.end() || !it->second.synced) return;  // not drawn here (yet)
+  Screen& screen = it->second;
+  auto data = base64::decode(payload.value("data", ""));
+  std::uint64_t offset = payload.value("offset", std::uint64_t{0});
+  std::uint64_t expected = screen.base + screen.bytes.size();
+  if (!data || offset != expected) {
+    w_.violate("a reattached client sees a suffix of the output",
+               "client " + std::to_string(index_) + ": terminal " + it->first +
+                   " output at offset " + std::to_string(offset) + ", the screen ends at " +
+                   std::to_string(expected));
+    screen.synced = false;
+    return;
+  }
+  screen.bytes += *data;
+  if (screen.bytes.size() > screen_keep) {
+    std::size_t drop = screen.bytes.size() - screen_keep;
+    screen.bytes.erase(0, drop);
+    screen.base += drop;
+  }
+}
+
+void SimClient::on_attached(const Json& r) {
+  std::string id = r.value("pty_id", "");
+  auto data = base64::decode(r.value("data", ""));
+  std::uint64_t begin = r.value("begin", std::uint64_t{0});
+  std::uint64_t end = r.value("end", std::uint64_t{0});
+  Screen& screen = screens_[id];
+  bool ok = data && end >= begin && end - begin == data->size();
+  // Where this client had drawn the same offsets before, the replay must agree byte for
+  // byte: the ring holds the terminal's output, not something like it.
+  std::uint64_t from = std::max(begin, screen.base);
+  std::uint64_t to = std::min(end, screen.base + screen.bytes.size());
+  if (ok && !screen.bytes.empty() && from < to)
+    ok = data->compare(from - begin, to - from, screen.bytes, from - screen.base, to - from) == 0;
+  if (ok && !screen.bytes.empty() && end < screen.base + screen.bytes.size())
+    ok = false;  // the replay ends before output this client already drew
+  if (!ok) {
+    w_.violate("a reattached client sees a suffix of the output",
+               "client " + std::to_string(index_) + ": pty.attach of " + id + " answered [" +
+                   std::to_string(begin) + ", " + std::to_string(end) + ") that disagrees with " +
+                   "what it drew from offset " + std::to_string(screen.base));
+    return;
+  }
+  ++w_.counters.reattaches_checked;
+  screen.base = begin;
+  screen.bytes = *data;
+  screen.synced = true;
+}
+
 void SimClient::lose_connection() {
   conn_ = 0;
   live_.clear();
   ptys_.clear();
+  screens_.clear();
   taken_from_.clear();
 }
 

@@ -70,6 +70,17 @@ class SimClient {
     std::string id;
     std::string session_id;
   };
+  // What this client has drawn of a terminal (docs/DESIGN.md rule 16): its output from
+  // offset `base`, the newest bytes only. Not synced: output events are not drawn until
+  // a pty.attach answer says where they continue.
+  struct Screen {
+    std::uint64_t base = 0;
+    std::string bytes;
+    bool synced = false;
+  };
+  static constexpr std::size_t screen_keep = 4096;
+  void on_pty_output(const Json& payload);
+  void on_attached(const Json& result);
   void check_stale_reply(const Pending& p, const Json& msg);
   void lose_connection();
   bool ensure_connected();
@@ -83,9 +94,10 @@ class SimClient {
   ConnId conn_ = 0;
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, Pending> pending_;
-  std::vector<Known> live_;           // sessions this client holds
-  std::vector<Pty> ptys_;             // kept after a takeover: a stale tab still types into them
-  std::set<std::string> taken_from_;  // sessions taken over from this connection
+  std::vector<Known> live_;  // sessions this client holds
+  std::vector<Pty> ptys_;    // kept after a takeover: a stale tab still types into them
+  std::map<std::string, Screen> screens_;  // pty id -> what this client drew of it
+  std::set<std::string> taken_from_;       // sessions taken over from this connection
   std::vector<Ack> acks_;
 };
 

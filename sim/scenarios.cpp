@@ -272,6 +272,30 @@ std::vector<Scenario> build() {
     out.push_back(s);
   }
   {
+    Scenario s = named("terminal-reattach-replays",
+                       "A kept session's terminal writes while its client is away and past a "
+                       "small replay bound; the client comes back, lists and attaches: it is "
+                       "shown a suffix of the output, then the live output from where it ends; "
+                       "a second client takes the session over and attaches the same way");
+    s.config = quiet();
+    s.config.clients = 2;
+    s.config.ptys = true;
+    s.config.gateway.pty_replay_bytes = 40;
+    s.steps = {at(0, StepKind::create, 0, 0), at(50, StepKind::pty_open, 0, 0)};
+    for (int i = 0; i < 8; ++i) s.steps.push_back(at(200 + 20 * i, StepKind::pty_write, 0, 0));
+    for (Step step : {at(600, StepKind::disconnect, 0), at(700, StepKind::resume, 0, 0),
+                      at(800, StepKind::pty_attach, 0, 0), at(900, StepKind::pty_attach, 0, 0),
+                      at(1000, StepKind::pty_write, 0, 0), at(1100, StepKind::pty_attach, 0, 0),
+                      at(1200, StepKind::pty_write, 0, 0), at(1400, StepKind::resume, 1, 0),
+                      at(1500, StepKind::pty_attach, 1, 0), at(1600, StepKind::pty_attach, 1, 0),
+                      at(1700, StepKind::pty_write, 1, 0), at(1900, StepKind::list, 1)})
+      s.steps.push_back(step);
+    s.expect = [](const World& w) {
+      return expect_at_least("terminal reattaches checked", w.counters.reattaches_checked, 3);
+    };
+    out.push_back(s);
+  }
+  {
     Scenario s =
         named("slow-pongs-are-not-dead",
               "Pings on a slow but healthy link: the keepalive must not drop the client (the "

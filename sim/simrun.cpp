@@ -287,8 +287,9 @@ void print_ok(const RunResult& r) {
             << r.counters.sessions_created << " sessions created, " << r.counters.sessions_finalized
             << " finalized, " << r.counters.gateway_kills << " gateway kills, "
             << r.counters.pid_reuses << " pid reuses, " << r.counters.backpressure_pauses
-            << " backed-up connections (" << r.counters.slow_readers_dropped << " dropped), hash "
-            << hex(r.hash) << "\n";
+            << " backed-up connections (" << r.counters.slow_readers_dropped << " dropped), "
+            << r.counters.reattaches_checked << " terminal reattaches checked, hash " << hex(r.hash)
+            << "\n";
 }
 
 int run_one(const Options& o) {

@@ -83,6 +83,7 @@ enum class StepKind {
   fail_writes,    // the next a store writes fail
   slow_store,     // the next a store operations take b ms
   stall_reading,  // the client stops reading its connection for (a + 1) * 400 ms
+  pty_attach,     // a: pty index; with none known, pty.list of session a (a page reload)
   count_
 };
 const char* to_string(StepKind kind);

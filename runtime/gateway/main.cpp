@@ -40,6 +40,19 @@
 
 namespace {
 
+// A terminal's default command (docs/PROTOCOL.md --pty-cmd): the login shell of the user
+// the terminals run as, so that history, line editing and the prompt are the ones that
+// user knows; a shell that cannot run, or one that refuses logins, falls back.
+std::string login_shell(const passwd* child_user) {
+  const passwd* pw = child_user ? child_user : getpwuid(geteuid());
+  if (pw && pw->pw_shell && *pw->pw_shell) {
+    std::string shell = pw->pw_shell;
+    bool refuses = shell.ends_with("/nologin") || shell.ends_with("/false");
+    if (!refuses && access(shell.c_str(), X_OK) == 0) return shell;
+  }
+  return access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+}
+
 using namespace lifeline;
 using namespace lifeline::runtime;
 
@@ -290,6 +303,8 @@ int run(int argc, char** argv) {
     log.write(LogLevel::info, "children run as " + cfg.child_user + " (uid " +
                                   std::to_string(child_user->pw_uid) + ")");
   }
+  if (cfg.pty_cmd.empty()) cfg.pty_cmd = login_shell(child_user);
+  log.write(LogLevel::info, "terminals run " + cfg.pty_cmd);
   procs.set_ledger(&store);
   // Terminals are supervised by the worker binary that ships beside us (whatever
   // --worker-cmd says: that one need not know the terminal mode).

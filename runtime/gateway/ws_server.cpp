@@ -10,8 +10,6 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
-#include <fstream>
-#include <iterator>
 
 #include "core/admission.hpp"
 #include "core/byte_budget.hpp"
@@ -387,17 +385,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // The page and what it loads (docs/PROTOCOL.md, Web client). Everything comes from here:
   // the policy forbids any other origin, and nothing is cached across a new build.
+  // Styles may be inline because xterm.js sizes its grid and draws its theme through
+  // <style> elements it creates; a style cannot run code, and scripts stay 'self' only.
   void serve_web(const http::request<http::string_body>& req, std::string_view path) {
-    const Headers web = {{"Content-Security-Policy",
-                          "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-                          "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
-                         {"Cache-Control", "no-cache"},
-                         {"Referrer-Policy", "no-referrer"},
-                         {"X-Content-Type-Options", "nosniff"}};
+    const Headers web = {
+        {"Content-Security-Policy",
+         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+         "connect-src 'self'; img-src 'self' data:; "
+         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+        {"Cache-Control", "no-cache"},
+        {"Referrer-Policy", "no-referrer"},
+        {"X-Content-Type-Options", "nosniff"}};
     if (path == "/") {
       // A ?token= is not a sign-in (it would sit in history and access logs): the page
       // posts it to /login and drops it from the address bar.
-      std::string page(asset("/index.html"));
+      std::string page(asset("/index.html")->body);
       if (server_.policy->cookie_authenticated(cookie_headers(req))) {
         const std::string_view from = "data-state=\"login\"";
         if (auto at = page.find(from); at != std::string::npos)
@@ -405,27 +407,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
       return respond(http::status::ok, std::move(page), "text/html; charset=utf-8", web);
     }
-    if (path == "/app.js")
-      return respond(http::status::ok, std::string(asset(path)), "text/javascript", web);
-    if (path == "/app.css")
-      return respond(http::status::ok, std::string(asset(path)), "text/css", web);
-    // xterm.js from Debian's libjs-xterm, where installed; two fixed names, no path
-    // from the request ever reaches the file system.
-    for (const char* name : {"xterm.js", "xterm.css"}) {
-      if (path != std::string("/assets/xterm/") + name) continue;
-      std::ifstream in(std::string("/usr/share/javascript/xterm/") + name, std::ios::binary);
-      std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (!in.good() && body.empty()) break;
-      return respond(http::status::ok, std::move(body),
-                     name[6] == 'j' ? "text/javascript" : "text/css", web);
-    }
-    return respond(http::status::not_found, "not found\n");
+    // Only the compiled-in names: no path from a request ever reaches the file system.
+    const WebAsset* a = path == "/index.html" ? nullptr : asset(path);
+    if (!a) return respond(http::status::not_found, "not found\n");
+    return respond(http::status::ok, std::string(a->body), content_type(path), web);
   }
 
-  static std::string_view asset(std::string_view path) {
+  static const char* content_type(std::string_view path) {
+    if (path.ends_with(".js")) return "text/javascript; charset=utf-8";
+    if (path.ends_with(".css")) return "text/css; charset=utf-8";
+    if (path.ends_with(".svg")) return "image/svg+xml";
+    return "application/octet-stream";
+  }
+
+  static const WebAsset* asset(std::string_view path) {
     for (const auto& a : web_assets())
-      if (a.path == path) return a.body;
-    return {};
+      if (a.path == path) return &a;
+    return nullptr;
   }
 
   void route(const http::request<http::string_body>& req) {
@@ -445,8 +443,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                             " (not this gateway's; --allowed-host adds names)");
       return respond(http::status::bad_request, "unknown Host\n");
     }
-    bool web =
-        path == "/" || path == "/app.js" || path == "/app.css" || path.starts_with("/assets/");
+    bool web = path == "/" || asset(path) != nullptr;
     if (!web && path != "/healthz" && path != "/metrics" && path != "/ws" && path != "/login")
       return respond(http::status::not_found, "not found\n");
     if (path == "/login") {

@@ -1,7 +1,6 @@
 // lifeline's web client: one WebSocket speaking docs/PROTOCOL.md's JSON-RPC, plain DOM, no
-// framework and no build step. The gateway serves this file; nothing is loaded from
-// anywhere else. Terminals use xterm.js when the gateway serves a working one under
-// /assets/xterm/, else a plain <pre> that understands enough of a terminal for a shell.
+// framework and no build step. The gateway serves this file and xterm.js (pinned by
+// runtime/web/package-lock.json, compiled in); nothing is loaded from anywhere else.
 "use strict";
 
 const HELD = "lifeline.sessions"; // sessionStorage: ids this tab holds, resumed on reload
@@ -102,6 +101,8 @@ function connect() {
         setState("connected", "connected (" + msg.params.payload.connection_id + ")");
         // Behind a proxy with several gateways (deploy/nginx/), come back to this one:
         // its sessions are its host's processes.
+        const grace = msg.params.payload.orphan_grace_s;
+        $("keep-for").textContent = grace > 0 ? " (for " + describeSeconds(grace) + ")" : " (until closed or idle)";
         const instance = msg.params.payload.instance;
         if (instance) document.cookie = "lifeline_gw=" + encodeURIComponent(instance) + "; Path=/; SameSite=Strict";
         onReady();
@@ -122,6 +123,12 @@ function connect() {
     if (!ready) return onRefused();
     reconnectLater("connection lost");
   };
+}
+
+function describeSeconds(n) {
+  if (n < 120) return n + " s";
+  if (n < 7200) return Math.round(n / 60) + " min";
+  return Math.round(n / 3600) + " h";
 }
 
 // ---------------------------------------------------------------- sessions
@@ -155,6 +162,7 @@ async function onReady() {
       if (r.session_id !== id) { hold(id, false); hold(r.session_id, true); }
       model(r.session_id).mine = true;
       if (!selected) selected = r.session_id;
+      await reattachTerminals(model(r.session_id));
     } catch (e) {
       hold(id, false);
     }
@@ -196,12 +204,10 @@ async function resume(id) {
   const m = model(r.session_id);
   m.mine = true;
   m.ended = null;
-  if (m.takenOver) {
-    m.takenOver = false;
-    for (const t of m.terminals.values()) wireTerminal(t, true);
-  }
+  m.takenOver = false;
   hold(r.session_id, true);
   selected = r.session_id;
+  await reattachTerminals(m);  // what ran while another tab held it is replayed
   await refresh();
 }
 
@@ -265,8 +271,9 @@ async function renderSession() {
   }
   renderTranscript(m);
   for (const [ptyId, t] of m.terminals) if (!t.el.isConnected) $("terminals").append(t.el);
-  for (const el of document.querySelectorAll(".terminal"))
+  for (const el of document.querySelectorAll("#terminals > .term"))
     el.hidden = el.dataset.sessionId !== m.id;
+  for (const t of m.terminals.values()) t.view.fit(); // a pane shown again may have a new size
 }
 
 async function loadHistory(m, beforeSeq) {
@@ -295,8 +302,9 @@ function renderTranscript(m) {
     cmd.className = "cmd";
     cmd.textContent = "> " + e.command;
     const out = document.createElement("div");
-    out.className = e.ok ? "out" : "err";
-    out.textContent = e.ok ? e.output : e.error;
+    out.className = e.running ? "running" : e.ok ? "out" : "err";
+    out.textContent = e.running ? "running…" : e.ok ? e.output : e.error;
+    if (e.running) li.dataset.running = "yes";
     li.append(cmd, out);
     ol.append(li);
   }
@@ -309,12 +317,17 @@ $("exec-form").addEventListener("submit", async (e) => {
   const command = $("command").value.trim();
   if (!m || !command) return;
   $("command").value = "";
+  // The command is echoed at once, marked running until its answer replaces the mark.
+  const entry = { seq: 0, command, ok: true, output: "", running: true };
+  m.entries.push(entry);
+  if (selected === m.id) renderTranscript(m);
   try {
     const r = await call("slash.exec", { session_id: m.id, command });
-    m.entries.push({ seq: r.seq, command, ok: r.ok, output: r.output, error: r.error });
+    Object.assign(entry, { seq: r.seq, ok: r.ok, output: r.output, error: r.error });
   } catch (err) {
-    m.entries.push({ seq: 0, command, ok: false, error: err.message });
+    Object.assign(entry, { ok: false, error: err.message });
   }
+  entry.running = false;
   if (selected === m.id) renderTranscript(m);
 });
 
@@ -333,20 +346,62 @@ function fromBase64(data) {
 $("open-terminal").addEventListener("click", async () => {
   const m = sessions.get(selected);
   if (!m) return;
-  const view = makeTerminalView();
+  const t = addTerminal(m, null);
   try {
-    const { pty_id } = await call("pty.open", { session_id: m.id, cols: view.cols(), rows: view.rows() });
-    const t = { id: pty_id, view, el: view.el };
-    view.el.dataset.sessionId = m.id;
-    view.el.dataset.ptyId = pty_id;
-    wireTerminal(t, true);
-    m.terminals.set(pty_id, t);
-    $("terminals").append(view.el);
-    view.focus();
+    const { pty_id } = await call("pty.open", { session_id: m.id, cols: t.view.cols(), rows: t.view.rows() });
+    bindTerminal(m, t, pty_id, 0);
+    t.view.focus();
   } catch (err) {
+    t.el.remove();
     alert("could not open a terminal: " + err.message);
   }
 });
+
+// A reload, or taking a session back: every terminal it has is drawn again from the
+// gateway's replay (docs/PROTOCOL.md pty.list, pty.attach), then follows live output.
+async function reattachTerminals(m) {
+  const { terminals } = await call("pty.list", { session_id: m.id });
+  const listed = new Set(terminals.map((x) => x.pty_id));
+  for (const [ptyId, t] of m.terminals) if (!listed.has(ptyId)) { t.el.remove(); m.terminals.delete(ptyId); }
+  for (const info of terminals) {
+    let t = m.terminals.get(info.pty_id);
+    if (t) t.view.reset();
+    else t = addTerminal(m, info.pty_id);
+    t.end = Infinity; // output events wait for the answer below
+    m.terminals.set(info.pty_id, t);
+    try {
+      const r = await call("pty.attach", { pty_id: info.pty_id });
+      // Drawn at the size it was written for; the fit that follows resizes the PTY when
+      // this page's pane differs, and a full-screen program redraws for it.
+      t.view.term.resize(r.cols, r.rows);
+      t.view.write(fromBase64(r.modes));
+      t.view.write(fromBase64(r.data));
+      bindTerminal(m, t, info.pty_id, r.end);
+      if (r.exited) t.view.exited(r.status);
+      else t.view.fit();
+    } catch (err) {
+      t.view.exited("unknown (" + err.message + ")");
+    }
+  }
+}
+
+function addTerminal(m, ptyId) {
+  const view = makeTerminalView();
+  view.el.dataset.sessionId = m.id;
+  if (ptyId) view.el.dataset.ptyId = ptyId;
+  const t = { id: ptyId, view, el: view.el, end: Infinity };
+  $("terminals").append(view.el);
+  view.fit();
+  return t;
+}
+
+function bindTerminal(m, t, ptyId, end) {
+  t.id = ptyId;
+  t.end = end;
+  t.el.dataset.ptyId = ptyId;
+  m.terminals.set(ptyId, t);
+  wireTerminal(t, true);
+}
 
 // Connects a terminal view's keys, size and close to its pty, or (taken over) disconnects
 // them so that nothing typed in this tab reaches the session's new holder.
@@ -363,106 +418,35 @@ function findTerminal(ptyId) {
   return null;
 }
 
-// xterm.js when the served copy works (Debian 12's libjs-xterm ships a CommonJS stub
-// that does not run in a browser), else the plain view below.
+// xterm.js, fitted to its pane: a window or pane resize changes rows and columns and
+// reaches the PTY (pty.resize), so the program sees the size the page shows.
 function makeTerminalView() {
-  return typeof window.Terminal === "function" ? xtermView() : plainView();
-}
-
-function xtermView() {
   const el = document.createElement("div");
-  el.className = "terminal";
+  el.className = "term"; // not "terminal": xterm.js gives its own element that class
   const bar = terminalBar(el);
   const box = document.createElement("div");
+  box.className = "screen";
   box.dataset.testid = "terminal"; // a stable hook for tests: its text is the screen
   el.append(bar.el, box);
-  const term = new window.Terminal({ cols: 80, rows: 24 });
+  const term = new window.Terminal({
+    cursorBlink: true, scrollback: 5000, fontSize: 13,
+    fontFamily: "ui-monospace, 'DejaVu Sans Mono', monospace",
+  });
+  const fit = new window.FitAddon.FitAddon();
+  term.loadAddon(fit);
   term.open(box);
-  const decoder = new TextDecoder();
+  box.xterm = term; // for tests that read cells (tests/browser/page.py)
   const view = {
-    el, cols: () => term.cols, rows: () => term.rows, focus: () => term.focus(),
-    write: (bytes) => term.write(decoder.decode(bytes, { stream: true })),
+    el, term,
+    cols: () => term.cols, rows: () => term.rows, focus: () => term.focus(),
+    write: (bytes) => term.write(bytes),
+    reset: () => term.reset(),
     exited: (status) => bar.exited(status),
+    fit: () => { if (box.clientWidth > 0 && box.clientHeight > 0) fit.fit(); },
   };
   term.onData((d) => view.onInput && view.onInput(d));
-  bar.onClose = () => view.onClose && view.onClose();
-  return view;
-}
-
-// A <pre> terminal: output with escape sequences dropped and \r, \b, \n honoured; keys
-// sent as a terminal sends them. Enough for a shell, not for full-screen programs.
-function plainView() {
-  const el = document.createElement("div");
-  el.className = "terminal";
-  const bar = terminalBar(el);
-  const pre = document.createElement("pre");
-  pre.dataset.testid = "terminal"; // a stable hook for tests: its text is the screen
-  pre.tabIndex = 0;
-  el.append(bar.el, pre);
-  const decoder = new TextDecoder();
-  let lines = [""];
-  let col = 0;
-  let pendingEscape = "";
-  const maxLines = 2000; // bounded, like everything else
-  function put(text) {
-    text = pendingEscape + text;
-    pendingEscape = "";
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i];
-      if (c === "\x1b") {
-        // CSI ... final byte, OSC ... BEL/ST, or a two-byte escape: skip it whole.
-        const rest = text.slice(i);
-        const m = /^\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])/.exec(rest);
-        if (!m) { pendingEscape = rest; break; }
-        i += m[0].length - 1;
-      } else if (c === "\r") {
-        col = 0;
-      } else if (c === "\n") {
-        lines.push("");
-        col = 0;
-        if (lines.length > maxLines) lines = lines.slice(-maxLines);
-      } else if (c === "\b") {
-        col = Math.max(0, col - 1);
-      } else if (c === "\x07") {
-        // bell: nothing
-      } else if (c >= " ") {
-        const line = lines[lines.length - 1];
-        lines[lines.length - 1] = line.slice(0, col).padEnd(col, " ") + c + line.slice(col + 1);
-        col++;
-      }
-    }
-    pre.textContent = lines.join("\n");
-    pre.scrollTop = pre.scrollHeight;
-  }
-  const keys = { Enter: "\r", Backspace: "\x7f", Tab: "\t", Escape: "\x1b", ArrowUp: "\x1b[A",
-                 ArrowDown: "\x1b[B", ArrowRight: "\x1b[C", ArrowLeft: "\x1b[D", Home: "\x1b[H",
-                 End: "\x1b[F", Delete: "\x1b[3~" };
-  const view = {
-    el,
-    cols: () => Math.max(20, Math.floor((pre.clientWidth || 640) / 8)),
-    rows: () => Math.max(5, Math.floor((pre.clientHeight || 384) / 16)),
-    focus: () => pre.focus(),
-    write: (bytes) => put(decoder.decode(bytes, { stream: true })),
-    exited: (status) => bar.exited(status),
-  };
-  pre.addEventListener("keydown", (e) => {
-    let data = null;
-    if (e.ctrlKey && e.key.length === 1 && /[a-z]/i.test(e.key)) {
-      data = String.fromCharCode(e.key.toUpperCase().charCodeAt(0) - 64);
-    } else if (keys[e.key]) {
-      data = keys[e.key];
-    } else if (e.key.length === 1 && !e.metaKey) {
-      data = e.key;
-    }
-    if (data === null) return;
-    e.preventDefault();
-    if (view.onInput) view.onInput(data);
-  });
-  pre.addEventListener("paste", (e) => {
-    e.preventDefault();
-    if (view.onInput) view.onInput(e.clipboardData.getData("text").replace(/\n/g, "\r"));
-  });
-  new ResizeObserver(() => view.onResize && view.onResize(view.cols(), view.rows())).observe(pre);
+  term.onResize(({ cols, rows }) => view.onResize && view.onResize(cols, rows));
+  new ResizeObserver(() => view.fit()).observe(box);
   bar.onClose = () => view.onClose && view.onClose();
   return view;
 }
@@ -484,8 +468,10 @@ function terminalBar(el) {
     },
   };
   close.addEventListener("click", () => {
-    if (el.dataset.exitStatus === undefined && api.onClose) api.onClose();
+    // Closing an exited terminal also makes the gateway forget it (pty.close).
+    if (api.onClose) api.onClose();
     el.remove();
+    for (const m of sessions.values()) if (m.terminals.has(el.dataset.ptyId)) m.terminals.delete(el.dataset.ptyId);
   });
   bar.append(label, close);
   return api;
@@ -493,12 +479,23 @@ function terminalBar(el) {
 
 // ---------------------------------------------------------------- events
 
+// docs/PROTOCOL.md section 4, in words a person reads.
+const endReasons = {
+  client_close: "closed",
+  ws_disconnect: "ended when its tab disconnected",
+  orphan_grace: "ended: nobody came back for it in time",
+  idle_timeout: "ended after being idle too long",
+  lru_evict: "ended to make room for a new session",
+  shutdown: "ended: the gateway shut down",
+};
+
 function onEvent(ev) {
   const p = ev.payload || {};
   switch (ev.type) {
     case "pty.output": {
+      // Output the attach answer already held (offset below its end) is not drawn twice.
       const t = findTerminal(p.pty_id);
-      if (t) t.view.write(fromBase64(p.data));
+      if (t && (p.offset === undefined || p.offset >= t.end)) t.view.write(fromBase64(p.data));
       break;
     }
     case "pty.exit": {
@@ -508,7 +505,7 @@ function onEvent(ev) {
     }
     case "session.closed": {
       const m = model(ev.session_id);
-      m.ended = "closed (" + p.reason + ")";
+      m.ended = endReasons[p.reason] || "ended (" + p.reason + ")";
       m.mine = false;
       hold(ev.session_id, false);
       for (const t of m.terminals.values()) t.view.exited("-");

@@ -1,19 +1,22 @@
 # Turns the web client's files into a C++ source, so that the gateway serves its page
 # with nothing installed beside it. Run by runtime/CMakeLists.txt at build time:
-#   cmake -DOUT=web_assets.cpp -DFILES="a|b" -P embed.cmake
+#   cmake -DOUT=web_assets.cpp -DFILES="/url=/abs/file|/url2=/abs/file2" -P embed.cmake
 string(REPLACE "|" ";" FILES "${FILES}")
 set(body "// Generated from runtime/web/ by runtime/web/embed.cmake. Do not edit.\n")
 string(APPEND body "#include \"runtime/gateway/web_assets.hpp\"\n\nnamespace lifeline::runtime {\n\nnamespace {\n")
 set(table "")
 set(index 0)
-foreach(file ${FILES})
-  get_filename_component(name ${file} NAME)
+foreach(pair ${FILES})
+  string(FIND "${pair}" "=" eq)
+  string(SUBSTRING "${pair}" 0 ${eq} url)
+  math(EXPR from "${eq} + 1")
+  string(SUBSTRING "${pair}" ${from} -1 file)
   file(READ ${file} hex HEX)
   string(LENGTH "${hex}" hex_length)
   math(EXPR size "${hex_length} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
   string(APPEND body "const char asset_${index}[] = {${bytes}};\n")
-  string(APPEND table "      {\"/${name}\", std::string_view(asset_${index}, ${size})},\n")
+  string(APPEND table "      {\"${url}\", std::string_view(asset_${index}, ${size})},\n")
   math(EXPR index "${index} + 1")
 endforeach()
 string(APPEND body "}  // namespace\n\nconst std::vector<WebAsset>& web_assets() {\n")

@@ -14,61 +14,15 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_harness import Gateway, ShowsGatewayLog, alive, sleepers, wait_until  # noqa: E402
-from cdp import CHROMIUM, Browser  # noqa: E402
+from gateway_harness import ShowsGatewayLog, alive, sleepers, wait_until  # noqa: E402
+from cdp import CHROMIUM  # noqa: E402
+from page import PageHarness  # noqa: E402
 
 import psutil  # noqa: E402
 
 
 @unittest.skipUnless(CHROMIUM, "chromium is not installed (apt-get install chromium): no browser tests")
-class BrowserTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
-    async def asyncSetUp(self):
-        self.gw = Gateway("--orphan-grace", "30").start()
-        self.base = f"http://127.0.0.1:{self.gw.port}"
-        self.browser = await Browser().start()
-        self.tab = await self.browser.new_tab()
-
-    async def asyncTearDown(self):
-        await self.browser.close()
-        self.gw.stop()
-
-    async def login(self, tab=None):
-        tab = tab or self.tab
-        await tab.goto(f"{self.base}/#token={self.gw.token}")
-        self.assertTrue(await tab.until("document.body.dataset.state === 'connected'", 10),
-                        await tab.eval("document.body.dataset.state + ' ' + location.href"))
-
-    async def create_session(self, keep=False, title=None):
-        t = self.tab
-        if title:
-            await t.eval(f"document.getElementById('new-title').value = {title!r}")
-        await t.eval(f"document.getElementById('new-keep').checked = {'true' if keep else 'false'}")
-        before = await t.eval("document.querySelectorAll('#sessions li').length")
-        await t.eval("document.getElementById('new-session').click()")
-        self.assertTrue(await t.until(f"document.querySelectorAll('#sessions li').length > {before}", 5))
-        return await t.eval("document.querySelector('#sessions li.selected').dataset.sessionId")
-
-    async def run_command(self, command):
-        t = self.tab
-        n = await t.eval("document.querySelectorAll('#transcript li').length")
-        await t.eval(f"document.getElementById('command').value = {command!r}")
-        await t.eval("document.getElementById('exec-form').requestSubmit()")
-        self.assertTrue(await t.until(f"document.querySelectorAll('#transcript li').length > {n}", 10))
-
-    async def open_terminal(self):
-        t = self.tab
-        await t.eval("document.getElementById('open-terminal').click()")
-        self.assertTrue(await t.until("document.querySelector('.terminal pre') !== null", 10))
-        # A person types after the prompt: wait for the shell's first output.
-        self.assertTrue(await t.until("document.querySelector('.terminal pre').textContent.length > 0", 10))
-        await t.eval("document.querySelector('.terminal pre').focus()")
-
-    def assert_only_our_origin(self):
-        foreign = [u for u in self.tab.requests
-                   if not (u.startswith(self.base + "/") or u.startswith(f"ws://127.0.0.1:{self.gw.port}/")
-                           or u.startswith("data:") or u == "about:blank")]
-        self.assertEqual(foreign, [], "the page loaded something from outside the gateway")
-
+class BrowserTest(PageHarness, ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
     async def test_login_moves_the_token_into_an_httponly_cookie(self):
         await self.tab.goto(self.base + "/")
         self.assertEqual(await self.tab.eval("document.body.dataset.state"), "login")
@@ -98,10 +52,8 @@ class BrowserTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         self.assertTrue(await self.tab.until(
             "[...document.querySelectorAll('#transcript li .out')].some(e => e.textContent === 'x')", 5))
         await self.open_terminal()
-        await self.tab.type("echo hi\n")
-        self.assertTrue(await self.tab.until(
-            "document.querySelector('.terminal pre').textContent.split('\\n').some(l => l.trim() === 'hi')", 10),
-            await self.tab.eval("document.querySelector('.terminal pre').textContent"))
+        await self.tab.type("echo hi-$((6*7))\n")
+        await self.until_screen_has_line("hi-42")
         shot = os.environ.get("LIFELINE_SCREENSHOT")
         if shot:
             await self.tab.type("echo lifeline $((6*7)); uname -sm\n")

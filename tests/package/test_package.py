@@ -68,7 +68,7 @@ class PackageTest(unittest.IsolatedAsyncioTestCase):
                      "usr/lib/systemd/system/lifeline.service", "usr/share/man/man1/lifeline-gateway.1",
                      "usr/share/man/man1/simrun.1", "usr/share/doc/lifeline/LICENSE",
                      "usr/share/doc/lifeline/README.md", "usr/share/doc/lifeline/PROTOCOL.md",
-                     "usr/share/doc/lifeline/DESIGN.md", "usr/share/doc/lifeline/GLOSSARY.md", "usr/share/lifeline/web/index.html"]:
+                     "usr/share/doc/lifeline/DESIGN.md", "usr/share/doc/lifeline/GLOSSARY.md", "usr/share/doc/lifeline/LICENSE.xterm.js"]:
             self.assertTrue(os.path.exists(os.path.join(self.root, path)), path)
         control = subprocess.run(["dpkg-deb", "-I", self.deb], capture_output=True, text=True, check=True).stdout
         for script in ("postinst", "prerm", "postrm"):

@@ -14,7 +14,8 @@ TEST(Rule10_Config, DefaultsMatchProtocolMd) {
   EXPECT_EQ(c.listen_host, "127.0.0.1");
   EXPECT_EQ(c.listen_port, 8765);
   EXPECT_EQ(c.state_dir, "/home/u/.local/state/lifeline");
-  EXPECT_EQ(c.pty_cmd, "/bin/sh");
+  EXPECT_EQ(c.pty_cmd, "");  // the runtime's login shell (docs/PROTOCOL.md --pty-cmd)
+  EXPECT_EQ(c.pty_replay_bytes, 262144);
   EXPECT_EQ(c.session_ttl, 21'600'000);
   EXPECT_EQ(c.reaper_interval, 300'000);
   EXPECT_EQ(c.orphan_grace, 20'000);
@@ -205,7 +206,7 @@ TEST(Rule10_Config, WhatReloadAppliesIsWhatTheEnvFileOwnsOnReload) {
   auto fresh = parse_gateway_config({"--session-ttl", "1", "--orphan-grace", "2", "--slash-timeout",
                                      "3", "--max-sessions", "4", "--max-sessions-per-connection",
                                      "5", "--max-reply-bytes", "6000", "--max-pending-input-bytes",
-                                     "9000", "--retain-days", "7"},
+                                     "9000", "--retain-days", "7", "--pty-replay-bytes", "0"},
                                     {})
                    .config;
   Reload r = reload_limits(live, fresh);
