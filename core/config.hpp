@@ -40,7 +40,7 @@ struct GatewayConfig {
   std::int64_t max_pending_input_bytes = 1 << 20;  // per child unread, per session queued
   std::int64_t max_connections = 4096;             // lowered to fit RLIMIT_NOFILE by the runtime
   std::int64_t max_ptys = 256;                     // in all; clamped below kernel.pty.max
-  std::int64_t pty_replay_bytes = 256 * 1024;      // each terminal's replay ring (rule 16)
+  std::int64_t pty_replay_bytes = 262144;          // 256 KiB: each terminal's replay ring (rule 16)
   std::int64_t session_pids_max = 1024;            // cgroup pids.max per session, where available
   std::int64_t session_memory_max = 0;             // cgroup memory.max per session; 0: unset
   std::int64_t retain_days = 30;                   // prune ended sessions older; 0 keeps all

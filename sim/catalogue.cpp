@@ -202,11 +202,13 @@ void terminal_replay_bounded(const WorldView& v, bool, Out& out) {
   for (const auto& [id, s] : gw->registry()) {
     for (const auto& [pty_id, t] : s->terminals) {
       if (t.exit_status) ++exited;
-      if (t.ring.size() > t.ring.capacity() ||
-          static_cast<std::int64_t>(t.ring.capacity()) > gw->config().pty_replay_bytes)
-        out.push_back("terminal " + pty_id + " of session " + id + " keeps " +
-                      std::to_string(t.ring.size()) + " bytes, over its bound of " +
-                      std::to_string(t.ring.capacity()));
+      // The bound is --pty-replay-bytes as it was when the terminal opened.
+      if (t.ring.size() <= t.ring.capacity()) continue;
+      std::string line = "terminal " + pty_id;
+      line += " of session " + id;
+      line += " keeps " + std::to_string(t.ring.size());
+      line += " bytes, over its bound of " + std::to_string(t.ring.capacity());
+      out.push_back(std::move(line));
     }
   }
   if (exited > gw->config().max_ptys)
