@@ -1,8 +1,8 @@
 """The gateway's page in a real browser: Debian's headless Chromium, driven through the
-DevTools protocol (tests/browser/cdp.py), against a real gateway.
+DevTools protocol (tests/browser/cdp.py), against a real gateway: sign-in, sessions,
+slash commands, reload and reaping. The terminal itself: test_terminal.py.
 
-Skipped, with the reason printed, when Chromium is not installed. LIFELINE_SCREENSHOT=PATH
-also saves a screenshot of the page with a session, its transcript and a terminal.
+Skipped, with the reason printed, when Chromium is not installed.
 """
 import asyncio
 import http.server
@@ -54,11 +54,6 @@ class BrowserTest(PageHarness, ShowsGatewayLog, unittest.IsolatedAsyncioTestCase
         await self.open_terminal()
         await self.tab.type("echo hi-$((6*7))\n")
         await self.until_screen_has_line("hi-42")
-        shot = os.environ.get("LIFELINE_SCREENSHOT")
-        if shot:
-            await self.tab.type("echo lifeline $((6*7)); uname -sm\n")
-            await asyncio.sleep(0.5)
-            await self.tab.screenshot(shot)
         self.assert_only_our_origin()
 
     async def test_closing_the_tab_and_killing_the_browser_reaps_the_terminal_tree(self):

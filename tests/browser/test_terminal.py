@@ -24,9 +24,9 @@ VI = "/usr/bin/vi" if os.access("/usr/bin/vi", os.X_OK) else None
 
 @unittest.skipUnless(CHROMIUM, "chromium is not installed (apt-get install chromium): no browser tests")
 class TerminalTest(PageHarness, ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
-    async def start_terminal(self, keep=False):
+    async def start_terminal(self, keep=False, title=None):
         await self.login()
-        sid = await self.create_session(keep=keep)
+        sid = await self.create_session(keep=keep, title=title)
         await self.open_terminal()
         return sid
 
@@ -52,7 +52,10 @@ class TerminalTest(PageHarness, ShowsGatewayLog, unittest.IsolatedAsyncioTestCas
 
     @unittest.skipUnless(VI, "vi is not installed")
     async def test_vi_draws_its_screen_and_the_shell_works_after(self):
-        await self.start_terminal()
+        await self.login()
+        await self.create_session(keep=True, title="vi in the browser")
+        await self.run_command("/echo a slash command, and below it a terminal")
+        await self.open_terminal()
         await self.tab.type("vi /etc/services\n")
         self.assertTrue(await self.tab.until(f"({SCREEN}).includes('/etc/services') && ({SCREEN}).includes('tcpmux')", 10),
                         await self.screen())
