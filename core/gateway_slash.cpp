@@ -40,6 +40,7 @@ void Gateway::rpc_exec(const ReplyTo& to, const Json& params) {
                        "input limit: the session's queued commands would pass "
                        "--max-pending-input-bytes");
   touch(*s);
+  // mutant: queue-runs-newest-first
   s->queue.push_back(PendingCommand{to, std::move(command)});
   pump(s);
 }

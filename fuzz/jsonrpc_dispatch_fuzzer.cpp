@@ -1,5 +1,6 @@
 // libFuzzer target over the JSON-RPC decode + dispatch path, with world events mixed
-// in. Input: lines. A line "!<c>" is a world action; any other line is one message to
+// in (spawns, answers, exits, terminal output, time, store faults, reconnects). Input:
+// lines. A line "!<c>" is a world action; any other line is one message to
 // the gateway. For any input: no crash, every safety invariant after every line, and
 // once the client leaves and time runs out, no session and no child is left.
 #include <cstdio>
@@ -40,6 +41,10 @@ void world_action(char c, Gateway& gw, sim::ManualWorld& w, ConnId& conn) {
     case 'x':
       if (auto alive = w.procs.alive(); !alive.empty()) w.procs.exit_child(alive.front(), 1);
       break;
+    case 'o':  // terminal output with mode changes, past the small replay ring below
+      for (ChildId id : w.procs.alive())
+        w.procs.child_output(id, "\x1b[?1049h\x1b[?25lscreen \xe4\xb8\xad line\n\x1b[?2004h");
+      break;
     case 't':
       w.advance(5'000);
       break;
@@ -79,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cfg.session_ttl = 60'000;
   cfg.reaper_interval = 10'000;
   cfg.slash_timeout = 5'000;
+  cfg.pty_replay_bytes = 100;  // wraps within a few outputs
   Gateway gw(cfg, GatewayPorts{w.clock, w.procs, w.transport, w.store, w.random, w.log});
   gw.start();
   ConnId conn = 1;

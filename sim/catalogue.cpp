@@ -381,6 +381,15 @@ const std::array kTable = {
               "sim/client.cpp, at each frame received", nullptr},
     Invariant{"one reply per request", "Invariants: exactly one reply", W::at_event,
               "sim/client.cpp, at each reply (a second or unasked one)", nullptr},
+    Invariant{"commands run in the order they were sent", "the client's contract", W::at_event,
+              "sim/client.cpp, at each slash.exec result: the entry numbers a client is told "
+              "follow the order it sent the commands of one history in",
+              nullptr},
+    Invariant{"history pages hold every entry once", "the client's contract", W::at_event,
+              "sim/client.cpp, at each session.history page: entries ascending and older than "
+              "before_seq, none twice across the pages, and at the last page every entry the "
+              "client was told was stored before it began paging",
+              nullptr},
     Invariant{"a reattached client sees a suffix of the output", "rule 16", W::at_event,
               "sim/client.cpp, at each pty.attach answer (it agrees with every byte the client "
               "drew at the same offsets and ends no earlier) and each pty.output event after "

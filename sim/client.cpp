@@ -1,6 +1,7 @@
 #include "sim/client.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/base64.hpp"
 #include "sim/world.hpp"
@@ -27,6 +28,13 @@ void SimClient::send(const std::string& method, Json params, const std::string& 
     });
   }
   pending_[id] = Pending{method, session_id, stale};
+  if (method == "slash.exec" && !stale) {
+    if (std::string key = key_of(session_id); !key.empty()) {
+      auto& order = exec_order_[key];
+      order.push_back({id, -1});
+      if (order.size() > exec_order_keep) order.erase(order.begin());
+    }
+  }
   Json msg = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
   w_.trace("client.send", "\"client\":" + std::to_string(index_) + ",\"id\":" + std::to_string(id) +
                               ",\"method\":" + json_str(method) +
@@ -110,8 +118,7 @@ void SimClient::execute(const Step& step) {
       }
       return;
     case StepKind::history:
-      if (const Known* k = pick(step.a))
-        send("session.history", {{"session_id", k->id}, {"limit", 5}}, k->id);
+      if (const Known* k = pick(step.a)) start_paging(k->id, 1 + step.b % 7);
       return;
     case StepKind::list:
       send("session.active_list", Json::object());
@@ -225,6 +232,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   } else if (p.method == "slash.exec" && r.contains("seq")) {
     std::string key = key_of(p.session_id);
     std::int64_t seq = r["seq"].get<std::int64_t>();
+    check_exec_order(key, id, seq);
     ++w_.counters.acks_checked;
     acks_.push_back({key, seq});
     if (!w_.store.durable(key, seq))
@@ -234,6 +242,8 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   } else if (p.method == "pty.open") {
     ptys_.push_back({r.value("pty_id", ""), p.session_id});
     screens_[r.value("pty_id", "")].synced = true;  // drawn from its first byte
+  } else if (p.method == "session.history") {
+    on_history_page(id, r);
   } else if (p.method == "pty.list") {
     for (const auto& t : r["terminals"]) {
       std::string pty_id = t.value("pty_id", "");
@@ -258,6 +268,88 @@ void SimClient::on_closed(ConnId conn) {
   pending_.clear();
   // Sessions that closed with the connection are learnt again by resuming.
   lose_connection();
+}
+
+// The client's contract: paging a history back with before_seq, newest page first,
+// returns every entry exactly once; so every entry this client was told was stored before
+// it started is among them.
+void SimClient::start_paging(const std::string& session_id, int limit) {
+  std::string key = key_of(session_id);
+  if (key.empty()) return;
+  Paging paging{key, limit, {}, 0, std::numeric_limits<std::int64_t>::max(), {}};
+  for (const auto& a : acks_)
+    if (a.key == key) paging.expected.insert(a.seq);
+  std::int64_t id = next_id_;
+  send("session.history", {{"session_key", key}, {"limit", limit}});  // a read: never stale
+  paging_.emplace(id, std::move(paging));
+}
+
+void SimClient::on_history_page(std::int64_t id, const Json& r) {
+  auto node = paging_.extract(id);
+  if (node.empty()) return;
+  Paging& paging = node.mapped();
+  std::int64_t oldest = paging.before;
+  std::string problem;
+  std::int64_t previous = 0;
+  for (const auto& e : r["entries"]) {
+    std::int64_t seq = e.value("seq", std::int64_t{0});
+    if (seq >= paging.before)
+      problem = "entry #" + std::to_string(seq) + " is not older than the page's before_seq";
+    else if (seq <= previous)
+      problem = "the page is not in ascending order at #" + std::to_string(seq);
+    else if (!paging.seen.insert(seq).second)
+      problem = "entry #" + std::to_string(seq) + " came twice";
+    previous = seq;
+    oldest = std::min(oldest, seq);
+  }
+  if (problem.empty() && r.value("more", false) && r["entries"].empty())
+    problem = "a page says there is more and holds nothing";
+  if (problem.empty() && !r.value("more", false)) {
+    for (std::int64_t seq : paging.expected)
+      if (!paging.seen.count(seq)) {
+        problem = "stored entry #" + std::to_string(seq) + " never came";
+        break;
+      }
+  }
+  if (!problem.empty()) {
+    w_.violate("history pages hold every entry once",
+               "client " + std::to_string(index_) + ": paging history " + paging.key + " by " +
+                   std::to_string(paging.limit) + ": " + problem);
+    return;
+  }
+  if (!r.value("more", false)) {
+    ++w_.counters.histories_paged;
+    return;
+  }
+  if (++paging.pages > max_pages || !conn_) return;  // enough for one step
+  paging.before = oldest;
+  std::int64_t next = next_id_;
+  send("session.history",
+       {{"session_key", paging.key}, {"limit", paging.limit}, {"before_seq", oldest}});
+  paging_.emplace(next, std::move(paging));
+}
+
+// The client's contract: a session's commands run in the order this client sent them,
+// so their stored entries are numbered in that order (a command refused or failed has no
+// number and is passed over).
+void SimClient::check_exec_order(const std::string& key, std::int64_t id, std::int64_t seq) {
+  auto order = exec_order_.find(key);
+  if (order == exec_order_.end()) return;
+  auto& sent = order->second;
+  auto me = std::find_if(sent.begin(), sent.end(), [&](const auto& e) { return e.first == id; });
+  if (me == sent.end()) return;
+  me->second = seq;
+  for (auto it = sent.begin(); it != sent.end(); ++it) {
+    if (it == me || it->second < 0) continue;
+    bool earlier = it < me;
+    if (earlier ? it->second < seq : it->second > seq) continue;
+    w_.violate("commands run in the order they were sent",
+               "client " + std::to_string(index_) + ": on history " + key + " request " +
+                   std::to_string(it->first) + " was stored as #" + std::to_string(it->second) +
+                   " and request " + std::to_string(id) + ", sent " +
+                   (earlier ? "after" : "before") + " it, as #" + std::to_string(seq));
+    return;
+  }
 }
 
 void SimClient::on_pty_output(const Json& payload) {
@@ -313,6 +405,7 @@ void SimClient::on_attached(const Json& r) {
 
 void SimClient::lose_connection() {
   conn_ = 0;
+  paging_.clear();
   live_.clear();
   ptys_.clear();
   screens_.clear();

@@ -80,6 +80,24 @@ class SimClient {
   };
   static constexpr std::size_t screen_keep = 4096;
   void on_pty_output(const Json& payload);
+  void check_exec_order(const std::string& key, std::int64_t id, std::int64_t seq);
+  // Paging a history back (session.history with before_seq), one request at a time.
+  struct Paging {
+    std::string key;
+    int limit = 0;
+    std::set<std::int64_t> expected;  // entries this client was told were stored, at the start
+    int pages = 0;
+    std::int64_t before = 0;  // the before_seq of the page asked for
+    std::set<std::int64_t> seen;
+  };
+  static constexpr int max_pages = 200;
+  void start_paging(const std::string& session_id, int limit);
+  void on_history_page(std::int64_t id, const Json& result);
+  std::map<std::int64_t, Paging> paging_;  // request id -> its paging
+  // Per history (session key): the slash.exec requests sent, oldest first, with the
+  // entry number each was told (-1: none yet).
+  std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> exec_order_;
+  static constexpr std::size_t exec_order_keep = 64;
   void on_attached(const Json& result);
   void check_stale_reply(const Pending& p, const Json& msg);
   void lose_connection();

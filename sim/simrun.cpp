@@ -288,8 +288,8 @@ void print_ok(const RunResult& r) {
             << " finalized, " << r.counters.gateway_kills << " gateway kills, "
             << r.counters.pid_reuses << " pid reuses, " << r.counters.backpressure_pauses
             << " backed-up connections (" << r.counters.slow_readers_dropped << " dropped), "
-            << r.counters.reattaches_checked << " terminal reattaches checked, hash " << hex(r.hash)
-            << "\n";
+            << r.counters.reattaches_checked << " terminal reattaches checked, "
+            << r.counters.histories_paged << " histories paged, hash " << hex(r.hash) << "\n";
 }
 
 int run_one(const Options& o) {
@@ -381,7 +381,10 @@ int run_sweep(const Options& o) {
   }
   std::cout << "sweep " << o.first << ".." << o.last << ": all " << passed.load()
             << " seeds passed, " << events.load() << " events, " << secs << " s on " << o.jobs
-            << " thread(s)\n";
+            << " thread(s), "
+            << static_cast<long long>(static_cast<double>(events.load()) / secs /
+                                      static_cast<double>(o.jobs))
+            << " events/s per thread\n";
   return 0;
 }
 

@@ -61,6 +61,7 @@ struct WorldCounters {
   std::int64_t stale_requests = 0;        // ... and requests a client sent on one after it
   std::int64_t stale_refused = 0;         // ... refused as taken over (4009)
   std::int64_t reattaches_checked = 0;    // pty.attach answers checked against what was drawn
+  std::int64_t histories_paged = 0;       // histories paged to their oldest entry and checked
   std::int64_t backpressure_pauses = 0;   // connections that passed half their unsent bound
   std::int64_t slow_readers_dropped = 0;  // ... and the whole of it
 };
