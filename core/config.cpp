@@ -287,7 +287,15 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
                      return true;
                    })});
   knobs.push_back(switch_knob("version", c.version));
-  return run_parser(args, env, knobs, out);
+  run_parser(args, env, knobs, out);
+  // A pty.attach answer carries the whole ring, base64 (4/3), in one message: at a
+  // quarter of the unsent bound it stays below the half where a connection's terminals
+  // pause, and far from the whole, where the connection is closed.
+  if (!out.error && c.pty_replay_bytes > c.max_unsent_bytes / 4)
+    out.error = "--pty-replay-bytes " + std::to_string(c.pty_replay_bytes) +
+                " is more than a quarter of --max-unsent-bytes " +
+                std::to_string(c.max_unsent_bytes) + " (a replay is sent in one message)";
+  return out;
 }
 
 ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& args,
@@ -475,8 +483,8 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
                                  the fd limit with room for children)
   --max-ptys N                   terminals in all (256, clamped below kernel.pty.max)
   --pty-replay-bytes N           each terminal's recent output kept for pty.attach, 0 to
-                                 16777216 (262144; terminals opened after a SIGHUP get a
-                                 new value)
+                                 16777216 and at most a quarter of --max-unsent-bytes
+                                 (262144; terminals opened after a SIGHUP get a new value)
   --session-pids-max N           cgroup pids.max per session, where available (1024)
   --session-memory-max BYTES     cgroup memory.max per session, where available (unset)
   --retain-days D                prune ended sessions and their history older than D days,

@@ -239,3 +239,13 @@ TEST(Rule10_Config, ReloadAppliesOnlyWhatCanChangeLive) {
 
 }  // namespace
 }  // namespace lifeline::testing
+
+TEST(Rule10_Config, AReplayRingThatCouldNotBeSentInOneMessageIsRefused) {
+  auto big = lifeline::parse_gateway_config({"--pty-replay-bytes", "8000000"}, {});
+  ASSERT_TRUE(big.error.has_value());
+  EXPECT_NE(big.error->find("a quarter of --max-unsent-bytes"), std::string::npos) << *big.error;
+  auto fits = lifeline::parse_gateway_config(
+      {"--pty-replay-bytes", "8000000", "--max-unsent-bytes", "33554432"}, {});
+  EXPECT_FALSE(fits.error.has_value());
+  EXPECT_EQ(fits.config.pty_replay_bytes, 8000000);
+}
