@@ -182,6 +182,9 @@ void PosixProcessControl::adopt(Launch& l, const std::function<void(SpawnResult)
     c->output = std::make_unique<asio::posix::stream_descriptor>(io_, l.output.release());
     c->errors = std::make_unique<asio::posix::stream_descriptor>(io_, l.errors.release());
   }
+  // read_output's coalescing reads directly: it must never block the loop.
+  boost::system::error_code nb;
+  c->output->native_non_blocking(true, nb);
   children_.emplace(l.id, std::move(c));
   {
     std::lock_guard lock(launch_mu_);
@@ -405,8 +408,16 @@ void PosixProcessControl::read_output(ChildId id) {
                                          ": injected fault; no more output from it");
           return;
         }
-        if (n > 0 && events_)
-          events_->on_child_output(id, std::string_view(it->second->buf.data(), n));
+        // Coalesce: a PTY hands out about 4 KiB per read, so whatever more is ready now
+        // joins this chunk, up to the buffer, in one event and one frame. The fd is
+        // non-blocking (Asio made it so), so a lone keystroke waits for nothing.
+        Child& ch = *it->second;
+        while (n > 0 && !ec && n < ch.buf.size()) {
+          ssize_t more = ::read(ch.output->native_handle(), ch.buf.data() + n, ch.buf.size() - n);
+          if (more <= 0) break;  // EAGAIN: nothing more yet; EOF or EIO: the next read says
+          n += static_cast<std::size_t>(more);
+        }
+        if (n > 0 && events_) events_->on_child_output(id, std::string_view(ch.buf.data(), n));
         if (!ec) read_output(id);  // EOF or EIO (PTY slave closed): stop; the exit will come
       });
 }
