@@ -58,6 +58,13 @@ void kernel_rules(const WorldView& v, bool, Out& out) {
   for (const auto& k : v.kernel_violations()) out.push_back(k);
 }
 
+// Harm: other users' programs share the host and its PID space, and take over the PIDs
+// and group ids lifeline's children leave behind (before and after a gateway restart).
+// Lifeline may signal only what it started, counted by incarnation, never a bare number.
+void no_harm_to_bystanders(const WorldView& v, bool, Out& out) {
+  for (const auto& h : v.bystander_harm()) out.push_back(h);
+}
+
 void finalized_once(const WorldView& v, bool, Out& out) {
   if (v.end_requests_max() <= 1) return;
   v.for_each_end_request([&](const std::string& id, int n) {
@@ -342,6 +349,10 @@ const std::array kTable = {
               "recorded by sim/kernel.cpp and the process ports: a signal to a reaped child, an fd "
               "closed twice",
               kernel_rules},
+    Invariant{"no signal reaches a bystander", "rule 6 (harm)", W::every_event,
+              "recorded by sim/kernel.cpp at each delivery: any signal reaching a process of "
+              "another user (simrun's bystanders, which take over freed PIDs and group ids)",
+              no_harm_to_bystanders},
     Invariant{"finalized at most once", "rule 1", W::every_event, "", finalized_once},
     Invariant{"every child is owned", "Invariants: owned by a registry entry or a teardown",
               W::every_event, "", every_child_owned},

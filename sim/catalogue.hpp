@@ -84,6 +84,8 @@ class WorldView {
   // What the kernel (or the fake process port) punished: a signal to a reaped child,
   // a reap before exit, an fd closed twice.
   virtual std::span<const std::string> kernel_violations() const = 0;
+  // Signals that reached a process not the gateway's (simrun's bystanders).
+  virtual std::span<const std::string> bystander_harm() const { return {}; }
   virtual void for_each_child(const std::function<void(const ChildFact&)>& fn) const = 0;
   virtual std::optional<ChildFact> child(ChildId id) const = 0;
   virtual void for_each_process(const std::function<void(const ProcessFact&)>& fn) const = 0;

@@ -41,7 +41,9 @@ int Kernel::allocate_pid() {
 int Kernel::spawn(int parent_pid, SpawnOptions opts) {
   Process* parent = find(parent_pid);
   assert(parent && !parent->zombie);
-  int pid = allocate_pid();
+  // The allocator wrapping around onto a wanted number, when it is free.
+  int pid =
+      opts.wanted_pid > 1 && !pid_refs_.count(opts.wanted_pid) ? opts.wanted_pid : allocate_pid();
   if (pid < 0) return -1;
   Process p;
   p.pid = pid;
@@ -51,6 +53,7 @@ int Kernel::spawn(int parent_pid, SpawnOptions opts) {
   p.inc = next_inc_++;
   p.start_ticks = ticks();
   p.origin = opts.origin ? opts.origin : parent->origin;
+  p.bystander = opts.bystander || parent->bystander;
   p.name = std::move(opts.name);
   p.cgroup = opts.cgroup >= 0 ? opts.cgroup : parent->cgroup;
   p.ctty = opts.ctty;
@@ -165,6 +168,10 @@ bool Kernel::reap(int parent, int pid, Incarnation inc) {
   pid_ref(p.pid, -1);
   pid_ref(p.pgid, -1);
   pid_ref(p.sid, -1);
+  if (p.origin != 0) {  // a number lifeline's child held, free for anyone now
+    freed_child_pids.push_back(p.pid);
+    if (freed_child_pids.size() > 16) freed_child_pids.pop_front();
+  }
   inc_pid_.erase(p.inc);
   procs_.erase(it);
   return true;
@@ -174,6 +181,10 @@ bool Kernel::reap(int parent, int pid, Incarnation inc) {
 
 void Kernel::deliver(Process& p, SimSignal sig) {
   if (p.zombie) return;
+  if (p.bystander)
+    bystander_harm.push_back("signal " + std::to_string(static_cast<int>(sig)) + " reached pid " +
+                             std::to_string(p.pid) + " (" + p.name +
+                             "), a bystander's process the gateway never started");
   Disposition d = Disposition::terminate;
   if (sig == SimSignal::hup) d = p.on_hup;
   if (sig == SimSignal::term) d = p.on_term;

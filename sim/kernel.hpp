@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -58,6 +59,7 @@ struct Process {
   Incarnation inc = 0;
   std::uint64_t start_ticks = 0;  // creation time in 10 ms ticks, as /proc reports it
   std::uint64_t origin = 0;       // the gateway child (ChildId) whose tree this is; 0: none
+  bool bystander = false;         // not the gateway's: another user's program on the host
   std::string name;
   bool zombie = false;
   int status = 0;  // exit code, or 128 + signal
@@ -75,6 +77,8 @@ struct SpawnOptions {
   bool new_session = false;         // setsid(): own session and group
   int cgroup = -1;                  // -1: the parent's
   std::uint64_t origin = 0;         // 0: the parent's
+  bool bystander = false;           // (a bystander's children are bystanders too)
+  int wanted_pid = 0;               // taken when free (the PID space wrapping onto it)
   bool exec_closes_cloexec = true;  // drop close-on-exec fds (the exec)
   int close_from = -1;              // close_range(close_from, ~0) after the installs
   std::vector<std::pair<int, std::uint64_t>> installs;  // dup2(file, fd), not cloexec
@@ -136,6 +140,11 @@ class Kernel {
 
   std::uint64_t ticks() const { return static_cast<std::uint64_t>(sched_.now()) / 10; }
   std::vector<std::string> violations;
+  // Every signal that reached a bystander: nothing on the host but lifeline sends
+  // signals here, so each is harm lifeline did (docs/DESIGN.md, invariants).
+  std::vector<std::string> bystander_harm;
+  // PIDs of lifeline's children, newest last, as their reaps freed them.
+  std::deque<int> freed_child_pids;
   std::uint64_t spawned = 0;
   std::uint64_t pid_reuses = 0;
   // Called as a process becomes a zombie (its fds closed, its children reparented).

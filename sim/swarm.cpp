@@ -12,7 +12,7 @@ constexpr std::array<const char*, static_cast<int>(StepKind::count_)> kind_names
     "connect",      "create",      "exec",         "close",         "resume",      "reset",
     "pty_open",     "pty_write",   "pty_close",    "list",          "history",     "disconnect",
     "drop",         "half_open",   "kill_gateway", "term_gateway",  "fail_spawns", "slow_spawns",
-    "crash_worker", "fail_writes", "slow_store",   "stall_reading", "pty_attach"};
+    "crash_worker", "fail_writes", "slow_store",   "stall_reading", "pty_attach",  "bystander"};
 
 struct Flag {
   const char* name;
@@ -306,6 +306,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
   add(c.ptys, StepKind::pty_write, 2);
   add(c.ptys, StepKind::pty_close, 2);
   add(c.ptys, StepKind::pty_attach, 4);
+  add(true, StepKind::bystander, c.containment_focus ? 4 : 2);
   add(c.disconnects, StepKind::disconnect, 4);
   add(c.resets, StepKind::drop, 3);
   add(c.half_open, StepKind::half_open, 2);

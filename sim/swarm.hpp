@@ -84,6 +84,7 @@ enum class StepKind {
   slow_store,     // the next a store operations take b ms
   stall_reading,  // the client stops reading its connection for (a + 1) * 400 ms
   pty_attach,     // a: pty index; with none known, pty.list of session a (a page reload)
+  bystander,      // another user starts a (1..3) programs; b odd: each in a session of its own
   count_
 };
 const char* to_string(StepKind kind);

@@ -91,7 +91,43 @@ void World::on_process_exit(const Process& p, Program* program) {
   store.crash(p.inc);
   deadlines.gateway_died();
   restart_pending_ = true;
+  // In most restarts another user's program takes over a number the dead gateway's
+  // children left, before the successor sweeps its predecessor's ledger.
+  if (restart_delay_ % 3 != 0)
+    sched.after(restart_delay_ / 2, 0,
+                [this] { start_bystanders(restart_delay_ % 2 == 0 ? 1 : 2, true); });
   sched.after(restart_delay_, 0, [this] { boot_gateway(); });
+}
+
+namespace {
+// Another user's program: it runs, holds its PID (and, in a session of its own, its group
+// id) and does nothing else. Nothing on the simulated host ever signals it, so any
+// signal that reaches it is one lifeline sent (the catalogue's harm invariant).
+class BystanderProgram final : public Program {};
+}  // namespace
+
+void World::start_bystanders(int count, bool own_session) {
+  // Enough of them to take over freed PIDs, never so many that the PID space is theirs.
+  int alive = 0;
+  for (const auto& [pid, p] : kernel.processes()) alive += p.bystander && !p.zombie ? 1 : 0;
+  int cap = std::max(1, config.pid_max / 8);
+  for (int i = 0; i < count && alive < cap; ++i, ++alive) {
+    SpawnOptions o;
+    o.name = "bystander";
+    o.bystander = true;
+    o.new_session = own_session;
+    // The newest number a child of lifeline left: PID reuse at its most pointed.
+    while (!kernel.freed_child_pids.empty() && o.wanted_pid == 0) {
+      int freed = kernel.freed_child_pids.back();
+      kernel.freed_child_pids.pop_back();
+      if (!kernel.find(freed)) o.wanted_pid = freed;
+    }
+    int pid = kernel.spawn(1, o);
+    if (pid < 0) return;  // the PID space is full: another user cannot start one either
+    kernel.run(pid, std::make_unique<BystanderProgram>(), 0);
+    ++counters.bystanders_started;
+    trace("bystander", "\"pid\":" + std::to_string(pid));
+  }
 }
 
 void World::execute(const Step& step) {
@@ -123,6 +159,9 @@ void World::execute(const Step& step) {
     case StepKind::slow_store:
       faults.slow_store_ops += step.a;
       faults.slow_store_ms = step.b;
+      return;
+    case StepKind::bystander:
+      start_bystanders(1 + step.a % 3, step.b % 2 == 1);
       return;
     case StepKind::crash_worker: {
       GatewayProgram* g = gateway();

@@ -62,6 +62,7 @@ struct WorldCounters {
   std::int64_t stale_refused = 0;         // ... refused as taken over (4009)
   std::int64_t reattaches_checked = 0;    // pty.attach answers checked against what was drawn
   std::int64_t histories_paged = 0;       // histories paged to their oldest entry and checked
+  std::int64_t bystanders_started = 0;    // other users' programs started on the host
   std::int64_t backpressure_pauses = 0;   // connections that passed half their unsent bound
   std::int64_t slow_readers_dropped = 0;  // ... and the whole of it
 };
@@ -129,6 +130,7 @@ class World {
   void boot_gateway();
   void on_process_exit(const Process& p, Program* program);
   void execute(const Step& step);
+  void start_bystanders(int count, bool own_session);
   void check_safety();
   void check_settled(bool drained);
   void settle(Millis until);

@@ -42,9 +42,14 @@ std::optional<ChildFact> SimWorldView::child(ChildId id) const {
   return fact(it->second);
 }
 
+std::span<const std::string> SimWorldView::bystander_harm() const {
+  return w_.kernel.bystander_harm;
+}
+
 void SimWorldView::for_each_process(const std::function<void(const ProcessFact&)>& fn) const {
   for (const auto& [pid, p] : w_.kernel.processes())
-    if (pid != 1 && pid != w_.gateway_pid()) fn(ProcessFact{pid, p.name, p.origin, p.zombie});
+    if (pid != 1 && pid != w_.gateway_pid() && !p.bystander)
+      fn(ProcessFact{pid, p.name, p.origin, p.zombie});
 }
 
 int SimWorldView::end_requests(const std::string& session_id) const {

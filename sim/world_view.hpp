@@ -16,6 +16,7 @@ class SimWorldView final : public WorldView {
 
   const Gateway* core() const override;
   std::span<const std::string> kernel_violations() const override;
+  std::span<const std::string> bystander_harm() const override;
   void for_each_child(const std::function<void(const ChildFact&)>& fn) const override;
   std::optional<ChildFact> child(ChildId id) const override;
   void for_each_process(const std::function<void(const ProcessFact&)>& fn) const override;
