@@ -169,7 +169,7 @@ bool Kernel::reap(int parent, int pid, Incarnation inc) {
   pid_ref(p.pgid, -1);
   pid_ref(p.sid, -1);
   if (p.origin != 0) {  // a number lifeline's child held, free for anyone now
-    freed_child_pids.push_back(p.pid);
+    freed_child_pids.push_back({p.pid, p.start_ticks});
     if (freed_child_pids.size() > 16) freed_child_pids.pop_front();
   }
   inc_pid_.erase(p.inc);

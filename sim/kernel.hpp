@@ -143,8 +143,9 @@ class Kernel {
   // Every signal that reached a bystander: nothing on the host but lifeline sends
   // signals here, so each is harm lifeline did (docs/DESIGN.md, invariants).
   std::vector<std::string> bystander_harm;
-  // PIDs of lifeline's children, newest last, as their reaps freed them.
-  std::deque<int> freed_child_pids;
+  // PIDs of lifeline's children, with their start times, newest last, as their reaps
+  // freed them.
+  std::deque<std::pair<int, std::uint64_t>> freed_child_pids;
   std::uint64_t spawned = 0;
   std::uint64_t pid_reuses = 0;
   // Called as a process becomes a zombie (its fds closed, its children reparented).

@@ -40,6 +40,14 @@ class Scheduler {
   bool idle() const { return live_ == 0; }
   std::size_t size() const { return live_; }
   std::uint64_t executed() const { return executed_; }
+  // When `owner`'s live events are due, after now (unordered): its timers' deadlines.
+  std::vector<Millis> pending_of(Incarnation owner) const {
+    std::vector<Millis> out;
+    for (const auto& e : heap_)
+      if (e.owner == owner && e.when > now_ && !cancelled_[e.id]) out.push_back(e.when);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
   // Moves time forward to `when` without running anything (nothing may be due before).
   void advance_to(Millis when) {
     if (when > now_) now_ = when;

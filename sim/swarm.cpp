@@ -9,10 +9,11 @@ namespace lifeline::sim {
 
 namespace {
 constexpr std::array<const char*, static_cast<int>(StepKind::count_)> kind_names = {
-    "connect",      "create",      "exec",         "close",         "resume",      "reset",
-    "pty_open",     "pty_write",   "pty_close",    "list",          "history",     "disconnect",
-    "drop",         "half_open",   "kill_gateway", "term_gateway",  "fail_spawns", "slow_spawns",
-    "crash_worker", "fail_writes", "slow_store",   "stall_reading", "pty_attach",  "bystander"};
+    "connect",      "create",        "exec",        "close",        "resume",
+    "reset",        "pty_open",      "pty_write",   "pty_close",    "list",
+    "history",      "disconnect",    "drop",        "half_open",    "kill_gateway",
+    "term_gateway", "fail_spawns",   "slow_spawns", "crash_worker", "fail_writes",
+    "slow_store",   "stall_reading", "pty_attach",  "bystander",    "coincide"};
 
 struct Flag {
   const char* name;
@@ -307,6 +308,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
   add(c.ptys, StepKind::pty_close, 2);
   add(c.ptys, StepKind::pty_attach, 4);
   add(true, StepKind::bystander, c.containment_focus ? 4 : 2);
+  add(true, StepKind::coincide, 4);
   add(c.disconnects, StepKind::disconnect, 4);
   add(c.resets, StepKind::drop, 3);
   add(c.half_open, StepKind::half_open, 2);

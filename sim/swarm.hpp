@@ -85,6 +85,11 @@ enum class StepKind {
   stall_reading,  // the client stops reading its connection for (a + 1) * 400 ms
   pty_attach,     // a: pty index; with none known, pty.list of session a (a page reload)
   bystander,      // another user starts a (1..3) programs; b odd: each in a session of its own
+  // A client action aimed at the instant one of the gateway's timers is due (a grace, the
+  // idle eviction, a pong deadline, an escalation step, a command's timeout): b picks the
+  // timer, a the action (resume, close, disconnect, exec) and how early it is sent, so
+  // that with the link's latency it lands in that very instant.
+  coincide,
   count_
 };
 const char* to_string(StepKind kind);

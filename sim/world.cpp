@@ -1,6 +1,7 @@
 #include "sim/world.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 
@@ -117,10 +118,13 @@ void World::start_bystanders(int count, bool own_session) {
     o.bystander = true;
     o.new_session = own_session;
     // The newest number a child of lifeline left: PID reuse at its most pointed.
+    // Not within the tick the number's last holder started in: Linux's allocator hands a
+    // number out again only after cycling through the PID space, which takes far longer
+    // than the 10 ms a start time can tell apart (and no identity check can do better).
     while (!kernel.freed_child_pids.empty() && o.wanted_pid == 0) {
-      int freed = kernel.freed_child_pids.back();
+      auto [freed, started] = kernel.freed_child_pids.back();
       kernel.freed_child_pids.pop_back();
-      if (!kernel.find(freed)) o.wanted_pid = freed;
+      if (!kernel.find(freed) && started < kernel.ticks()) o.wanted_pid = freed;
     }
     int pid = kernel.spawn(1, o);
     if (pid < 0) return;  // the PID space is full: another user cannot start one either
@@ -163,6 +167,22 @@ void World::execute(const Step& step) {
     case StepKind::bystander:
       start_bystanders(1 + step.a % 3, step.b % 2 == 1);
       return;
+    case StepKind::coincide: {
+      std::vector<Millis> due = sched.pending_of(gateway_inc_);
+      if (due.empty()) return;
+      constexpr std::array actions = {StepKind::resume, StepKind::close, StepKind::disconnect,
+                                      StepKind::exec};
+      Step action = step;
+      action.kind = actions[static_cast<std::size_t>(step.a) % actions.size()];
+      Millis when = due[static_cast<std::size_t>(step.b) % due.size()];
+      Millis lead = (step.a / 4) % (config.latency_max + 1);  // the link's one-way latency
+      trace("coincide", "\"at\":" + std::to_string(when) + ",\"lead\":" + std::to_string(lead));
+      // Only while the workload runs: an aim past its end would act after the clients left.
+      sched.at(std::max(sched.now(), when - lead), 0, [this, action] {
+        if (faults.active) execute(action);
+      });
+      return;
+    }
     case StepKind::crash_worker: {
       GatewayProgram* g = gateway();
       if (!g) return;
