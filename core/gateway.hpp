@@ -125,6 +125,9 @@ class Gateway final : public ProcessEvents {
   // True (and the request answered with 4009) when `to`'s connection lost `s` to a
   // takeover and has not resumed it since.
   bool refuse_if_revoked(const ReplyTo& to, const Session& s);
+  // For a method whose one param is session_id: the live session it names, not revoked
+  // from this connection; null once the error is answered.
+  SessionPtr only_session_param(const ReplyTo& to, const Json& params);
 
   // Methods.
   void rpc_create(const ReplyTo& to, const Json& params);

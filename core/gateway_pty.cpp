@@ -214,12 +214,8 @@ void Gateway::keep_exited_terminal(Session& s, const std::string& pty_id, int st
 
 // pty.list: every terminal of the session a client can attach to, live or exited.
 void Gateway::rpc_pty_list(const ReplyTo& to, const Json& params) {
-  Params p(params, {"session_id"});
-  std::string id = p.required_string("session_id");
-  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  SessionPtr s = find_session(id);
-  if (!s) return reply_error(to, rpc::session_not_found, "session not found");
-  if (refuse_if_revoked(to, *s)) return;
+  SessionPtr s = only_session_param(to, params);
+  if (!s) return;
   std::vector<std::pair<std::uint64_t, Json>> rows;
   for (const auto& [pty_id, t] : s->terminals) {
     Json row = {{"pty_id", pty_id},

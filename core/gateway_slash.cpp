@@ -46,12 +46,8 @@ void Gateway::rpc_exec(const ReplyTo& to, const Json& params) {
 }
 
 void Gateway::rpc_reset(const ReplyTo& to, const Json& params) {
-  Params p(params, {"session_id"});
-  std::string id = p.required_string("session_id");
-  if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  SessionPtr s = find_session(id);
-  if (!s) return reply_error(to, rpc::session_not_found, "session not found");
-  if (refuse_if_revoked(to, *s)) return;
+  SessionPtr s = only_session_param(to, params);
+  if (!s) return;
   if (static_cast<std::int64_t>(s->reset_waiters.size()) >= config_.max_queued_commands)
     return reply_error(to, rpc::limit_reached, "limit reached: pending resets");
   touch(*s);

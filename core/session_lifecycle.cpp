@@ -41,6 +41,21 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
   sync_output_pause(*s);
 }
 
+SessionPtr Gateway::only_session_param(const ReplyTo& to, const Json& params) {
+  Params p(params, {"session_id"});
+  std::string id = p.required_string("session_id");
+  if (!p.ok()) {
+    reply_error(to, rpc::invalid_params, p.error());
+    return nullptr;
+  }
+  SessionPtr s = find_session(id);
+  if (!s) {
+    reply_error(to, rpc::session_not_found, "session not found");
+    return nullptr;
+  }
+  return refuse_if_revoked(to, *s) ? nullptr : s;
+}
+
 bool Gateway::refuse_if_revoked(const ReplyTo& to, const Session& s) {
   auto it = connections_.find(to.conn);
   if (it == connections_.end() || !it->second.revoked.count(s.id)) return false;
