@@ -43,8 +43,23 @@ void GatewayProgram::on_signal(SimSignal sig) {
     std::vector<ConnId> conns;
     for (auto& [id, link] : links_) conns.push_back(id);
     for (ConnId c : conns) drop(c, "shutdown");
-    w_.kernel.exit(pid_, clean ? 0 : 3);
+    exit_after_strays(clean ? 0 : 3, max_stray_rounds);
   });
+}
+
+// As the runtime does before it exits (runtime/gateway/main.cpp): escapees reparented to
+// the gateway during the teardown are killed and reaped, in rounds 10 ms apart, because
+// a killed stray's own children reach the gateway only once it has died (a terminal's
+// shell, then its background job, when the supervisor was killed before it could
+// contain them). At most a second; then it exits all the same.
+void GatewayProgram::exit_after_strays(int status, int rounds_left) {
+  pc_.on_sigchld();  // the core's stray decision: kill the live, reap the dead
+  if (w_.kernel.children_of(pid_).empty() || rounds_left <= 0) {
+    w_.kernel.exit(pid_, status);
+    return;
+  }
+  w_.sched.after(10, inc_,
+                 [this, status, rounds_left] { exit_after_strays(status, rounds_left - 1); });
 }
 
 void GatewayProgram::accept(ConnId conn) {
