@@ -291,10 +291,14 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   // A pty.attach answer carries the whole ring, base64 (4/3), in one message: at a
   // quarter of the unsent bound it stays below the half where a connection's terminals
   // pause, and far from the whole, where the connection is closed.
-  if (!out.error && c.pty_replay_bytes > c.max_unsent_bytes / 4)
-    out.error = "--pty-replay-bytes " + std::to_string(c.pty_replay_bytes) +
-                " is more than a quarter of --max-unsent-bytes " +
-                std::to_string(c.max_unsent_bytes) + " (a replay is sent in one message)";
+  // Lowered, and said, like the limits the runtime fits to the host: an operator who
+  // lowers --max-unsent-bytes need not know of this one.
+  if (!out.error && c.pty_replay_bytes > c.max_unsent_bytes / 4) {
+    out.warnings.push_back("--pty-replay-bytes lowered from " + std::to_string(c.pty_replay_bytes) +
+                           " to " + std::to_string(c.max_unsent_bytes / 4) +
+                           ", a quarter of --max-unsent-bytes (a replay is sent in one message)");
+    c.pty_replay_bytes = c.max_unsent_bytes / 4;
+  }
   return out;
 }
 
@@ -483,7 +487,7 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
                                  the fd limit with room for children)
   --max-ptys N                   terminals in all (256, clamped below kernel.pty.max)
   --pty-replay-bytes N           each terminal's recent output kept for pty.attach, 0 to
-                                 16777216 and at most a quarter of --max-unsent-bytes
+                                 16777216, lowered to a quarter of --max-unsent-bytes
                                  (262144; terminals opened after a SIGHUP get a new value)
   --session-pids-max N           cgroup pids.max per session, where available (1024)
   --session-memory-max BYTES     cgroup memory.max per session, where available (unset)

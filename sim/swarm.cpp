@@ -255,6 +255,7 @@ SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
     c.slow_readers = true;
     c.ptys = c.ptys || u.chance(60);  // paused terminals are what there is to see
     g.max_unsent_bytes = u.between(600, 4096);
+    g.pty_replay_bytes = g.max_unsent_bytes / 4;  // as parse_gateway_config lowers it
   }
   if (r.chance(30)) {
     // Quantized time: everything lands on a 100 ms grid, with no network latency.

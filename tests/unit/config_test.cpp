@@ -240,10 +240,15 @@ TEST(Rule10_Config, ReloadAppliesOnlyWhatCanChangeLive) {
 }  // namespace
 }  // namespace lifeline::testing
 
-TEST(Rule10_Config, AReplayRingThatCouldNotBeSentInOneMessageIsRefused) {
+TEST(Rule10_Config, AReplayRingThatCouldNotBeSentInOneMessageIsLoweredAndSaid) {
   auto big = lifeline::parse_gateway_config({"--pty-replay-bytes", "8000000"}, {});
-  ASSERT_TRUE(big.error.has_value());
-  EXPECT_NE(big.error->find("a quarter of --max-unsent-bytes"), std::string::npos) << *big.error;
+  EXPECT_FALSE(big.error.has_value());
+  EXPECT_EQ(big.config.pty_replay_bytes, 16777216 / 4);
+  ASSERT_EQ(big.warnings.size(), 1u);
+  EXPECT_NE(big.warnings[0].find("a quarter of --max-unsent-bytes"), std::string::npos);
+  auto small = lifeline::parse_gateway_config({"--max-unsent-bytes", "262144"}, {});
+  EXPECT_FALSE(small.error.has_value());
+  EXPECT_EQ(small.config.pty_replay_bytes, 65536);
   auto fits = lifeline::parse_gateway_config(
       {"--pty-replay-bytes", "8000000", "--max-unsent-bytes", "33554432"}, {});
   EXPECT_FALSE(fits.error.has_value());
