@@ -200,6 +200,9 @@ class Gateway final : public ProcessEvents {
   // oldest exited records beyond --max-ptys in all are forgotten (rule 16).
   void keep_exited_terminal(Session& s, const std::string& pty_id, int status);
   void forget_terminal(Session& s, const std::string& pty_id);
+  // The live session a terminal id (live or exited) belongs to, or null.
+  SessionPtr terminal_owner(const std::string& pty_id) const;
+  static Json describe_terminal(const std::string& pty_id, const TerminalRecord& t);
 
   std::string new_id(const char* prefix, int words);
 

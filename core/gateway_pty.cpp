@@ -119,9 +119,7 @@ void Gateway::on_backpressure(ConnId conn, bool backed_up) {
 }
 
 Gateway::PtyRef Gateway::find_pty(const std::string& pty_id) const {
-  auto owner = pty_owner_.find(pty_id);
-  if (owner == pty_owner_.end()) return {};
-  SessionPtr s = find_session(owner->second);
+  SessionPtr s = terminal_owner(pty_id);
   if (!s) return {};
   auto it = s->ptys.find(pty_id);
   if (it == s->ptys.end()) return {};
@@ -175,8 +173,7 @@ void Gateway::rpc_pty_close(const ReplyTo& to, const Json& params) {
   PtyRef pty = find_pty(pty_id);
   if (!pty.session) {
     // An exited terminal's record goes too: the client has seen its status.
-    auto owner = pty_owner_.find(pty_id);
-    SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+    SessionPtr s = terminal_owner(pty_id);
     if (s && refuse_if_revoked(to, *s)) return;
     if (s) forget_terminal(*s, pty_id);
     return reply(to, {{"closed", false}});
@@ -189,6 +186,22 @@ void Gateway::rpc_pty_close(const ReplyTo& to, const Json& params) {
              "session " + pty.session->id + ": terminal " + pty_id + " closed by " + who(to.conn));
   terminate_child(pty.child);
   reply(to, {{"closed", true}});
+}
+
+SessionPtr Gateway::terminal_owner(const std::string& pty_id) const {
+  auto owner = pty_owner_.find(pty_id);
+  return owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+}
+
+// What pty.list shows of a terminal, and pty.attach begins with.
+Json Gateway::describe_terminal(const std::string& pty_id, const TerminalRecord& t) {
+  Json row = {{"pty_id", pty_id},
+              {"cols", t.cols},
+              {"rows", t.rows},
+              {"started_at", t.started_at},
+              {"exited", t.exit_status.has_value()}};
+  if (t.exit_status) row["status"] = *t.exit_status;
+  return row;
 }
 
 void Gateway::forget_terminal(Session& s, const std::string& pty_id) {
@@ -217,15 +230,8 @@ void Gateway::rpc_pty_list(const ReplyTo& to, const Json& params) {
   SessionPtr s = only_session_param(to, params);
   if (!s) return;
   std::vector<std::pair<std::uint64_t, Json>> rows;
-  for (const auto& [pty_id, t] : s->terminals) {
-    Json row = {{"pty_id", pty_id},
-                {"cols", t.cols},
-                {"rows", t.rows},
-                {"started_at", t.started_at},
-                {"exited", t.exit_status.has_value()}};
-    if (t.exit_status) row["status"] = *t.exit_status;
-    rows.emplace_back(t.order, std::move(row));
-  }
+  for (const auto& [pty_id, t] : s->terminals)
+    rows.emplace_back(t.order, describe_terminal(pty_id, t));
   std::sort(rows.begin(), rows.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   Json list = Json::array();
@@ -239,8 +245,7 @@ void Gateway::rpc_pty_attach(const ReplyTo& to, const Json& params) {
   Params p(params, {"pty_id"});
   std::string pty_id = p.required_string("pty_id");
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
-  auto owner = pty_owner_.find(pty_id);
-  SessionPtr s = owner == pty_owner_.end() ? nullptr : find_session(owner->second);
+  SessionPtr s = terminal_owner(pty_id);
   auto record = s ? s->terminals.find(pty_id) : decltype(s->terminals.end()){};
   if (!s || record == s->terminals.end())
     return reply_error(to, rpc::pty_not_found, "pty not found");
@@ -251,17 +256,12 @@ void Gateway::rpc_pty_attach(const ReplyTo& to, const Json& params) {
     return reply_error(to, rpc::session_not_held,
                        "the session is not held by this connection; session.resume it first",
                        Json{{"session_id", s->id}});
-  const TerminalRecord& t = record->second;
-  Json result = {{"pty_id", pty_id},
-                 {"cols", t.cols},
-                 {"rows", t.rows},
-                 {"started_at", t.started_at},
-                 {"begin", t.ring.begin()},
-                 {"end", t.ring.end()},
-                 {"modes", base64::encode(t.ring.modes())},
-                 {"data", base64::encode(t.ring.kept())},
-                 {"exited", t.exit_status.has_value()}};
-  if (t.exit_status) result["status"] = *t.exit_status;
+  const ReplayRing& ring = record->second.ring;
+  Json result = describe_terminal(pty_id, record->second);
+  result["begin"] = ring.begin();
+  result["end"] = ring.end();
+  result["modes"] = base64::encode(ring.modes());
+  result["data"] = base64::encode(ring.kept());
   touch(*s);
   reply(to, std::move(result));
 }
