@@ -112,6 +112,7 @@ void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Sessi
     log_.write(LogLevel::error, "session " + id + ": worker failed to start: " + r.error);
     if (!wanted) return;
     s->spawn_ticket = 0;
+    // mutant: spawn-failure-answers-one
     for (auto& cmd : s->queue)
       reply_error(cmd.reply, rpc::worker_spawn_failed, "worker failed to start", r.error);
     s->queue.clear();
@@ -236,7 +237,11 @@ void Gateway::on_command_timeout(const std::string& id, const std::weak_ptr<Sess
   s->in_flight->timeout = 0;
   log_.write(LogLevel::warn, "session " + id + ": command timed out; restarting the worker");
   fail_in_flight(*s, rpc::worker_timed_out, "worker timed out");
-  drop_worker(*s);  // a worker stuck in a command cannot take the next one
+  // docs/DESIGN.md rule 17: a worker stuck in a command cannot take the next one, and the
+  // next one starts a fresh worker now, not when the stuck one has died.
+  // mutant: timeout-keeps-stuck-worker
+  // mutant: timeout-forgets-queue
+  drop_worker(*s);
   pump(s);
 }
 
@@ -298,6 +303,7 @@ void Gateway::on_worker_died(const SessionPtr& s, ChildId child, int status) {
   fail_in_flight(*s, rpc::worker_exited, "worker exited during the command");
   s->worker.reset();
   s->worker_lines.clear();
+  // mutant: dead-worker-strands-queue
   pump(s);  // queued commands start a fresh worker
 }
 

@@ -200,6 +200,21 @@ void terminals_pause_with_their_client(const WorldView& v, bool, Out& out) {
   }
 }
 
+// The command queue's liveness: a session with commands waiting has one running, or a
+// worker on its way to run them. A queue left with neither waits until the client sends
+// another command, or forever (a stuck worker dropped, a worker that died, a spawn that
+// failed, and nobody started the next one).
+void queued_commands_have_a_worker(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  for (const auto& [id, s] : gw->registry()) {
+    if (s->finalized || s->queue.empty() || s->in_flight || s->spawn_ticket != 0) continue;
+    out.push_back("session " + id + " has " + std::to_string(s->queue.size()) +
+                  " queued commands, none running and no worker " +
+                  (s->worker ? "given one" : "starting"));
+  }
+}
+
 // Rule 16: a terminal's replay ring holds at most its bound, and the exited terminals
 // kept for a later attach are at most --max-ptys in all.
 void terminal_replay_bounded(const WorldView& v, bool, Out& out) {
@@ -367,6 +382,8 @@ const std::array kTable = {
               disconnect_resume_one_winner},
     Invariant{"terminals pause while their client is backed up", "rule 12", W::every_event, "",
               terminals_pause_with_their_client},
+    Invariant{"a queued command always has a worker on its way", "rule 17", W::every_event, "",
+              queued_commands_have_a_worker},
     Invariant{"terminal replay stays within its bound", "rule 16", W::every_event, "",
               terminal_replay_bounded},
     // Checked where their event happens.
@@ -405,6 +422,11 @@ const std::array kTable = {
               "sim/client.cpp, at each pty.attach answer (it agrees with every byte the client "
               "drew at the same offsets and ends no earlier) and each pty.output event after "
               "it (it continues exactly where the screen ends)",
+              nullptr},
+    Invariant{"after a timeout the next command never waits behind the stuck one", "rule 17",
+              W::at_event,
+              "sim/client.cpp, at each worker_timed_out answer: the command's own run (its "
+              "sleep, if any) is at least half of --slash-timeout",
               nullptr},
     Invariant{"a takeover revokes the former holder", "rule 14", W::at_event,
               "sim/client.cpp, at each reply to a request a client sent on a session it was "

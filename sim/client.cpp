@@ -27,7 +27,8 @@ void SimClient::send(const std::string& method, Json params, const std::string& 
       return taken == session_id || (!key.empty() && key_of(taken) == key);
     });
   }
-  pending_[id] = Pending{method, session_id, stale};
+  pending_[id] = Pending{method, session_id, stale,
+                         method == "slash.exec" ? params.value("command", "") : std::string()};
   if (method == "slash.exec" && !stale) {
     if (std::string key = key_of(session_id); !key.empty()) {
       auto& order = exec_order_[key];
@@ -212,6 +213,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   if (msg.contains("error")) {
     int code = msg["error"].value("code", 0);
     if (code == 4001 && !p.session_id.empty()) forget(p.session_id);
+    if (code == 5032 && p.method == "slash.exec") check_timed_out(p);
     return;
   }
   const Json& r = msg["result"];
@@ -350,6 +352,27 @@ void SimClient::check_exec_order(const std::string& key, std::int64_t id, std::i
                    (earlier ? "after" : "before") + " it, as #" + std::to_string(seq));
     return;
   }
+}
+
+// A stuck command is timed out and its worker replaced (docs/DESIGN.md rule 17), so the
+// commands queued behind it run on a fresh worker and keep their own --slash-timeout. A
+// command that runs in well under that bound (its own sleep, if any, under half of it) and
+// is still answered "worker timed out" waited behind a stuck one. /exit and /crash are not
+// judged: a slow exit may rightly outlive the bound.
+void SimClient::check_timed_out(const Pending& p) {
+  const std::string& c = p.command;
+  Millis own = 0;
+  if (c.rfind("/sleep ", 0) == 0) {
+    own = static_cast<Millis>(std::stod(c.substr(7)) * 1000);
+  } else if (c.rfind("/exit", 0) == 0 || c.rfind("/crash", 0) == 0 || c.empty()) {
+    return;
+  }
+  Millis bound = w_.config.gateway.slash_timeout;
+  if (2 * own >= bound) return;
+  w_.violate("after a timeout the next command never waits behind the stuck one",
+             "client " + std::to_string(index_) + ": '" + c + "' on session " + p.session_id +
+                 " runs for " + std::to_string(own) + " ms and was answered worker timed out (" +
+                 "--slash-timeout " + std::to_string(bound) + " ms)");
 }
 
 void SimClient::on_pty_output(const Json& payload) {

@@ -65,6 +65,7 @@ class SimClient {
     // Sent on a session this client was told was taken over, and has not resumed since:
     // the gateway must refuse it (docs/DESIGN.md rule 14).
     bool stale = false;
+    std::string command;  // slash.exec's command
   };
   struct Pty {
     std::string id;
@@ -81,6 +82,7 @@ class SimClient {
   static constexpr std::size_t screen_keep = 4096;
   void on_pty_output(const Json& payload);
   void check_exec_order(const std::string& key, std::int64_t id, std::int64_t seq);
+  void check_timed_out(const Pending& p);
   // Paging a history back (session.history with before_seq), one request at a time.
   struct Paging {
     std::string key;

@@ -6,6 +6,7 @@
 # Exits non-zero if a mutation survives the sweep. SEEDS (default 1000: CI fails if a mutant survives that many), JOBS (nproc).
 # TABLE=FILE also writes the results as the markdown table sim/README.md shows (the
 # README's table is pasted from it, never edited by hand), with the per-invariant list.
+# MUTATIONS=FILE studies another list (a few lines of sim/mutations.txt, while writing them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seeds=${SEEDS:-1000}
@@ -20,6 +21,7 @@ survived=0
 total=0
 rows=()
 caught_by=() # the invariant that found each killed mutant
+caught_what=() # and that mutant
 printf '%-70s %8s %8s %s\n' "mutation" "seeds" "sweep s" "invariant -> minimized steps"
 while IFS='|' read -r file old new what; do
   [[ -z "$file" || "$file" == \#* ]] && continue
@@ -49,10 +51,11 @@ while IFS='|' read -r file old new what; do
     steps=$(sed -nE 's/^minimized ([0-9]+) -> ([0-9]+) steps.*/\1 -> \2/p' <<<"$min")
     printf '%-70s %8s %8s %s\n' "$what" "$seed" "$secs" "$invariant -> $steps steps"
     caught_by+=("$invariant")
+    caught_what+=("$what")
     rows+=("| $what | $seed | $invariant | $steps |")
   fi
   scratch_restore "$scratch" "$file"
-done <"$here/sim/mutations.txt"
+done <"${MUTATIONS:-$here/sim/mutations.txt}"
 # The catalogue's side: which entries this study shows catching a mutant (docs/DESIGN.md asks
 # it of every entry; the rest are listed, not hidden).
 shown=0
@@ -77,7 +80,12 @@ if [[ -n "${TABLE:-}" ]]; then
     echo
     echo "Mutants caught, per invariant:"
     echo
-    printf '%s\n' "${caught_by[@]}" | sort | uniq -c | sort -rn | sed -E 's/^ *([0-9]+) (.*)$/- \2: \1/'
+    while IFS= read -r inv; do
+      echo "- **$inv**"
+      for i in "${!caught_by[@]}"; do
+        [[ "${caught_by[$i]}" == "$inv" ]] && echo "  - ${caught_what[$i]}"
+      done
+    done < <(printf '%s\n' "${caught_by[@]}" | sort | uniq -c | sort -k1,1rn -k2 | sed -E 's/^ *[0-9]+ //')
   } >"$TABLE"
   echo "table written to $TABLE"
 fi
