@@ -39,7 +39,8 @@ void ChildSupervisor::send(Entry& e, Signal sig) {
     log_.write(LogLevel::warn, "child pid " + std::to_string(e.info.pid) + " has pgid " +
                                    std::to_string(e.info.pgid) +
                                    ", which is not its own group; signalling the process alone");
-  proc_.signal(e.info.id, sig, group);
+  Scope scope = !group ? Scope::process : sig == Signal::kill ? Scope::containment : Scope::group;
+  proc_.signal(e.info.id, sig, scope);
 }
 
 void ChildSupervisor::terminate(ChildId id, std::function<void()> done) {

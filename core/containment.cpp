@@ -27,14 +27,14 @@ std::vector<int> containment_victims(const std::vector<ProcStat>& table, int sel
       const ProcStat& c = *it->second;
       if (!seen.insert(c.pid).second) continue;
       // mutant: terminal-supervisor-kills-cgroup
-      if (c.state != 'Z') out.insert(c.pid);
+      if (c.state != ProcState::zombie) out.insert(c.pid);
       frontier.push_back(c.pid);
     }
   }
   for (int pid : cgroup_members) {
     if (pid == self || pid <= 1) continue;
     auto it = by_pid.find(pid);
-    if (it == by_pid.end() || it->second->state != 'Z') out.insert(pid);
+    if (it == by_pid.end() || it->second->state != ProcState::zombie) out.insert(pid);
   }
   return {out.begin(), out.end()};
 }

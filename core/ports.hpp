@@ -51,6 +51,11 @@ class Log {
 // ---------------------------------------------------------------- processes
 
 enum class Signal { hup, term, kill };
+// Whom one signal reaches (docs/DESIGN.md rule 6), chosen by the core's ChildSupervisor
+// and carried out by the shell: the child alone (through its pidfd); its process group;
+// or its group and its whole containment (cgroup.kill), which only a KILL uses, because
+// a cgroup cannot be sent any other signal.
+enum class Scope { process, group, containment };
 enum class ChildKind { slash, pty };
 
 struct SpawnSpec {
@@ -88,9 +93,8 @@ class ProcessControl {
   // Completes later with a handle or an error. The child is born in a new process
   // group/session, holding only stdin, stdout, stderr and its lifeline.
   virtual void spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) = 0;
-  // whole_group: the child's process group and containment; else the child alone.
-  // Only valid before reap().
-  virtual void signal(ChildId child, Signal sig, bool whole_group) = 0;
+  // Only valid before reap(). Scope::containment only with Signal::kill.
+  virtual void signal(ChildId child, Signal sig, Scope scope) = 0;
   // Collect the zombie. Only valid after on_child_exit(child).
   virtual void reap(ChildId child) = 0;
   // Close every fd held for the child (pipes, PTY master). Valid once, after reap().

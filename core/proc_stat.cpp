@@ -38,7 +38,9 @@ std::optional<ProcStat> parse_proc_stat(std::string_view line) {
   std::string_view rest = line.substr(close + 1);
   std::string_view state = next_field(rest);  // field 3
   if (state.size() != 1) return std::nullopt;
-  st.state = state.front();
+  st.state = state.front() == 'Z'   ? ProcState::zombie
+             : state.front() == 'X' ? ProcState::dead
+                                    : ProcState::alive;
   if (!parse_number(next_field(rest), st.ppid) || st.ppid < 0) return std::nullopt;  // 4
   if (!parse_number(next_field(rest), st.pgid) || st.pgid < 0) return std::nullopt;  // 5
   if (!parse_number(next_field(rest), st.sid) || st.sid < 0) return std::nullopt;    // 6

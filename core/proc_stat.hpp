@@ -9,9 +9,15 @@
 
 namespace lifeline {
 
+// The one distinction drawn from /proc's state letter: a zombie ('Z') has exited and waits
+// for its parent's reap, so killing it does nothing and it still holds its pid; 'X' is
+// being reaped right now. Every other letter (running, sleeping, stopped, ...) can still
+// act and be signalled.
+enum class ProcState { alive, zombie, dead };
+
 struct ProcStat {
   int pid = 0;
-  char state = '?';
+  ProcState state = ProcState::alive;
   int ppid = 0;
   int pgid = 0;
   int sid = 0;

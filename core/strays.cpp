@@ -7,7 +7,7 @@ StrayDecision stray_decision(const std::vector<ProcStat>& children, const std::s
   for (const auto& c : children) {
     if (c.pid <= 1 || ours.count(c.pid)) continue;
     // mutant: stray-reaping-escapee-reparented
-    if (c.state != 'Z') kill.insert(c.pid);
+    if (c.state != ProcState::zombie) kill.insert(c.pid);
     // mutant: stray-reaping-leaves-reparented
     reap.insert(c.pid);
   }

@@ -123,7 +123,7 @@ void FakeProcesses::schedule_exit(Child& c, int status) {
   });
 }
 
-void FakeProcesses::signal(ChildId child, Signal sig, bool whole_group) {
+void FakeProcesses::signal(ChildId child, Signal sig, Scope scope) {
   Child* c = find(child);
   if (!c) {
     violations.push_back("signal to a child that never existed: " + std::to_string(child));
@@ -134,9 +134,11 @@ void FakeProcesses::signal(ChildId child, Signal sig, bool whole_group) {
                          " (its pid may belong to someone else now)");
     return;
   }
-  if (whole_group && c->pgid == gateway_pgid_)
+  if (scope == Scope::containment && sig != Signal::kill)
+    violations.push_back("a containment-wide signal other than KILL");
+  if (scope != Scope::process && c->pgid == gateway_pgid_)
     violations.push_back("signal to the gateway's own process group");
-  c->signals.emplace_back(sig, whole_group);
+  c->signals.emplace_back(sig, scope);
   if (c->exited || c->dying) return;
   bool dies = (sig == Signal::hup && c->behaviour.dies_on_hup) ||
               (sig == Signal::term && c->behaviour.dies_on_term) ||

@@ -99,7 +99,7 @@ class FakeProcesses final : public ProcessControl {
     bool released = false;
     int status = 0;
     std::vector<std::string> writes;
-    std::vector<std::pair<Signal, bool>> signals;  // (signal, whole_group)
+    std::vector<std::pair<Signal, Scope>> signals;
   };
   struct PendingSpawn {
     SpawnSpec spec;
@@ -109,7 +109,7 @@ class FakeProcesses final : public ProcessControl {
   // ProcessControl.
   void set_events(ProcessEvents* events) override { events_ = events; }
   void spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) override;
-  void signal(ChildId child, Signal sig, bool whole_group) override;
+  void signal(ChildId child, Signal sig, Scope scope) override;
   void reap(ChildId child) override;
   void release(ChildId child) override;
   bool write(ChildId child, std::string_view bytes) override;

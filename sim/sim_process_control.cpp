@@ -215,7 +215,7 @@ SimProcessControl::Child* SimProcessControl::find(ChildId id, const char* op) {
   return &it->second;
 }
 
-void SimProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
+void SimProcessControl::signal(ChildId id, Signal sig, Scope scope) {
   Child* c = find(id, "signal");
   if (!c) return;
   if (c->reaped) {
@@ -230,8 +230,8 @@ void SimProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
   Kernel& k = w_.kernel;
   w_.trace("signal", "\"child\":" + std::to_string(id) + ",\"pid\":" + std::to_string(c->pid) +
                          ",\"sig\":" + std::to_string(static_cast<int>(s)) +
-                         ",\"group\":" + (whole_group ? "true" : "false"));
-  if (whole_group) {
+                         ",\"group\":" + (scope != Scope::process ? "true" : "false"));
+  if (scope != Scope::process) {
     if (c->pgid == gateway_pgid()) {
       w_.violate("never the gateway's own group",
                  "group signal to pgid " + std::to_string(c->pgid));
@@ -245,7 +245,7 @@ void SimProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
                        std::to_string(member) + " of another tree (" + m->name + ")");
     }
     k.killpg(c->pgid, s);
-    if (s == SimSignal::kill && c->cgroup) k.cgroup_kill(c->cgroup);
+    if (scope == Scope::containment && c->cgroup) k.cgroup_kill(c->cgroup);
   } else {
     k.kill(c->pid, s);  // pidfd_send_signal: this incarnation only
   }
@@ -319,7 +319,8 @@ void SimProcessControl::on_sigchld() {
   std::set<int> ours;
   for (int pid : k.children_of(pid_)) {
     const Process* p = k.find(pid);
-    kids.push_back(ProcStat{pid, p->zombie ? 'Z' : 'S', pid_, p->pgid, 0, 1});
+    kids.push_back(
+        ProcStat{pid, p->zombie ? ProcState::zombie : ProcState::alive, pid_, p->pgid, 0, 1});
     if (tracked.count(pid)) ours.insert(pid);
   }
   StrayDecision strays = stray_decision(kids, ours);

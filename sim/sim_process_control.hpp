@@ -46,7 +46,7 @@ class SimProcessControl final : public ProcessControl {
   // ProcessControl.
   void set_events(ProcessEvents* events) override { events_ = events; }
   void spawn(const SpawnSpec& spec, std::function<void(SpawnResult)> done) override;
-  void signal(ChildId child, Signal sig, bool whole_group) override;
+  void signal(ChildId child, Signal sig, Scope scope) override;
   void reap(ChildId child) override;
   void release(ChildId child) override;
   bool write(ChildId child, std::string_view bytes) override;

@@ -73,7 +73,8 @@ void TerminalSupervisorProgram::contain_and_exit(int status) {
   std::vector<ProcStat> table;
   std::vector<int> members;
   for (const auto& [pid, p] : k.processes()) {
-    table.push_back(ProcStat{pid, p.zombie ? 'Z' : 'S', p.ppid, p.pgid, p.sid, p.start_ticks});
+    table.push_back(ProcStat{pid, p.zombie ? ProcState::zombie : ProcState::alive, p.ppid, p.pgid,
+                             p.sid, p.start_ticks});
     if (cgroup != 0 && p.cgroup == cgroup) members.push_back(pid);
   }
   for (int pid : containment_victims(table, pid_, members)) k.kill(pid, SimSignal::kill);

@@ -46,7 +46,7 @@ std::int64_t count_fds() {
 std::vector<int> pids_in_group(int pgid) {
   std::vector<int> out;
   for (const auto& st : process_table())
-    if (st.pgid == pgid && st.state != 'Z') out.push_back(st.pid);
+    if (st.pgid == pgid && st.state != ProcState::zombie) out.push_back(st.pid);
   return out;
 }
 

@@ -15,7 +15,7 @@ class ProcTable final : public ProcessTable {
   std::optional<ProcessFacts> find(int pid) const override {
     auto st = read_proc_stat(pid);
     if (!st) return std::nullopt;
-    return ProcessFacts{st->pid, st->pgid, st->start_ticks, st->state == 'Z'};
+    return ProcessFacts{st->pid, st->pgid, st->start_ticks, st->state == ProcState::zombie};
   }
   std::vector<int> children_of(int pid) const override { return runtime::children_of(pid); }
   std::vector<int> group_members(int pgid) const override { return pids_in_group(pgid); }

@@ -443,7 +443,7 @@ void PosixProcessControl::read_stderr(ChildId id) {
       });
 }
 
-void PosixProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
+void PosixProcessControl::signal(ChildId id, Signal sig, Scope scope) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->reaped) {
     log_.write(LogLevel::error,
@@ -452,9 +452,9 @@ void PosixProcessControl::signal(ChildId id, Signal sig, bool whole_group) {
   }
   Child& c = *it->second;
   int signo = to_signo(sig);
-  if (whole_group) {
+  if (scope != Scope::process) {
     // Escapees that left the group are still in the child's cgroup.
-    if (sig == Signal::kill && cgroups_) cgroups_->kill(id);
+    if (scope == Scope::containment && cgroups_) cgroups_->kill(id);
     // Safe from reuse: the leader is unreaped, so its pid (= the group id) is reserved.
     if (c.pgid <= 1 || c.pgid == getpgrp()) return;
     if (kill(-c.pgid, signo) != 0 && errno != ESRCH)

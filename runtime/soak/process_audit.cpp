@@ -80,7 +80,7 @@ ProcessSample ProcessAudit::sample(double now_s, int gateway_pid, const std::set
   ProcessSample s;
   std::set<Key> unowned_now, zombies_now;
   for (const auto& [pid, p] : t.by_pid) {
-    bool zombie = p.state == 'Z';
+    bool zombie = p.state == ProcState::zombie;
     // The soak's own children (orphans of a killed gateway come to it) are reaped by the
     // soak itself (reap_all before every sample): one caught between its exit and that
     // reap is not a leak of the gateway's.
@@ -132,7 +132,7 @@ std::vector<int> ProcessAudit::all_pids(const std::set<int>& helpers) {
   Table t;
   for (const auto& p : runtime::process_table()) t.by_pid[p.pid] = p;
   for (const auto& [pid, p] : t.by_pid) {
-    if (pid == soak_pid_ || p.state == 'Z') continue;
+    if (pid == soak_pid_ || p.state == ProcState::zombie) continue;
     bool helper = false;
     for (int h : helpers) helper = helper || (h > 0 && t.reaches(pid, h));
     if (helper) continue;

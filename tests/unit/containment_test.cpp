@@ -7,7 +7,7 @@
 namespace lifeline::testing {
 namespace {
 
-ProcStat proc(int pid, int ppid, int pgid, char state = 'S') {
+ProcStat proc(int pid, int ppid, int pgid, ProcState state = ProcState::alive) {
   return ProcStat{pid, state, ppid, pgid, pgid, 1000};
 }
 
@@ -28,8 +28,9 @@ TEST(Containment, TakesEveryDescendantAndNothingElse) {
 
 TEST(Containment, NeverSelfNeverZombiesButLooksThroughAZombieParent) {
   std::vector<ProcStat> table = {
-      proc(200, 100, 200), proc(201, 200, 201, 'Z'),  // the shell has exited, not yet reaped
-      proc(202, 201, 201),                            // its job, still alive under the zombie
+      proc(200, 100, 200),
+      proc(201, 200, 201, ProcState::zombie),  // the shell has exited, not yet reaped
+      proc(202, 201, 201),                     // its job, still alive under the zombie
   };
   EXPECT_EQ(containment_victims(table, 200, {200, 201}), (std::vector<int>{202}));
 }

@@ -127,7 +127,7 @@ TEST(Rule6_Escalation, NeverSignalsTheGatewaysOwnGroup) {
   ChildId id = r.spawn({.dies_on_hup = false, .dies_on_term = false});
   r.sup.terminate(id);
   r.w.advance(10'000);
-  for (auto& [sig, group] : r.w.procs.find(id)->signals) EXPECT_FALSE(group);
+  for (auto& [sig, scope] : r.w.procs.find(id)->signals) EXPECT_EQ(scope, Scope::process);
   EXPECT_TRUE(r.w.procs.violations.empty()) << ::testing::PrintToString(r.w.procs.violations);
   EXPECT_TRUE(r.w.procs.find(id)->released);
 }
@@ -171,7 +171,7 @@ TEST(Rule8_Escapees, AWorkerThatDiesOnItsOwnHasItsGroupKilledBeforeReap) {
   h.w.settle();
   auto* w = h.w.procs.find(child);
   ASSERT_EQ(w->signals.size(), 1u);
-  EXPECT_EQ(w->signals[0], std::make_pair(Signal::kill, true));
+  EXPECT_EQ(w->signals[0], std::make_pair(Signal::kill, Scope::containment));
   EXPECT_TRUE(w->reaped && w->released);
   EXPECT_EQ(h.error_code(h.w.transport.sent(c).back()), 5031);
   ASSERT_EQ(h.events(c, "worker.exit").size(), 1u);
@@ -193,7 +193,7 @@ TEST(Catalogue, PtyCloseSignalsTheGroupAndClosesTheMaster) {
   h.w.advance(5'000);
   auto* p = h.w.procs.find(pty);
   ASSERT_FALSE(p->signals.empty());
-  for (auto& [sig, group] : p->signals) EXPECT_TRUE(group);
+  for (auto& [sig, scope] : p->signals) EXPECT_NE(scope, Scope::process);
   EXPECT_TRUE(p->reaped);
   EXPECT_TRUE(p->released) << "the master fd must be closed";
   EXPECT_EQ(h.call(c, "pty.close", {{"pty_id", pty_id}})["result"]["closed"], false);

@@ -240,7 +240,8 @@ TEST(Rule3_Disconnect, C1_DisconnectReapsTheWorkerTree) {
   EXPECT_FALSE(h.session(id));
   auto* w = h.w.procs.find(child);
   ASSERT_FALSE(w->signals.empty());
-  EXPECT_TRUE(w->signals.front().second) << "the whole group is signalled, not just the leader";
+  EXPECT_EQ(w->signals.front().second, Scope::group)
+      << "the whole group is signalled, not just the leader";
   h.settle_all();
   EXPECT_TRUE(w->reaped);
   EXPECT_TRUE(w->released);

@@ -18,7 +18,7 @@ TEST(ProcStat, ParsesTheFieldsTheCoreUses) {
   auto st = parse_proc_stat(bash_line);
   ASSERT_TRUE(st);
   EXPECT_EQ(st->pid, 4242);
-  EXPECT_EQ(st->state, 'S');
+  EXPECT_EQ(st->state, ProcState::alive);
   EXPECT_EQ(st->ppid, 4200);
   EXPECT_EQ(st->pgid, 4242);
   EXPECT_EQ(st->sid, 4242);
@@ -29,7 +29,7 @@ TEST(ProcStat, CommWithSpacesAndParenthesesDoesNotShiftTheFields) {
   auto st = parse_proc_stat("77 (a) b (c)) Z 1 77 70 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0");
   ASSERT_TRUE(st);
   EXPECT_EQ(st->pid, 77);
-  EXPECT_EQ(st->state, 'Z');
+  EXPECT_EQ(st->state, ProcState::zombie);
   EXPECT_EQ(st->ppid, 1);
   EXPECT_EQ(st->pgid, 77);
   EXPECT_EQ(st->sid, 70);

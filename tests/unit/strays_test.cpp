@@ -7,12 +7,14 @@
 namespace lifeline::testing {
 namespace {
 
-ProcStat child(int pid, char state = 'S') {
+ProcStat child(int pid, ProcState state = ProcState::alive) {
   return ProcStat{pid, state, 100, pid, pid, 1000};
 }
 
 TEST(Strays, KillsLiveChildrenItNeverSpawnedAndReapsEveryStray) {
-  auto d = stray_decision({child(201), child(202, 'Z'), child(300), child(301, 'Z')}, {300, 301});
+  auto d = stray_decision(
+      {child(201), child(202, ProcState::zombie), child(300), child(301, ProcState::zombie)},
+      {300, 301});
   EXPECT_EQ(d.kill, (std::vector<int>{201}));
   EXPECT_EQ(d.reap, (std::vector<int>{201, 202}));
 }
