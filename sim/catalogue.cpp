@@ -358,124 +358,170 @@ void acknowledged_durable(const WorldView& v, bool, Out& out) {
 using W = CheckedWhen;
 
 // The order is the order of the checks: the first violation found is the one reported.
-const std::array kTable = {
+constexpr std::array kTable = {
     // After every event (safety).
-    Invariant{"kernel rules", "rule 6", W::every_event,
+    Invariant{Inv::kernel_rules, "kernel rules", "rule 6", W::every_event,
               "recorded by sim/kernel.cpp and the process ports: a signal to a reaped child, an fd "
               "closed twice",
               kernel_rules},
-    Invariant{"no signal reaches a bystander", "rule 6 (harm)", W::every_event,
+    Invariant{Inv::no_signal_reaches_a_bystander, "no signal reaches a bystander", "rule 6 (harm)",
+              W::every_event,
               "recorded by sim/kernel.cpp at each delivery: any signal reaching a process of "
               "another user (simrun's bystanders, which take over freed PIDs and group ids)",
               no_harm_to_bystanders},
-    Invariant{"finalized at most once", "rule 1", W::every_event, "", finalized_once},
-    Invariant{"every child is owned", "Invariants: owned by a registry entry or a teardown",
-              W::every_event, "", every_child_owned},
-    Invariant{"active list is the live set", "rule 9", W::every_event, "", active_list_is_live_set},
-    Invariant{"the store and the registry agree", "Invariants: store agrees with registry",
-              W::every_event, "", store_agrees_with_registry},
-    Invariant{"worker handles are live", "Invariants: a worker handle refers to a live child",
-              W::every_event, "", worker_handles_live},
-    Invariant{"close_on_disconnect sessions end with their connection", "rule 3", W::every_event,
+    Invariant{Inv::finalized_at_most_once, "finalized at most once", "rule 1", W::every_event, "",
+              finalized_once},
+    Invariant{Inv::every_child_is_owned, "every child is owned",
+              "Invariants: owned by a registry entry or a teardown", W::every_event, "",
+              every_child_owned},
+    Invariant{Inv::active_list_is_the_live_set, "active list is the live set", "rule 9",
+              W::every_event, "", active_list_is_live_set},
+    Invariant{Inv::the_store_and_the_registry_agree, "the store and the registry agree",
+              "Invariants: store agrees with registry", W::every_event, "",
+              store_agrees_with_registry},
+    Invariant{Inv::worker_handles_are_live, "worker handles are live",
+              "Invariants: a worker handle refers to a live child", W::every_event, "",
+              worker_handles_live},
+    Invariant{Inv::close_on_disconnect_sessions_end_with_their_connection,
+              "close_on_disconnect sessions end with their connection", "rule 3", W::every_event,
               "", close_on_disconnect_ends},
-    Invariant{"disconnect and resume never both win", "rule 3", W::every_event, "",
-              disconnect_resume_one_winner},
-    Invariant{"terminals pause while their client is backed up", "rule 12", W::every_event, "",
+    Invariant{Inv::disconnect_and_resume_never_both_win, "disconnect and resume never both win",
+              "rule 3", W::every_event, "", disconnect_resume_one_winner},
+    Invariant{Inv::terminals_pause_while_their_client_is_backed_up,
+              "terminals pause while their client is backed up", "rule 12", W::every_event, "",
               terminals_pause_with_their_client},
-    Invariant{"a queued command always has a worker on its way", "rule 17", W::every_event, "",
+    Invariant{Inv::a_queued_command_always_has_a_worker_on_its_way,
+              "a queued command always has a worker on its way", "rule 17", W::every_event, "",
               queued_commands_have_a_worker},
-    Invariant{"terminal replay stays within its bound", "rule 16", W::every_event, "",
-              terminal_replay_bounded},
+    Invariant{Inv::terminal_replay_stays_within_its_bound, "terminal replay stays within its bound",
+              "rule 16", W::every_event, "", terminal_replay_bounded},
     // Checked where their event happens.
-    Invariant{"no signal to another incarnation", "rule 6", W::at_event,
-              "sim/sim_process_control.cpp, at each signal", nullptr},
-    Invariant{"never the gateway's own group", "rule 6", W::at_event,
-              "sim/sim_process_control.cpp, at each group signal", nullptr},
-    Invariant{"exit observed before reap", "rule 6", W::at_event,
+    Invariant{Inv::no_signal_to_another_incarnation, "no signal to another incarnation", "rule 6",
+              W::at_event, "sim/sim_process_control.cpp, at each signal", nullptr},
+    Invariant{Inv::never_the_gateways_own_group, "never the gateway's own group", "rule 6",
+              W::at_event, "sim/sim_process_control.cpp, at each group signal", nullptr},
+    Invariant{Inv::exit_observed_before_reap, "exit observed before reap", "rule 6", W::at_event,
               "sim/sim_process_control.cpp, at each reap", nullptr},
-    Invariant{"fds closed after reap", "rule 6", W::at_event,
+    Invariant{Inv::fds_closed_after_reap, "fds closed after reap", "rule 6", W::at_event,
               "sim/sim_process_control.cpp, at each release", nullptr},
-    Invariant{"worker holds only its own fds 0-3", "rule 8", W::at_event,
-              "sim/processes.cpp, at the worker's exec", nullptr},
-    Invariant{"an orphaned worker takes its containment with it", "rule 8", W::at_event,
+    Invariant{Inv::worker_holds_only_its_own_fds_0_3, "worker holds only its own fds 0-3", "rule 8",
+              W::at_event, "sim/processes.cpp, at the worker's exec", nullptr},
+    Invariant{Inv::an_orphaned_worker_takes_its_containment_with_it,
+              "an orphaned worker takes its containment with it", "rule 8", W::at_event,
               "sim/processes.cpp, at an orphaned worker's exit", nullptr},
-    Invariant{"no false orphan verdict", "rule 7", W::at_event,
+    Invariant{Inv::no_false_orphan_verdict, "no false orphan verdict", "rule 7", W::at_event,
               "sim/processes.cpp, at a watchdog verdict", nullptr},
-    Invariant{"end reasons agree with state", "Invariants: end reasons", W::at_event,
+    Invariant{Inv::end_reasons_agree_with_state, "end reasons agree with state",
+              "Invariants: end reasons", W::at_event,
               "sim/gateway_program.cpp, at each teardown's start", nullptr},
-    Invariant{"no false keepalive drop", "rule 4", W::at_event,
+    Invariant{Inv::no_false_keepalive_drop, "no false keepalive drop", "rule 4", W::at_event,
               "sim/gateway_program.cpp, at each keepalive drop", nullptr},
-    Invariant{"gateway speaks JSON-RPC", "rule 11", W::at_event,
+    Invariant{Inv::gateway_speaks_json_rpc, "gateway speaks JSON-RPC", "rule 11", W::at_event,
               "sim/client.cpp, at each frame received", nullptr},
-    Invariant{"one reply per request", "Invariants: exactly one reply", W::at_event,
-              "sim/client.cpp, at each reply (a second or unasked one)", nullptr},
-    Invariant{"commands run in the order they were sent", "the client's contract", W::at_event,
+    Invariant{Inv::one_reply_per_request, "one reply per request", "Invariants: exactly one reply",
+              W::at_event, "sim/client.cpp, at each reply (a second or unasked one)", nullptr},
+    Invariant{Inv::commands_run_in_the_order_they_were_sent,
+              "commands run in the order they were sent", "the client's contract", W::at_event,
               "sim/client.cpp, at each slash.exec result: the entry numbers a client is told "
               "follow the order it sent the commands of one history in",
               nullptr},
-    Invariant{"history pages hold every entry once", "the client's contract", W::at_event,
+    Invariant{Inv::history_pages_hold_every_entry_once, "history pages hold every entry once",
+              "the client's contract", W::at_event,
               "sim/client.cpp, at each session.history page: entries ascending and older than "
               "before_seq, none twice across the pages, and at the last page every entry the "
               "client was told was stored before it began paging",
               nullptr},
-    Invariant{"a reattached client sees a suffix of the output", "rule 16", W::at_event,
+    Invariant{Inv::a_reattached_client_sees_a_suffix_of_the_output,
+              "a reattached client sees a suffix of the output", "rule 16", W::at_event,
               "sim/client.cpp, at each pty.attach answer (it agrees with every byte the client "
               "drew at the same offsets and ends no earlier) and each pty.output event after "
               "it (it continues exactly where the screen ends)",
               nullptr},
-    Invariant{"after a timeout the next command never waits behind the stuck one", "rule 17",
+    Invariant{Inv::after_a_timeout_the_next_command_never_waits_behind_the_stuck_one,
+              "after a timeout the next command never waits behind the stuck one", "rule 17",
               W::at_event,
               "sim/client.cpp, at each worker_timed_out answer: the command's own run (its "
               "sleep, if any) is at least half of --slash-timeout",
               nullptr},
-    Invariant{"a takeover revokes the former holder", "rule 14", W::at_event,
+    Invariant{Inv::a_takeover_revokes_the_former_holder, "a takeover revokes the former holder",
+              "rule 14", W::at_event,
               "sim/client.cpp, at each reply to a request a client sent on a session it was "
               "told was taken over (and has not resumed since): an error (4009, or the "
               "session or terminal is gone), never a result that acted",
               nullptr},
     // Deadlines, per obligation from the event that starts it.
-    Invariant{"a torn-down child's tree is gone within the escalation ladder", "rule 6",
+    Invariant{Inv::a_torn_down_childs_tree_is_gone_within_the_escalation_ladder,
+              "a torn-down child's tree is gone within the escalation ladder", "rule 6",
               W::deadline, "sim/deadlines.cpp, from the teardown's first signal", nullptr},
-    Invariant{"an orphaned worker's tree is gone within poll + grace", "rule 7", W::deadline,
+    Invariant{Inv::an_orphaned_workers_tree_is_gone_within_poll_grace,
+              "an orphaned worker's tree is gone within poll + grace", "rule 7", W::deadline,
               "sim/deadlines.cpp, from the gateway's death", nullptr},
-    Invariant{"an orphaned terminal's tree is gone at once", "rule 7", W::deadline,
+    Invariant{Inv::an_orphaned_terminals_tree_is_gone_at_once,
+              "an orphaned terminal's tree is gone at once", "rule 7", W::deadline,
               "sim/deadlines.cpp, from the gateway's death (the supervisor reads EOF)", nullptr},
-    Invariant{"a detached session ends or resumes within the grace", "rule 3", W::deadline,
+    Invariant{Inv::a_detached_session_ends_or_resumes_within_the_grace,
+              "a detached session ends or resumes within the grace", "rule 3", W::deadline,
               "sim/deadlines.cpp, from the detach and from the end of each busy period", nullptr},
-    Invariant{"a silent peer is dropped within ping interval + timeout", "rule 4", W::deadline,
+    Invariant{Inv::a_silent_peer_is_dropped_within_ping_interval_timeout,
+              "a silent peer is dropped within ping interval + timeout", "rule 4", W::deadline,
               "sim/deadlines.cpp, from the moment a peer goes silent", nullptr},
-    Invariant{"shutdown completes within its deadline", "rule 13", W::deadline,
-              "sim/world.cpp, at a SIGTERMed gateway's exit", nullptr},
+    Invariant{Inv::shutdown_completes_within_its_deadline, "shutdown completes within its deadline",
+              "rule 13", W::deadline, "sim/world.cpp, at a SIGTERMed gateway's exit", nullptr},
     // After faults stopped and the world settled (liveness), and after every client left.
-    Invariant{"liveness", "Invariants: after the system settles", W::settled, "", serving},
-    Invariant{"teardowns finish", "rule 6", W::settled, "", teardowns_finish},
-    Invariant{"no zombies", "Invariants: no zombies", W::settled, "", no_zombies},
-    Invariant{"no leaked process", "Invariants: only live sessions' workers remain", W::settled, "",
-              no_leaked_process},
-    Invariant{"a bound client is told of its session's takeover",
+    Invariant{Inv::liveness, "liveness", "Invariants: after the system settles", W::settled, "",
+              serving},
+    Invariant{Inv::teardowns_finish, "teardowns finish", "rule 6", W::settled, "",
+              teardowns_finish},
+    Invariant{Inv::no_zombies, "no zombies", "Invariants: no zombies", W::settled, "", no_zombies},
+    Invariant{Inv::no_leaked_process, "no leaked process",
+              "Invariants: only live sessions' workers remain", W::settled, "", no_leaked_process},
+    Invariant{Inv::a_bound_client_is_told_of_its_sessions_takeover,
+              "a bound client is told of its session's takeover",
               "Invariants: end and takeover announced", W::settled, "", told_of_takeover},
-    Invariant{"a bound client is told of its session's end",
+    Invariant{Inv::a_bound_client_is_told_of_its_sessions_end,
+              "a bound client is told of its session's end",
               "Invariants: end and takeover announced", W::settled, "", told_of_end},
-    Invariant{"every request is answered", "Invariants: exactly one reply", W::settled, "",
-              every_request_answered},
-    Invariant{"no leaked session", "rule 1", W::drained, "", no_leaked_session},
-    Invariant{"gateway fds back to baseline", "rule 6", W::settled, "", fds_back_to_baseline},
-    Invariant{"no leaked cgroup", "rule 8", W::settled, "", no_leaked_cgroup},
-    Invariant{"store queue drains", "Invariants: after the system settles", W::settled, "",
-              store_drained},
-    Invariant{"acknowledged means durable", "Invariants: acknowledged entries are stored",
-              W::settled, "also sim/client.cpp, at each acknowledgement after a restart",
-              acknowledged_durable},
+    Invariant{Inv::every_request_is_answered, "every request is answered",
+              "Invariants: exactly one reply", W::settled, "", every_request_answered},
+    Invariant{Inv::no_leaked_session, "no leaked session", "rule 1", W::drained, "",
+              no_leaked_session},
+    Invariant{Inv::gateway_fds_back_to_baseline, "gateway fds back to baseline", "rule 6",
+              W::settled, "", fds_back_to_baseline},
+    Invariant{Inv::no_leaked_cgroup, "no leaked cgroup", "rule 8", W::settled, "",
+              no_leaked_cgroup},
+    Invariant{Inv::store_queue_drains, "store queue drains", "Invariants: after the system settles",
+              W::settled, "", store_drained},
+    Invariant{Inv::acknowledged_means_durable, "acknowledged means durable",
+              "Invariants: acknowledged entries are stored", W::settled,
+              "also sim/client.cpp, at each acknowledgement after a restart", acknowledged_durable},
     // What the build guarantees for every world.
-    Invariant{
-        "no blocking work on the core's thread", "Invariants: no blocking work", W::by_construction,
-        "ci/check-core-purity.sh: core/ includes no POSIX, thread, time or I/O header", nullptr},
+    Invariant{Inv::no_blocking_work_on_the_cores_thread, "no blocking work on the core's thread",
+              "Invariants: no blocking work", W::by_construction,
+              "ci/check-core-purity.sh: core/ includes no POSIX, thread, time or I/O header",
+              nullptr},
     // The scenarios' own expectations (sim/scenarios.cpp), and what no world may do.
-    Invariant{"scenario invariant", "a named scenario's own check", W::every_event,
-              "sim/scenarios.cpp", nullptr},
-    Invariant{"scenario expectation", "a named scenario's own check", W::drained,
-              "sim/scenarios.cpp", nullptr},
+    Invariant{Inv::scenario_invariant, "scenario invariant", "a named scenario's own check",
+              W::every_event, "sim/scenarios.cpp", nullptr},
+    Invariant{Inv::scenario_expectation, "scenario expectation", "a named scenario's own check",
+              W::drained, "sim/scenarios.cpp", nullptr},
 };
+
+// The ids are the table's own order, and every entry has one name of its own: a new
+// entry must be given an id in sim/catalogue.hpp (the build stops here otherwise).
+constexpr bool ids_follow_the_table() {
+  for (std::size_t i = 0; i < kTable.size(); ++i)
+    if (static_cast<std::size_t>(kTable[i].id) != i) return false;
+  return true;
+}
+constexpr bool names_unique() {
+  for (std::size_t i = 0; i < kTable.size(); ++i)
+    for (std::size_t j = i + 1; j < kTable.size(); ++j)
+      if (kTable[i].name == kTable[j].name) return false;
+  return true;
+}
+static_assert(kTable.size() == static_cast<std::size_t>(Inv::count));
+static_assert(ids_follow_the_table());
+static_assert(names_unique());
 
 }  // namespace
 
@@ -483,10 +529,8 @@ std::span<const Invariant> catalogue() {
   return kTable;
 }
 
-const Invariant* find_invariant(std::string_view name) {
-  for (const auto& inv : kTable)
-    if (inv.name == name) return &inv;
-  return nullptr;
+const Invariant& invariant(Inv id) {
+  return kTable[static_cast<std::size_t>(id)];
 }
 
 std::vector<Violation> run_catalogue(const WorldView& view, CheckedWhen when, bool first_only) {

@@ -117,7 +117,63 @@ class WorldView {
   virtual std::optional<bool> backed_up(ConnId) const { return std::nullopt; }
 };
 
+// One id per catalogue entry, in the table's order (sim/catalogue.cpp checks both at
+// compile time): every report names its entry by id, so a misspelt one does not build.
+enum class Inv : std::uint8_t {
+  kernel_rules,
+  no_signal_reaches_a_bystander,
+  finalized_at_most_once,
+  every_child_is_owned,
+  active_list_is_the_live_set,
+  the_store_and_the_registry_agree,
+  worker_handles_are_live,
+  close_on_disconnect_sessions_end_with_their_connection,
+  disconnect_and_resume_never_both_win,
+  terminals_pause_while_their_client_is_backed_up,
+  a_queued_command_always_has_a_worker_on_its_way,
+  terminal_replay_stays_within_its_bound,
+  no_signal_to_another_incarnation,
+  never_the_gateways_own_group,
+  exit_observed_before_reap,
+  fds_closed_after_reap,
+  worker_holds_only_its_own_fds_0_3,
+  an_orphaned_worker_takes_its_containment_with_it,
+  no_false_orphan_verdict,
+  end_reasons_agree_with_state,
+  no_false_keepalive_drop,
+  gateway_speaks_json_rpc,
+  one_reply_per_request,
+  commands_run_in_the_order_they_were_sent,
+  history_pages_hold_every_entry_once,
+  a_reattached_client_sees_a_suffix_of_the_output,
+  after_a_timeout_the_next_command_never_waits_behind_the_stuck_one,
+  a_takeover_revokes_the_former_holder,
+  a_torn_down_childs_tree_is_gone_within_the_escalation_ladder,
+  an_orphaned_workers_tree_is_gone_within_poll_grace,
+  an_orphaned_terminals_tree_is_gone_at_once,
+  a_detached_session_ends_or_resumes_within_the_grace,
+  a_silent_peer_is_dropped_within_ping_interval_timeout,
+  shutdown_completes_within_its_deadline,
+  liveness,
+  teardowns_finish,
+  no_zombies,
+  no_leaked_process,
+  a_bound_client_is_told_of_its_sessions_takeover,
+  a_bound_client_is_told_of_its_sessions_end,
+  every_request_is_answered,
+  no_leaked_session,
+  gateway_fds_back_to_baseline,
+  no_leaked_cgroup,
+  store_queue_drains,
+  acknowledged_means_durable,
+  no_blocking_work_on_the_cores_thread,
+  scenario_invariant,
+  scenario_expectation,
+  count
+};
+
 struct Invariant {
+  Inv id;
   std::string_view name;
   std::string_view rule;  // docs/DESIGN.md: "rule N" or the "Invariants" bullet it states
   CheckedWhen when;
@@ -128,7 +184,7 @@ struct Invariant {
 };
 
 std::span<const Invariant> catalogue();
-const Invariant* find_invariant(std::string_view name);
+const Invariant& invariant(Inv id);
 
 struct Violation {
   const Invariant* invariant = nullptr;

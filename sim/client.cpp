@@ -161,7 +161,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   if (conn != conn_) return;  // an old connection's late frame
   Json msg = Json::parse(text, nullptr, false);
   if (msg.is_discarded() || !msg.is_object()) {
-    w_.violate("gateway speaks JSON-RPC",
+    w_.violate(Inv::gateway_speaks_json_rpc,
                "client " + std::to_string(index_) + " got unparsable text");
     return;
   }
@@ -190,16 +190,16 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   }
   if (!msg.contains("id") || !msg["id"].is_number_integer()) {
     // A parse error reply (id null) cannot happen: we only send well-formed requests.
-    w_.violate("gateway speaks JSON-RPC",
+    w_.violate(Inv::gateway_speaks_json_rpc,
                "client " + std::to_string(index_) + " got a reply without its id: " + text);
     return;
   }
   std::int64_t id = msg["id"].get<std::int64_t>();
   auto it = pending_.find(id);
   if (it == pending_.end()) {
-    w_.violate("one reply per request", "client " + std::to_string(index_) +
-                                            " got a second (or unasked) reply to id " +
-                                            std::to_string(id));
+    w_.violate(Inv::one_reply_per_request, "client " + std::to_string(index_) +
+                                               " got a second (or unasked) reply to id " +
+                                               std::to_string(id));
     return;
   }
   Pending p = std::move(it->second);
@@ -234,13 +234,13 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   } else if (p.method == "slash.exec" && r.contains("seq")) {
     std::string key = key_of(p.session_id);
     std::int64_t seq = r["seq"].get<std::int64_t>();
-    check_exec_order(key, id, seq);
     ++w_.counters.acks_checked;
     acks_.push_back({key, seq});
     if (!w_.store.durable(key, seq))
-      w_.violate("acknowledged means durable",
+      w_.violate(Inv::acknowledged_means_durable,
                  "client " + std::to_string(index_) + " was told entry " + key + "#" +
                      std::to_string(seq) + " was stored, and it is not");
+    check_exec_order(key, id, seq);
   } else if (p.method == "pty.open") {
     ptys_.push_back({r.value("pty_id", ""), p.session_id});
     screens_[r.value("pty_id", "")].synced = true;  // drawn from its first byte
@@ -261,7 +261,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
     for (const auto& s : r["sessions"]) ids.push_back(s.value("session_id", ""));
     std::sort(ids.begin(), ids.end());
     if (std::adjacent_find(ids.begin(), ids.end()) != ids.end())
-      w_.violate("active list is the live set", "a session is listed twice");
+      w_.violate(Inv::active_list_is_the_live_set, "a session is listed twice");
   }
 }
 
@@ -314,7 +314,7 @@ void SimClient::on_history_page(std::int64_t id, const Json& r) {
       }
   }
   if (!problem.empty()) {
-    w_.violate("history pages hold every entry once",
+    w_.violate(Inv::history_pages_hold_every_entry_once,
                "client " + std::to_string(index_) + ": paging history " + paging.key + " by " +
                    std::to_string(paging.limit) + ": " + problem);
     return;
@@ -345,7 +345,7 @@ void SimClient::check_exec_order(const std::string& key, std::int64_t id, std::i
     if (it == me || it->second < 0) continue;
     bool earlier = it < me;
     if (earlier ? it->second < seq : it->second > seq) continue;
-    w_.violate("commands run in the order they were sent",
+    w_.violate(Inv::commands_run_in_the_order_they_were_sent,
                "client " + std::to_string(index_) + ": on history " + key + " request " +
                    std::to_string(it->first) + " was stored as #" + std::to_string(it->second) +
                    " and request " + std::to_string(id) + ", sent " +
@@ -369,7 +369,7 @@ void SimClient::check_timed_out(const Pending& p) {
   }
   Millis bound = w_.config.gateway.slash_timeout;
   if (2 * own >= bound) return;
-  w_.violate("after a timeout the next command never waits behind the stuck one",
+  w_.violate(Inv::after_a_timeout_the_next_command_never_waits_behind_the_stuck_one,
              "client " + std::to_string(index_) + ": '" + c + "' on session " + p.session_id +
                  " runs for " + std::to_string(own) + " ms and was answered worker timed out (" +
                  "--slash-timeout " + std::to_string(bound) + " ms)");
@@ -383,7 +383,7 @@ void SimClient::on_pty_output(const Json& payload) {
   std::uint64_t offset = payload.value("offset", std::uint64_t{0});
   std::uint64_t expected = screen.base + screen.bytes.size();
   if (!data || offset != expected) {
-    w_.violate("a reattached client sees a suffix of the output",
+    w_.violate(Inv::a_reattached_client_sees_a_suffix_of_the_output,
                "client " + std::to_string(index_) + ": terminal " + it->first +
                    " output at offset " + std::to_string(offset) + ", the screen ends at " +
                    std::to_string(expected));
@@ -414,7 +414,7 @@ void SimClient::on_attached(const Json& r) {
   if (ok && !screen.bytes.empty() && end < screen.base + screen.bytes.size())
     ok = false;  // the replay ends before output this client already drew
   if (!ok) {
-    w_.violate("a reattached client sees a suffix of the output",
+    w_.violate(Inv::a_reattached_client_sees_a_suffix_of_the_output,
                "client " + std::to_string(index_) + ": pty.attach of " + id + " answered [" +
                    std::to_string(begin) + ", " + std::to_string(end) + ") that disagrees with " +
                    "what it drew from offset " + std::to_string(screen.base));
@@ -446,7 +446,7 @@ void SimClient::check_stale_reply(const Pending& p, const Json& msg) {
   } else if (msg["result"].is_object() && !msg["result"].value("closed", true)) {
     return;  // session.close / pty.close of what is gone: nothing acted on
   }
-  w_.violate("a takeover revokes the former holder",
+  w_.violate(Inv::a_takeover_revokes_the_former_holder,
              "client " + std::to_string(index_) + "'s " + p.method + " on session " + p.session_id +
                  ", taken over from it, was served: " + msg.dump());
 }

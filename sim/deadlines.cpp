@@ -68,7 +68,7 @@ void Deadlines::check_detached(const Session& s, Millis grace) {
     return;
   }
   if (now > d.since + grace)
-    w_.violate("a detached session ends or resumes within the grace",
+    w_.violate(Inv::a_detached_session_ends_or_resumes_within_the_grace,
                "session " + s.id + " has been detached and idle since " + std::to_string(d.since) +
                    " ms, longer than the grace of " + std::to_string(grace) + " ms");
 }
@@ -84,7 +84,7 @@ void Deadlines::arm_ladder(ChildId child, int pgid, int cgroup) {
   w_.sched.after(bound, w_.gateway_inc(), [this, child, pgid, cgroup, bound, started] {
     for (const auto& [pid, inc] : tree_of(w_.kernel, child, pgid, cgroup != 0)) {
       const Process* q = w_.kernel.find(pid);
-      return w_.violate("a torn-down child's tree is gone within the escalation ladder",
+      return w_.violate(Inv::a_torn_down_childs_tree_is_gone_within_the_escalation_ladder,
                         "pid " + std::to_string(pid) + " (" + (q ? q->name : "?") + ") of child " +
                             std::to_string(child) + " is alive " + std::to_string(bound) +
                             " ms after its teardown started at " + std::to_string(started) + " ms");
@@ -108,7 +108,7 @@ void Deadlines::gateway_died() {
     if (q.name == "pty-supervisor") terminals.push_back(q.origin);
   }
   auto arm = [this](const std::vector<std::pair<int, Incarnation>>& tree, Millis bound,
-                    const char* invariant, const char* what) {
+                    Inv invariant, const char* what) {
     if (tree.empty()) return;
     w_.sched.after(bound, 0, [this, tree, bound, invariant, what] {
       for (const auto& [pid, inc] : tree)
@@ -128,8 +128,8 @@ void Deadlines::gateway_died() {
   arm(workers,
       2 * c.worker.watchdog_poll + c.worker.watchdog_grace + (c.workers_exit_slowly ? 3000 : 0) +
           50,
-      "an orphaned worker's tree is gone within poll + grace", "worker tree");
-  arm(ttys, c.worker_start_max + 50, "an orphaned terminal's tree is gone at once",
+      Inv::an_orphaned_workers_tree_is_gone_within_poll_grace, "worker tree");
+  arm(ttys, c.worker_start_max + 50, Inv::an_orphaned_terminals_tree_is_gone_at_once,
       "terminal tree");
 }
 
@@ -142,7 +142,7 @@ void Deadlines::peer_silent(ConnId conn, Incarnation gateway) {
   w_.sched.after(bound, gateway, [this, conn, bound] {
     const SimNetwork::Conn* c = w_.net.find(conn);
     if (c && c->server_open)
-      w_.violate("a silent peer is dropped within ping interval + timeout",
+      w_.violate(Inv::a_silent_peer_is_dropped_within_ping_interval_timeout,
                  "connection " + std::to_string(conn) + " went silent " + std::to_string(bound) +
                      " ms ago and the gateway still holds it open");
   });

@@ -17,7 +17,7 @@ GatewayProgram::GatewayProgram(World& world, int pid, Incarnation inc)
                                     GatewayPorts{clock_, pc_, *this, store_, random_, *this});
   core_->teardown_observer = [this](const Session& s, EndReason reason, bool connected) {
     std::string why = check_end_reason(s, reason, connected);
-    if (!why.empty()) w_.violate("end reasons agree with state", why);
+    if (!why.empty()) w_.violate(Inv::end_reasons_agree_with_state, why);
   };
 }
 
@@ -74,7 +74,7 @@ void GatewayProgram::accept(ConnId conn) {
         const SimNetwork::Conn* c = w_.net.find(conn);
         ++w_.counters.keepalive_drops;
         if (c && c->state == SimNetwork::State::open)
-          w_.violate("no false keepalive drop",
+          w_.violate(Inv::no_false_keepalive_drop,
                      "connection " + std::to_string(conn) +
                          " of a healthy client was dropped by the keepalive");
         // Not from inside the Keepalive's own callback: it is destroyed with the link.

@@ -43,7 +43,7 @@ void WorkerProgram::on_start() {
     exact = p->fds[fd].file == expected_files_[fd];
   if (!w_.kernel.alive(born_under_)) ++w_.counters.lifeline_at_start;
   if (!exact)
-    w_.violate("worker holds only its own fds 0-3",
+    w_.violate(Inv::worker_holds_only_its_own_fds_0_3,
                "worker pid " + std::to_string(pid_) + " holds " +
                    std::to_string(w_.kernel.fd_count(pid_)) +
                    " fds, not exactly its stdin, stdout, stderr and lifeline");
@@ -163,7 +163,7 @@ void WorkerProgram::finish_exit(int code) {
   if (!k.alive(born_under_))
     for (const auto& [pid, q] : k.processes())
       if (pid != pid_ && !q.zombie && ((cgroup != 0 && q.cgroup == cgroup) || q.pgid == pgid)) {
-        w_.violate("an orphaned worker takes its containment with it",
+        w_.violate(Inv::an_orphaned_worker_takes_its_containment_with_it,
                    "worker pid " + std::to_string(pid_) + " left pid " + std::to_string(pid) +
                        " (" + q.name + ") alive in its " +
                        (q.pgid == pgid ? "process group" : "cgroup"));
@@ -195,7 +195,7 @@ ParentIdentity WorkerProgram::parent() {
 void WorkerProgram::write(LogLevel, std::string_view message) {
   // Rule 7's other half: a worker whose gateway is alive must never condemn itself.
   if (message.starts_with("orphaned (") && w_.kernel.alive(born_under_))
-    w_.violate("no false orphan verdict",
+    w_.violate(Inv::no_false_orphan_verdict,
                "worker pid " + std::to_string(pid_) +
                    " declared itself orphaned while its gateway lives: " + std::string(message));
   if (w_.tracing_notes()) w_.note("worker " + std::to_string(pid_), message);

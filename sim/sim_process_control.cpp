@@ -55,7 +55,7 @@ void SimProcessControl::sweep_ledger() {
       if (!p || p->zombie) continue;
       // The simulator knows the truth: the sweep must only ever hit that child's tree.
       if (expected && p->origin != expected)
-        w_.violate("no signal to another incarnation",
+        w_.violate(Inv::no_signal_to_another_incarnation,
                    "the ledger sweep killed pid " + std::to_string(v) + " (" + p->name +
                        "), which is not of the recorded child's tree");
       w_.trace("ledger.kill",
@@ -208,8 +208,8 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
 SimProcessControl::Child* SimProcessControl::find(ChildId id, const char* op) {
   auto it = children_.find(id);
   if (it == children_.end()) {
-    w_.violate("kernel rules", std::string(op) + " of child " + std::to_string(id) +
-                                   ", which was already released (or never existed)");
+    w_.violate(Inv::kernel_rules, std::string(op) + " of child " + std::to_string(id) +
+                                      ", which was already released (or never existed)");
     return nullptr;
   }
   return &it->second;
@@ -219,7 +219,7 @@ void SimProcessControl::signal(ChildId id, Signal sig, Scope scope) {
   Child* c = find(id, "signal");
   if (!c) return;
   if (c->reaped) {
-    w_.violate("no signal to another incarnation",
+    w_.violate(Inv::no_signal_to_another_incarnation,
                "signal to child " + std::to_string(id) + " (pid " + std::to_string(c->pid) +
                    ") after it was reaped: the pid may belong to someone else now");
     return;
@@ -233,14 +233,14 @@ void SimProcessControl::signal(ChildId id, Signal sig, Scope scope) {
                          ",\"group\":" + (scope != Scope::process ? "true" : "false"));
   if (scope != Scope::process) {
     if (c->pgid == gateway_pgid()) {
-      w_.violate("never the gateway's own group",
+      w_.violate(Inv::never_the_gateways_own_group,
                  "group signal to pgid " + std::to_string(c->pgid));
       return;
     }
     for (int member : k.group_members(c->pgid)) {
       const Process* m = k.find(member);
       if (m->origin != c->id && m->pid != pid_)
-        w_.violate("no signal to another incarnation",
+        w_.violate(Inv::no_signal_to_another_incarnation,
                    "group signal for child " + std::to_string(id) + " reached pid " +
                        std::to_string(member) + " of another tree (" + m->name + ")");
     }
@@ -255,13 +255,13 @@ void SimProcessControl::reap(ChildId id) {
   Child* c = find(id, "reap");
   if (!c) return;
   if (c->reaped) {
-    w_.violate("kernel rules", "child " + std::to_string(id) + " reaped twice");
+    w_.violate(Inv::kernel_rules, "child " + std::to_string(id) + " reaped twice");
     return;
   }
   if (!c->exited) {
-    w_.violate("exit observed before reap", "child " + std::to_string(id) + " (pid " +
-                                                std::to_string(c->pid) +
-                                                ") reaped before its exit was observed");
+    w_.violate(Inv::exit_observed_before_reap, "child " + std::to_string(id) + " (pid " +
+                                                   std::to_string(c->pid) +
+                                                   ") reaped before its exit was observed");
   }
   if (!w_.kernel.reap(pid_, c->pid, c->inc)) return;
   c->reaped = true;
@@ -273,7 +273,7 @@ void SimProcessControl::release(ChildId id) {
   Child* c = find(id, "release");
   if (!c) return;
   if (!c->reaped)
-    w_.violate("fds closed after reap",
+    w_.violate(Inv::fds_closed_after_reap,
                "child " + std::to_string(id) + " released before it was reaped");
   for (auto& [fd, file] : c->fds) {
     readers_.erase(fd);

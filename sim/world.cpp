@@ -34,12 +34,11 @@ World::~World() {
   kernel.collect_garbage();
 }
 
-void World::violate(std::string_view invariant, std::string detail) {
-  LIFELINE_ASSERT(find_invariant(invariant) != nullptr);
+void World::violate(Inv invariant, std::string detail) {
   if (failed_) return;
   failed_ = true;
   result_.ok = false;
-  result_.invariant = std::string(invariant);
+  result_.invariant = std::string(sim::invariant(invariant).name);
   result_.detail = std::move(detail);
   result_.event_index = trace_.count();
   result_.at = sched.now();
@@ -86,7 +85,7 @@ void World::on_process_exit(const Process& p, Program* program) {
   // Every simulated child dies of SIGKILL: a SIGTERMed gateway that gave up on its
   // shutdown deadline (status 3) gave up too early.
   if (p.status == 3)
-    violate("shutdown completes within its deadline",
+    violate(Inv::shutdown_completes_within_its_deadline,
             "the gateway exited 3: its shutdown deadline passed with children still alive");
   net.gateway_died(p.inc);
   store.crash(p.inc);
@@ -260,7 +259,7 @@ RunResult World::run(const std::vector<Step>& steps) {
                  static_cast<unsigned long long>(sched.executed()));
   if (!failed_ && options_.extra_final)
     if (std::string why = options_.extra_final(*this); !why.empty())
-      violate("scenario expectation", why);
+      violate(Inv::scenario_expectation, why);
 
   if (GatewayProgram* g = gateway()) counters.sessions_finalized += g->core().counters().finalized;
   counters.pid_reuses = static_cast<std::int64_t>(kernel.pid_reuses);
@@ -279,17 +278,17 @@ RunResult World::run(const std::vector<Step>& steps) {
 void World::check_safety() {
   std::vector<Violation> found =
       run_catalogue(SimWorldView(*this, &memo_), CheckedWhen::every_event, /*first_only=*/true);
-  if (!found.empty()) return violate(found.front().invariant->name, found.front().detail);
+  if (!found.empty()) return violate(found.front().invariant->id, found.front().detail);
   if (options_.extra_safety)
     if (std::string why = options_.extra_safety(*this); !why.empty())
-      violate("scenario invariant", why);
+      violate(Inv::scenario_invariant, why);
 }
 
 void World::check_settled(bool drained) {
   std::vector<Violation> found =
       run_catalogue(SimWorldView(*this, nullptr, /*timers_ran_out=*/true),
                     drained ? CheckedWhen::drained : CheckedWhen::settled, /*first_only=*/true);
-  if (!found.empty()) violate(found.front().invariant->name, found.front().detail);
+  if (!found.empty()) violate(found.front().invariant->id, found.front().detail);
 }
 
 }  // namespace lifeline::sim

@@ -98,9 +98,9 @@ class World {
 
   RunResult run(const std::vector<Step>& steps);
 
-  // Shared by every part of the world. `invariant` names an entry of the catalogue
-  // (sim/catalogue.hpp); a name outside it is a bug of the simulator.
-  void violate(std::string_view invariant, std::string detail);
+  // Shared by every part of the world: the entry of the catalogue (sim/catalogue.hpp)
+  // that was broken, and how.
+  void violate(Inv invariant, std::string detail);
   void trace(std::string_view event, std::string_view fields = {}) {
     trace_.add(sched.now(), event, fields);
   }
