@@ -1,4 +1,5 @@
 #include "core/base64.hpp"
+#include "core/assert.hpp"
 
 #include <array>
 #include <cstdint>
@@ -47,6 +48,7 @@ std::string encode(std::string_view bytes) {
     out += alphabet[(v >> 6) & 63];
     out += '=';
   }
+  LIFELINE_ASSERT(out.size() == (bytes.size() + 2) / 3 * 4);
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "core/containment.hpp"
+#include "core/assert.hpp"
 
 #include <algorithm>
 #include <map>
@@ -8,6 +9,7 @@ namespace lifeline {
 
 std::vector<int> containment_victims(const std::vector<ProcStat>& table, int self,
                                      const std::vector<int>& cgroup_members) {
+  LIFELINE_ASSERT(self > 1);
   std::multimap<int, const ProcStat*> children;  // ppid -> child
   std::map<int, const ProcStat*> by_pid;
   for (const auto& p : table) {
@@ -36,6 +38,9 @@ std::vector<int> containment_victims(const std::vector<ProcStat>& table, int sel
     auto it = by_pid.find(pid);
     if (it == by_pid.end() || it->second->state != ProcState::zombie) out.insert(pid);
   }
+  // Never the supervisor itself, never init or the kernel.
+  LIFELINE_ASSERT(out.count(self) == 0);
+  LIFELINE_ASSERT(out.empty() || *out.begin() > 1);
   return {out.begin(), out.end()};
 }
 

@@ -64,6 +64,8 @@ Gateway::~Gateway() {
 }
 
 void Gateway::start() {
+  LIFELINE_ASSERT(idle_eviction_timer_ == 0);  // started once
+  LIFELINE_ASSERT(config_.reaper_interval > 0);
   idle_eviction_timer_ = clock_.after(config_.reaper_interval, [this] { run_idle_eviction(); });
 }
 
@@ -89,7 +91,9 @@ std::string Gateway::who(ConnId conn) const {
 void Gateway::on_connect(ConnId conn, std::string peer) {
   Connection c;
   c.peer = std::move(peer);
-  connections_.emplace(conn, std::move(c));
+  // A shell never reuses a connection id while the core still knows it.
+  bool fresh = connections_.emplace(conn, std::move(c)).second;
+  LIFELINE_ASSERT(fresh);
   // orphan_grace_s: how long a kept session outlives its connection, for the page to say.
   Json payload = {{"version", version},
                   {"connection_id", "c" + std::to_string(conn)},

@@ -56,7 +56,8 @@ void Gateway::rpc_pty_open(const ReplyTo& to, const Json& params) {
   ++spawns_in_flight_;
   ++ptys_starting_;
   proc_.spawn(spec, [this, id, weak = std::weak_ptr(s), to, spec](const SpawnResult& r) {
-    LIFELINE_ASSERT(spawns_in_flight_ > 0 && ptys_starting_ > 0);
+    LIFELINE_ASSERT(spawns_in_flight_ > 0);
+    LIFELINE_ASSERT(ptys_starting_ > 0);
     --spawns_in_flight_;
     --ptys_starting_;
     on_pty_spawned(id, weak, to, spec, r);
@@ -211,7 +212,8 @@ void Gateway::forget_terminal(Session& s, const std::string& pty_id) {
 
 void Gateway::keep_exited_terminal(Session& s, const std::string& pty_id, int status) {
   auto record = s.terminals.find(pty_id);
-  LIFELINE_ASSERT(record != s.terminals.end() && !record->second.exit_status);
+  LIFELINE_ASSERT(record != s.terminals.end());
+  LIFELINE_ASSERT(!record->second.exit_status);
   record->second.exit_status = status;
   exited_terminals_.emplace_back(s.id, pty_id);
   // mutant: exited-terminals-unbounded

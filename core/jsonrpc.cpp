@@ -1,4 +1,5 @@
 #include "core/jsonrpc.hpp"
+#include "core/assert.hpp"
 
 namespace lifeline::rpc {
 
@@ -80,6 +81,7 @@ std::variant<Request, DecodeError> decode(std::string_view text, std::size_t max
 }
 
 std::string result(const Json& id, Json result) {
+  LIFELINE_ASSERT(valid_id(id));
   Json j = {{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

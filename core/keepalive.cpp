@@ -1,4 +1,5 @@
 #include "core/keepalive.hpp"
+#include "core/assert.hpp"
 
 namespace lifeline {
 
@@ -8,7 +9,12 @@ Keepalive::Keepalive(Clock& clock, Millis interval, Millis timeout, std::functio
       interval_(interval),
       timeout_(timeout),
       send_ping_(std::move(send_ping)),
-      on_dead_(std::move(on_dead)) {}
+      on_dead_(std::move(on_dead)) {
+  LIFELINE_ASSERT(interval_ > 0);
+  LIFELINE_ASSERT(timeout_ > 0);
+  LIFELINE_ASSERT(send_ping_ != nullptr);
+  LIFELINE_ASSERT(on_dead_ != nullptr);
+}
 
 template <typename F>
 TimerId Keepalive::arm(Millis delay, TimerId Keepalive::*slot, F f) {
@@ -26,9 +32,12 @@ TimerId Keepalive::arm(Millis delay, TimerId Keepalive::*slot, F f) {
 void Keepalive::start() {
   if (dead_ || ping_timer_) return;
   ping_timer_ = arm(interval_, &Keepalive::ping_timer_, [](Keepalive& k) { k.tick(); });
+  LIFELINE_ASSERT(ping_timer_ != 0);
 }
 
 void Keepalive::tick() {
+  LIFELINE_ASSERT(!dead_);
+  LIFELINE_ASSERT(ping_timer_ == 0);  // the timer that ran us
   ping_timer_ = arm(interval_, &Keepalive::ping_timer_, [](Keepalive& k) { k.tick(); });
   // mutant: deadline-per-ping-answered
   if (deadline_timer_) return;  // one ping outstanding at a time
@@ -43,9 +52,11 @@ void Keepalive::on_activity() {
     clock_.cancel(deadline_timer_);
     deadline_timer_ = 0;
   }
+  LIFELINE_ASSERT(deadline_timer_ == 0);
 }
 
 void Keepalive::expire() {
+  LIFELINE_ASSERT(!dead_);
   deadline_timer_ = 0;
   // mutant: silent-peer-never-declared
   dead_ = true;
@@ -59,6 +70,8 @@ void Keepalive::stop() {
       clock_.cancel(*t);
       *t = 0;
     }
+  LIFELINE_ASSERT(ping_timer_ == 0);
+  LIFELINE_ASSERT(deadline_timer_ == 0);
 }
 
 }  // namespace lifeline

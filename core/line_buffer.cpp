@@ -1,4 +1,5 @@
 #include "core/line_buffer.hpp"
+#include "core/assert.hpp"
 
 namespace lifeline {
 
@@ -17,6 +18,7 @@ bool LineBuffer::feed(std::string_view bytes, std::vector<std::string>& out) {
     partial_.clear();
     bytes.remove_prefix(nl + 1);
   }
+  LIFELINE_ASSERT(partial_.size() <= max_line_);
   return true;
 }
 

@@ -1,4 +1,5 @@
 #include "core/params.hpp"
+#include "core/assert.hpp"
 
 namespace lifeline {
 
@@ -14,7 +15,9 @@ Params::Params(const Json& params, std::initializer_list<const char*> allowed) :
 }
 
 void Params::fail(std::string message) {
+  LIFELINE_ASSERT(!message.empty());
   if (error_.empty()) error_ = "invalid params: " + std::move(message);
+  LIFELINE_ASSERT(!ok());
 }
 
 const Json* Params::find(const char* name) {

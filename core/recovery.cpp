@@ -1,4 +1,5 @@
 #include "core/recovery.hpp"
+#include "core/assert.hpp"
 
 #include <algorithm>
 
@@ -6,6 +7,8 @@ namespace lifeline {
 
 std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& table, int self,
                                      std::size_t cap) {
+  LIFELINE_ASSERT(cap > 0);
+  LIFELINE_ASSERT(self > 1);
   auto leader = table.find(row.pid);
   // mutant: no-ledger-sweep-recorded
   bool same = leader && leader->start_ticks == row.start_ticks && !leader->zombie;
@@ -36,6 +39,8 @@ std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& t
     if (v <= 1 || v == self || !p || p->zombie) continue;
     if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
   }
+  LIFELINE_ASSERT(out.size() <= cap);
+  LIFELINE_ASSERT(std::find(out.begin(), out.end(), self) == out.end());
   return out;
 }
 

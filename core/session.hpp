@@ -27,6 +27,9 @@ enum class EndReason {
   shutdown,
 };
 inline constexpr int end_reason_count = 6;
+// Tied to the enum: a new reason must raise the count (gateway.stats and /metrics index
+// their per-reason counters by it).
+static_assert(static_cast<int>(EndReason::shutdown) + 1 == end_reason_count);
 const char* to_string(EndReason reason);
 
 // Where to send the answer to one request.

@@ -81,6 +81,7 @@ void Gateway::on_disconnect(ConnId conn) {
   if (it == connections_.end()) return;
   std::vector<std::string> ids(it->second.sessions.begin(), it->second.sessions.end());
   connections_.erase(it);
+  LIFELINE_ASSERT(!connected(conn));
   for (const auto& id : ids) {
     SessionPtr s = find_session(id);
     if (!s || s->conn != conn) continue;
@@ -191,6 +192,7 @@ void Gateway::shutdown(std::function<void(bool clean)> done) {
     given_up(false);
   });
   for (const auto& s : sessions()) teardown(s, EndReason::shutdown);
+  LIFELINE_ASSERT(registry_.empty());  // nothing is admitted once shutting down
   maybe_finish_shutdown();
 }
 
@@ -211,7 +213,8 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   if (teardown_observer) teardown_observer(*s, reason, s->conn && connected(*s->conn));
   s->finalized = true;
   auto it = registry_.find(s->id);
-  LIFELINE_ASSERT(it != registry_.end() && it->second == s);  // unmapped <=> finalized
+  LIFELINE_ASSERT(it != registry_.end());  // unmapped <=> finalized
+  LIFELINE_ASSERT(it->second == s);
   // mutant: finalized-session-stays-registry
   registry_.erase(it);
   ++counters_.finalized;
@@ -246,9 +249,14 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   emit(*s, "session.closed", {{"reason", to_string(reason)}});
   unbind(*s);
   // Nothing of the session is left to wait on, except a result the store is writing.
-  LIFELINE_ASSERT(!s->conn && !s->worker && s->ptys.empty() && s->terminals.empty() &&
-                  s->queue.empty() && s->reset_waiters.empty() &&
-                  (!s->in_flight || s->in_flight->storing));
+  LIFELINE_ASSERT(!s->conn);
+  LIFELINE_ASSERT(!s->worker);
+  LIFELINE_ASSERT(s->ptys.empty());
+  LIFELINE_ASSERT(s->terminals.empty());
+  LIFELINE_ASSERT(s->queue.empty());
+  LIFELINE_ASSERT(s->reset_waiters.empty());
+  LIFELINE_ASSERT(!s->in_flight || s->in_flight->storing);
+  LIFELINE_ASSERT(!still_mapped(s->id, s.get()));
   return true;
 }
 

@@ -1,4 +1,5 @@
 #include "core/strays.hpp"
+#include "core/assert.hpp"
 
 namespace lifeline {
 
@@ -11,11 +12,15 @@ StrayDecision stray_decision(const std::vector<ProcStat>& children, const std::s
     // mutant: stray-reaping-leaves-reparented
     reap.insert(c.pid);
   }
+  // Never init, never one of ours; and whatever is killed is also reaped.
+  LIFELINE_ASSERT(reap.empty() || *reap.begin() > 1);
+  for (int pid : kill) LIFELINE_ASSERT(ours.count(pid) == 0);
   return {{kill.begin(), kill.end()}, {reap.begin(), reap.end()}};
 }
 
 WorkerExitPlan worker_exit_plan(int self, bool forked, const std::vector<int>& children,
                                 const std::vector<int>& group_members, bool in_own_cgroup) {
+  LIFELINE_ASSERT(self > 1);
   WorkerExitPlan plan;
   std::set<int> planned;
   auto add = [&](int pid) {
@@ -27,6 +32,8 @@ WorkerExitPlan worker_exit_plan(int self, bool forked, const std::vector<int>& c
   for (int pid : group_members) add(pid);
   // mutant: worker-exit-spares-cgroup
   plan.kill_own_cgroup = in_own_cgroup;
+  LIFELINE_ASSERT(planned.size() == plan.kill.size());  // each pid once
+  LIFELINE_ASSERT(planned.count(self) == 0);
   return plan;
 }
 

@@ -1,4 +1,5 @@
 #include "core/worker_loop.hpp"
+#include "core/assert.hpp"
 
 #include <charconv>
 
@@ -22,6 +23,9 @@ WorkerLoop::~WorkerLoop() {
 }
 
 void WorkerLoop::start() {
+  LIFELINE_ASSERT(poll_timer_ == 0);
+  LIFELINE_ASSERT(!exited_);
+  LIFELINE_ASSERT(config_.watchdog_poll > 0);
   born_under_ = probe_.parent();
   poll_timer_ = clock_.after(config_.watchdog_poll, [this] { poll_parent(); });
 }
@@ -51,6 +55,8 @@ void WorkerLoop::become_orphan(const std::string& why) {
     clock_.cancel(poll_timer_);
     poll_timer_ = 0;
   }
+  LIFELINE_ASSERT(queue_.empty());
+  LIFELINE_ASSERT(poll_timer_ == 0);
   if (!in_flight_) return exit_with_containment(0);
   // mutant: orphaned-worker-drains-command
   grace_timer_ = clock_.after(config_.watchdog_grace, [this] {
@@ -68,6 +74,9 @@ void WorkerLoop::exit_with_containment(int code) {
       clock_.cancel(*t);
       *t = 0;
     }
+  LIFELINE_ASSERT(command_timer_ == 0);
+  LIFELINE_ASSERT(poll_timer_ == 0);
+  LIFELINE_ASSERT(grace_timer_ == 0);
   host_.exit_with_containment(code);
 }
 
@@ -84,6 +93,7 @@ void WorkerLoop::on_stdin(std::string_view bytes) {
     }
     queue_.push_back(std::move(line));
   }
+  LIFELINE_ASSERT(queue_.size() <= worker_max_queue);
   run_next();
 }
 

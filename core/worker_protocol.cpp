@@ -1,4 +1,5 @@
 #include "core/worker_protocol.hpp"
+#include "core/assert.hpp"
 
 #include "core/json.hpp"
 #include "core/jsonrpc.hpp"
@@ -7,7 +8,11 @@ namespace lifeline::worker_protocol {
 
 namespace {
 std::string dump_line(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  std::string line = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  // The framing of the worker protocol: one JSON object per line, which dump() (no
+  // indent, escaped control characters) always gives.
+  LIFELINE_ASSERT(line.find('\n') == std::string::npos);
+  return line + "\n";
 }
 }  // namespace
 
