@@ -190,7 +190,7 @@ struct Close : OnSession {
     s.h.w.settle();
     Json r = s.h.response(s.conn_ids[slot], rid);
     if (refused(m)) {  // the former holder of a taken-over session (rule 14)
-      RC_ASSERT(r["error"]["code"] == 4009);
+      RC_ASSERT(r["error"]["code"] == rpc::session_taken_over);
       check_against_model(m, s);
       return;
     }

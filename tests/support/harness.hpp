@@ -83,8 +83,14 @@ class Harness {
   }
   SessionPtr session(const std::string& id) { return gw->find_session(id); }
   // pty.open, its spawn completed: the terminal's id (empty when refused).
+  // Asks for an 80x24 terminal and returns the request id; the spawn stays pending.
+  int send_pty_open(ConnId c, const std::string& sid) {
+    return send(c, "pty.open", {{"session_id", sid}, {"cols", 80}, {"rows", 24}});
+  }
+  // The whole pty.open sequence: ask, let the spawn complete, return the pty id ("" if
+  // refused).
   std::string open_pty(ConnId c, const std::string& sid) {
-    int rid = send(c, "pty.open", {{"session_id", sid}, {"cols", 80}, {"rows", 24}});
+    int rid = send_pty_open(c, sid);
     w.settle();
     if (w.procs.pending_spawns()) w.procs.complete_spawn();
     w.settle();

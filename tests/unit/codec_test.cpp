@@ -57,9 +57,9 @@ TEST(JsonRpc, RendersResultsErrorsAndEvents) {
   EXPECT_EQ(r["jsonrpc"], "2.0");
   EXPECT_EQ(r["id"], 7);
   EXPECT_EQ(r["result"]["a"], 1);
-  Json e = Json::parse(rpc::error(nullptr, 4001, "nope", {{"ran", true}}));
+  Json e = Json::parse(rpc::error(nullptr, rpc::session_not_found, "nope", {{"ran", true}}));
   EXPECT_TRUE(e["id"].is_null());
-  EXPECT_EQ(e["error"]["code"], 4001);
+  EXPECT_EQ(e["error"]["code"], rpc::session_not_found);
   EXPECT_EQ(e["error"]["data"]["ran"], true);
   std::string sid = "s1";
   Json ev = Json::parse(rpc::event("session.closed", &sid, {{"reason", "shutdown"}}));

@@ -173,7 +173,7 @@ TEST(Rule8_Escapees, AWorkerThatDiesOnItsOwnHasItsGroupKilledBeforeReap) {
   ASSERT_EQ(w->signals.size(), 1u);
   EXPECT_EQ(w->signals[0], std::make_pair(Signal::kill, Scope::containment));
   EXPECT_TRUE(w->reaped && w->released);
-  EXPECT_EQ(h.error_code(h.w.transport.sent(c).back()), 5031);
+  EXPECT_EQ(h.error_code(h.w.transport.sent(c).back()), rpc::worker_exited);
   ASSERT_EQ(h.events(c, "worker.exit").size(), 1u);
   EXPECT_EQ(h.events(c, "worker.exit")[0]["params"]["payload"]["status"], 1);
 }
@@ -183,7 +183,7 @@ TEST(Catalogue, PtyCloseSignalsTheGroupAndClosesTheMaster) {
   Harness h;
   ConnId c = h.connect();
   std::string id = h.create(c);
-  int rid = h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  int rid = h.send_pty_open(c, id);
   h.w.settle();
   ChildId pty = h.w.procs.complete_spawn();
   h.w.settle();

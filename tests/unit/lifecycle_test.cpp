@@ -87,7 +87,7 @@ TEST(Rule1_TeardownFunnel, LruEvictionIsATeardownWithItsReason) {
   EXPECT_EQ(h.gw->counters().ended_by_reason[int(EndReason::lru_evict)], 1);
   h.create(b);  // evicts `newer`, the last evictable one
   Json refused = h.call(b, "session.create");
-  EXPECT_EQ(h.error_code(refused), 4290) << refused.dump();
+  EXPECT_EQ(h.error_code(refused), rpc::limit_reached) << refused.dump();
   h.expect_safe();
 }
 
@@ -159,7 +159,7 @@ TEST(Rule2_AttachGuard, C2_SpawnCompletingAfterCloseIsTornDown) {
   // make a closed session attachable: the guard is the registry, not the lifetime.
   SessionPtr keep = h.session(id);
   h.call(c, "session.close", {{"session_id", id}});
-  EXPECT_EQ(h.error_code(h.response(c, rid)), 4001);
+  EXPECT_EQ(h.error_code(h.response(c, rid)), rpc::session_not_found);
   ChildId late = h.w.procs.complete_spawn();
   h.w.settle();
   h.expect_safe();
@@ -218,12 +218,12 @@ TEST(Rule2_AttachGuard, PtySpawnCompletingAfterCloseIsTornDown) {
   Harness h;
   ConnId c = h.connect();
   std::string id = h.create(c);
-  int rid = h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  int rid = h.send_pty_open(c, id);
   h.w.settle();
   h.call(c, "session.close", {{"session_id", id}});
   ChildId pty = h.w.procs.complete_spawn();
   h.w.settle();
-  EXPECT_EQ(h.error_code(h.response(c, rid)), 4001);
+  EXPECT_EQ(h.error_code(h.response(c, rid)), rpc::session_not_found);
   h.expect_safe();
   h.settle_all();
   EXPECT_TRUE(h.w.procs.find(pty)->released);
@@ -446,7 +446,7 @@ TEST_F(Rule5_IdleReaper, SparesASessionStillStarting) {
 TEST_F(Rule5_IdleReaper, SparesASessionWhoseTerminalIsStillStarting) {
   ConnId c = h.connect();
   std::string id = h.create(c, false);
-  h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  h.send_pty_open(c, id);
   h.w.settle();
   h.disconnect(c);
   h.w.advance(200'000);  // the terminal's spawn never completes
@@ -547,7 +547,7 @@ TEST(Catalogue, ShutdownTearsEverythingDownAndReportsWhenDone) {
   EXPECT_TRUE(done);
   for (const auto& [id, child] : h.w.procs.all()) EXPECT_TRUE(child.released);
   Json r = h.call(c, "gateway.stats");
-  EXPECT_EQ(h.error_code(r), -32603);
+  EXPECT_EQ(h.error_code(r), rpc::internal_error);
 }
 
 }  // namespace

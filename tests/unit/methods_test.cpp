@@ -30,17 +30,20 @@ TEST(Methods, CreateReturnsIdsAndValidatesParams) {
   EXPECT_TRUE(r["result"]["session_id"].is_string());
   EXPECT_TRUE(r["result"]["session_key"].is_string());
   EXPECT_EQ(r["result"]["created_at"], h.w.clock.wall_now());
-  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"close_on_disconnect", "yes"}})), -32602);
-  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", 5}})), -32602);
-  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"color", "red"}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"close_on_disconnect", "yes"}})),
+            rpc::invalid_params);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", 5}})), rpc::invalid_params);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"color", "red"}})), rpc::invalid_params);
   ASSERT_EQ(h.w.store.sessions.size(), 1u);
   // docs/PROTOCOL.md: title <= 256 bytes (bytes, not characters).
   EXPECT_TRUE(h.call(c, "session.create", {{"title", std::string(256, 'x')}}).contains("result"));
-  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", std::string(257, 'x')}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", std::string(257, 'x')}})),
+            rpc::invalid_params);
   std::string euro = "\xe2\x82\xac";  // 3 bytes, 1 character
   std::string long_title;
   for (int i = 0; i < 86; ++i) long_title += euro;  // 258 bytes
-  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", long_title}})), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create", {{"title", long_title}})),
+            rpc::invalid_params);
   EXPECT_EQ(h.w.store.sessions.size(), 2u);
 }
 
@@ -53,7 +56,7 @@ TEST(Rule14_Methods, TitlesRefuseControlAndBidiOverrideCharacters) {
         std::string("lre \xe2\x80\xaa"), std::string("fsi \xe2\x81\xa8"),
         std::string("pdi \xe2\x81\xa9")}) {
     Json r = h.call(c, "session.create", {{"title", bad}});
-    EXPECT_EQ(h.error_code(r), -32602) << bad;
+    EXPECT_EQ(h.error_code(r), rpc::invalid_params) << bad;
   }
   EXPECT_TRUE(h.w.store.sessions.empty());
   // Ordinary text, accents, CJK, emoji and the harmless marks (LRM U+200E) pass.
@@ -112,7 +115,7 @@ TEST(Rule14_Methods, ATakeoverRevokesTheFormerHolderUntilItResumes) {
   };
   for (const auto& [method, params] : stale) {
     Json r = h.call(a, method, params);
-    EXPECT_EQ(h.error_code(r), 4009) << method << ": " << r.dump();
+    EXPECT_EQ(h.error_code(r), rpc::session_taken_over) << method << ": " << r.dump();
     if (r.contains("error")) {
       EXPECT_EQ(r["error"]["data"]["session_id"], id);
     }
@@ -127,7 +130,8 @@ TEST(Rule14_Methods, ATakeoverRevokesTheFormerHolderUntilItResumes) {
   // An explicit resume takes it back, and revokes the other side in turn.
   ASSERT_TRUE(h.call(a, "session.resume", {{"session_id", id}}).contains("result"));
   EXPECT_TRUE(h.call(a, "pty.write", {{"pty_id", pty}, {"data", "bHMK"}}).contains("result"));
-  EXPECT_EQ(h.error_code(h.call(b, "pty.write", {{"pty_id", pty}, {"data", "bHMK"}})), 4009);
+  EXPECT_EQ(h.error_code(h.call(b, "pty.write", {{"pty_id", pty}, {"data", "bHMK"}})),
+            rpc::session_taken_over);
   // A third connection that never held it is one principal too: not revoked.
   ConnId c = h.connect();
   EXPECT_TRUE(
@@ -147,7 +151,7 @@ TEST(Rule12_Methods, TerminalInputIsBoundedInBytesAndRefusedWhole) {
   EXPECT_TRUE(h.call(c, "pty.write", {{"pty_id", pty}, {"data", b600}}).contains("result"));
   h.w.procs.unwritten_bytes[child] = 600;  // the shell has not read it
   Json r = h.call(c, "pty.write", {{"pty_id", pty}, {"data", b600}});
-  EXPECT_EQ(h.error_code(r), 4291) << r.dump();
+  EXPECT_EQ(h.error_code(r), rpc::input_limit) << r.dump();
   EXPECT_EQ(h.w.procs.find(child)->writes.size(), 1u) << "the refused write reached the child";
   // What still fits is taken; once the shell reads, more is.
   EXPECT_TRUE(
@@ -170,7 +174,7 @@ TEST(Rule12_Methods, QueuedCommandsAreBoundedInBytesAsWellAsCount) {
   h.w.settle();
   ASSERT_EQ(h.session(id)->queue.size(), 2u);
   Json r = h.call(c, "slash.exec", {{"session_id", id}, {"command", big}});
-  EXPECT_EQ(h.error_code(r), 4291) << r.dump();
+  EXPECT_EQ(h.error_code(r), rpc::input_limit) << r.dump();
   EXPECT_EQ(h.session(id)->queue.size(), 2u);
   EXPECT_EQ(h.session(id)->queued_bytes(), 812);
   // A short one still fits.
@@ -187,7 +191,7 @@ TEST(Methods, ABackedUpConnectionPausesItsTerminalsAndOnlyThose) {
   std::string sa = h.create(a, /*close_on_disconnect=*/false);
   std::string sb = h.create(b);
   auto open = [&](ConnId c, const std::string& sid) {
-    int rid = h.send(c, "pty.open", {{"session_id", sid}, {"cols", 80}, {"rows", 24}});
+    int rid = h.send_pty_open(c, sid);
     h.w.settle();
     h.w.procs.complete_spawn();
     h.w.settle();
@@ -262,9 +266,9 @@ TEST(Methods, HistoryPagesBackByBeforeSeqAndStaysUnderTheReplyBound) {
   ASSERT_EQ(oldest["result"]["entries"].size(), 1u);
   EXPECT_EQ(oldest["result"]["more"], false);
   EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", key}, {"before_seq", 0}})),
-            -32602);
+            rpc::invalid_params);
   EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", key}, {"before_seq", "x"}})),
-            -32602);
+            rpc::invalid_params);
 }
 
 TEST(Methods, PerConnectionSessionLimit) {
@@ -274,7 +278,7 @@ TEST(Methods, PerConnectionSessionLimit) {
   ConnId c = h.connect();
   h.create(c);
   h.create(c);
-  EXPECT_EQ(h.error_code(h.call(c, "session.create")), 4290);
+  EXPECT_EQ(h.error_code(h.call(c, "session.create")), rpc::limit_reached);
   ConnId d = h.connect();
   h.create(d);
 }
@@ -317,14 +321,16 @@ TEST(Methods, ExecErrors) {
   ConnId c = h.connect();
   std::string id = h.create(c);
   EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", "nope"}, {"command", "/x"}})),
-            4001);
-  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "  "}})), 4004);
-  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}})), -32602);
+            rpc::session_not_found);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "  "}})),
+            rpc::empty_command);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}})), rpc::invalid_params);
   EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "a\nb"}})),
-            -32602);
+            rpc::invalid_params);
   h.send(c, "slash.exec", {{"session_id", id}, {"command", "/a"}});
   h.send(c, "slash.exec", {{"session_id", id}, {"command", "/b"}});
-  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "/c"}})), 4290);
+  EXPECT_EQ(h.error_code(h.call(c, "slash.exec", {{"session_id", id}, {"command", "/c"}})),
+            rpc::limit_reached);
 }
 
 TEST(Methods, SpawnFailureAnswers5030AndTheNextCommandTriesAgain) {
@@ -336,7 +342,7 @@ TEST(Methods, SpawnFailureAnswers5030AndTheNextCommandTriesAgain) {
   h.w.procs.complete_spawn(false, "exec: No such file or directory");
   h.w.settle();
   Json resp = h.response(c, r);
-  EXPECT_EQ(h.error_code(resp), 5030);
+  EXPECT_EQ(h.error_code(resp), rpc::worker_spawn_failed);
   EXPECT_EQ(resp["error"]["data"], "exec: No such file or directory");
   EXPECT_EQ(h.call(c, "gateway.stats")["result"]["spawn_failures"], 1);
   h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo y"}});
@@ -354,7 +360,7 @@ TEST(Methods, TimeoutAnswers5032AndReplacesTheWorker) {
   ChildId w = h.w.procs.complete_spawn();
   h.w.settle();
   h.w.advance(5'000);
-  EXPECT_EQ(h.error_code(h.response(c, r)), 5032);
+  EXPECT_EQ(h.error_code(h.response(c, r)), rpc::worker_timed_out);
   EXPECT_FALSE(h.session(id)->worker);
   h.w.procs.answer(w, true, "too late");  // a late answer is ignored
   h.w.settle();
@@ -374,11 +380,12 @@ TEST(Methods, StoreFailureAnswers5033AndSaysTheCommandRan) {
   h.w.procs.answer(w, true, "x");
   h.w.settle();
   Json resp = h.response(c, r);
-  EXPECT_EQ(h.error_code(resp), 5033);
+  EXPECT_EQ(h.error_code(resp), rpc::store_unavailable);
   EXPECT_EQ(resp["error"]["data"]["ran"], true);
   EXPECT_EQ(resp["error"]["data"]["output"], "x");
   h.w.store.fail_reads = true;
-  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", id}})), 5033);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", id}})),
+            rpc::store_unavailable);
 }
 
 TEST(Methods, ResetRestartsTheWorker) {
@@ -391,13 +398,14 @@ TEST(Methods, ResetRestartsTheWorker) {
   h.w.settle();
   int reset = h.send(c, "session.reset", {{"session_id", id}});
   h.w.settle();
-  EXPECT_EQ(h.error_code(h.response(c, r)), 5031);
+  EXPECT_EQ(h.error_code(h.response(c, r)), rpc::worker_exited);
   ChildId second = h.w.procs.complete_spawn();
   h.w.settle();
   Json resp = h.response(c, reset);
   EXPECT_EQ(resp["result"]["restarted"], true);
   EXPECT_EQ(resp["result"]["worker_pid"], h.w.procs.find(second)->pid);
-  EXPECT_EQ(h.error_code(h.call(c, "session.reset", {{"session_id", "gone"}})), 4001);
+  EXPECT_EQ(h.error_code(h.call(c, "session.reset", {{"session_id", "gone"}})),
+            rpc::session_not_found);
   h.w.advance(5'000);
   EXPECT_TRUE(h.w.procs.find(first)->released);
 }
@@ -427,9 +435,11 @@ TEST(Methods, ResumeFromTheStoreContinuesTheHistoryUnderANewId) {
   EXPECT_EQ(again["result"]["session_id"], fresh) << "a second resume joins the live continuation";
   Json hist = h.call(c, "session.history", {{"session_key", key}});
   EXPECT_EQ(hist["result"]["entries"].size(), 1u);
-  EXPECT_EQ(h.error_code(h.call(c, "session.resume", {{"session_id", "unknown"}})), 4007);
+  EXPECT_EQ(h.error_code(h.call(c, "session.resume", {{"session_id", "unknown"}})),
+            rpc::nothing_to_resume);
   h.w.store.fail_reads = true;
-  EXPECT_EQ(h.error_code(h.call(c, "session.resume", {{"session_id", "unknown"}})), 5033);
+  EXPECT_EQ(h.error_code(h.call(c, "session.resume", {{"session_id", "unknown"}})),
+            rpc::store_unavailable);
 }
 
 TEST(Methods, ResumeFromTheStoreForAConnectionThatLeftCreatesNothing) {
@@ -446,12 +456,13 @@ TEST(Methods, ResumeFromTheStoreForAConnectionThatLeftCreatesNothing) {
 TEST(Methods, HistoryNeedsExactlyOneSelector) {
   Harness h;
   ConnId c = h.connect();
-  EXPECT_EQ(h.error_code(h.call(c, "session.history")), -32602);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history")), rpc::invalid_params);
   EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "a"}, {"session_key", "b"}})),
-            -32602);
-  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "nope"}})), 4001);
+            rpc::invalid_params);
+  EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_id", "nope"}})),
+            rpc::session_not_found);
   EXPECT_EQ(h.error_code(h.call(c, "session.history", {{"session_key", "k"}, {"limit", 0}})),
-            -32602);
+            rpc::invalid_params);
   EXPECT_EQ(h.call(c, "session.history", {{"session_key", "k"}})["result"]["entries"].size(), 0u);
 }
 
@@ -462,7 +473,7 @@ TEST(Methods, AnOutOfRangeIntegerIsNamedWithItsRangeOnEitherSide) {
   ConnId c = h.connect();
   for (Json limit : {Json(0), Json(10001), Json(18446744073709551615ULL), Json(-5)}) {
     Json r = h.call(c, "session.history", {{"session_key", "k"}, {"limit", limit}});
-    EXPECT_EQ(h.error_code(r), -32602) << limit;
+    EXPECT_EQ(h.error_code(r), rpc::invalid_params) << limit;
     EXPECT_NE(r["error"]["message"].get<std::string>().find("between 1 and 10000"),
               std::string::npos)
         << r.dump();
@@ -473,7 +484,7 @@ TEST(Methods, PtyOpenWriteResizeOutputExitClose) {
   Harness h;
   ConnId c = h.connect();
   std::string id = h.create(c);
-  int open = h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  int open = h.send_pty_open(c, id);
   h.w.settle();
   ASSERT_EQ(h.w.procs.pending_spawns(), 1u);
   ChildId pty = h.w.procs.complete_spawn();
@@ -484,12 +495,14 @@ TEST(Methods, PtyOpenWriteResizeOutputExitClose) {
   EXPECT_TRUE(h.call(c, "pty.write", {{"pty_id", pty_id}, {"data", base64::encode("ls\n")}})
                   .contains("result"));
   EXPECT_EQ(h.w.procs.find(pty)->writes.back(), "ls\n");
-  EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", pty_id}, {"data", "!!"}})), -32602);
-  EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", "p0"}, {"data", ""}})), 4008);
+  EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", pty_id}, {"data", "!!"}})),
+            rpc::invalid_params);
+  EXPECT_EQ(h.error_code(h.call(c, "pty.write", {{"pty_id", "p0"}, {"data", ""}})),
+            rpc::pty_not_found);
   EXPECT_TRUE(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 100}, {"rows", 30}})
                   .contains("result"));
   EXPECT_EQ(h.error_code(h.call(c, "pty.resize", {{"pty_id", pty_id}, {"cols", 0}, {"rows", 30}})),
-            -32602);
+            rpc::invalid_params);
   h.w.procs.child_output(pty, "hello");
   h.w.settle();
   auto out = h.events(c, "pty.output");
@@ -512,9 +525,9 @@ TEST(Methods, PtyLimitPerSession) {
   Harness h(cfg);
   ConnId c = h.connect();
   std::string id = h.create(c);
-  h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  h.send_pty_open(c, id);
   EXPECT_EQ(h.error_code(h.call(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}})),
-            4290);
+            rpc::limit_reached);
   h.settle_all();
 }
 
@@ -524,7 +537,7 @@ TEST(Methods, StatsAndWorkersListEveryChild) {
   ConnId c = h.connect();
   std::string id = h.create(c);
   h.send(c, "slash.exec", {{"session_id", id}, {"command", "/echo"}});
-  h.send(c, "pty.open", {{"session_id", id}, {"cols", 80}, {"rows", 24}});
+  h.send_pty_open(c, id);
   h.w.settle();
   h.w.procs.complete_spawn();
   h.w.procs.complete_spawn();
@@ -554,24 +567,25 @@ TEST(Rule11_BadInput, EveryMalformedMessageGetsTheRightErrorAndTheGatewayServesO
     std::string text;
     int code;
   } cases[] = {
-      {"not json", -32700},
-      {"", -32700},
-      {std::string(100, '{'), -32700},
-      {"[1,2]", -32600},
-      {"null", -32600},
-      {R"({"jsonrpc":"2.0","id":1})", -32600},
-      {R"({"jsonrpc":"2.0","id":[1],"method":"session.create"})", -32600},
-      {R"({"jsonrpc":"2.0","id":1,"method":"nope"})", -32601},
-      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":"x"})", -32602},
-      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{}})", -32602},
-      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{"session_id":7}})", -32602},
+      {"not json", rpc::parse_error},
+      {"", rpc::parse_error},
+      {std::string(100, '{'), rpc::parse_error},
+      {"[1,2]", rpc::invalid_request},
+      {"null", rpc::invalid_request},
+      {R"({"jsonrpc":"2.0","id":1})", rpc::invalid_request},
+      {R"({"jsonrpc":"2.0","id":[1],"method":"session.create"})", rpc::invalid_request},
+      {R"({"jsonrpc":"2.0","id":1,"method":"nope"})", rpc::method_not_found},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":"x"})", rpc::invalid_params},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{}})", rpc::invalid_params},
+      {R"({"jsonrpc":"2.0","id":1,"method":"session.close","params":{"session_id":7}})",
+       rpc::invalid_params},
       {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":1e9,"rows":1}})",
-       -32602},
+       rpc::invalid_params},
       {R"({"jsonrpc":"2.0","id":1,"method":"pty.open","params":{"session_id":"s","cols":18446744073709551615,"rows":1}})",
-       -32602},
+       rpc::invalid_params},
       {R"({"jsonrpc":"2.0","id":1,"method":"session.history","params":{"session_key":"k","limit":-1}})",
-       -32602},
-      {std::string(5000, 'x'), 4130},
+       rpc::invalid_params},
+      {std::string(5000, 'x'), rpc::message_too_large},
   };
   for (const auto& tc : cases) {
     std::size_t before = h.w.transport.sent(c).size();
@@ -609,7 +623,7 @@ TEST(Rule11_BadInput, AWorkerThatFloodsALineIsReplacedNotBelieved) {
   EXPECT_TRUE(h.response(c, r).is_null()) << "garbage and stale ids are ignored";
   h.w.procs.child_output(w, std::string(2000, 'x'));
   h.w.settle();
-  EXPECT_EQ(h.error_code(h.response(c, r)), 5031);
+  EXPECT_EQ(h.error_code(h.response(c, r)), rpc::worker_exited);
   h.settle_all();
   EXPECT_TRUE(h.w.procs.find(w)->released);
 }

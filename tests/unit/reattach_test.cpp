@@ -34,7 +34,7 @@ TEST(Rule16_Reattach, ListShowsLiveAndExitedTerminalsInOpeningOrder) {
   EXPECT_EQ(list[1]["exited"], false);
   EXPECT_FALSE(list[1].contains("status"));
   EXPECT_EQ(list[1]["cols"], 80);
-  EXPECT_EQ(h.error_code(h.call(c, "pty.list", {{"session_id", "nope"}})), 4001);
+  EXPECT_EQ(h.error_code(h.call(c, "pty.list", {{"session_id", "nope"}})), rpc::session_not_found);
   // Closing an exited terminal forgets it.
   EXPECT_EQ(h.call(c, "pty.close", {{"pty_id", first}})["result"]["closed"], false);
   EXPECT_EQ(h.call(c, "pty.list", {{"session_id", sid}})["result"]["terminals"].size(), 1u);
@@ -57,7 +57,7 @@ TEST(Rule16_Reattach, OutputWhileDetachedIsReplayedThenLiveOutputContinuesAtItsO
   ConnId back = h.connect();
   // Attaching needs the session first: its events go to its holder only.
   Json refused = h.call(back, "pty.attach", {{"pty_id", pty_id}});
-  EXPECT_EQ(h.error_code(refused), 4010) << refused.dump();
+  EXPECT_EQ(h.error_code(refused), rpc::session_not_held) << refused.dump();
   ASSERT_TRUE(h.call(back, "session.resume", {{"session_id", sid}}).contains("result"));
   Json r = h.call(back, "pty.attach", {{"pty_id", pty_id}})["result"];
   EXPECT_EQ(decoded(r["data"]), "before\nwhile away\n");
@@ -71,7 +71,7 @@ TEST(Rule16_Reattach, OutputWhileDetachedIsReplayedThenLiveOutputContinuesAtItsO
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0]["params"]["payload"]["offset"], 18);
   EXPECT_EQ(decoded(out[0]["params"]["payload"]["data"]), "live\n");
-  EXPECT_EQ(h.error_code(h.call(back, "pty.attach", {{"pty_id", "p-none"}})), 4008);
+  EXPECT_EQ(h.error_code(h.call(back, "pty.attach", {{"pty_id", "p-none"}})), rpc::pty_not_found);
   h.expect_safe();
 }
 
@@ -120,7 +120,7 @@ TEST(Rule16_Reattach, ExitedTerminalsAreKeptOnlyUpToMaxPtys) {
   ASSERT_EQ(list.size(), 2u) << list.dump();
   EXPECT_EQ(list[0]["pty_id"], ids[2]);
   EXPECT_EQ(list[1]["pty_id"], ids[3]);
-  EXPECT_EQ(h.error_code(h.call(c, "pty.attach", {{"pty_id", ids[0]}})), 4008);
+  EXPECT_EQ(h.error_code(h.call(c, "pty.attach", {{"pty_id", ids[0]}})), rpc::pty_not_found);
   Json r = h.call(c, "pty.attach", {{"pty_id", ids[3]}})["result"];
   EXPECT_EQ(r["exited"], true);
   EXPECT_EQ(r["status"], 3);
@@ -134,8 +134,8 @@ TEST(Rule16_Reattach, ATakenOverConnectionCannotListOrAttach) {
   std::string pty_id = h.open_pty(a, sid);
   ConnId b = h.connect();
   ASSERT_TRUE(h.call(b, "session.resume", {{"session_id", sid}}).contains("result"));
-  EXPECT_EQ(h.error_code(h.call(a, "pty.list", {{"session_id", sid}})), 4009);
-  EXPECT_EQ(h.error_code(h.call(a, "pty.attach", {{"pty_id", pty_id}})), 4009);
+  EXPECT_EQ(h.error_code(h.call(a, "pty.list", {{"session_id", sid}})), rpc::session_taken_over);
+  EXPECT_EQ(h.error_code(h.call(a, "pty.attach", {{"pty_id", pty_id}})), rpc::session_taken_over);
   EXPECT_TRUE(h.call(b, "pty.attach", {{"pty_id", pty_id}}).contains("result"));
   h.expect_safe();
 }
