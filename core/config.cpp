@@ -445,7 +445,11 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
   return r;
 }
 
-std::string gateway_usage() {
+namespace {
+
+// --help, in three parts of one text: what it is and where it listens, the limits, the
+// rest of the flags with the exit status and the environment.
+std::string usage_serving() {
   return R"(usage: lifeline-gateway [flags]
 
 Serves lifeline sessions over WebSocket (ws://HOST:PORT/ws) or, with --stdio, one
@@ -468,7 +472,11 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
   --worker-cmd PATH              slash worker (default: lifeline-slash-worker beside this)
   --pty-cmd CMD                  terminal command, split on blanks (default: this user's
                                  login shell, else /bin/bash, else /bin/sh)
-  --session-ttl S                idle detached sessions older than this are reaped (21600)
+)";
+}
+
+std::string usage_limits() {
+  return R"(  --session-ttl S                idle detached sessions older than this are reaped (21600)
   --reaper-interval S            how often the idle reaper runs (300)
   --orphan-grace S               detached sessions live this long (20; 0 = forever)
   --ping-interval S              keepalive ping interval (20)
@@ -489,7 +497,11 @@ accepts (docs/DESIGN.md rule 10); on SIGHUP it keeps every old value.
   --pty-replay-bytes N           each terminal's recent output kept for pty.attach, 0 to
                                  16777216, lowered to a quarter of --max-unsent-bytes
                                  (262144; terminals opened after a SIGHUP get a new value)
-  --session-pids-max N           cgroup pids.max per session, where available (1024)
+)";
+}
+
+std::string usage_operations() {
+  return R"(  --session-pids-max N           cgroup pids.max per session, where available (1024)
   --session-memory-max BYTES     cgroup memory.max per session, where available (unset)
   --retain-days D                prune ended sessions and their history older than D days,
                                  at start and daily (30; 0 keeps all)
@@ -532,6 +544,12 @@ LIFELINE_CGROUPS=off (no per-child cgroups), CREDENTIALS_DIRECTORY (systemd's
 LoadCredential=token:...). Prefer a credential, LIFELINE_TOKEN or <state-dir>/token to
 --token: a command line is visible to every user in ps.
 )";
+}
+
+}  // namespace
+
+std::string gateway_usage() {
+  return usage_serving() + usage_limits() + usage_operations();
 }
 
 std::string worker_usage() {

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/base64.hpp"
+#include "core/jsonrpc.hpp"
 #include "sim/world.hpp"
 
 namespace lifeline::sim {
@@ -65,28 +66,74 @@ void SimClient::forget(const std::string& id) {
 }
 
 void SimClient::execute(const Step& step) {
+  if (execute_link_step(step)) return;
+  if (!ensure_connected()) return;
+  if (execute_terminal_step(step)) return;
+  execute_session_step(step);
+}
+
+// Steps about the connection itself: true when `step` was one.
+bool SimClient::execute_link_step(const Step& step) {
   switch (step.kind) {
     case StepKind::connect:
       ensure_connected();
-      return;
+      return true;
     case StepKind::disconnect:
     case StepKind::drop:
-      if (!conn_) return;
+      if (!conn_) return true;
       w_.net.client_close(conn_, step.kind == StepKind::drop);
       lose_connection();
-      return;
+      return true;
     case StepKind::stall_reading:
       if (conn_) w_.net.client_stall(conn_, Millis{step.a + 1} * 400);
-      return;
+      return true;
     case StepKind::half_open:
-      if (!conn_) return;
+      if (!conn_) return true;
       w_.net.client_vanish(conn_);
       lose_connection();  // the client moves on; the gateway does not know yet
-      return;
+      return true;
     default:
-      break;
+      return false;
   }
-  if (!ensure_connected()) return;
+}
+
+// Steps about terminals: true when `step` was one.
+bool SimClient::execute_terminal_step(const Step& step) {
+  switch (step.kind) {
+    case StepKind::pty_open:
+      if (const Known* k = pick(step.a))
+        send("pty.open", {{"session_id", k->id}, {"cols", 80}, {"rows", 24}}, k->id);
+      return true;
+    case StepKind::pty_write:
+      if (!ptys_.empty()) {
+        const Pty& pty = ptys_[static_cast<std::size_t>(step.a) % ptys_.size()];
+        send("pty.write", {{"pty_id", pty.id}, {"data", "ZWNobyBoaQo="}}, pty.session_id);
+      }
+      return true;
+    case StepKind::pty_close:
+      if (!ptys_.empty()) {
+        std::size_t i = static_cast<std::size_t>(step.a) % ptys_.size();
+        send("pty.close", {{"pty_id", ptys_[i].id}}, ptys_[i].session_id);
+        screens_.erase(ptys_[i].id);
+        ptys_.erase(ptys_.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+      return true;
+    case StepKind::pty_attach:
+      // A page reload: list a held session's terminals, then attach to one.
+      if (!ptys_.empty()) {
+        const Pty& pty = ptys_[static_cast<std::size_t>(step.a) % ptys_.size()];
+        screens_[pty.id].synced = false;  // until the answer says where output continues
+        send("pty.attach", {{"pty_id", pty.id}}, pty.session_id);
+      } else if (const Known* k = pick(step.a)) {
+        send("pty.list", {{"session_id", k->id}}, k->id);
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
+void SimClient::execute_session_step(const Step& step) {
   switch (step.kind) {
     case StepKind::create:
       send("session.create",
@@ -124,34 +171,6 @@ void SimClient::execute(const Step& step) {
     case StepKind::list:
       send("session.active_list", Json::object());
       return;
-    case StepKind::pty_open:
-      if (const Known* k = pick(step.a))
-        send("pty.open", {{"session_id", k->id}, {"cols", 80}, {"rows", 24}}, k->id);
-      return;
-    case StepKind::pty_write:
-      if (!ptys_.empty()) {
-        const Pty& pty = ptys_[static_cast<std::size_t>(step.a) % ptys_.size()];
-        send("pty.write", {{"pty_id", pty.id}, {"data", "ZWNobyBoaQo="}}, pty.session_id);
-      }
-      return;
-    case StepKind::pty_close:
-      if (!ptys_.empty()) {
-        std::size_t i = static_cast<std::size_t>(step.a) % ptys_.size();
-        send("pty.close", {{"pty_id", ptys_[i].id}}, ptys_[i].session_id);
-        screens_.erase(ptys_[i].id);
-        ptys_.erase(ptys_.begin() + static_cast<std::ptrdiff_t>(i));
-      }
-      return;
-    case StepKind::pty_attach:
-      // A page reload: list a held session's terminals, then attach to one.
-      if (!ptys_.empty()) {
-        const Pty& pty = ptys_[static_cast<std::size_t>(step.a) % ptys_.size()];
-        screens_[pty.id].synced = false;  // until the answer says where output continues
-        send("pty.attach", {{"pty_id", pty.id}}, pty.session_id);
-      } else if (const Known* k = pick(step.a)) {
-        send("pty.list", {{"session_id", k->id}}, k->id);
-      }
-      return;
     default:
       return;
   }
@@ -165,29 +184,7 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
                "client " + std::to_string(index_) + " got unparsable text");
     return;
   }
-  if (msg.contains("method")) {  // an event
-    const Json& p = msg["params"];
-    std::string type = p.value("type", "");
-    if (type == "session.closed") forget(p.value("session_id", ""));
-    if (type == "pty.output" && p.contains("payload")) on_pty_output(p["payload"]);
-    if (type == "session.taken_over") {
-      std::string id = p.value("session_id", "");
-      forget(id);
-      // The gateway sent this before any reply to a resume of ours still unanswered, so
-      // such a resume came after the takeover and takes the session back: not revoked.
-      // (A resume names an ended session's id and lands on its live continuation: the
-      // same history, so the same key.)
-      std::string key = key_of(id);
-      bool resuming = std::any_of(pending_.begin(), pending_.end(), [&](const auto& kv) {
-        const Pending& q = kv.second;
-        return q.method == "session.resume" &&
-               (q.session_id == id || (!key.empty() && key_of(q.session_id) == key));
-      });
-      if (!resuming) taken_from_.insert(id);
-      ++w_.counters.takeovers_seen;
-    }
-    return;
-  }
+  if (msg.contains("method")) return on_event(msg["params"]);
   if (!msg.contains("id") || !msg["id"].is_number_integer()) {
     // A parse error reply (id null) cannot happen: we only send well-formed requests.
     w_.violate(Inv::gateway_speaks_json_rpc,
@@ -212,11 +209,38 @@ void SimClient::on_message(ConnId conn, const std::string& text) {
   check_stale_reply(p, msg);
   if (msg.contains("error")) {
     int code = msg["error"].value("code", 0);
-    if (code == 4001 && !p.session_id.empty()) forget(p.session_id);
-    if (code == 5032 && p.method == "slash.exec") check_timed_out(p);
+    if (code == rpc::session_not_found && !p.session_id.empty()) forget(p.session_id);
+    if (code == rpc::worker_timed_out && p.method == "slash.exec") check_timed_out(p);
     return;
   }
-  const Json& r = msg["result"];
+  on_result(id, p, msg["result"]);
+}
+
+// An event (a request of the gateway's, without an id).
+void SimClient::on_event(const Json& p) {
+  std::string type = p.value("type", "");
+  if (type == "session.closed") forget(p.value("session_id", ""));
+  if (type == "pty.output" && p.contains("payload")) on_pty_output(p["payload"]);
+  if (type == "session.taken_over") {
+    std::string id = p.value("session_id", "");
+    forget(id);
+    // The gateway sent this before any reply to a resume of ours still unanswered, so
+    // such a resume came after the takeover and takes the session back: not revoked.
+    // (A resume names an ended session's id and lands on its live continuation: the
+    // same history, so the same key.)
+    std::string key = key_of(id);
+    bool resuming = std::any_of(pending_.begin(), pending_.end(), [&](const auto& kv) {
+      const Pending& q = kv.second;
+      return q.method == "session.resume" &&
+             (q.session_id == id || (!key.empty() && key_of(q.session_id) == key));
+    });
+    if (!resuming) taken_from_.insert(id);
+    ++w_.counters.takeovers_seen;
+  }
+}
+
+// The result of request `id`, which asked `p`.
+void SimClient::on_result(std::int64_t id, const Pending& p, const Json& r) {
   if (p.method == "session.create" || p.method == "session.resume") {
     Known k{r.value("session_id", ""), r.value("session_key", key_of(p.session_id)), conn_};
     if (k.id.empty()) return;

@@ -80,6 +80,11 @@ class SimClient {
     bool synced = false;
   };
   static constexpr std::size_t screen_keep = 4096;
+  void on_event(const Json& params);
+  void on_result(std::int64_t id, const Pending& p, const Json& result);
+  bool execute_link_step(const Step& step);
+  bool execute_terminal_step(const Step& step);
+  void execute_session_step(const Step& step);
   void on_pty_output(const Json& payload);
   void check_exec_order(const std::string& key, std::int64_t id, std::int64_t seq);
   void check_timed_out(const Pending& p);

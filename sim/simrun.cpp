@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -154,94 +156,87 @@ bool parse_u64(const std::string& s, std::uint64_t& out) {
   return true;
 }
 
+// Flags without a value: the mode they pick, or a switch. False: not one of them.
+bool parse_switch(const std::string& a, Options& o) {
+  static const std::map<std::string, Options::Mode> modes = {
+      {"--check-determinism", Options::Mode::determinism},
+      {"--minimize", Options::Mode::minimize},
+      {"--list-scenarios", Options::Mode::list},
+      {"--catalogue", Options::Mode::catalogue},
+      {"--bench", Options::Mode::bench},
+  };
+  if (auto m = modes.find(a); m != modes.end()) {
+    o.mode = m->second;
+    return true;
+  }
+  if (a == "--deep") o.deep = true;
+  if (a == "--quiet") o.quiet = true;
+  return a == "--deep" || a == "--quiet";
+}
+
+bool takes_value(const std::string& a) {
+  static const std::set<std::string> valued = {"--seed",     "--seeds", "--jobs", "--replay",
+                                               "--scenario", "--trace", "--out",  "--seconds"};
+  return valued.count(a) == 1;
+}
+
+// A flag that takes a value, and its value: false, with `error` said, when malformed.
+bool parse_valued(const std::string& a, const std::string& v, Options& o, std::string& error) {
+  if (a == "--seed") {
+    if (!parse_u64(v, o.seed)) error = "--seed needs a non-negative integer";
+  } else if (a == "--seeds") {
+    auto dots = v.find("..");
+    if (dots == std::string::npos || !parse_u64(v.substr(0, dots), o.first) ||
+        !parse_u64(v.substr(dots + 2), o.last) || o.last < o.first)
+      error = "--seeds needs A..B with A <= B";
+    o.seeds_given = true;
+    if (o.mode == Options::Mode::one) o.mode = Options::Mode::sweep;
+  } else if (a == "--jobs") {
+    std::uint64_t j = 0;
+    if (!parse_u64(v, j) || j < 1 || j > 256) error = "--jobs needs an integer from 1 to 256";
+    o.jobs = static_cast<int>(j);
+  } else if (a == "--replay") {
+    o.mode = Options::Mode::replay;
+    o.replay_file = v;
+  } else if (a == "--scenario") {
+    o.mode = Options::Mode::scenario;
+    o.scenario = v;
+  } else if (a == "--trace") {
+    o.trace_file = v;
+  } else if (a == "--out") {
+    o.out_file = v;
+  } else if (a == "--seconds") {
+    std::size_t used = 0;
+    try {
+      o.seconds = std::stod(v, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != v.size() || !(o.seconds > 0 && o.seconds <= 3600))
+      error = "--seconds needs a number in (0, 3600]";
+  }
+  return error.empty();
+}
+
 std::optional<Options> parse(int argc, char** argv, std::string& error) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= args.size()) {
-        error = a + " needs a value";
-        return std::nullopt;
-      }
-      return args[++i];
-    };
     if (a == "--help" || a == "-h") {
       std::cout << usage_text;
       std::exit(0);
-    } else if (a == "--seed") {
-      auto v = value();
-      if (!v || !parse_u64(*v, o.seed)) {
-        if (v) error = "--seed needs a non-negative integer";
-        return std::nullopt;
-      }
-    } else if (a == "--seeds") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      auto dots = v->find("..");
-      if (dots == std::string::npos || !parse_u64(v->substr(0, dots), o.first) ||
-          !parse_u64(v->substr(dots + 2), o.last) || o.last < o.first) {
-        error = "--seeds needs A..B with A <= B";
-        return std::nullopt;
-      }
-      o.seeds_given = true;
-      if (o.mode == Options::Mode::one) o.mode = Options::Mode::sweep;
-    } else if (a == "--jobs") {
-      std::uint64_t j = 0;
-      auto v = value();
-      if (!v || !parse_u64(*v, j) || j < 1 || j > 256) {
-        if (v) error = "--jobs needs an integer from 1 to 256";
-        return std::nullopt;
-      }
-      o.jobs = static_cast<int>(j);
-    } else if (a == "--check-determinism") {
-      o.mode = Options::Mode::determinism;
-    } else if (a == "--minimize") {
-      o.mode = Options::Mode::minimize;
-    } else if (a == "--replay") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      o.mode = Options::Mode::replay;
-      o.replay_file = *v;
-    } else if (a == "--list-scenarios") {
-      o.mode = Options::Mode::list;
-    } else if (a == "--catalogue") {
-      o.mode = Options::Mode::catalogue;
-    } else if (a == "--scenario") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      o.mode = Options::Mode::scenario;
-      o.scenario = *v;
-    } else if (a == "--bench") {
-      o.mode = Options::Mode::bench;
-    } else if (a == "--trace") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      o.trace_file = *v;
-    } else if (a == "--out") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      o.out_file = *v;
-    } else if (a == "--seconds") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      try {
-        std::size_t used = 0;
-        o.seconds = std::stod(*v, &used);
-        if (used != v->size() || !(o.seconds > 0 && o.seconds <= 3600))
-          throw std::invalid_argument("range");
-      } catch (...) {
-        error = "--seconds needs a number in (0, 3600]";
-        return std::nullopt;
-      }
-    } else if (a == "--deep") {
-      o.deep = true;
-    } else if (a == "--quiet") {
-      o.quiet = true;
-    } else {
+    }
+    if (parse_switch(a, o)) continue;
+    if (!takes_value(a)) {
       error = "unknown argument '" + a + "'";
       return std::nullopt;
     }
+    if (i + 1 >= args.size()) {
+      error = a + " needs a value";
+      return std::nullopt;
+    }
+    if (!parse_valued(a, args[++i], o, error)) return std::nullopt;
   }
   if (o.mode == Options::Mode::determinism && !o.seeds_given) o.first = o.last = o.seed;
   return o;

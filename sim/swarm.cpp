@@ -185,6 +185,103 @@ std::string SwarmConfig::describe() const {
   return out;
 }
 
+namespace {
+
+// Each part below draws from `r` in the order generate_swarm always did, so that a seed
+// keeps its world; the parts with an Rng of their own leave the others' draws alone.
+void draw_timeouts(Rng& r, SwarmConfig& c) {
+  GatewayConfig& g = c.gateway;
+  g.hup_wait = r.between(10, 250);
+  g.term_wait = r.between(20, 1000);
+  g.kill_wait = r.between(50, 1000);
+  g.orphan_grace = r.between(100, 3000);
+  g.ping_interval = r.between(200, 2000);
+  // Healthy peers must always be able to answer in time: timeout > a round trip.
+  g.ping_timeout = 2 * c.latency_max + r.between(50, 2000);
+  g.slash_timeout = r.between(500, 5000);
+  bool short_ttl = r.chance(30);
+  g.session_ttl = short_ttl ? r.between(500, 8000) : 3'600'000;
+  g.reaper_interval = short_ttl ? r.between(100, 2000) : 300'000;
+}
+
+// Limits: often the defaults, often tight, and in one seed of ten down to 1-3 each, so
+// that every "limit reached" path (and eviction under it) runs against the rest.
+void draw_limits(Rng& r, GatewayConfig& g) {
+  bool tight = r.chance(10);
+  g.max_sessions = tight ? r.between(1, 3) : r.chance(30) ? r.between(2, 8) : 1024;
+  g.max_sessions_per_connection = tight ? r.between(1, 3) : r.chance(30) ? r.between(1, 4) : 64;
+  g.max_queued_commands = tight ? r.between(1, 3) : r.between(2, 16);
+  g.max_ptys_per_session = tight ? static_cast<int>(r.between(1, 3)) : 4;
+  g.max_message_bytes = 65536;
+  g.worker_cmd = "lifeline-slash-worker";
+}
+
+void draw_watchdog_and_extremes(Rng& r, SwarmConfig& c) {
+  GatewayConfig& g = c.gateway;
+  c.worker.watchdog_poll = r.between(50, 2000);
+  c.worker.watchdog_grace = r.between(0, 2000);
+  if (!r.chance(10)) return;
+  // Extremes: graces and pings near zero or far longer than any command, so that a
+  // command outlives every grace or every grace outlives the run.
+  bool tiny = r.chance(50);
+  g.orphan_grace = tiny ? r.between(1, 30) : r.between(60'000, 600'000);
+  c.worker.watchdog_grace = tiny ? 0 : r.between(10'000, 60'000);
+  g.ping_interval = tiny ? r.between(20, 60) : g.ping_interval;
+  g.slash_timeout = tiny ? r.between(50, 200) : r.between(30'000, 120'000);
+}
+
+// Drawn from a stream of its own, so that the other seeds' draws stay as they were.
+void maybe_focus_on_containment(std::uint64_t seed, bool deep, SwarmConfig& c) {
+  Rng f(seed ^ 0x3c6ef372fe94f82bULL);
+  if (deep || !f.chance(12)) return;
+  c.containment_focus = true;
+  c.gateway_kills = c.grandchildren = true;
+  c.setsid_escapees = f.chance(60);
+  c.cgroups = f.chance(50);
+  c.worker_crashes = c.cgroups || !c.setsid_escapees;  // the documented limit above
+  // An orphan notices soon and drains briefly, so that it exits by itself before its
+  // successor sweeps, and a long command outlasts its grace.
+  c.worker.watchdog_poll = f.between(50, 400);
+  c.worker.watchdog_grace = f.between(0, 1000);
+  c.workers_exit_slowly = f.chance(30);
+}
+
+void maybe_slow_readers(std::uint64_t seed, SwarmConfig& c) {
+  Rng u(seed ^ 0x510e527fade682d1ULL);
+  if (!u.chance(25)) return;
+  // Small enough that a client which stops reading for a few hundred ms passes half of
+  // it (terminals pause), and sometimes all of it (dropped); a reading client stays
+  // well below it.
+  c.slow_readers = true;
+  c.ptys = c.ptys || u.chance(60);  // paused terminals are what there is to see
+  c.gateway.max_unsent_bytes = u.between(600, 4096);
+  c.gateway.pty_replay_bytes = c.gateway.max_unsent_bytes / 4;  // as parse_gateway_config does
+}
+
+// Quantized time: everything lands on a 100 ms grid, with no network latency.
+void quantize(std::uint64_t seed, SwarmConfig& c) {
+  GatewayConfig& g = c.gateway;
+  c.quantum = 100;
+  c.latency_max = 0;
+  c.spawn_latency = c.store_latency = c.worker_start_max = 0;
+  for (Millis* m : {&g.hup_wait, &g.term_wait, &g.kill_wait, &g.orphan_grace, &g.ping_interval,
+                    &g.slash_timeout, &g.session_ttl, &g.reaper_interval, &c.worker.watchdog_poll,
+                    &c.worker.watchdog_grace})
+    *m = std::max<Millis>(c.quantum, (*m + c.quantum / 2) / c.quantum * c.quantum);
+  g.ping_timeout =
+      std::max<Millis>(2 * c.quantum, (g.ping_timeout + c.quantum / 2) / c.quantum * c.quantum);
+  // Coincident timers, from a stream of their own: a reaper interval a small multiple
+  // of a short grace, and a short TTL, so that a grace expires in the very instant the
+  // reaper (armed before it) evicts the same session - the reference's double pop.
+  if (Rng t(seed ^ 0x9b05688c2b3e6c1fULL); t.chance(40)) {
+    g.orphan_grace = c.quantum * t.between(1, 3);
+    g.reaper_interval = g.orphan_grace * t.between(2, 4);
+    g.session_ttl = c.quantum * t.between(5, 30);
+  }
+}
+
+}  // namespace
+
 SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
   Rng r(seed ^ 0x5157a4b1d3c2e1f0ULL);
   SwarmConfig c;
@@ -203,80 +300,12 @@ SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
   // left both the worker's group and its parentage, so nothing can find it. Found by a
   // tight-limits seed (6445 of this swarm) that put the crash and the kill together.
   if (!c.cgroups && c.setsid_escapees && c.gateway_kills) c.worker_crashes = false;
-  GatewayConfig& g = c.gateway;
-  g.hup_wait = r.between(10, 250);
-  g.term_wait = r.between(20, 1000);
-  g.kill_wait = r.between(50, 1000);
-  g.orphan_grace = r.between(100, 3000);
-  g.ping_interval = r.between(200, 2000);
-  // Healthy peers must always be able to answer in time: timeout > a round trip.
-  g.ping_timeout = 2 * c.latency_max + r.between(50, 2000);
-  g.slash_timeout = r.between(500, 5000);
-  bool short_ttl = r.chance(30);
-  g.session_ttl = short_ttl ? r.between(500, 8000) : 3'600'000;
-  g.reaper_interval = short_ttl ? r.between(100, 2000) : 300'000;
-  // Limits: often the defaults, often tight, and in one seed of ten down to 1-3 each, so
-  // that every "limit reached" path (and eviction under it) runs against the rest.
-  bool tight = r.chance(10);
-  g.max_sessions = tight ? r.between(1, 3) : r.chance(30) ? r.between(2, 8) : 1024;
-  g.max_sessions_per_connection = tight ? r.between(1, 3) : r.chance(30) ? r.between(1, 4) : 64;
-  g.max_queued_commands = tight ? r.between(1, 3) : r.between(2, 16);
-  g.max_ptys_per_session = tight ? static_cast<int>(r.between(1, 3)) : 4;
-  g.max_message_bytes = 65536;
-  g.worker_cmd = "lifeline-slash-worker";
-  c.worker.watchdog_poll = r.between(50, 2000);
-  c.worker.watchdog_grace = r.between(0, 2000);
-  if (r.chance(10)) {
-    // Extremes: graces and pings near zero or far longer than any command, so that a
-    // command outlives every grace or every grace outlives the run.
-    bool tiny = r.chance(50);
-    g.orphan_grace = tiny ? r.between(1, 30) : r.between(60'000, 600'000);
-    c.worker.watchdog_grace = tiny ? 0 : r.between(10'000, 60'000);
-    g.ping_interval = tiny ? r.between(20, 60) : g.ping_interval;
-    g.slash_timeout = tiny ? r.between(50, 200) : r.between(30'000, 120'000);
-  }
-  // Drawn from a stream of its own, so that the other seeds' draws stay as they were.
-  if (Rng f(seed ^ 0x3c6ef372fe94f82bULL); !deep && f.chance(12)) {
-    c.containment_focus = true;
-    c.gateway_kills = c.grandchildren = true;
-    c.setsid_escapees = f.chance(60);
-    c.cgroups = f.chance(50);
-    c.worker_crashes = c.cgroups || !c.setsid_escapees;  // the documented limit above
-    // An orphan notices soon and drains briefly, so that it exits by itself before its
-    // successor sweeps, and a long command outlasts its grace.
-    c.worker.watchdog_poll = f.between(50, 400);
-    c.worker.watchdog_grace = f.between(0, 1000);
-    c.workers_exit_slowly = f.chance(30);
-  }
-  if (Rng u(seed ^ 0x510e527fade682d1ULL); u.chance(25)) {
-    // Small enough that a client which stops reading for a few hundred ms passes half of
-    // it (terminals pause), and sometimes all of it (dropped); a reading client stays
-    // well below it.
-    c.slow_readers = true;
-    c.ptys = c.ptys || u.chance(60);  // paused terminals are what there is to see
-    g.max_unsent_bytes = u.between(600, 4096);
-    g.pty_replay_bytes = g.max_unsent_bytes / 4;  // as parse_gateway_config lowers it
-  }
-  if (r.chance(30)) {
-    // Quantized time: everything lands on a 100 ms grid, with no network latency.
-    c.quantum = 100;
-    c.latency_max = 0;
-    c.spawn_latency = c.store_latency = c.worker_start_max = 0;
-    for (Millis* m : {&g.hup_wait, &g.term_wait, &g.kill_wait, &g.orphan_grace, &g.ping_interval,
-                      &g.slash_timeout, &g.session_ttl, &g.reaper_interval, &c.worker.watchdog_poll,
-                      &c.worker.watchdog_grace})
-      *m = std::max<Millis>(c.quantum, (*m + c.quantum / 2) / c.quantum * c.quantum);
-    g.ping_timeout =
-        std::max<Millis>(2 * c.quantum, (g.ping_timeout + c.quantum / 2) / c.quantum * c.quantum);
-    // Coincident timers, from a stream of their own: a reaper interval a small multiple
-    // of a short grace, and a short TTL, so that a grace expires in the very instant the
-    // reaper (armed before it) evicts the same session - the reference's double pop.
-    if (Rng t(seed ^ 0x9b05688c2b3e6c1fULL); t.chance(40)) {
-      g.orphan_grace = c.quantum * t.between(1, 3);
-      g.reaper_interval = g.orphan_grace * t.between(2, 4);
-      g.session_ttl = c.quantum * t.between(5, 30);
-    }
-  }
+  draw_timeouts(r, c);
+  draw_limits(r, c.gateway);
+  draw_watchdog_and_extremes(r, c);
+  maybe_focus_on_containment(seed, deep, c);
+  maybe_slow_readers(seed, c);
+  if (r.chance(30)) quantize(seed, c);
   if (deep) {
     c.clients = static_cast<int>(r.between(6, 12));
     c.gateway_kills = true;  // several restarts in one long uptime
@@ -285,12 +314,15 @@ SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
   return c;
 }
 
-std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool deep) {
-  Rng r(seed ^ 0xa0761d6478bd642fULL);
-  struct Weighted {
-    StepKind kind;
-    int weight;
-  };
+namespace {
+
+struct Weighted {
+  StepKind kind;
+  int weight;
+};
+
+// Which kinds of step this seed's world has, and how often each comes.
+std::vector<Weighted> step_mix(Rng& r, const SwarmConfig& c) {
   std::vector<Weighted> mix = {
       {StepKind::connect, c.containment_focus ? 10 : 4},
       {StepKind::create, 14},
@@ -324,6 +356,53 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
   // Each seed tilts the mix its own way (swarm testing): some kinds get rare.
   for (auto& w : mix)
     if (r.chance(25)) w.weight = (w.weight + 3) / 4;
+  return mix;
+}
+
+StepKind pick_kind(Rng& r, const std::vector<Weighted>& mix, int total) {
+  std::int64_t pick = r.below(total);
+  for (const auto& w : mix) {
+    if (pick < w.weight) return w.kind;
+    pick -= w.weight;
+  }
+  return StepKind::connect;  // not reached: pick < total
+}
+
+// The choices a kind of step makes beyond the generic a (0-7) and b (0-15).
+void draw_step_arguments(Rng& r, const SwarmConfig& c, Step& s) {
+  switch (s.kind) {
+    case StepKind::create:
+      s.a = c.persistent_sessions ? static_cast<int>(r.below(2)) : 1;
+      break;
+    case StepKind::kill_gateway:
+    case StepKind::term_gateway:
+      s.a = static_cast<int>(r.between(0, c.containment_focus ? 500 : 2000));
+      break;
+    case StepKind::fail_spawns:
+      s.a = static_cast<int>(r.between(1, 3));
+      s.b = static_cast<int>(r.below(2));
+      break;
+    case StepKind::slow_spawns:
+    case StepKind::slow_store:
+      s.a = static_cast<int>(r.between(1, 4));
+      s.b = static_cast<int>(r.between(10, 3000));
+      if (c.quantum > 1)
+        s.b = std::max<int>(static_cast<int>(c.quantum),
+                            s.b / static_cast<int>(c.quantum) * static_cast<int>(c.quantum));
+      break;
+    case StepKind::fail_writes:
+      s.a = static_cast<int>(r.between(1, 3));
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool deep) {
+  Rng r(seed ^ 0xa0761d6478bd642fULL);
+  std::vector<Weighted> mix = step_mix(r, c);
   int total = 0;
   for (const auto& w : mix) total += w.weight;
 
@@ -340,14 +419,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
     Step s;
     s.at = t;
     s.client = static_cast<int>(r.below(c.clients));
-    std::int64_t pick = r.below(total);
-    for (const auto& w : mix) {
-      if (pick < w.weight) {
-        s.kind = w.kind;
-        break;
-      }
-      pick -= w.weight;
-    }
+    s.kind = pick_kind(r, mix, total);
     s.a = static_cast<int>(r.below(8));
     s.b = static_cast<int>(r.below(16));
     // Grandchildren (/spawn) and long commands (/sleep): what an orphaned worker must
@@ -355,32 +427,7 @@ std::vector<Step> generate_steps(std::uint64_t seed, const SwarmConfig& c, bool 
     static constexpr int kFocusCommands[] = {4, 5, 6, 8, 8, 14};
     if (c.containment_focus && s.kind == StepKind::exec && r.chance(60))
       s.b = kFocusCommands[static_cast<std::size_t>(r.below(6))];
-    switch (s.kind) {
-      case StepKind::create:
-        s.a = c.persistent_sessions ? static_cast<int>(r.below(2)) : 1;
-        break;
-      case StepKind::kill_gateway:
-      case StepKind::term_gateway:
-        s.a = static_cast<int>(r.between(0, c.containment_focus ? 500 : 2000));
-        break;
-      case StepKind::fail_spawns:
-        s.a = static_cast<int>(r.between(1, 3));
-        s.b = static_cast<int>(r.below(2));
-        break;
-      case StepKind::slow_spawns:
-      case StepKind::slow_store:
-        s.a = static_cast<int>(r.between(1, 4));
-        s.b = static_cast<int>(r.between(10, 3000));
-        if (c.quantum > 1)
-          s.b = std::max<int>(static_cast<int>(c.quantum),
-                              s.b / static_cast<int>(c.quantum) * static_cast<int>(c.quantum));
-        break;
-      case StepKind::fail_writes:
-        s.a = static_cast<int>(r.between(1, 3));
-        break;
-      default:
-        break;
-    }
+    draw_step_arguments(r, c, s);
     steps.push_back(s);
     // The window of the historical "crash, then SIGKILL" leak: the gateway dies before
     // it has handled its worker's exit.
