@@ -118,41 +118,10 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
   opts.close_from = 4;  // close_range: nothing but what is installed
   std::vector<std::uint64_t> child_files;
   std::uint64_t terminal = 0;
-  if (pty) {
-    // The supervisor holds the slave (O_NOCTTY: the shell it forks takes it as its
-    // controlling terminal) and the lifeline; the gateway the master and the write end.
-    std::uint64_t master = 0, slave = 0, life = k.make_pipe();
-    terminal = k.make_pty(&master, &slave);
-    std::uint64_t life_w = k.pipe_end(life, true);
-    c.in_fd = c.out_fd = k.install(pid_, master, /*cloexec=*/true);
-    int life_fd = k.install(pid_, life_w, true);
-    c.fds = {{c.in_fd, master}, {life_fd, life_w}};
-    opts.installs = {{0, slave}, {1, slave}, {2, slave}, {3, k.pipe_end(life, false)}};
-    opts.on_hup = Disposition::handle;
-    opts.on_term = Disposition::handle;
-  } else {
-    std::uint64_t in = k.make_pipe(), out = k.make_pipe(), err = k.make_pipe(),
-                  life = k.make_pipe();
-    std::uint64_t in_w = k.pipe_end(in, true), out_r = k.pipe_end(out, false),
-                  err_r = k.pipe_end(err, false), life_w = k.pipe_end(life, true);
-    c.in_fd = k.install(pid_, in_w, true);
-    c.out_fd = k.install(pid_, out_r, true);
-    c.err_fd = k.install(pid_, err_r, true);
-    int life_fd = k.install(pid_, life_w, true);
-    c.fds = {{c.in_fd, in_w}, {c.out_fd, out_r}, {c.err_fd, err_r}, {life_fd, life_w}};
-    opts.installs = {{0, k.pipe_end(in, false)},
-                     {1, k.pipe_end(out, true)},
-                     {2, k.pipe_end(err, true)},
-                     {3, k.pipe_end(life, false)}};
-    for (auto& [fd, file] : opts.installs) child_files.push_back(file);
-    if (w_.rng.chance(w_.config.workers_ignore_term ? 40 : 0)) {
-      opts.on_hup = Disposition::ignore;
-      opts.on_term = Disposition::ignore;
-    } else {
-      opts.on_hup = Disposition::handle;
-      opts.on_term = Disposition::handle;
-    }
-  }
+  if (pty)
+    terminal = wire_terminal(c, opts);
+  else
+    child_files = wire_worker(c, opts);
   if (w_.config.cgroups) {
     c.cgroup = k.make_cgroup();
     opts.cgroup = c.cgroup;
@@ -169,15 +138,7 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
   c.inc = p->inc;
   c.pgid = p->pgid;
   c.start_ticks = p->start_ticks;
-  Millis start = w_.rng.between(0, w_.config.worker_start_max);
-  if (pty) {
-    k.run(pid, std::make_unique<TerminalSupervisorProgram>(w_, pid, terminal), start);
-  } else {
-    WorkerConfig wc = w_.config.worker;
-    wc.session_key = spec.argv.size() > 2 ? spec.argv[2] : "";
-    wc.lifeline_fd = 3;
-    k.run(pid, std::make_unique<WorkerProgram>(w_, pid, wc, child_files), start);
-  }
+  run_program(pid, spec, terminal, child_files);
   w_.store.ledger_add(inc_,
                       {pid, p->start_ticks, c.pgid, c.cgroup ? std::to_string(c.cgroup) : ""});
   ChildId id = c.id;
@@ -195,14 +156,68 @@ void SimProcessControl::complete_spawn(const SpawnSpec& spec,
   if (GatewayProgram* g = w_.gateway(); g && g->core().children().terminating(id))
     ++w_.counters.spawns_after_close;
   // Output flows only once the core has adopted the child (as in the runtime).
-  if (children_.count(id)) {
-    readers_[out_fd] = id;
-    k.watch(pid_, out_fd);
-    if (err_fd >= 0) {
-      readers_[err_fd] = id;
-      k.watch(pid_, err_fd);
-    }
+  if (children_.count(id)) watch_output(id, out_fd, err_fd);
+}
+
+// The supervisor holds the slave (O_NOCTTY: the shell it forks takes it as its
+// controlling terminal) and the lifeline; the gateway the master and the write end.
+// Returns the terminal.
+std::uint64_t SimProcessControl::wire_terminal(Child& c, SpawnOptions& opts) {
+  Kernel& k = w_.kernel;
+  std::uint64_t master = 0, slave = 0, life = k.make_pipe();
+  std::uint64_t terminal = k.make_pty(&master, &slave);
+  std::uint64_t life_w = k.pipe_end(life, true);
+  c.in_fd = c.out_fd = k.install(pid_, master, /*cloexec=*/true);
+  int life_fd = k.install(pid_, life_w, true);
+  c.fds = {{c.in_fd, master}, {life_fd, life_w}};
+  opts.installs = {{0, slave}, {1, slave}, {2, slave}, {3, k.pipe_end(life, false)}};
+  opts.on_hup = Disposition::handle;
+  opts.on_term = Disposition::handle;
+  return terminal;
+}
+
+// A worker's stdin, stdout, stderr and lifeline; returns the files it must hold as 0-3.
+std::vector<std::uint64_t> SimProcessControl::wire_worker(Child& c, SpawnOptions& opts) {
+  Kernel& k = w_.kernel;
+  std::uint64_t in = k.make_pipe(), out = k.make_pipe(), err = k.make_pipe(), life = k.make_pipe();
+  std::uint64_t in_w = k.pipe_end(in, true), out_r = k.pipe_end(out, false),
+                err_r = k.pipe_end(err, false), life_w = k.pipe_end(life, true);
+  c.in_fd = k.install(pid_, in_w, true);
+  c.out_fd = k.install(pid_, out_r, true);
+  c.err_fd = k.install(pid_, err_r, true);
+  int life_fd = k.install(pid_, life_w, true);
+  c.fds = {{c.in_fd, in_w}, {c.out_fd, out_r}, {c.err_fd, err_r}, {life_fd, life_w}};
+  opts.installs = {{0, k.pipe_end(in, false)},
+                   {1, k.pipe_end(out, true)},
+                   {2, k.pipe_end(err, true)},
+                   {3, k.pipe_end(life, false)}};
+  std::vector<std::uint64_t> files;
+  for (auto& [fd, file] : opts.installs) files.push_back(file);
+  bool deaf = w_.rng.chance(w_.config.workers_ignore_term ? 40 : 0);
+  opts.on_hup = deaf ? Disposition::ignore : Disposition::handle;
+  opts.on_term = deaf ? Disposition::ignore : Disposition::handle;
+  return files;
+}
+
+void SimProcessControl::run_program(int pid, const SpawnSpec& spec, std::uint64_t terminal,
+                                    const std::vector<std::uint64_t>& child_files) {
+  Millis start = w_.rng.between(0, w_.config.worker_start_max);
+  if (spec.kind == ChildKind::pty) {
+    w_.kernel.run(pid, std::make_unique<TerminalSupervisorProgram>(w_, pid, terminal), start);
+    return;
   }
+  WorkerConfig wc = w_.config.worker;
+  wc.session_key = spec.argv.size() > 2 ? spec.argv[2] : "";
+  wc.lifeline_fd = 3;
+  w_.kernel.run(pid, std::make_unique<WorkerProgram>(w_, pid, wc, child_files), start);
+}
+
+void SimProcessControl::watch_output(ChildId id, int out_fd, int err_fd) {
+  readers_[out_fd] = id;
+  w_.kernel.watch(pid_, out_fd);
+  if (err_fd < 0) return;
+  readers_[err_fd] = id;
+  w_.kernel.watch(pid_, err_fd);
 }
 
 SimProcessControl::Child* SimProcessControl::find(ChildId id, const char* op) {

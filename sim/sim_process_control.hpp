@@ -66,6 +66,11 @@ class SimProcessControl final : public ProcessControl {
 
  private:
   void complete_spawn(const SpawnSpec& spec, const std::function<void(SpawnResult)>& done);
+  std::uint64_t wire_terminal(Child& c, SpawnOptions& opts);
+  std::vector<std::uint64_t> wire_worker(Child& c, SpawnOptions& opts);
+  void run_program(int pid, const SpawnSpec& spec, std::uint64_t terminal,
+                   const std::vector<std::uint64_t>& child_files);
+  void watch_output(ChildId id, int out_fd, int err_fd);
   SpawnResult fail(const std::string& why);
   void sweep_ledger();
   Child* find(ChildId id, const char* op);
