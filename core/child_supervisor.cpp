@@ -51,7 +51,7 @@ void ChildSupervisor::terminate(ChildId id, std::function<void()> done) {
   if (e.stage != Stage::none) return;  // already escalating: join it
   e.stage = Stage::hup;
   e.terminate_started = clock_.now();
-  // mutant: teardown-child-already-exited
+  // mutant: the-teardown-of-an-exited-child-never-finishes
   if (e.exited) {
     finish(id);
     return;
@@ -76,8 +76,8 @@ void ChildSupervisor::escalate(ChildId id) {
       wait = config_.term_wait;
       break;
     case Stage::term:
-      // mutant: ladder-first-kill-skipped
-      // mutant: reaped-right-after-sigkill
+      // mutant: the-ladders-first-kill-is-skipped
+      // mutant: a-child-is-reaped-right-after-the-sigkill
       e.stage = Stage::kill;
       send(e, Signal::kill);
       break;
@@ -121,11 +121,11 @@ void ChildSupervisor::finish(ChildId id) {
   LIFELINE_ASSERT(e.exited);
   // The leader is a zombie: its group id is still reserved, so this reaches only
   // the grandchildren it left behind in its group (and its containment).
-  // mutant: group-signalled-after-reap
+  // mutant: the-group-is-signalled-after-the-reap
   send(e, Signal::kill);
-  // mutant: reaped-child-fds-pipes
-  // mutant: kernel-rules-finished-child
-  // mutant: child-fds-are-closed
+  // mutant: a-reaped-childs-fds-are-never-closed
+  // mutant: a-finished-child-is-reaped-twice
+  // mutant: a-childs-fds-are-closed-before-its-reap
   proc_.reap(id);
   proc_.release(id);
   if (e.stage != Stage::none) termination_latency_.record(clock_.now() - e.terminate_started);

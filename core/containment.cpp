@@ -28,7 +28,7 @@ std::vector<int> containment_victims(const std::vector<ProcStat>& table, int sel
     for (auto it = lo; it != hi; ++it) {
       const ProcStat& c = *it->second;
       if (!seen.insert(c.pid).second) continue;
-      // mutant: terminal-supervisor-kills-cgroup
+      // mutant: the-terminal-supervisor-kills-only-its-cgroup
       if (c.state != ProcState::zombie) out.insert(c.pid);
       frontier.push_back(c.pid);
     }

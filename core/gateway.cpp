@@ -130,7 +130,7 @@ void Gateway::count_answer(const ReplyTo& to, std::string_view outcome) {
 void Gateway::reply(const ReplyTo& to, Json result) {
   count_answer(to, "ok");
   if (to.notification || !connected(to.conn)) return;
-  // mutant: every-result-sent-twice
+  // mutant: every-result-is-sent-twice
   transport_.send(to.conn, rpc::result(to.id, std::move(result)));
 }
 
@@ -308,7 +308,7 @@ void Gateway::rpc_resume(const ReplyTo& to, const Json& params) {
     const SessionRecord& rec = *r.value;
     // A live session may already continue this history (resumed from the store before).
     for (const auto& [sid, live] : registry_)
-      // mutant: resume-from-store-starts
+      // mutant: a-resume-from-the-store-starts-a-second-live-session
       if (live->key == rec.session_key) return rebind(to, live);
     auto& conn = connections_[to.conn];
     if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
@@ -328,7 +328,7 @@ void Gateway::rpc_active_list(const ReplyTo& to, const Json& params) {
   if (!p.ok()) return reply_error(to, rpc::invalid_params, p.error());
   Json list = Json::array();
   for (const auto& s : sessions()) list.push_back(describe(*s));
-  // mutant: session-active-list-never
+  // mutant: session-active-list-never-replies
   reply(to, {{"sessions", std::move(list)}});
 }
 

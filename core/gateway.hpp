@@ -82,7 +82,7 @@ class Gateway final : public ProcessEvents {
   void shutdown(std::function<void(bool clean)> done);
   // The whole escalation ladder, four KILL waits, and 5 s for the store to flush.
   Millis shutdown_deadline() const {
-    // mutant: shutdown-deadline-shorter-than
+    // mutant: the-shutdown-deadline-is-shorter-than-the-ladder
     return config_.hup_wait + config_.term_wait + 4 * config_.kill_wait + 5000;
   }
 

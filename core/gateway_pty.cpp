@@ -139,7 +139,7 @@ void Gateway::rpc_pty_write(const ReplyTo& to, const Json& params) {
   if (refuse_if_revoked(to, *pty.session)) return;
   // A shell that does not read its input must not make us hold gigabytes for it: a
   // write that would pass the bound is refused whole, never half-written.
-  // mutant: terminal-input-unbounded-in-bytes
+  // mutant: terminal-input-is-unbounded-in-bytes
   if (!within_bound(proc_.unwritten(pty.child), bytes->size(), config_.max_pending_input_bytes))
     return reply_error(to, rpc::input_limit,
                        "input limit: the terminal has not read what it was sent "
@@ -216,7 +216,7 @@ void Gateway::keep_exited_terminal(Session& s, const std::string& pty_id, int st
   LIFELINE_ASSERT(!record->second.exit_status);
   record->second.exit_status = status;
   exited_terminals_.emplace_back(s.id, pty_id);
-  // mutant: exited-terminals-unbounded
+  // mutant: exited-terminals-are-kept-without-bound
   while (static_cast<std::int64_t>(exited_terminals_.size()) > config_.max_ptys) {
     auto [session_id, oldest] = exited_terminals_.front();
     exited_terminals_.pop_front();

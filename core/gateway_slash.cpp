@@ -34,7 +34,7 @@ void Gateway::rpc_exec(const ReplyTo& to, const Json& params) {
   std::int64_t queued = static_cast<std::int64_t>(s->queue.size()) + (s->in_flight ? 1 : 0);
   if (queued >= config_.max_queued_commands)
     return reply_error(to, rpc::limit_reached, "limit reached: queued commands");
-  // mutant: queued-commands-unbounded-in-bytes
+  // mutant: queued-commands-are-unbounded-in-bytes
   if (!within_bound(s->queued_bytes(), command.size(), config_.max_pending_input_bytes))
     return reply_error(to, rpc::input_limit,
                        "input limit: the session's queued commands would pass "
@@ -104,8 +104,8 @@ void Gateway::start_worker_spawn(const SessionPtr& s) {
 void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
                                 std::uint64_t ticket, SpawnResult r) {
   SessionPtr s = weak.lock();
-  // mutant: c2-attach-guard-dropped
-  // mutant: spawn-started-before-reset
+  // mutant: c2-a-late-spawn-is-attached-without-its-guard
+  // mutant: a-spawn-started-before-a-reset-is-attached
   bool wanted = s && still_mapped(id, s.get()) && s->spawn_ticket == ticket;
   if (!r.ok) {
     ++counters_.spawn_failures;
@@ -149,7 +149,7 @@ void Gateway::on_child_output(ChildId child, std::string_view bytes) {
     // terminal is still read, so its program never blocks on a gone client.
     auto record = s->terminals.find(info->pty_id);
     if (record == s->terminals.end()) return;
-    // mutant: output-offset-after-append
+    // mutant: the-output-offset-is-taken-after-the-append
     std::uint64_t offset = record->second.ring.end();
     record->second.ring.append(bytes);
     emit(*s, "pty.output",
@@ -209,7 +209,7 @@ void Gateway::finish_command(const SessionPtr& s, const std::shared_ptr<InFlight
                     // failed also says so (ok:false, error) without being an RPC error.
                     Json result = {{"output", text}, {"ok", ok}};
                     if (!ok) result["error"] = text;
-                    // mutant: command-whose-result-store
+                    // mutant: a-result-the-store-refused-is-acknowledged
                     if (r.ok) {
                       result["seq"] = r.value;
                       reply(cmd->cmd.reply, std::move(result));
@@ -299,7 +299,7 @@ void Gateway::on_worker_died(const SessionPtr& s, ChildId child, int status) {
                                  std::to_string(info ? info->pid : 0) + " exited with status " +
                                  std::to_string(status));
   emit(*s, "worker.exit", {{"pid", info ? info->pid : 0}, {"status", status}});
-  // mutant: session-keeps-handle-dead
+  // mutant: a-session-keeps-its-dead-workers-handle
   fail_in_flight(*s, rpc::worker_exited, "worker exited during the command");
   s->worker.reset();
   s->worker_lines.clear();

@@ -26,12 +26,12 @@ std::int64_t HistoryPager::cost(const HistoryEntry& e) {
 
 bool HistoryPager::offer(HistoryEntry entry) {
   LIFELINE_ASSERT(!more_);  // a full page takes nothing more
-  // mutant: history-before-seq-inclusive
+  // mutant: a-history-page-includes-its-before-seq-entry
   if (query_.before_seq && entry.seq >= *query_.before_seq) return true;  // newer: skip
   std::int64_t c = cost(entry);
   bool full = static_cast<std::int64_t>(newest_first_.size()) >= query_.limit ||
               (!newest_first_.empty() && bytes_ + c > query_.max_bytes);
-  // mutant: history-more-lost
+  // mutant: a-full-history-page-does-not-say-there-is-more
   if (full) {
     more_ = true;
     return false;

@@ -89,7 +89,7 @@ std::string result(const Json& id, Json result) {
 std::string error(const Json& id, int code, std::string_view message, const Json& data) {
   Json err = {{"code", code}, {"message", message}};
   if (!data.is_null()) err["data"] = data;
-  // mutant: error-reply-loses-request
+  // mutant: an-error-reply-loses-its-request-id
   Json j = {{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

@@ -39,14 +39,14 @@ void Keepalive::tick() {
   LIFELINE_ASSERT(!dead_);
   LIFELINE_ASSERT(ping_timer_ == 0);  // the timer that ran us
   ping_timer_ = arm(interval_, &Keepalive::ping_timer_, [](Keepalive& k) { k.tick(); });
-  // mutant: deadline-per-ping-answered
+  // mutant: each-ping-gets-a-deadline-of-its-own
   if (deadline_timer_) return;  // one ping outstanding at a time
-  // mutant: pong-deadline-twice-configured
+  // mutant: the-pong-deadline-is-twice-the-timeout
   deadline_timer_ = arm(timeout_, &Keepalive::deadline_timer_, [](Keepalive& k) { k.expire(); });
   send_ping_();
 }
 
-// mutant: pong-does-not-cancel
+// mutant: a-pong-does-not-cancel-the-deadline
 void Keepalive::on_activity() {
   if (deadline_timer_) {
     clock_.cancel(deadline_timer_);
@@ -58,7 +58,7 @@ void Keepalive::on_activity() {
 void Keepalive::expire() {
   LIFELINE_ASSERT(!dead_);
   deadline_timer_ = 0;
-  // mutant: silent-peer-never-declared
+  // mutant: a-silent-peer-is-never-declared-dead
   dead_ = true;
   stop();
   on_dead_();

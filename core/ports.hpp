@@ -193,13 +193,6 @@ struct LedgerRow {
   std::string cgroup;  // "" when none
 };
 
-class ChildLedger {
- public:
-  virtual ~ChildLedger() = default;
-  virtual void ledger_add(const LedgerRow& row) = 0;
-  virtual void ledger_remove(int pid, std::uint64_t start_ticks) = 0;
-};
-
 // Facts about the process table, as the shell sees them now (docs/DESIGN.md rule 13): the
 // runtime reads /proc, the simulator its kernel. The core decides; the shell acts.
 struct ProcessFacts {

@@ -2,20 +2,34 @@
 #include "core/assert.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace lifeline {
+
+void sweep_predecessor(const PredecessorSweep& steps, Log& log) {
+  if (int killed = steps.kill_ledger ? steps.kill_ledger() : 0)
+    log.write(LogLevel::warn,
+              "killed " + std::to_string(killed) + " processes left by a previous gateway");
+  if (int open = steps.end_open_sessions ? steps.end_open_sessions() : 0)
+    log.write(LogLevel::info, "recorded the end of " + std::to_string(open) +
+                                  " sessions a previous gateway left open");
+  if (steps.prune) steps.prune();  // it says what it pruned: only it knows the age
+  if (int swept = steps.sweep_cgroups ? steps.sweep_cgroups() : 0)
+    log.write(LogLevel::warn,
+              "swept " + std::to_string(swept) + " cgroups left by a previous gateway");
+}
 
 std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& table, int self,
                                      std::size_t cap) {
   LIFELINE_ASSERT(cap > 0);
   LIFELINE_ASSERT(self > 1);
   auto leader = table.find(row.pid);
-  // mutant: no-ledger-sweep-recorded
+  // mutant: the-ledger-sweep-judges-the-recorded-child
   bool same = leader && leader->start_ticks == row.start_ticks && !leader->zombie;
   std::vector<int> tree;
   if (same) {
     tree.push_back(row.pid);
-    // mutant: ledger-sweep-kills-child
+    // mutant: the-ledger-sweep-kills-the-child-but-not-its-tree
     for (std::size_t i = 0; i < tree.size() && tree.size() < cap; ++i)
       for (int c : table.children_of(tree[i])) tree.push_back(c);
   }
@@ -23,7 +37,7 @@ std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& t
   auto group_leader = table.find(row.pgid);
   bool leader_is_ours = row.pgid == row.pid && leader && leader->start_ticks == row.start_ticks;
   bool group_taken_over = group_leader && !leader_is_ours;
-  // mutant: ledger-sweep-skips-recorded
+  // mutant: the-ledger-sweep-judges-the-recorded-group
   bool group_ours = row.pgid > 1 && !group_taken_over;
   if (group_ours)
     for (int m : table.group_members(row.pgid)) {

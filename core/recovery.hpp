@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "core/ports.hpp"
@@ -20,5 +21,21 @@ namespace lifeline {
 // Never pid 1, never `self`, never a zombie, never the same pid twice; at most `cap`.
 std::vector<int> predecessor_victims(const LedgerRow& row, const ProcessTable& table, int self,
                                      std::size_t cap = 4096);
+
+// A successor's start-up, before it serves anyone (docs/DESIGN.md "Durability"). Each
+// step is the shell's, and returns how many things it did; the order is this function's:
+//   1. kill what the predecessor's ledger names, while the parent links still hold (a
+//      cgroup kill first would orphan the grandchildren the ledger finds through them);
+//   2. record the end (`shutdown`) of every session it left open;
+//   3. prune by --retain-days;
+//   4. kill and remove what is still in its cgroups.
+// A step the shell does not have (simrun's store keeps no open rows) is left empty.
+struct PredecessorSweep {
+  std::function<int()> kill_ledger;
+  std::function<int()> end_open_sessions;
+  std::function<int()> prune;
+  std::function<int()> sweep_cgroups;
+};
+void sweep_predecessor(const PredecessorSweep& steps, Log& log);
 
 }  // namespace lifeline

@@ -20,12 +20,12 @@ void Gateway::bind(const SessionPtr& s, ConnId conn) {
     // longer does, before anything else reaches the new holder.
     log_.write(LogLevel::info, "session " + s->id + " taken over by connection " +
                                    std::to_string(conn) + " from " + std::to_string(*s->conn));
-    // mutant: takeover-not-announced-connection
+    // mutant: a-takeover-is-not-announced
     emit(*s, "session.taken_over", Json::object());
     // A takeover revokes: text typed in the old tab must not land in the new holder's
     // shell (docs/DESIGN.md rule 14).
     auto& old = connections_[*s->conn];
-    // mutant: takeover-leaves-old-tab-typing
+    // mutant: a-takeover-leaves-the-old-tab-typing
     old.revoked.insert(s->id);
     if (old.revoked.size() > revoked_prune_at)
       std::erase_if(old.revoked, [this](const std::string& id) { return !registry_.count(id); });
@@ -85,11 +85,11 @@ void Gateway::on_disconnect(ConnId conn) {
   for (const auto& id : ids) {
     SessionPtr s = find_session(id);
     if (!s || s->conn != conn) continue;
-    // mutant: disconnect-leaves-session-bound
+    // mutant: a-disconnect-leaves-the-session-bound
     s->conn.reset();
     // mutant: detached-terminals-stay-paused
     sync_output_pause(*s);
-    // mutant: c1-disconnect-never-reaps
+    // mutant: c1-a-disconnect-never-ends-the-session
     if (s->close_on_disconnect) {
       teardown(s, EndReason::ws_disconnect);
     } else {
@@ -114,7 +114,7 @@ void Gateway::rpc_close(const ReplyTo& to, const Json& params) {
 void Gateway::arm_grace(const SessionPtr& s) {
   if (config_.orphan_grace <= 0 || s->finalized) return;  // 0: never grace-reaped
   if (s->grace_timer) clock_.cancel(s->grace_timer);
-  // mutant: orphan-grace-runs-twice
+  // mutant: the-orphan-grace-runs-twice-as-long
   s->grace_timer = clock_.after(config_.orphan_grace, [this, s] { on_grace_expired(s); });
 }
 
@@ -126,7 +126,7 @@ void Gateway::on_grace_expired(const SessionPtr& s) {
   if (s->busy()) {
     // A command is still running for a client who may come back for it: wait again
     // rather than skip (the historical bug left such sessions until the TTL).
-    // mutant: grace-timer-skips-busy
+    // mutant: the-grace-timer-skips-a-busy-session
     arm_grace(s);
     return;
   }
@@ -135,7 +135,7 @@ void Gateway::on_grace_expired(const SessionPtr& s) {
 
 bool Gateway::idle_evictable(const Session& s, Millis now) const {
   // docs/DESIGN.md rule 5. busy() covers "not busy, no pending input, finished starting".
-  // mutant: idle-reaper-evicts-session
+  // mutant: idle-eviction-ends-a-connected-session
   return !s.finalized &&                                     // not already gone
          !s.conn &&                                          // detached
          !s.busy() &&                                        // nothing running or starting
@@ -157,7 +157,7 @@ void Gateway::run_idle_eviction() {
 }
 
 bool Gateway::lru_evictable(const Session& s) const {
-  // mutant: lru-eviction-takes-busy
+  // mutant: lru-eviction-takes-a-busy-session
   return !s.finalized && !s.conn && !s.busy();
 }
 
@@ -208,14 +208,14 @@ void Gateway::maybe_finish_shutdown() {
 // ---------------------------------------------------------------- the funnel
 
 bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
-  // mutant: grace-reap-another-teardown
+  // mutant: a-grace-expiry-and-another-teardown-both-finalize
   if (s->finalized) return false;  // one funnel, one finalization, one stored end
   if (teardown_observer) teardown_observer(*s, reason, s->conn && connected(*s->conn));
   s->finalized = true;
   auto it = registry_.find(s->id);
   LIFELINE_ASSERT(it != registry_.end());  // unmapped <=> finalized
   LIFELINE_ASSERT(it->second == s);
-  // mutant: finalized-session-stays-registry
+  // mutant: a-finalized-session-stays-in-the-registry
   registry_.erase(it);
   ++counters_.finalized;
   ++counters_.ended(reason);
@@ -241,11 +241,11 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
   for (const auto& [pty_id, record] : s->terminals) pty_owner_.erase(pty_id);
   s->terminals.clear();
 
-  // mutant: session-end-stored-twice
+  // mutant: a-sessions-end-is-stored-twice
   store_.record_end(s->id, to_string(reason), clock_.wall_now(), [this, id = s->id](bool ok) {
     if (!ok) log_.write(LogLevel::error, "store: could not record the end of session " + id);
   });
-  // mutant: session-end-not-announced
+  // mutant: a-sessions-end-is-not-announced
   emit(*s, "session.closed", {{"reason", to_string(reason)}});
   unbind(*s);
   // Nothing of the session is left to wait on, except a result the store is writing.

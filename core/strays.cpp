@@ -7,9 +7,9 @@ StrayDecision stray_decision(const std::vector<ProcStat>& children, const std::s
   std::set<int> kill, reap;
   for (const auto& c : children) {
     if (c.pid <= 1 || ours.count(c.pid)) continue;
-    // mutant: stray-reaping-escapee-reparented
+    // mutant: a-reparented-escapee-is-never-killed
     if (c.state != ProcState::zombie) kill.insert(c.pid);
-    // mutant: stray-reaping-leaves-reparented
+    // mutant: a-reparented-zombie-is-left-unreaped
     reap.insert(c.pid);
   }
   // Never init, never one of ours; and whatever is killed is also reaped.
@@ -28,9 +28,9 @@ WorkerExitPlan worker_exit_plan(int self, bool forked, const std::vector<int>& c
   };
   for (int pid : children) add(pid);
   if (!forked) return plan;
-  // mutant: worker-exit-spares-process
+  // mutant: a-leaving-worker-spares-its-process-group
   for (int pid : group_members) add(pid);
-  // mutant: worker-exit-spares-cgroup
+  // mutant: a-leaving-worker-spares-its-cgroup
   plan.kill_own_cgroup = in_own_cgroup;
   LIFELINE_ASSERT(planned.size() == plan.kill.size());  // each pid once
   LIFELINE_ASSERT(planned.count(self) == 0);

@@ -33,4 +33,15 @@ struct WorkerExitPlan {
 WorkerExitPlan worker_exit_plan(int self, bool forked, const std::vector<int>& children,
                                 const std::vector<int>& group_members, bool in_own_cgroup);
 
+// Before the gateway exits, escapees reparented to it during the teardown are killed and
+// reaped in rounds, because a killed stray's own children reach it only once that stray
+// has died (a terminal's shell, then its background job, when the supervisor was killed
+// before it could contain them). At most a second in all; then it exits all the same.
+inline constexpr int exit_stray_rounds = 100;
+inline constexpr int exit_stray_gap_ms = 10;
+// After `rounds_done` rounds: run another (after the gap)?
+inline bool another_stray_round(int rounds_done, bool children_left) {
+  return children_left && rounds_done < exit_stray_rounds;
+}
+
 }  // namespace lifeline

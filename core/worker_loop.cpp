@@ -9,7 +9,7 @@ namespace lifeline {
 
 bool parent_changed(const ParentIdentity& born, const ParentIdentity& now) {
   if (now.pid != born.pid) return true;
-  // mutant: c3-zero-parent-start
+  // mutant: c3-a-zero-parent-start-time-condemns-the-worker
   return born.start_ticks != 0 && now.start_ticks != 0 && born.start_ticks != now.start_ticks;
 }
 
@@ -58,7 +58,7 @@ void WorkerLoop::become_orphan(const std::string& why) {
   LIFELINE_ASSERT(queue_.empty());
   LIFELINE_ASSERT(poll_timer_ == 0);
   if (!in_flight_) return exit_with_containment(0);
-  // mutant: orphaned-worker-drains-command
+  // mutant: an-orphaned-worker-drains-its-command-past-the-grace
   grace_timer_ = clock_.after(config_.watchdog_grace, [this] {
     grace_timer_ = 0;
     log_.write(LogLevel::warn, "in-flight command outlived the orphan grace; exiting");

@@ -1,5 +1,7 @@
 #include "sim/gateway_program.hpp"
 
+#include "core/recovery.hpp"
+#include "core/strays.hpp"
 #include "sim/catalogue.hpp"
 #include "sim/world.hpp"
 
@@ -13,6 +15,12 @@ GatewayProgram::GatewayProgram(World& world, int pid, Incarnation inc)
       random_(world.rng.next()),
       pc_(world, pid, inc),
       store_(world.store, inc) {
+  // Before anything is spawned or served, as the runtime does it, in the core's order.
+  sweep_predecessor({.kill_ledger = [this] { return pc_.sweep_ledger(); },
+                     .end_open_sessions = nullptr,  // the model's store keeps no open rows
+                     .prune = nullptr,
+                     .sweep_cgroups = [this] { return pc_.sweep_cgroups(); }},
+                    *this);
   core_ = std::make_unique<Gateway>(w_.config.gateway,
                                     GatewayPorts{clock_, pc_, *this, store_, random_, *this});
   core_->teardown_observer = [this](const Session& s, EndReason reason, bool connected) {
@@ -43,23 +51,19 @@ void GatewayProgram::on_signal(SimSignal sig) {
     std::vector<ConnId> conns;
     for (auto& [id, link] : links_) conns.push_back(id);
     for (ConnId c : conns) drop(c, "shutdown");
-    exit_after_strays(clean ? 0 : 3, max_stray_rounds);
+    exit_after_strays(clean ? 0 : 3, 0);
   });
 }
 
-// As the runtime does before it exits (runtime/gateway/main.cpp): escapees reparented to
-// the gateway during the teardown are killed and reaped, in rounds 10 ms apart, because
-// a killed stray's own children reach the gateway only once it has died (a terminal's
-// shell, then its background job, when the supervisor was killed before it could
-// contain them). At most a second; then it exits all the same.
-void GatewayProgram::exit_after_strays(int status, int rounds_left) {
+// As the runtime does before it exits, in the core's rounds (core/strays.hpp).
+void GatewayProgram::exit_after_strays(int status, int rounds_done) {
   pc_.on_sigchld();  // the core's stray decision: kill the live, reap the dead
-  if (w_.kernel.children_of(pid_).empty() || rounds_left <= 0) {
+  if (!another_stray_round(rounds_done + 1, !w_.kernel.children_of(pid_).empty())) {
     w_.kernel.exit(pid_, status);
     return;
   }
-  w_.sched.after(10, inc_,
-                 [this, status, rounds_left] { exit_after_strays(status, rounds_left - 1); });
+  w_.sched.after(exit_stray_gap_ms, inc_,
+                 [this, status, rounds_done] { exit_after_strays(status, rounds_done + 1); });
 }
 
 void GatewayProgram::accept(ConnId conn) {

@@ -73,8 +73,7 @@ class GatewayProgram final : public Program, public Transport, public Log {
   World& w_;
   int pid_;
   Incarnation inc_;
-  static constexpr int max_stray_rounds = 100;
-  void exit_after_strays(int status, int rounds_left);
+  void exit_after_strays(int status, int rounds_done);
   SimClock clock_;
   Rng random_;
   SimProcessControl pc_;

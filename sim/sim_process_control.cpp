@@ -13,19 +13,22 @@
 namespace lifeline::sim {
 
 SimProcessControl::SimProcessControl(World& world, int gateway_pid, Incarnation gateway_inc)
-    : w_(world), pid_(gateway_pid), inc_(gateway_inc) {
-  // Like the runtime's start-up: whatever cgroups a dead predecessor left are killed
-  // and removed before anything new is spawned.
+    : w_(world), pid_(gateway_pid), inc_(gateway_inc) {}
+
+// Like the runtime's start-up: whatever cgroups a dead predecessor left are killed and
+// removed before anything new is spawned.
+int SimProcessControl::sweep_cgroups() {
   std::vector<int> left(w_.kernel.cgroups().begin(), w_.kernel.cgroups().end());
   for (int cg : left) {
     w_.kernel.cgroup_kill(cg);
     if (!w_.kernel.remove_cgroup(cg)) cgroups_to_remove_.push_back(cg);
     w_.trace("cgroup.sweep", "\"cgroup\":" + std::to_string(cg));
   }
-  sweep_ledger();
+  return static_cast<int>(left.size());
 }
 
-void SimProcessControl::sweep_ledger() {
+int SimProcessControl::sweep_ledger() {
+  int killed = 0;
   // What the runtime does from its `children` table: a predecessor's child that is still
   // the same incarnation (pid and start time) is killed with every descendant it still
   // parents (setsid escapees included) - all found before the first kill, while the
@@ -61,8 +64,10 @@ void SimProcessControl::sweep_ledger() {
       w_.trace("ledger.kill",
                "\"pid\":" + std::to_string(v) + ",\"recorded\":" + std::to_string(row.pid));
       k.kill(v, SimSignal::kill);
+      ++killed;
     }
   }
+  return killed;
 }
 
 int SimProcessControl::gateway_pgid() const {

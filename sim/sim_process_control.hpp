@@ -23,6 +23,10 @@ class World;
 
 class SimProcessControl final : public ProcessControl {
  public:
+  // A successor's start-up steps (the core's sweep_predecessor orders them): how many
+  // processes the ledger named were killed, how many cgroups were swept.
+  int sweep_ledger();
+  int sweep_cgroups();
   SimProcessControl(World& world, int gateway_pid, Incarnation gateway_inc);
 
   struct Child {
@@ -72,7 +76,6 @@ class SimProcessControl final : public ProcessControl {
                    const std::vector<std::uint64_t>& child_files);
   void watch_output(ChildId id, int out_fd, int err_fd);
   SpawnResult fail(const std::string& why);
-  void sweep_ledger();
   Child* find(ChildId id, const char* op);
 
   World& w_;

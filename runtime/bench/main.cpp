@@ -345,6 +345,34 @@ int start_websocketd(const std::string& echo, int& port) {
   return -1;
 }
 
+// Lifecycles against a lifeline gateway: create, one command, close.
+Lifecycles gateway_lifecycles(Gateway& g, int clients, double seconds) {
+  return lifecycles(g.port, g.token, clients, seconds, [](Client& c) {
+    std::string sid = c.call("session.create")["result"]["session_id"];
+    c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+    c.call("session.close", {{"session_id", sid}});
+  });
+}
+
+// Warm slash.exec round trips on one connection, which holds the session and measures
+// (a session is bound to its connection).
+Percentiles warm_round_trips(Gateway& g, double seconds) {
+  asio::io_context io;
+  Client c(io, g.port, g.token);
+  std::string sid = c.call("session.create")["result"]["session_id"];
+  c.call("slash.exec", {{"session_id", sid}, {"command", "/echo warm"}});
+  for (int i = 0; i < 50; ++i) c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+  std::vector<double> v;
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    auto t0 = Clock::now();
+    c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+    v.push_back(ms_since(t0) * 1000.0);
+  }
+  c.close();
+  return percentiles(v);
+}
+
 int run_peers(const std::string& dir, int clients, double seconds) {
   std::string echo = dir + "/lifeline-line-echo";
   int ws_port = 0;
@@ -372,15 +400,8 @@ int run_peers(const std::string& dir, int clients, double seconds) {
   std::fflush(stdout);
   auto ws_life =
       lifecycles(ws_port, "", clients, seconds, [&](Client& c) { c.call("echo", echo_req); });
-  auto gw_life = [&](Gateway& g) {
-    return lifecycles(g.port, g.token, clients, seconds, [](Client& c) {
-      std::string sid = c.call("session.create")["result"]["session_id"];
-      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
-      c.call("session.close", {{"session_id", sid}});
-    });
-  };
-  auto full_life = gw_life(full);
-  auto normal_life = gw_life(normal);
+  auto full_life = gateway_lifecycles(full, clients, seconds);
+  auto normal_life = gateway_lifecycles(normal, clients, seconds);
   std::printf(
       "lifecycles per second (connect, spawn a worker, one request, close, worker gone):\n"
       "  websocketd     %8.0f/s (%ld)\n"
@@ -391,26 +412,8 @@ int run_peers(const std::string& dir, int clients, double seconds) {
       normal_life.per_second / ws_life.per_second);
 
   auto ws_rt = round_trips(ws_port, "", seconds, "echo", echo_req);
-  // One connection holds the session and measures: a session is bound to its connection.
-  auto warm = [&](Gateway& g) {
-    asio::io_context io;
-    Client c(io, g.port, g.token);
-    std::string sid = c.call("session.create")["result"]["session_id"];
-    c.call("slash.exec", {{"session_id", sid}, {"command", "/echo warm"}});
-    for (int i = 0; i < 50; ++i)
-      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
-    std::vector<double> v;
-    auto end = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < end) {
-      auto t0 = Clock::now();
-      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
-      v.push_back(ms_since(t0) * 1000.0);
-    }
-    c.close();
-    return percentiles(v);
-  };
-  auto full_rt = warm(full);
-  auto normal_rt = warm(normal);
+  auto full_rt = warm_round_trips(full, seconds);
+  auto normal_rt = warm_round_trips(normal, seconds);
   double commit_full = bare_commit_p50_us(full.state, true);
   std::printf(
       "warm round trip (websocketd: a line echoed by its worker; lifeline: slash.exec "
@@ -428,6 +431,155 @@ int run_peers(const std::string& dir, int clients, double seconds) {
   std::filesystem::remove_all(full.state);
   std::filesystem::remove_all(normal.state);
   return 0;
+}
+
+// 1. Warm slash.exec round trips, against baselines from this run: a round trip that
+// touches neither worker nor store, one through the store thread without a commit,
+// and a bare SQLite commit (what the durability setting costs at least).
+void bench_round_trips(Gateway& gw, const std::string& state, double seconds) {
+  asio::io_context io;
+  Client c(io, gw.port, gw.token);
+  std::string sid = c.call("session.create")["result"]["session_id"];
+  c.call("slash.exec", {{"session_id", sid}, {"command", "/echo warm"}});
+  auto time_calls = [&](const std::string& method, const Json& params) {
+    std::vector<double> v;
+    auto end = Clock::now() + std::chrono::duration<double>(seconds / 2);
+    while (Clock::now() < end) {
+      auto t0 = Clock::now();
+      c.call(method, params);
+      v.push_back(ms_since(t0) * 1000.0);
+    }
+    return v;
+  };
+  auto bare = percentiles(time_calls("session.active_list", Json::object()));
+  auto read = percentiles(time_calls("session.history", {{"session_id", sid}, {"limit", 1}}));
+  auto v = time_calls("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+  auto p = percentiles(v);
+  const char* mode = std::getenv("LIFELINE_SYNC");
+  bool power_safe = !(mode && std::string(mode) == "normal");
+  double commit = bare_commit_p50_us(state, power_safe);
+  std::printf(
+      "warm slash.exec round trip: %zu calls, p50 %.0f us, p99 %.0f us (each includes a durable "
+      "SQLite commit, synchronous=%s)\n"
+      "  baselines: gateway-only round trip (session.active_list) p50 %.0f us; through the "
+      "store thread, no commit (session.history) p50 %.0f us; a bare SQLite commit of one row "
+      "on the same disk, same synchronous setting, p50 %.0f us\n",
+      v.size(), p.p50, p.p99, power_safe ? "FULL" : "NORMAL", bare.p50, read.p50, commit);
+  c.close();
+}
+
+// 2. Full lifecycles per second: connect, create, spawn + exec, close, disconnect.
+// Each step is timed too, so that a slow figure says where the time went.
+void bench_lifecycles(Gateway& gw, int clients, double seconds) {
+  asio::io_context io;
+  std::atomic<long> done{0};
+  std::vector<std::thread> threads;
+  constexpr int steps = 5;
+  const char* step_names[steps] = {"connect", "create", "first exec (spawn)", "close",
+                                   "disconnect"};
+  std::vector<std::array<std::vector<double>, steps>> step_ms(clients);
+  auto t0 = Clock::now();
+  auto end = t0 + std::chrono::duration<double>(seconds);
+  threads.reserve(static_cast<std::size_t>(clients));
+  for (int i = 0; i < clients; ++i)
+    threads.emplace_back([&, i] {
+      asio::io_context tio;
+      auto& mine = step_ms[i];
+      while (Clock::now() < end) {
+        auto t = Clock::now();
+        auto lap = [&](int step) {
+          mine[step].push_back(ms_since(t));
+          t = Clock::now();
+        };
+        Client c(tio, gw.port, gw.token);
+        lap(0);
+        std::string sid = c.call("session.create")["result"]["session_id"];
+        lap(1);
+        c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+        lap(2);
+        c.call("session.close", {{"session_id", sid}});
+        lap(3);
+        c.close();
+        lap(4);
+        ++done;
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::printf("full lifecycles: %ld in %.2f s = %.0f per second\n  p50 per step:", done.load(),
+              ms_since(t0) / 1000, done.load() / (ms_since(t0) / 1000));
+  for (int step = 0; step < steps; ++step) {
+    std::vector<double> all;
+    for (auto& mine : step_ms) all.insert(all.end(), mine[step].begin(), mine[step].end());
+    if (!all.empty()) std::printf(" %s %.2f ms;", step_names[step], percentiles(all).p50);
+  }
+  std::printf("\n");
+}
+
+// 3. Client disconnect -> its worker tree reaped.
+void bench_disconnect(Gateway& gw, double base) {
+  asio::io_context io;
+  std::vector<double> v;
+  for (int i = 0; i < 20; ++i) {
+    Client c(io, gw.port, gw.token);
+    std::string sid = c.call("session.create")["result"]["session_id"];
+    auto pids = tree_of(c, sid);
+    auto t0 = Clock::now();
+    c.abort();
+    double ms = wait_gone(pids, t0);
+    if (ms >= 0) v.push_back(ms);
+  }
+  auto p = percentiles(v);
+  std::printf(
+      "disconnect -> worker tree (worker + 3 grandchildren) reaped: p50 %.2f ms, p99 %.2f ms "
+      "(%.1fx baseline)\n",
+      p.p50, p.p99, p.p99 / base);
+}
+
+// 4. Memory: per idle connected session, per worker.
+void bench_memory(Gateway& gw) {
+  asio::io_context io;
+  Client c(io, gw.port, gw.token);
+  long before = rss_kib(gw.pid);
+  std::vector<std::string> ids;
+  ids.reserve(60);
+  for (int i = 0; i < 60; ++i) ids.push_back(c.call("session.create")["result"]["session_id"]);
+  long after = rss_kib(gw.pid);
+  std::printf("gateway memory per idle session: %.1f KiB (RSS %ld -> %ld KiB over 60 sessions)\n",
+              (after - before) / 60.0, before, after);
+  int w = worker_pid(c, ids[0]);
+  std::printf("slash worker RSS: %ld KiB\n", rss_kib(w));
+  c.close();
+}
+
+// 5. Gateway SIGKILL -> every worker and grandchild gone.
+void bench_gateway_kill(Gateway& gw, const std::string& exe, const std::string& state) {
+  asio::io_context io;
+  std::vector<double> v;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<int> pids;
+    {
+      Client c(io, gw.port, gw.token);
+      for (int i = 0; i < 8; ++i) {
+        std::string sid =
+            c.call("session.create", {{"close_on_disconnect", false}})["result"]["session_id"];
+        auto t = tree_of(c, sid);
+        pids.insert(pids.end(), t.begin(), t.end());
+      }
+      auto t0 = Clock::now();
+      gw.kill_now();
+      double ms = wait_gone(pids, t0);
+      if (ms >= 0)
+        v.push_back(ms);
+      else
+        std::printf("  round %d: processes survived the gateway's SIGKILL!\n", round);
+    }
+    gw.start(exe, state, gw.port);  // same port: it must rebind at once
+  }
+  auto p = percentiles(v);
+  std::printf(
+      "gateway SIGKILL -> 8 workers + 24 grandchildren gone: p50 %.2f ms, p99 %.2f ms (%zu/5 "
+      "rounds clean)\n",
+      p.p50, p.p99, v.size());
 }
 
 }  // namespace
@@ -465,156 +617,17 @@ int main(int argc, char** argv) {
       std::filesystem::temp_directory_path() / ("lifeline-bench-" + std::to_string(getpid()));
   Gateway gw;
   gw.start(exe, state);
-  asio::io_context io;
   std::printf("lifeline-bench: gateway pid %d on port %d, %d clients, %.1f s per phase\n", gw.pid,
               gw.port, clients, seconds);
 
   double base = baseline_kill_reap_ms();
   std::printf("baseline: bare SIGKILL + waitpid of one process, p99 %.3f ms\n", base);
 
-  // 1. Warm slash.exec round trips, against baselines from this run: a round trip that
-  // touches neither worker nor store, one through the store thread without a commit,
-  // and a bare SQLite commit (what the durability setting costs at least).
-  {
-    Client c(io, gw.port, gw.token);
-    std::string sid = c.call("session.create")["result"]["session_id"];
-    c.call("slash.exec", {{"session_id", sid}, {"command", "/echo warm"}});
-    auto time_calls = [&](const std::string& method, const Json& params) {
-      std::vector<double> v;
-      auto end = Clock::now() + std::chrono::duration<double>(seconds / 2);
-      while (Clock::now() < end) {
-        auto t0 = Clock::now();
-        c.call(method, params);
-        v.push_back(ms_since(t0) * 1000.0);
-      }
-      return v;
-    };
-    auto bare = percentiles(time_calls("session.active_list", Json::object()));
-    auto read = percentiles(time_calls("session.history", {{"session_id", sid}, {"limit", 1}}));
-    auto v = time_calls("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
-    auto p = percentiles(v);
-    const char* mode = std::getenv("LIFELINE_SYNC");
-    bool power_safe = !(mode && std::string(mode) == "normal");
-    double commit = bare_commit_p50_us(state, power_safe);
-    std::printf(
-        "warm slash.exec round trip: %zu calls, p50 %.0f us, p99 %.0f us (each includes a durable "
-        "SQLite commit, synchronous=%s)\n"
-        "  baselines: gateway-only round trip (session.active_list) p50 %.0f us; through the "
-        "store thread, no commit (session.history) p50 %.0f us; a bare SQLite commit of one row "
-        "on the same disk, same synchronous setting, p50 %.0f us\n",
-        v.size(), p.p50, p.p99, power_safe ? "FULL" : "NORMAL", bare.p50, read.p50, commit);
-    c.close();
-  }
-
-  // 2. Full lifecycles per second: connect, create, spawn + exec, close, disconnect.
-  // Each step is timed too, so that a slow figure says where the time went.
-  {
-    std::atomic<long> done{0};
-    std::vector<std::thread> threads;
-    constexpr int steps = 5;
-    const char* step_names[steps] = {"connect", "create", "first exec (spawn)", "close",
-                                     "disconnect"};
-    std::vector<std::array<std::vector<double>, steps>> step_ms(clients);
-    auto t0 = Clock::now();
-    auto end = t0 + std::chrono::duration<double>(seconds);
-    threads.reserve(static_cast<std::size_t>(clients));
-    for (int i = 0; i < clients; ++i)
-      threads.emplace_back([&, i] {
-        asio::io_context tio;
-        auto& mine = step_ms[i];
-        while (Clock::now() < end) {
-          auto t = Clock::now();
-          auto lap = [&](int step) {
-            mine[step].push_back(ms_since(t));
-            t = Clock::now();
-          };
-          Client c(tio, gw.port, gw.token);
-          lap(0);
-          std::string sid = c.call("session.create")["result"]["session_id"];
-          lap(1);
-          c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
-          lap(2);
-          c.call("session.close", {{"session_id", sid}});
-          lap(3);
-          c.close();
-          lap(4);
-          ++done;
-        }
-      });
-    for (auto& t : threads) t.join();
-    std::printf("full lifecycles: %ld in %.2f s = %.0f per second\n  p50 per step:", done.load(),
-                ms_since(t0) / 1000, done.load() / (ms_since(t0) / 1000));
-    for (int step = 0; step < steps; ++step) {
-      std::vector<double> all;
-      for (auto& mine : step_ms) all.insert(all.end(), mine[step].begin(), mine[step].end());
-      if (!all.empty()) std::printf(" %s %.2f ms;", step_names[step], percentiles(all).p50);
-    }
-    std::printf("\n");
-  }
-
-  // 3. Client disconnect -> its worker tree reaped.
-  {
-    std::vector<double> v;
-    for (int i = 0; i < 20; ++i) {
-      Client c(io, gw.port, gw.token);
-      std::string sid = c.call("session.create")["result"]["session_id"];
-      auto pids = tree_of(c, sid);
-      auto t0 = Clock::now();
-      c.abort();
-      double ms = wait_gone(pids, t0);
-      if (ms >= 0) v.push_back(ms);
-    }
-    auto p = percentiles(v);
-    std::printf(
-        "disconnect -> worker tree (worker + 3 grandchildren) reaped: p50 %.2f ms, p99 %.2f ms "
-        "(%.1fx baseline)\n",
-        p.p50, p.p99, p.p99 / base);
-  }
-
-  // 4. Memory: per idle connected session, per worker.
-  {
-    Client c(io, gw.port, gw.token);
-    long before = rss_kib(gw.pid);
-    std::vector<std::string> ids;
-    ids.reserve(60);
-    for (int i = 0; i < 60; ++i) ids.push_back(c.call("session.create")["result"]["session_id"]);
-    long after = rss_kib(gw.pid);
-    std::printf("gateway memory per idle session: %.1f KiB (RSS %ld -> %ld KiB over 60 sessions)\n",
-                (after - before) / 60.0, before, after);
-    int w = worker_pid(c, ids[0]);
-    std::printf("slash worker RSS: %ld KiB\n", rss_kib(w));
-    c.close();
-  }
-
-  // 5. Gateway SIGKILL -> every worker and grandchild gone.
-  {
-    std::vector<double> v;
-    for (int round = 0; round < 5; ++round) {
-      std::vector<int> pids;
-      {
-        Client c(io, gw.port, gw.token);
-        for (int i = 0; i < 8; ++i) {
-          std::string sid =
-              c.call("session.create", {{"close_on_disconnect", false}})["result"]["session_id"];
-          auto t = tree_of(c, sid);
-          pids.insert(pids.end(), t.begin(), t.end());
-        }
-        auto t0 = Clock::now();
-        gw.kill_now();
-        double ms = wait_gone(pids, t0);
-        if (ms >= 0)
-          v.push_back(ms);
-        else
-          std::printf("  round %d: processes survived the gateway's SIGKILL!\n", round);
-      }
-      gw.start(exe, state, gw.port);  // same port: it must rebind at once
-    }
-    auto p = percentiles(v);
-    std::printf(
-        "gateway SIGKILL -> 8 workers + 24 grandchildren gone: p50 %.2f ms, p99 %.2f ms (%zu/5 "
-        "rounds clean)\n",
-        p.p50, p.p99, v.size());
-  }
+  bench_round_trips(gw, state, seconds);
+  bench_lifecycles(gw, clients, seconds);
+  bench_disconnect(gw, base);
+  bench_memory(gw);
+  bench_gateway_kill(gw, exe, state);
   gw.stop();
   std::filesystem::remove_all(state);
   return 0;

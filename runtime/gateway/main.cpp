@@ -19,9 +19,12 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 
 #include "core/config.hpp"
 #include "core/gateway.hpp"
+#include "core/recovery.hpp"
+#include "core/strays.hpp"
 #include "core/trust.hpp"
 #include "runtime/common/proc_info.hpp"
 #include "runtime/common/rate_limited_log.hpp"
@@ -194,12 +197,355 @@ Env environment_with_file(const std::vector<std::string>& args, std::vector<std:
   return env;
 }
 
+// What the command line, the environment and --env-file settled before anything opens.
+struct Settings {
+  std::vector<std::string> args;
+  Env env;
+  GatewayConfig cfg;      // fitted to this machine's limits
+  GatewayConfig started;  // as asked for, before fit_limits: what SIGHUP compares to
+  std::string faults_spec;
+  bool env_is(const char* name, const char* value) const {
+    auto it = env.find(name);
+    return it != env.end() && it->second == value;
+  }
+};
+
+// One lock per state dir, then the store's files judged (SQLite opens them itself, by
+// their real path with SQLITE_OPEN_NOFOLLOW). Returns the database's path.
+std::string lock_state_dir(StateDir& state, const GatewayConfig& cfg) {
+  // One gateway per state dir: a second one would share (and sweep) the first's store
+  // and cgroups.
+  int lock_fd = state.open_file("lock", O_RDWR | O_CREAT, /*secret=*/false);
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("another lifeline-gateway is using " + cfg.state_dir);
+  for (const char* name :
+       {"lifeline.db", "lifeline.db-wal", "lifeline.db-shm", "lifeline.db-journal"})
+    state.check_file(name, /*secret=*/false);
+  return state.real_path() + "/lifeline.db";
+}
+
+// --child-user: its passwd entry (nullptr: children run as we do).
+const passwd* child_user_of(const GatewayConfig& cfg) {
+  if (cfg.child_user.empty()) return nullptr;
+  const passwd* user = getpwnam(cfg.child_user.c_str());
+  if (!user) throw std::runtime_error("--child-user: no user " + cfg.child_user);
+  if (geteuid() != 0) throw std::runtime_error("--child-user needs the gateway to run as root");
+  return user;
+}
+
+std::string join_or_nothing(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s.empty() ? std::string("nothing") : s;
+}
+
+// One running gateway: every object of the process, made in the order declared here and
+// destroyed in reverse, after run() has drained the handlers that refer to them.
+class Service {
+ public:
+  Service(Settings settings, RateLimitedLog& log)
+      : s_(std::move(settings)),
+        cfg_(s_.cfg),
+        log_(log),
+        state_(cfg_.state_dir),  // docs/DESIGN.md rule 14: ours, or refused
+        clock_(io_),
+        db_path_(lock_state_dir(state_, cfg_)),
+        // Settled before anything is swept or served: a refused token file stops the start.
+        token_(cfg_.stdio ? std::pair<std::string, std::string>{}
+                          : ensure_token(cfg_, state_, random_)),
+        // LIFELINE_SYNC=normal trades power-loss durability for latency (see README).
+        power_safe_(!s_.env_is("LIFELINE_SYNC", "normal")),
+        store_(io_, log_, db_path_, power_safe_),
+        cgroups_(log_, cfg_.state_dir, /*enable=*/!s_.env_is("LIFELINE_CGROUPS", "off")),
+        child_user_(child_user_of(cfg_)),
+        procs_(io_, log_, child_environment(s_.env, child_user_), &cgroups_),
+        sigchld_(io_, SIGCHLD),
+        hangup_(io_, SIGHUP),
+        terminate_(io_, SIGTERM, SIGINT) {}
+
+  int run() {
+    recover_predecessor();
+    set_up_children();
+    gateway_.emplace(cfg_, GatewayPorts{clock_, procs_, hub_, store_, random_, log_});
+    gateway_->start();
+    log_.write(LogLevel::info, "store " + db_path_ +
+                                   (power_safe_ ? " (synchronous=FULL)"
+                                                : " (synchronous=NORMAL, LIFELINE_SYNC=normal)") +
+                                   "; containment: " + procs_.containment().dump());
+    wait_for_signals();
+    if (cfg_.stdio)
+      serve_stdio();
+    else
+      serve_websocket();
+    io_.run();
+    drain();
+    before_exit();
+    return exit_status_;
+  }
+
+ private:
+  // What a SIGKILLed predecessor left, in the core's order (core/recovery.hpp); then
+  // --retain-days daily.
+  void recover_predecessor() {
+    sweep_predecessor(
+        {.kill_ledger = [this] { return sweep_ledger(store_.ledger_take(), log_); },
+         .end_open_sessions = [this] { return store_.end_sessions_left_open(clock_.wall_now()); },
+         .prune = [this] { return prune(/*at_start=*/true); },
+         .sweep_cgroups = [this] { return cgroups_.sweep_predecessor(); }},
+        log_);
+    cgroups_.apply_limits(cfg_.session_pids_max, cfg_.session_memory_max);
+  }
+
+  // --retain-days: at start (with VACUUM, so that the file shrinks), then daily off the
+  // loop's thread. The daily timer runs whatever the value: SIGHUP may change it, and 0
+  // (keep all) prunes nothing.
+  int prune(bool at_start) {
+    constexpr Millis day = 24LL * 3600 * 1000;
+    clock_.after(day, [this] { prune(/*at_start=*/false); });
+    if (cfg_.retain_days <= 0) return 0;
+    WallMs cutoff = clock_.wall_now() - cfg_.retain_days * day;
+    auto said = [this](int gone) {
+      if (gone)
+        log_.write(LogLevel::info, "pruned " + std::to_string(gone) + " sessions ended more than " +
+                                       std::to_string(cfg_.retain_days) + " days ago");
+    };
+    if (!at_start) {
+      store_.prune_async(cutoff, said);
+      return 0;
+    }
+    int gone = store_.prune(cutoff, /*vacuum=*/true);
+    said(gone);
+    return gone;
+  }
+
+  void set_up_children() {
+    if (child_user_) {
+      procs_.set_child_credentials(static_cast<int>(child_user_->pw_uid),
+                                   static_cast<int>(child_user_->pw_gid));
+      log_.write(LogLevel::info, "children run as " + cfg_.child_user + " (uid " +
+                                     std::to_string(child_user_->pw_uid) + ")");
+    }
+    if (cfg_.pty_cmd.empty()) cfg_.pty_cmd = login_shell(child_user_);
+    log_.write(LogLevel::info, "terminals run " + cfg_.pty_cmd);
+    procs_.set_ledger(&store_);
+    // Terminals are supervised by the worker binary that ships beside us (whatever
+    // --worker-cmd says: that one need not know the terminal mode).
+    std::string supervisor = beside_me("lifeline-slash-worker");
+    if (access(supervisor.c_str(), X_OK) == 0)
+      procs_.set_terminal_supervisor(supervisor);
+    else
+      log_.write(LogLevel::error, "no terminal supervisor at " + supervisor +
+                                      ": terminals run unsupervised, and a SIGKILLed gateway "
+                                      "leaves their background processes to its successor");
+  }
+
+  void wait_for_signals() {
+    wait_for_strays();
+    wait_for_hangup();
+    terminate_.async_wait([this](const boost::system::error_code& e, int sig) {
+      if (!e) stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    });
+  }
+
+  // Escapees reparented to us arrive as SIGCHLD for children we never spawned.
+  void wait_for_strays() {
+    sigchld_.async_wait([this](const boost::system::error_code& e, int) {
+      if (e) return;
+      procs_.kill_and_reap_strays();
+      wait_for_strays();
+    });
+  }
+
+  void wait_for_hangup() {
+    hangup_.async_wait([this](const boost::system::error_code& e, int) {
+      if (e) return;
+      reload();
+      wait_for_hangup();
+    });
+  }
+
+  // SIGHUP: re-read --env-file and the environment; apply what can change live (the
+  // limits each decision reads), and say what would need a restart.
+  void reload() {
+    std::vector<std::string> warnings;
+    Env fresh_env = environment_with_file(s_.args, warnings, /*reloading=*/true);
+    auto fresh = parse_gateway_config(s_.args, fresh_env);
+    for (const auto& w : warnings) log_.write(LogLevel::warn, "SIGHUP: " + w);
+    // Fault windows (lifeline-soak): a changed LIFELINE_FAULTS replaces the set.
+    std::string fresh_faults =
+        fresh_env.count("LIFELINE_FAULTS") ? fresh_env.at("LIFELINE_FAULTS") : "";
+    if (fresh_faults != s_.faults_spec) {
+      s_.faults_spec = fresh_faults;
+      std::string on = init_faults(s_.faults_spec, log_);
+      log_.write(LogLevel::warn, on.empty() ? std::string("SIGHUP: fault injection off")
+                                            : "SIGHUP: fault injection now " + on);
+    }
+    for (const auto& w : fresh.warnings) log_.write(LogLevel::warn, "SIGHUP: " + w);
+    if (fresh.error) {
+      log_.write(LogLevel::error, "SIGHUP: " + *fresh.error + "; nothing changed");
+      return;
+    }
+    Reload r = reload_limits(s_.started, fresh.config);
+    reload_limits(gateway_->live_config(), s_.started);
+    reload_limits(cfg_, s_.started);
+    log_.write(LogLevel::info, "SIGHUP: applied " + join_or_nothing(r.applied) +
+                                   (r.need_restart.empty() ? std::string()
+                                                           : "; changed but needing a restart: " +
+                                                                 join_or_nothing(r.need_restart)));
+  }
+
+  void stop(const char* why) {
+    if (stopping_) return;
+    stopping_ = true;
+    log_.write(LogLevel::info, std::string("shutting down: ") + why);
+    sd_notify(std::string("STOPPING=1\nSTATUS=shutting down: ") + why);
+    if (server_) server_->stop();
+    // The core decides when the shutdown is over, or given up (its deadline): a child
+    // stuck beyond every escalation must not keep us from exiting forever.
+    gateway_->shutdown([this](bool clean) {
+      if (clean) {
+        log_.write(LogLevel::info, "every session torn down and every child reaped");
+      } else {
+        log_.write(LogLevel::error, "exiting with children still alive (status 3)");
+        exit_status_ = 3;
+      }
+      sigchld_.cancel();
+      io_.stop();
+    });
+  }
+
+  void serve_stdio() {
+    stdio_ =
+        std::make_shared<StdioConnection>(io_, log_, cfg_.max_message_bytes, cfg_.max_unsent_bytes);
+    ConnId id = hub_.add(stdio_);
+    gateway_->on_connect(id, "stdio");
+    stdio_->start([this, id](const std::string& line) { gateway_->on_message(id, line); },
+                  [this, id] {
+                    hub_.remove(id);
+                    gateway_->on_disconnect(id);
+                    stop("the stdio client is gone");
+                  },
+                  [this, id](bool backed_up) { gateway_->on_backpressure(id, backed_up); });
+    log_.write(LogLevel::info, "serving one client on stdin/stdout");
+    sd_notify("READY=1\nSTATUS=serving one client on stdin/stdout");
+  }
+
+  void serve_websocket() {
+    WsServerOptions opt;
+    opt.host = cfg_.listen_host;
+    opt.port = cfg_.listen_port;
+    opt.token = token_.first;
+    opt.allowed_origins = cfg_.allowed_origins;
+    opt.ping_interval = cfg_.ping_interval;
+    opt.ping_timeout = cfg_.ping_timeout;
+    opt.max_message_bytes = cfg_.max_message_bytes;
+    opt.max_unsent_bytes = cfg_.max_unsent_bytes;
+    opt.max_connections = cfg_.max_connections;
+    opt.allowed_hosts = cfg_.allowed_hosts;
+    opt.instance = cfg_.instance;
+    server_ = std::make_unique<WsServer>(io_, clock_, log_, hub_, *gateway_, opt, [this] {
+      return render_metrics(
+          *gateway_,
+          ShellFacts{procs_.open_fds(), procs_.strays_killed(), hub_.size(),
+                     server_ ? server_->auth_failures() : std::map<std::string, std::int64_t>{}});
+    });
+    say_where(server_->start());
+  }
+
+  void say_where(int port) {
+    std::string host = cfg_.listen_host.find(':') != std::string::npos
+                           ? "[" + cfg_.listen_host + "]"
+                           : cfg_.listen_host;
+    const auto& [token, token_path] = token_;
+    if (!token_path.empty()) std::fprintf(stderr, "token in %s\n", token_path.c_str());
+    // At a terminal, the page's sign-in link, as Jupyter prints one: the token rides in
+    // the fragment, which never reaches a server, a proxy or its logs. Never into a
+    // journal or a log file (stderr is not a terminal there).
+    if (isatty(STDERR_FILENO))
+      std::fprintf(stderr, "open http://%s:%d/#token=%s\n",
+                   host == "0.0.0.0" || host == "[::]" ? "127.0.0.1" : host.c_str(), port,
+                   token.c_str());
+    std::fprintf(stderr, "listening ws://%s:%d/ws\n", host.c_str(), port);
+    sd_notify("READY=1\nSTATUS=listening on ws://" + host + ":" + std::to_string(port) + "/ws");
+  }
+
+  // Let every pending handler finish while the objects it refers to still exist: drop
+  // the connections, cancel the signal waits, and drain until a slice runs no handler
+  // (the daily prune and the idle eviction are far-off timers that must not hold the
+  // exit), at most 2 s, saying what it waits for.
+  void drain() {
+    sigchld_.cancel();
+    terminate_.cancel();
+    hangup_.cancel();
+    hub_.abort_all();
+    io_.restart();
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    bool said = false;
+    while (std::chrono::steady_clock::now() < until) {
+      if (io_.run_for(std::chrono::milliseconds(20)) == 0 && hub_.size() == 0) break;
+      if (!said && until - std::chrono::steady_clock::now() < std::chrono::milliseconds(1800)) {
+        said = true;
+        log_.write(LogLevel::info, "exiting: waiting for " + std::to_string(hub_.size()) +
+                                       " connections and the store to finish (at most 2 s)");
+      }
+    }
+  }
+
+  void before_exit() {
+    // A clean shutdown has torn every session down, so a row still open is an end the
+    // store refused (logged when it happened): record it now, as the next start would
+    // for a SIGKILLed gateway, rather than leave it to a start that may never come.
+    if (exit_status_ == 0)
+      if (int open = store_.end_sessions_left_open(clock_.wall_now()))
+        log_.write(LogLevel::warn, "recorded the end of " + std::to_string(open) +
+                                       " sessions whose end the store had refused");
+    // Escapees reparented to us during the teardown: none may outlive us, in the
+    // core's rounds (core/strays.hpp).
+    for (int rounds = 1;; ++rounds) {
+      procs_.kill_and_reap_strays();
+      if (!another_stray_round(rounds, !children_of(getpid()).empty())) break;
+      usleep(exit_stray_gap_ms * 1000);
+    }
+  }
+
+  Settings s_;
+  GatewayConfig& cfg_;
+  RateLimitedLog& log_;
+  StateDir state_;
+  asio::io_context io_{1};
+  SystemRandom random_;
+  AsioClock clock_;
+  std::string db_path_;
+  std::pair<std::string, std::string> token_;  // the token, and its file ("" if given)
+  bool power_safe_;
+  SqliteStore store_;
+  CgroupContainment cgroups_;
+  const passwd* child_user_;
+  PosixProcessControl procs_;
+  Hub hub_;
+  std::optional<Gateway> gateway_;
+  asio::signal_set sigchld_;
+  asio::signal_set hangup_;
+  asio::signal_set terminate_;
+  std::unique_ptr<WsServer> server_;
+  std::shared_ptr<StdioConnection> stdio_;
+  bool stopping_ = false;
+  int exit_status_ = 0;
+};
+
+bool token_on_command_line(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--token" || a.rfind("--token=", 0) == 0;
+  });
+}
+
 int run(int argc, char** argv) {
   umask(0077);  // the store, the token and the lock are no one else's to read
-  std::vector<std::string> args(argv + 1, argv + argc);
+  Settings settings;
+  settings.args.assign(argv + 1, argv + argc);
   std::vector<std::string> file_warnings;
-  Env env = environment_with_file(args, file_warnings);
-  auto parsed = parse_gateway_config(args, env);
+  settings.env = environment_with_file(settings.args, file_warnings);
+  auto parsed = parse_gateway_config(settings.args, settings.env);
   if (parsed.help) {
     std::fputs(gateway_usage().c_str(), stdout);
     return 0;
@@ -220,268 +566,25 @@ int run(int argc, char** argv) {
   RateLimitedLog log(stderr_log);
   for (const auto& w : file_warnings) log.write(LogLevel::warn, w);
   for (const auto& w : parsed.warnings) log.write(LogLevel::warn, w);
-  GatewayConfig cfg = parsed.config;
-  GatewayConfig started = cfg;  // as asked for, before fit_limits: what SIGHUP compares to
-  if (std::find(argv + 1, argv + argc, std::string("--token")) != argv + argc ||
-      std::any_of(argv + 1, argv + argc,
-                  [](const char* a) { return std::string(a).rfind("--token=", 0) == 0; }))
+  settings.cfg = settings.started = parsed.config;
+  if (token_on_command_line(settings.args))
     log.write(LogLevel::warn,
               "--token on the command line is visible to every user in ps; prefer "
               "LIFELINE_TOKEN or the generated <state-dir>/token");
+  GatewayConfig& cfg = settings.cfg;
   fit_limits(cfg, log);
   if (cfg.worker_cmd.empty()) cfg.worker_cmd = beside_me("lifeline-slash-worker");
   if (access(cfg.worker_cmd.c_str(), X_OK) != 0)
     log.write(LogLevel::warn, "worker command " + cfg.worker_cmd +
                                   " is not executable; slash.exec will fail with 5030");
-
-  StateDir state(cfg.state_dir);  // docs/DESIGN.md rule 14: ours, or refused
-
   signal(SIGPIPE, SIG_IGN);
-  std::string faults_spec = env.count("LIFELINE_FAULTS") ? env.at("LIFELINE_FAULTS") : "";
-  if (!faults_spec.empty())
-    if (std::string on = init_faults(faults_spec, log); !on.empty())
+  settings.faults_spec =
+      settings.env.count("LIFELINE_FAULTS") ? settings.env.at("LIFELINE_FAULTS") : "";
+  if (!settings.faults_spec.empty())
+    if (std::string on = init_faults(settings.faults_spec, log); !on.empty())
       log.write(LogLevel::warn, "fault injection enabled: " + on);
-  asio::io_context io(1);
-  SystemRandom random;
-  AsioClock clock(io);
-  // One gateway per state dir: a second one would share (and sweep) the first's store
-  // and cgroups.
-  int lock_fd = state.open_file("lock", O_RDWR | O_CREAT, /*secret=*/false);
-  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
-    throw std::runtime_error("another lifeline-gateway is using " + cfg.state_dir);
-  // SQLite opens these itself: judged first, then opened by their real path with
-  // SQLITE_OPEN_NOFOLLOW.
-  for (const char* name :
-       {"lifeline.db", "lifeline.db-wal", "lifeline.db-shm", "lifeline.db-journal"})
-    state.check_file(name, /*secret=*/false);
-  std::string db_path = state.real_path() + "/lifeline.db";
-  // Settled before anything is swept or served: a refused token file stops the start.
-  auto [token, token_path] =
-      cfg.stdio ? std::pair<std::string, std::string>{} : ensure_token(cfg, state, random);
-  // LIFELINE_SYNC=normal trades power-loss durability for latency (see README).
-  bool power_safe = !(env.count("LIFELINE_SYNC") && env.at("LIFELINE_SYNC") == "normal");
-  SqliteStore store(io, log, db_path, power_safe);
-  // What a SIGKILLed predecessor left: first what its ledger names (while the parent
-  // links still hold), then whatever is still in its cgroups.
-  if (int killed = sweep_ledger(store.ledger_take(), log))
-    log.write(LogLevel::warn,
-              "killed " + std::to_string(killed) + " processes left by a previous gateway");
-  if (int open = store.end_sessions_left_open(clock.wall_now()))
-    log.write(LogLevel::info, "recorded the end of " + std::to_string(open) +
-                                  " sessions a previous gateway left open");
-  // --retain-days: at start (with VACUUM, so that the file shrinks) and then daily.
-  constexpr Millis day = 24LL * 3600 * 1000;
-  auto pruned = [&log, &cfg](int gone) {
-    if (gone)
-      log.write(LogLevel::info, "pruned " + std::to_string(gone) + " sessions ended more than " +
-                                    std::to_string(cfg.retain_days) + " days ago");
-  };
-  std::function<void()> prune_daily = [&] {
-    store.prune_async(clock.wall_now() - cfg.retain_days * day, pruned);
-    clock.after(day, prune_daily);
-  };
-  if (cfg.retain_days > 0) {
-    pruned(store.prune(clock.wall_now() - cfg.retain_days * day, /*vacuum=*/true));
-    clock.after(day, prune_daily);
-  }
-  bool cgroups_off = env.count("LIFELINE_CGROUPS") && env.at("LIFELINE_CGROUPS") == "off";
-  CgroupContainment cgroups(log, cfg.state_dir, /*enable=*/!cgroups_off);
-  if (int swept = cgroups.sweep_predecessor())
-    log.write(LogLevel::warn,
-              "swept " + std::to_string(swept) + " cgroups left by a previous gateway");
-  cgroups.apply_limits(cfg.session_pids_max, cfg.session_memory_max);
-  const passwd* child_user = nullptr;
-  if (!cfg.child_user.empty()) {
-    child_user = getpwnam(cfg.child_user.c_str());
-    if (!child_user) throw std::runtime_error("--child-user: no user " + cfg.child_user);
-    if (geteuid() != 0) throw std::runtime_error("--child-user needs the gateway to run as root");
-  }
-  PosixProcessControl procs(io, log, child_environment(env, child_user), &cgroups);
-  if (child_user) {
-    procs.set_child_credentials(static_cast<int>(child_user->pw_uid),
-                                static_cast<int>(child_user->pw_gid));
-    log.write(LogLevel::info, "children run as " + cfg.child_user + " (uid " +
-                                  std::to_string(child_user->pw_uid) + ")");
-  }
-  if (cfg.pty_cmd.empty()) cfg.pty_cmd = login_shell(child_user);
-  log.write(LogLevel::info, "terminals run " + cfg.pty_cmd);
-  procs.set_ledger(&store);
-  // Terminals are supervised by the worker binary that ships beside us (whatever
-  // --worker-cmd says: that one need not know the terminal mode).
-  std::string supervisor = beside_me("lifeline-slash-worker");
-  if (access(supervisor.c_str(), X_OK) == 0)
-    procs.set_terminal_supervisor(supervisor);
-  else
-    log.write(LogLevel::error, "no terminal supervisor at " + supervisor +
-                                   ": terminals run unsupervised, and a SIGKILLed gateway "
-                                   "leaves their background processes to its successor");
-  Hub hub;
-  Gateway gateway(cfg, GatewayPorts{clock, procs, hub, store, random, log});
-  gateway.start();
-  log.write(LogLevel::info, "store " + db_path +
-                                (power_safe ? " (synchronous=FULL)"
-                                            : " (synchronous=NORMAL, LIFELINE_SYNC=normal)") +
-                                "; containment: " + procs.containment().dump());
-
-  // Escapees reparented to us arrive as SIGCHLD for children we never spawned.
-  asio::signal_set sigchld(io, SIGCHLD);
-  std::function<void()> wait_child = [&] {
-    sigchld.async_wait([&](const boost::system::error_code& e, int) {
-      if (e) return;
-      procs.kill_and_reap_strays();
-      wait_child();
-    });
-  };
-  wait_child();
-
-  std::unique_ptr<WsServer> server;
-  std::shared_ptr<StdioConnection> stdio;
-  bool stopping = false;
-  int exit_status = 0;
-  auto stop = [&](const char* why) {
-    if (stopping) return;
-    stopping = true;
-    log.write(LogLevel::info, std::string("shutting down: ") + why);
-    sd_notify(std::string("STOPPING=1\nSTATUS=shutting down: ") + why);
-    if (server) server->stop();
-    // The core decides when the shutdown is over, or given up (its deadline): a child
-    // stuck beyond every escalation must not keep us from exiting forever.
-    gateway.shutdown([&](bool clean) {
-      if (clean) {
-        log.write(LogLevel::info, "every session torn down and every child reaped");
-      } else {
-        log.write(LogLevel::error, "exiting with children still alive (status 3)");
-        exit_status = 3;
-      }
-      sigchld.cancel();
-      io.stop();
-    });
-  };
-  // SIGHUP: re-read --env-file and the environment; apply what can change live (the
-  // limits each decision reads), and say what would need a restart.
-  asio::signal_set hangup(io, SIGHUP);
-  std::function<void()> wait_hangup = [&] {
-    hangup.async_wait([&](const boost::system::error_code& e, int) {
-      if (e) return;
-      std::vector<std::string> warnings;
-      Env fresh_env = environment_with_file(args, warnings, /*reloading=*/true);
-      auto fresh = parse_gateway_config(args, fresh_env);
-      for (const auto& w : warnings) log.write(LogLevel::warn, "SIGHUP: " + w);
-      // Fault windows (lifeline-soak): a changed LIFELINE_FAULTS replaces the set.
-      std::string fresh_faults =
-          fresh_env.count("LIFELINE_FAULTS") ? fresh_env.at("LIFELINE_FAULTS") : "";
-      if (fresh_faults != faults_spec) {
-        faults_spec = fresh_faults;
-        std::string on = init_faults(faults_spec, log);
-        log.write(LogLevel::warn, on.empty() ? std::string("SIGHUP: fault injection off")
-                                             : "SIGHUP: fault injection now " + on);
-      }
-      for (const auto& w : fresh.warnings) log.write(LogLevel::warn, "SIGHUP: " + w);
-      if (fresh.error) {
-        log.write(LogLevel::error, "SIGHUP: " + *fresh.error + "; nothing changed");
-      } else {
-        Reload r = reload_limits(started, fresh.config);
-        reload_limits(gateway.live_config(), started);
-        reload_limits(cfg, started);
-        auto join = [](const std::vector<std::string>& v) {
-          std::string s;
-          for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-          return s.empty() ? std::string("nothing") : s;
-        };
-        log.write(LogLevel::info,
-                  "SIGHUP: applied " + join(r.applied) +
-                      (r.need_restart.empty()
-                           ? std::string()
-                           : "; changed but needing a restart: " + join(r.need_restart)));
-      }
-      wait_hangup();
-    });
-  };
-  wait_hangup();
-  asio::signal_set terminate(io, SIGTERM, SIGINT);
-  terminate.async_wait([&](const boost::system::error_code& e, int sig) {
-    if (!e) stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  });
-
-  if (cfg.stdio) {
-    stdio = std::make_shared<StdioConnection>(io, log, cfg.max_message_bytes, cfg.max_unsent_bytes);
-    ConnId id = hub.add(stdio);
-    gateway.on_connect(id, "stdio");
-    stdio->start([&gateway, id](const std::string& line) { gateway.on_message(id, line); },
-                 [&, id] {
-                   hub.remove(id);
-                   gateway.on_disconnect(id);
-                   stop("the stdio client is gone");
-                 },
-                 [&gateway, id](bool backed_up) { gateway.on_backpressure(id, backed_up); });
-    log.write(LogLevel::info, "serving one client on stdin/stdout");
-    sd_notify("READY=1\nSTATUS=serving one client on stdin/stdout");
-  } else {
-    WsServerOptions opt;
-    opt.host = cfg.listen_host;
-    opt.port = cfg.listen_port;
-    opt.token = token;
-    opt.allowed_origins = cfg.allowed_origins;
-    opt.ping_interval = cfg.ping_interval;
-    opt.ping_timeout = cfg.ping_timeout;
-    opt.max_message_bytes = cfg.max_message_bytes;
-    opt.max_unsent_bytes = cfg.max_unsent_bytes;
-    opt.max_connections = cfg.max_connections;
-    opt.allowed_hosts = cfg.allowed_hosts;
-    opt.instance = cfg.instance;
-    server = std::make_unique<WsServer>(io, clock, log, hub, gateway, opt, [&] {
-      return render_metrics(gateway, ShellFacts{procs.open_fds(), procs.strays_killed(), hub.size(),
-                                                server ? server->auth_failures()
-                                                       : std::map<std::string, std::int64_t>{}});
-    });
-    int port = server->start();
-    std::string host = cfg.listen_host.find(':') != std::string::npos ? "[" + cfg.listen_host + "]"
-                                                                      : cfg.listen_host;
-    if (!token_path.empty()) std::fprintf(stderr, "token in %s\n", token_path.c_str());
-    // At a terminal, the page's sign-in link, as Jupyter prints one: the token rides in
-    // the fragment, which never reaches a server, a proxy or its logs. Never into a
-    // journal or a log file (stderr is not a terminal there).
-    if (isatty(STDERR_FILENO))
-      std::fprintf(stderr, "open http://%s:%d/#token=%s\n",
-                   host == "0.0.0.0" || host == "[::]" ? "127.0.0.1" : host.c_str(), port,
-                   token.c_str());
-    std::fprintf(stderr, "listening ws://%s:%d/ws\n", host.c_str(), port);
-    sd_notify("READY=1\nSTATUS=listening on ws://" + host + ":" + std::to_string(port) + "/ws");
-  }
-  io.run();
-  // Let every pending handler finish while the objects it refers to still exist: drop
-  // the connections, cancel the signal waits, and drain.
-  sigchld.cancel();
-  terminate.cancel();
-  hangup.cancel();
-  hub.abort_all();
-  io.restart();
-  // Until a slice runs no handler (the daily prune and the idle eviction are far-off
-  // timers that must not hold the exit), at most 2 s; saying what it waits for.
-  auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  bool said = false;
-  while (std::chrono::steady_clock::now() < drain_until) {
-    if (io.run_for(std::chrono::milliseconds(20)) == 0 && hub.size() == 0) break;
-    if (!said && drain_until - std::chrono::steady_clock::now() < std::chrono::milliseconds(1800)) {
-      said = true;
-      log.write(LogLevel::info, "exiting: waiting for " + std::to_string(hub.size()) +
-                                    " connections and the store to finish (at most 2 s)");
-    }
-  }
-  // A clean shutdown has torn every session down, so a row still open is an end the
-  // store refused (logged when it happened): record it now, as the next start would
-  // for a SIGKILLed gateway, rather than leave it to a start that may never come.
-  if (exit_status == 0)
-    if (int open = store.end_sessions_left_open(clock.wall_now()))
-      log.write(LogLevel::warn, "recorded the end of " + std::to_string(open) +
-                                    " sessions whose end the store had refused");
-  // Escapees reparented to us during the teardown: none may outlive us.
-  for (int round = 0; round < 100; ++round) {
-    procs.kill_and_reap_strays();
-    if (children_of(getpid()).empty()) break;
-    usleep(10'000);
-  }
-  return exit_status;
+  Service service(std::move(settings), log);
+  return service.run();
 }
 
 }  // namespace

@@ -198,65 +198,65 @@ void PosixProcessControl::adopt(Launch& l, const std::function<void(SpawnResult)
   if (!pty) read_stderr(l.id);
 }
 
-PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const SpawnSpec& spec) {
-  Launch l;
-  l.id = id;
-  l.kind = spec.kind;
-  auto failed = [&l](std::string what) {
-    l.ok = false;
-    l.error = std::move(what);
-    return std::move(l);
-  };
-  if (spec.argv.empty() || spec.argv[0].empty()) return failed("empty command");
-  bool pty = spec.kind == ChildKind::pty;
+// The fds of one launch while it is under way: whatever is still held on any way out is
+// closed here; what the Launch keeps is taken out first.
+struct PosixProcessControl::LaunchFds {
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, life[2] = {-1, -1},
       status[2] = {-1, -1};
-  int master = -1;
-  std::string slave_name;
-  auto close_all = [&] {
+  int master = -1;         // a terminal's PTY master
+  std::string slave_name;  // and its slave's path
+  LaunchFds() = default;
+  LaunchFds(const LaunchFds&) = delete;
+  LaunchFds& operator=(const LaunchFds&) = delete;
+  ~LaunchFds() {
     for (int* p : {in, out, err, life, status})
-      for (int i = 0; i < 2; ++i)
-        if (p[i] >= 0) close(p[i]);
-    if (master >= 0) close(master);
-  };
-  if (fault(Fault::spawn_pipe)) return failed("pipe: injected fault (EMFILE)");
-  if (pipe2(status, O_CLOEXEC) != 0 || pipe2(life, O_CLOEXEC) != 0) {
-    int e = errno;
-    close_all();
-    return failed(errno_text("pipe", e));
+      for (int i = 0; i < 2; ++i) drop(p[i]);
+    drop(master);
   }
-  if (pty) {
-    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    char name[128];
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
-        ptsname_r(master, name, sizeof name) != 0) {
-      int e = errno;
-      close_all();
-      return failed(errno_text("pty", e));
-    }
-    slave_name = name;
-    winsize ws{};
-    ws.ws_col = static_cast<unsigned short>(spec.cols);
-    ws.ws_row = static_cast<unsigned short>(spec.rows);
-    ioctl(master, TIOCSWINSZ, &ws);
-  } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-             pipe2(err, O_CLOEXEC) != 0) {
-    int e = errno;
-    close_all();
-    return failed(errno_text("pipe", e));
+  static void drop(int& fd) {
+    if (fd >= 0) close(fd);
+    fd = -1;
   }
+  static int take(int& fd) {
+    int kept = fd;
+    fd = -1;
+    return kept;
+  }
+};
 
-  ChildPlan plan;
+// Pipes, and for a terminal its PTY sized as asked: "" or what failed.
+std::string PosixProcessControl::open_channels(const SpawnSpec& spec, LaunchFds& f) {
+  if (fault(Fault::spawn_pipe)) return "pipe: injected fault (EMFILE)";
+  if (pipe2(f.status, O_CLOEXEC) != 0 || pipe2(f.life, O_CLOEXEC) != 0)
+    return errno_text("pipe", errno);
+  if (spec.kind != ChildKind::pty) {
+    if (pipe2(f.in, O_CLOEXEC) != 0 || pipe2(f.out, O_CLOEXEC) != 0 || pipe2(f.err, O_CLOEXEC) != 0)
+      return errno_text("pipe", errno);
+    return "";
+  }
+  f.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  char name[128];
+  if (f.master < 0 || grantpt(f.master) != 0 || unlockpt(f.master) != 0 ||
+      ptsname_r(f.master, name, sizeof name) != 0)
+    return errno_text("pty", errno);
+  f.slave_name = name;
+  winsize ws{};
+  ws.ws_col = static_cast<unsigned short>(spec.cols);
+  ws.ws_row = static_cast<unsigned short>(spec.rows);
+  ioctl(f.master, TIOCSWINSZ, &ws);
+  return "";
+}
+
+// What the child runs, as whom, and with which of the launch's fds (child_launch.hpp).
+void PosixProcessControl::plan_child(const SpawnSpec& spec, const LaunchFds& f, ChildPlan& plan) {
+  bool pty = spec.kind == ChildKind::pty;
   plan.supervised = pty && !terminal_supervisor_.empty();
   plan.uid = child_uid_;
   plan.gid = child_gid_;
-  if (plan.supervised) {
+  if (plan.supervised)
     plan.argv_store = {
         terminal_supervisor_, "--terminal", "--lifeline-fd", "3", "--exec-status-fd", "4", "--"};
-    plan.argv_store.insert(plan.argv_store.end(), spec.argv.begin(), spec.argv.end());
-  } else {
-    plan.argv_store = spec.argv;
-  }
+  plan.argv_store.insert(plan.argv_store.end(), spec.argv.begin(), spec.argv.end());
   if (!pty) {
     plan.argv_store.push_back("--lifeline-fd");
     plan.argv_store.push_back("3");
@@ -270,22 +270,56 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
   // SIGUSR2 is the lifeline's second tripwire for the worker and the supervisor; an
   // unsupervised shell gets a hang-up.
   plan.deathsig = pty && !plan.supervised ? SIGHUP : SIGUSR2;
-  plan.slave_name = slave_name.c_str();
-  plan.in = in[0];
-  plan.out = out[1];
-  plan.err = err[1];
-  plan.life = life[0];
-  plan.status = status[1];
+  plan.slave_name = f.slave_name.c_str();
+  plan.in = f.in[0];
+  plan.out = f.out[1];
+  plan.err = f.err[1];
+  plan.life = f.life[0];
+  plan.status = f.status[1];
+}
+
+// The exec's outcome: the status pipe closes on exec, or carries the errno of what
+// failed. The child's ends are closed either way. "" or what failed (the child reaped).
+std::string PosixProcessControl::await_exec(int pid, int& pidfd, LaunchFds& f) {
+  LaunchFds::drop(f.status[1]);
+  int child_errno = 0;
+  ssize_t got;
+  do got = read(f.status[0], &child_errno, sizeof child_errno);
+  while (got < 0 && errno == EINTR);
+  int read_errno = errno;
+  LaunchFds::drop(f.status[0]);
+  for (int* p : {f.in + 0, f.out + 1, f.err + 1, f.life + 0}) LaunchFds::drop(*p);
+  if (got <= 0 && pidfd >= 0) return "";
+  int e = got > 0 ? child_errno : read_errno;
+  if (pidfd < 0) kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);  // it has exited (or is dying): reap it now
+  {
+    std::lock_guard lock(launch_mu_);
+    launched_.erase(pid);
+  }
+  LaunchFds::drop(pidfd);
+  return errno_text(got > 0 ? "exec" : "pidfd_open", e);
+}
+
+PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const SpawnSpec& spec) {
+  Launch l;
+  l.id = id;
+  l.kind = spec.kind;
+  auto failed = [&l](std::string what) {
+    l.ok = false;
+    l.error = std::move(what);
+    return std::move(l);
+  };
+  if (spec.argv.empty() || spec.argv[0].empty()) return failed("empty command");
+  LaunchFds f;
+  if (std::string why = open_channels(spec, f); !why.empty()) return failed(why);
+  ChildPlan plan;
+  plan_child(spec, f, plan);
   // mkdir only: CgroupContainment's bookkeeping stays on the event loop (adopt()).
   std::string cgroup_procs = cgroups_ ? cgroups_->create(id) : "";
   if (!cgroup_procs.empty()) plan.cgroup_procs = cgroup_procs.c_str();
   l.cgroup = !cgroup_procs.empty();
-  auto fail = [&](std::string what) {
-    close_all();
-    return failed(std::move(what));
-  };
-
-  if (fault(Fault::spawn_fork)) return fail("fork: injected fault (EAGAIN)");
+  if (fault(Fault::spawn_fork)) return failed("fork: injected fault (EAGAIN)");
   // The pidfd is made with the child (this incarnation, never a bare pid) and, with
   // cgroups, the child is born in its own cgroup instead of migrating into it.
   int cgroup_fd = cgroup_procs.empty()
@@ -293,72 +327,47 @@ PosixProcessControl::Launch PosixProcessControl::do_launch(ChildId id, const Spa
                       : open(cgroups_->dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   Spawned spawned;
   {
-    // kill_and_reap_strays() must never take a child of ours, launched but not yet adopted, for
-    // a stray: from before the clone until its pid is listed, it waits.
+    // kill_and_reap_strays() must never take a child of ours, launched but not yet adopted,
+    // for a stray: from before the clone until its pid is listed, it waits.
     std::lock_guard lock(launch_mu_);
     spawned = clone_spawn(run_child, &plan, cgroup_fd);
     if (spawned.pid > 0) launched_.insert(spawned.pid);
   }
   if (cgroup_fd >= 0) close(cgroup_fd);
-  if (spawned.pid < 0) return fail(errno_text("fork", spawned.errno_value));
+  if (spawned.pid < 0) return failed(errno_text("fork", spawned.errno_value));
   pid_t pid = spawned.pid;
-  int pidfd = spawned.pidfd;
-
   // Parent. Hold a pidfd before anything else: this incarnation, never a bare pid.
-  if (pidfd < 0) pidfd = pidfd_open(pid);
+  int pidfd = spawned.pidfd >= 0 ? spawned.pidfd : pidfd_open(pid);
   if (fault(Fault::spawn_pidfd) && pidfd >= 0) {
-    close(pidfd);
-    pidfd = -1;
+    LaunchFds::drop(pidfd);
     errno = EMFILE;
   }
-  close(status[1]);
-  status[1] = -1;
-  int child_errno = 0;
-  ssize_t got;
-  do got = read(status[0], &child_errno, sizeof child_errno);
-  while (got < 0 && errno == EINTR);
-  close(status[0]);
-  status[0] = -1;
-  for (int* p : {in + 0, out + 1, err + 1, life + 0}) {
-    if (*p >= 0) close(*p);
-    *p = -1;
-  }
-  if (got > 0 || pidfd < 0) {
-    int e = got > 0 ? child_errno : errno;
-    if (pidfd < 0) kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);  // it has exited (or is dying): reap it now
-    {
-      std::lock_guard lock(launch_mu_);
-      launched_.erase(pid);
-    }
-    if (pidfd >= 0) close(pidfd);
-    return fail(errno_text(got > 0 ? "exec" : "pidfd_open", e));
-  }
+  if (std::string why = await_exec(pid, pidfd, f); !why.empty()) return failed(why);
+  keep(l, pid, pidfd, f);
+  return l;
+}
 
+// The launch succeeded: the Launch takes the gateway's ends, and the ledger the child.
+void PosixProcessControl::keep(Launch& l, int pid, int pidfd, LaunchFds& f) {
   l.ok = true;
   l.pid = pid;
   l.pidfd.reset(pidfd);
-  l.lifeline_write.reset(life[1]);
-  life[1] = -1;
-  if (pty) {
-    l.input.reset(master);
-    master = -1;
+  l.lifeline_write.reset(LaunchFds::take(f.life[1]));
+  if (l.kind == ChildKind::pty) {
+    l.input.reset(LaunchFds::take(f.master));
   } else {
-    l.input.reset(in[1]);
-    l.output.reset(out[0]);
-    l.errors.reset(err[0]);
-    in[1] = out[0] = err[0] = -1;
+    l.input.reset(LaunchFds::take(f.in[1]));
+    l.output.reset(LaunchFds::take(f.out[0]));
+    l.errors.reset(LaunchFds::take(f.err[0]));
   }
-  if (ledger_) {
-    // Queued to the store before the event loop even adopts the child, so that a
-    // successor can finish the job if we are SIGKILLed (rule 8); the row is durable
-    // with the store's next commit. Reading the start time waits for the exec to get
-    // going, on this (the spawner) thread.
-    auto st = read_proc_stat(pid);
-    l.start_ticks = st ? st->start_ticks : 0;
-    ledger_->ledger_add({pid, l.start_ticks, pid, l.cgroup ? cgroups_->dir(id) : ""});
-  }
-  return l;
+  if (!ledger_) return;
+  // Queued to the store before the event loop even adopts the child, so that a successor
+  // can finish the job if we are SIGKILLed (rule 8); the row is durable with the store's
+  // next commit. Reading the start time waits for the exec to get going, on this (the
+  // spawner) thread.
+  auto st = read_proc_stat(pid);
+  l.start_ticks = st ? st->start_ticks : 0;
+  ledger_->ledger_add({pid, l.start_ticks, pid, l.cgroup ? cgroups_->dir(l.id) : ""});
 }
 
 void PosixProcessControl::watch_exit(ChildId id) {

@@ -22,6 +22,8 @@
 
 namespace lifeline::runtime {
 
+struct ChildPlan;  // runtime/gateway/child_launch.hpp
+
 class PosixProcessControl final : public ProcessControl {
  public:
   // cgroups may be null or disabled: then containment is the process group alone.
@@ -100,6 +102,12 @@ class PosixProcessControl final : public ProcessControl {
   };
   void spawner_loop();
   Launch do_launch(ChildId id, const SpawnSpec& spec);  // on the spawner thread
+  // do_launch's steps, on the spawner thread.
+  struct LaunchFds;
+  std::string open_channels(const SpawnSpec& spec, LaunchFds& f);
+  void plan_child(const SpawnSpec& spec, const LaunchFds& f, ChildPlan& plan);
+  std::string await_exec(int pid, int& pidfd, LaunchFds& f);
+  void keep(Launch& l, int pid, int pidfd, LaunchFds& f);
   void adopt(Launch& launch, const std::function<void(SpawnResult)>& done);
   void watch_exit(ChildId id);
   void read_output(ChildId id);

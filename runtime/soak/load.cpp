@@ -392,6 +392,19 @@ struct User {
   // command, session.close. True when all of it was answered.
   awaitable<bool> resume_and_close(Load::Impl::Conn& c, std::string sid, std::string key,
                                    const char* tag, bool read_history);
+
+  // One scenario each, on the connection `c` it starts with: true when it ran through.
+  awaitable<bool> play(Scenario scenario, Load::Impl::Conn& c);
+  awaitable<bool> lifecycle(Load::Impl::Conn& c);
+  awaitable<bool> resume_within_grace(Load::Impl::Conn& c);
+  awaitable<bool> resume_after_grace(Load::Impl::Conn& c);
+  awaitable<bool> reset_mid_command(Load::Impl::Conn& c);
+  awaitable<bool> half_open(Load::Impl::Conn& c);
+  awaitable<bool> slow_reader(Load::Impl::Conn& c);
+  awaitable<bool> long_command(Load::Impl::Conn& c);
+  awaitable<bool> reset_session_mid_command(Load::Impl::Conn& c);
+  awaitable<bool> escaping_terminal(Load::Impl::Conn& c);
+  awaitable<bool> spawning_worker(Load::Impl::Conn& c);
 };
 
 awaitable<bool> User::exec(Load::Impl::Conn& c, std::string sid, std::string key,
@@ -428,6 +441,194 @@ awaitable<bool> User::resume_and_close(Load::Impl::Conn& c, std::string sid, std
   co_return result_of(closed) != nullptr;
 }
 
+awaitable<bool> User::lifecycle(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, true, sid, key)) co_return false;
+  int k = roll(1, 3);
+  bool ok = true;
+  for (int i = 0; i < k && ok; ++i) ok = co_await exec(c, sid, key, unique("life"));
+  auto closed = co_await c.call("session.close", params("session_id", sid));
+  co_await c.close();
+  co_return ok&& result_of(closed);
+}
+
+awaitable<bool> User::resume_within_grace(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, false, sid, key)) co_return false;
+  co_await exec(c, sid, key, unique("before-reset"));
+  c.reset();
+  auto again = co_await load.connect();
+  if (!again) co_return false;
+  bool done = co_await resume_and_close(*again, sid, key, "after-resume", false);
+  co_await again->close();
+  co_return done;
+}
+
+awaitable<bool> User::resume_after_grace(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, false, sid, key)) co_return false;
+  co_await exec(c, sid, key, unique("before-grace"));
+  co_await c.close();
+  co_await sleep_for(millis(load.opt.orphan_grace_s + 1.5));
+  auto again = co_await load.connect();
+  if (!again) co_return false;
+  bool done = co_await resume_and_close(*again, sid, key, "after-grace", true);
+  co_await again->close();
+  co_return done;
+}
+
+awaitable<bool> User::reset_mid_command(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, true, sid, key)) co_return false;
+  c.begin("slash.exec", params("session_id", sid, "command", "/sleep 1"));
+  co_await pause(50, 400);
+  c.reset();
+  co_return true;
+}
+
+awaitable<bool> User::half_open(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, true, sid, key)) co_return false;
+  co_await exec(c, sid, key, unique("half-open"));
+  c.pause_reading(/*silent=*/true);
+  // The gateway must notice within ping interval + timeout, plus its 2 s close limit.
+  co_await sleep_for(millis(load.opt.ping_window_s + 3.5));
+  bool done = false;
+  auto probe = co_await load.connect();
+  if (probe) {
+    auto r = co_await probe->call("session.active_list");
+    const Json* res = result_of(r);
+    if (res && res->contains("sessions") && (*res)["sessions"].is_array()) {
+      bool still = false;
+      for (auto& s : (*res)["sessions"])
+        if (s.is_object() && s.value("session_id", "") == sid) still = true;
+      load.count([&] {
+        ++load.counters.half_open_checked;
+        if (still) ++load.view.half_open_survived;
+      });
+      done = true;
+    }
+    co_await probe->close();
+  }
+  c.reset();
+  co_return done;
+}
+
+awaitable<bool> User::slow_reader(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, true, sid, key)) co_return false;
+  auto r = co_await c.call("pty.open", params("session_id", sid, "cols", 80, "rows", 24));
+  std::string pty = string_at(result_of(r), "pty_id");
+  if (pty.empty()) co_return false;
+  load.count([&] { ++load.counters.terminals; });
+  c.begin("pty.write", params("pty_id", pty, "data", base64("yes | head -c 30000000\n")));
+  co_await pause(100, 300);
+  c.pause_reading(/*silent=*/false);
+  co_await pause(1500, 3500);
+  c.resume_reading();
+  co_await pause(300, 1000);
+  bool done = true;  // closed for not reading (1008): the bound at work
+  if (!c.ended()) {
+    co_await c.call("pty.close", params("pty_id", pty));
+    auto closed = co_await c.call("session.close", params("session_id", sid));
+    done = result_of(closed) != nullptr;
+  }
+  co_await c.close();
+  co_return done;
+}
+
+awaitable<bool> User::long_command(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, true, sid, key)) co_return false;
+  bool ok = co_await exec(c, sid, key, "/sleep 2");
+  if (roll(0, 1)) {
+    auto closed = co_await c.call("session.close", params("session_id", sid));
+    ok = ok && result_of(closed);
+  }
+  co_await c.close();
+  co_return ok;
+}
+
+awaitable<bool> User::reset_session_mid_command(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, true, sid, key)) co_return false;
+  auto slow = c.begin("slash.exec", params("session_id", sid, "command", "/sleep 3"));
+  co_await pause(100, 500);
+  auto r = co_await c.call("session.reset", params("session_id", sid));
+  auto first = co_await c.finish(slow);
+  co_await exec(c, sid, key, unique("after-reset"));
+  auto closed = co_await c.call("session.close", params("session_id", sid));
+  co_await c.close();
+  co_return result_of(r) && first&& result_of(closed);
+}
+
+awaitable<bool> User::escaping_terminal(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, true, sid, key)) co_return false;
+  auto r = co_await c.call("pty.open", params("session_id", sid, "cols", 80, "rows", 24));
+  std::string pty = string_at(result_of(r), "pty_id");
+  if (pty.empty()) co_return false;
+  load.count([&] { ++load.counters.terminals; });
+  co_await c.call("pty.write", params("pty_id", pty, "data", base64(escaping_shell_line)));
+  co_await pause(200, 1200);
+  switch (roll(0, 3)) {
+    case 0:
+      co_await c.call("pty.close", params("pty_id", pty));
+      [[fallthrough]];
+    case 1:
+      co_await c.call("session.close", params("session_id", sid));
+      co_await c.close();
+      break;
+    case 2:
+      c.reset();
+      break;
+    default:
+      co_await c.close();
+      break;  // close_on_disconnect ends it
+  }
+  co_return true;
+}
+
+awaitable<bool> User::spawning_worker(Load::Impl::Conn& c) {
+  std::string sid, key;
+  if (!co_await create(c, roll(0, 1) == 1, sid, key)) co_return false;
+  bool ok = co_await exec(c, sid, key, "/spawn 2");
+  ok = ok && co_await exec(c, sid, key, "/spawn 1 --setsid");
+  if (roll(0, 1)) {
+    co_await c.call("session.close", params("session_id", sid));
+    co_await c.close();
+  } else {
+    c.reset();  // a detached session with grandchildren: the orphan grace ends it
+  }
+  co_return ok;
+}
+
+awaitable<bool> User::play(Scenario scenario, Load::Impl::Conn& c) {
+  switch (scenario) {
+    case Scenario::lifecycle:
+      co_return co_await lifecycle(c);
+    case Scenario::resume_within_grace:
+      co_return co_await resume_within_grace(c);
+    case Scenario::resume_after_grace:
+      co_return co_await resume_after_grace(c);
+    case Scenario::reset_mid_command:
+      co_return co_await reset_mid_command(c);
+    case Scenario::half_open:
+      co_return co_await half_open(c);
+    case Scenario::slow_reader:
+      co_return co_await slow_reader(c);
+    case Scenario::long_command:
+      co_return co_await long_command(c);
+    case Scenario::reset_session_mid_command:
+      co_return co_await reset_session_mid_command(c);
+    case Scenario::escaping_terminal:
+      co_return co_await escaping_terminal(c);
+    case Scenario::spawning_worker:
+      co_return co_await spawning_worker(c);
+  }
+  co_return false;
+}
+
 awaitable<void> Load::Impl::user(int uid) {
   User u{*this, uid, std::mt19937_64(opt.seed * 1'000'003ULL + static_cast<std::uint64_t>(uid))};
   int total = 0;
@@ -446,157 +647,7 @@ awaitable<void> Load::Impl::user(int uid) {
     try {
       auto c = co_await connect();
       if (!c) break;
-      std::string sid, key;
-      switch (scenario) {
-        case Scenario::lifecycle: {
-          if (!co_await u.create(*c, true, sid, key)) break;
-          int k = u.roll(1, 3);
-          bool ok = true;
-          for (int i = 0; i < k && ok; ++i) ok = co_await u.exec(*c, sid, key, u.unique("life"));
-          auto closed = co_await c->call("session.close", params("session_id", sid));
-          co_await c->close();
-          done = ok && result_of(closed);
-          break;
-        }
-        case Scenario::resume_within_grace: {
-          if (!co_await u.create(*c, false, sid, key)) break;
-          co_await u.exec(*c, sid, key, u.unique("before-reset"));
-          c->reset();
-          auto again = co_await connect();
-          if (!again) break;
-          done = co_await u.resume_and_close(*again, sid, key, "after-resume", false);
-          co_await again->close();
-          break;
-        }
-        case Scenario::resume_after_grace: {
-          if (!co_await u.create(*c, false, sid, key)) break;
-          co_await u.exec(*c, sid, key, u.unique("before-grace"));
-          co_await c->close();
-          co_await sleep_for(millis(opt.orphan_grace_s + 1.5));
-          auto again = co_await connect();
-          if (!again) break;
-          done = co_await u.resume_and_close(*again, sid, key, "after-grace", true);
-          co_await again->close();
-          break;
-        }
-        case Scenario::reset_mid_command: {
-          if (!co_await u.create(*c, true, sid, key)) break;
-          c->begin("slash.exec", params("session_id", sid, "command", "/sleep 1"));
-          co_await u.pause(50, 400);
-          c->reset();
-          done = true;
-          break;
-        }
-        case Scenario::half_open: {
-          if (!co_await u.create(*c, true, sid, key)) break;
-          co_await u.exec(*c, sid, key, u.unique("half-open"));
-          c->pause_reading(/*silent=*/true);
-          // The gateway must notice within ping interval + timeout, plus its 2 s close limit.
-          co_await sleep_for(millis(opt.ping_window_s + 3.5));
-          auto probe = co_await connect();
-          if (probe) {
-            auto r = co_await probe->call("session.active_list");
-            const Json* res = result_of(r);
-            if (res && res->contains("sessions") && (*res)["sessions"].is_array()) {
-              bool still = false;
-              for (auto& s : (*res)["sessions"])
-                if (s.is_object() && s.value("session_id", "") == sid) still = true;
-              count([&] {
-                ++counters.half_open_checked;
-                if (still) ++view.half_open_survived;
-              });
-              done = true;
-            }
-            co_await probe->close();
-          }
-          c->reset();
-          break;
-        }
-        case Scenario::slow_reader: {
-          if (!co_await u.create(*c, true, sid, key)) break;
-          auto r = co_await c->call("pty.open", params("session_id", sid, "cols", 80, "rows", 24));
-          std::string pty = string_at(result_of(r), "pty_id");
-          if (pty.empty()) break;
-          count([&] { ++counters.terminals; });
-          c->begin("pty.write", params("pty_id", pty, "data", base64("yes | head -c 30000000\n")));
-          co_await u.pause(100, 300);
-          c->pause_reading(/*silent=*/false);
-          co_await u.pause(1500, 3500);
-          c->resume_reading();
-          co_await u.pause(300, 1000);
-          if (!c->ended()) {
-            co_await c->call("pty.close", params("pty_id", pty));
-            auto closed = co_await c->call("session.close", params("session_id", sid));
-            done = result_of(closed) != nullptr;
-          } else {
-            done = true;  // closed for not reading (1008): the bound at work
-          }
-          co_await c->close();
-          break;
-        }
-        case Scenario::long_command: {
-          if (!co_await u.create(*c, true, sid, key)) break;
-          bool ok = co_await u.exec(*c, sid, key, "/sleep 2");
-          if (u.roll(0, 1)) {
-            auto closed = co_await c->call("session.close", params("session_id", sid));
-            ok = ok && result_of(closed);
-          }
-          co_await c->close();
-          done = ok;
-          break;
-        }
-        case Scenario::reset_session_mid_command: {
-          if (!co_await u.create(*c, true, sid, key)) break;
-          auto slow = c->begin("slash.exec", params("session_id", sid, "command", "/sleep 3"));
-          co_await u.pause(100, 500);
-          auto r = co_await c->call("session.reset", params("session_id", sid));
-          auto first = co_await c->finish(slow);
-          co_await u.exec(*c, sid, key, u.unique("after-reset"));
-          auto closed = co_await c->call("session.close", params("session_id", sid));
-          co_await c->close();
-          done = result_of(r) && first && result_of(closed);
-          break;
-        }
-        case Scenario::escaping_terminal: {
-          if (!co_await u.create(*c, true, sid, key)) break;
-          auto r = co_await c->call("pty.open", params("session_id", sid, "cols", 80, "rows", 24));
-          std::string pty = string_at(result_of(r), "pty_id");
-          if (pty.empty()) break;
-          count([&] { ++counters.terminals; });
-          co_await c->call("pty.write", params("pty_id", pty, "data", base64(escaping_shell_line)));
-          co_await u.pause(200, 1200);
-          switch (u.roll(0, 3)) {
-            case 0:
-              co_await c->call("pty.close", params("pty_id", pty));
-              [[fallthrough]];
-            case 1:
-              co_await c->call("session.close", params("session_id", sid));
-              co_await c->close();
-              break;
-            case 2:
-              c->reset();
-              break;
-            default:
-              co_await c->close();
-              break;  // close_on_disconnect ends it
-          }
-          done = true;
-          break;
-        }
-        case Scenario::spawning_worker: {
-          if (!co_await u.create(*c, u.roll(0, 1) == 1, sid, key)) break;
-          bool ok = co_await u.exec(*c, sid, key, "/spawn 2");
-          ok = ok && co_await u.exec(*c, sid, key, "/spawn 1 --setsid");
-          if (u.roll(0, 1)) {
-            co_await c->call("session.close", params("session_id", sid));
-            co_await c->close();
-          } else {
-            c->reset();  // a detached session with grandchildren: the orphan grace ends it
-          }
-          done = ok;
-          break;
-        }
-      }
+      done = co_await u.play(scenario, *c);
       if (!c->ended()) c->reset();
     } catch (const std::exception&) {
       done = false;  // a reply of an unexpected shape: counted as cut short

@@ -238,6 +238,14 @@ class Soak {
   int run(const char* argv0);
 
  private:
+  std::string announce();
+  bool start_own_gateway(const char* argv0, soak::Target& target);
+  bool aim_at_url(soak::Target& target);
+  void run_load(bool own_gateway, const soak::Target& target);
+  void end_load();
+  std::int64_t stop_own_gateway();
+  void judge_the_clients_view(std::int64_t fd_growth);
+  int verdict(const std::string& mode, const soak::LoadCounters& counters, std::int64_t fd_growth);
   double now() const { return std::chrono::duration<double>(Clock::now() - t0_).count(); }
   std::set<int> helpers() const { return {nginx_.pid}; }
   bool start_gateway(int port);
@@ -446,6 +454,20 @@ void Soak::audit(bool print) {
 
 int Soak::run(const char* argv0) {
   bool own_gateway = o_.url.empty();
+  std::string mode = announce();
+  series_ = std::make_unique<soak::Series>(o_.out);
+  soak::Target target;
+  if (own_gateway ? !start_own_gateway(argv0, target) : !aim_at_url(target)) return 2;
+  run_load(own_gateway, target);
+  end_load();
+  std::int64_t fd_growth = own_gateway ? stop_own_gateway() : 0;
+  auto counters = load_->counters();
+  judge_the_clients_view(fd_growth);
+  return verdict(mode, counters, fd_growth);
+}
+
+// The first lines: what runs, and the command that replays it. Returns the mode's name.
+std::string Soak::announce() {
   std::string mode = o_.url.empty() ? (o_.via_nginx ? "through nginx" : "direct") : o_.url;
   std::printf(
       "lifeline-soak: seed %llu, %d clients, %.0f s, kills every %.0f s, faults %.2f, "
@@ -458,77 +480,84 @@ int Soak::run(const char* argv0) {
       static_cast<unsigned long long>(o_.seed), o_.clients, o_.duration, o_.kill_every, o_.faults,
       o_.via_nginx ? " --via-nginx" : "");
   std::fflush(stdout);
-  series_ = std::make_unique<soak::Series>(o_.out);
+  return mode;
+}
 
-  soak::Target target;
-  if (own_gateway) {
-    char tmpl[] = "/tmp/lifeline-soak-XXXXXX";
-    if (!mkdtemp(tmpl)) {
-      std::printf("lifeline-soak: cannot make a scratch dir: %s\n", std::strerror(errno));
-      return 2;
-    }
-    scratch_ = tmpl;
-    state_ = scratch_ + "/state";
-    home_ = scratch_ + "/home";
-    env_file_ = scratch_ + "/faults.env";
-    db_ = state_ + "/lifeline.db";
-    std::filesystem::create_directories(home_);
-    if (o_.plant == "fd") base_faults_ = "lifeline/plant/leak-fd";
-    if (o_.plant == "unanswered") base_faults_ = "lifeline/plant/drop-reply=0.05";
-    write_fault_spec("");
-    cmd_.exe = !o_.gateway.empty()
-                   ? o_.gateway
-                   : (std::filesystem::path(argv0).parent_path() / "lifeline-gateway").string();
-    char num[32];
-    auto seconds = [&](double s) {
-      std::snprintf(num, sizeof num, "%g", s);
-      return std::string(num);
-    };
-    cmd_.args = {"--state-dir",        state_,
-                 "--env-file",         env_file_,
-                 "--orphan-grace",     seconds(orphan_grace_s),
-                 "--ping-interval",    seconds(ping_interval_s),
-                 "--ping-timeout",     seconds(ping_timeout_s),
-                 "--slash-timeout",    "5",
-                 "--pty-cmd",          "/bin/sh",
-                 "--max-unsent-bytes", "1048576",
-                 "--allowed-host",     "127.0.0.1"};
-    cmd_.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home_, "LANG=C.UTF-8",
-                "LIFELINE_WATCHDOG_POLL_S=0.2", "LIFELINE_WATCHDOG_GRACE_S=1"};
-    for (const char* keep : {"LIFELINE_CGROUPS", "LIFELINE_SYNC"})
-      if (const char* v = std::getenv(keep)) cmd_.env.push_back(std::string(keep) + "=" + v);
-    cmd_.log_path = scratch_ + "/gateway.log";
-    if (!start_gateway(0)) return 2;
-    std::string cg = lifeline::runtime::own_cgroup2_dir();
-    procs_ = std::make_unique<soak::ProcessAudit>(
-        getpid(), "HOME=" + home_,
-        cg.empty() ? "" : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_));
-    std::ifstream(state_ + "/token") >> target.token;
-    target.port = port_;
-    if (o_.via_nginx) {
-      // proxy_read_timeout shorter than the ping interval: nginx cuts quiet connections
-      // on its own, as misconfigured proxies do.
-      nginx_ = soak::start_nginx(scratch_ + "/nginx", port_, 0.75 * ping_interval_s);
-      if (!nginx_.pid) {
-        std::printf("lifeline-soak: %s\n", nginx_.why.c_str());
-        return 2;
-      }
-      target.port = nginx_.port;
-    }
-    std::printf("  gateway pid %d on 127.0.0.1:%d%s; scratch %s\n", gw_.pid(), port_,
-                o_.via_nginx ? (", nginx on 127.0.0.1:" + std::to_string(nginx_.port)).c_str() : "",
-                scratch_.c_str());
-  } else {
-    if (!parse_url(o_.url, target.host, target.port)) {
-      std::printf("lifeline-soak: --url must be ws://HOST:PORT/ws\n");
-      return 2;
-    }
-    if (const char* t = std::getenv("LIFELINE_TOKEN")) target.token = t;
-    std::printf("  audits: the clients' view only (no kills, faults, process or store audits)\n");
-    o_.kill_every = 0;
-    o_.faults = 0;
+bool Soak::start_own_gateway(const char* argv0, soak::Target& target) {
+  char tmpl[] = "/tmp/lifeline-soak-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    std::printf("lifeline-soak: cannot make a scratch dir: %s\n", std::strerror(errno));
+    return false;
   }
+  scratch_ = tmpl;
+  state_ = scratch_ + "/state";
+  home_ = scratch_ + "/home";
+  env_file_ = scratch_ + "/faults.env";
+  db_ = state_ + "/lifeline.db";
+  std::filesystem::create_directories(home_);
+  if (o_.plant == "fd") base_faults_ = "lifeline/plant/leak-fd";
+  if (o_.plant == "unanswered") base_faults_ = "lifeline/plant/drop-reply=0.05";
+  write_fault_spec("");
+  cmd_.exe = !o_.gateway.empty()
+                 ? o_.gateway
+                 : (std::filesystem::path(argv0).parent_path() / "lifeline-gateway").string();
+  char num[32];
+  auto seconds = [&](double s) {
+    std::snprintf(num, sizeof num, "%g", s);
+    return std::string(num);
+  };
+  cmd_.args = {"--state-dir",        state_,
+               "--env-file",         env_file_,
+               "--orphan-grace",     seconds(orphan_grace_s),
+               "--ping-interval",    seconds(ping_interval_s),
+               "--ping-timeout",     seconds(ping_timeout_s),
+               "--slash-timeout",    "5",
+               "--pty-cmd",          "/bin/sh",
+               "--max-unsent-bytes", "1048576",
+               "--allowed-host",     "127.0.0.1"};
+  cmd_.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home_, "LANG=C.UTF-8",
+              "LIFELINE_WATCHDOG_POLL_S=0.2", "LIFELINE_WATCHDOG_GRACE_S=1"};
+  for (const char* keep : {"LIFELINE_CGROUPS", "LIFELINE_SYNC"})
+    if (const char* v = std::getenv(keep)) cmd_.env.push_back(std::string(keep) + "=" + v);
+  cmd_.log_path = scratch_ + "/gateway.log";
+  if (!start_gateway(0)) return false;
+  std::string cg = lifeline::runtime::own_cgroup2_dir();
+  procs_ = std::make_unique<soak::ProcessAudit>(
+      getpid(), "HOME=" + home_,
+      cg.empty() ? "" : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_));
+  std::ifstream(state_ + "/token") >> target.token;
+  target.port = port_;
+  if (o_.via_nginx) {
+    // proxy_read_timeout shorter than the ping interval: nginx cuts quiet connections
+    // on its own, as misconfigured proxies do.
+    nginx_ = soak::start_nginx(scratch_ + "/nginx", port_, 0.75 * ping_interval_s);
+    if (!nginx_.pid) {
+      std::printf("lifeline-soak: %s\n", nginx_.why.c_str());
+      return false;
+    }
+    target.port = nginx_.port;
+  }
+  std::printf("  gateway pid %d on 127.0.0.1:%d%s; scratch %s\n", gw_.pid(), port_,
+              o_.via_nginx ? (", nginx on 127.0.0.1:" + std::to_string(nginx_.port)).c_str() : "",
+              scratch_.c_str());
+  return true;
+}
 
+// --url: a gateway someone else runs; only the clients' view can be audited.
+bool Soak::aim_at_url(soak::Target& target) {
+  if (!parse_url(o_.url, target.host, target.port)) {
+    std::printf("lifeline-soak: --url must be ws://HOST:PORT/ws\n");
+    return false;
+  }
+  if (const char* t = std::getenv("LIFELINE_TOKEN")) target.token = t;
+  std::printf("  audits: the clients' view only (no kills, faults, process or store audits)\n");
+  o_.kill_every = 0;
+  o_.faults = 0;
+  return true;
+}
+
+// The load, with kills, faults, plants and audits on their schedules, until --duration.
+void Soak::run_load(bool own_gateway, const soak::Target& target) {
   soak::LoadOptions lo;
   lo.clients = o_.clients;
   lo.seed = o_.seed;
@@ -571,8 +600,10 @@ int Soak::run(const char* argv0) {
       next_audit = now() + o_.audit_every;
     }
   }
+}
 
-  // The end: the last clients leave, the gateway goes quiet, then stops.
+// The end: the last clients leave, the fault window closes.
+void Soak::end_load() {
   std::printf("ending: the clients close what they opened and leave\n");
   std::fflush(stdout);
   if (window_open_) {
@@ -581,69 +612,73 @@ int Soak::run(const char* argv0) {
     series_->mark_fault_window(window_from_, now());
   }
   if (!load_->stop(60)) violation("some clients did not finish within 60 s");
+}
+
+// The gateway goes quiet, then stops; nothing of it may remain. Returns its fd growth.
+std::int64_t Soak::stop_own_gateway() {
   std::int64_t fd_growth = 0;
-  std::string fail_reasons;
-  if (own_gateway) {
-    // Quiet: no session, worker, terminal or connection but the audit's own.
-    double quiet_by = now() + orphan_grace_s + 20;
-    std::optional<Json> stats;
-    while (now() < quiet_by) {
-      soak::reap_all();
-      stats = load_->call_once("gateway.stats", 3);
-      if (stat_of(stats, "sessions_live") == 0 && stat_of(stats, "workers_live") == 0 &&
-          stat_of(stats, "ptys_live") == 0)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    if (stat_of(stats, "sessions_live") != 0 || stat_of(stats, "workers_live") != 0 ||
-        stat_of(stats, "ptys_live") != 0)
-      violation("the gateway did not go quiet: " +
-                (stats ? stats->dump() : std::string("no stats")));
-    // The gateway's fds now against those it had when it started with nothing: the least
-    // seen over 3 s (the audit's own connection takes a moment to go).
-    std::int64_t least = count_fds(gw_.pid());
-    for (int i = 0; i < 30 && least > base_fds_; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      least = std::min(least, count_fds(gw_.pid()));
-    }
-    fd_growth = std::max<std::int64_t>(0, least - base_fds_);
-    std::printf("quiet gateway: %lld fds (%lld at its start), RSS %.1f MiB (%.1f at its start)\n",
-                static_cast<long long>(least), static_cast<long long>(base_fds_),
-                static_cast<double>(rss_kib(gw_.pid())) / 1024,
-                static_cast<double>(base_rss_) / 1024);
-    audit(false);
-    ::kill(gw_.pid(), SIGTERM);
-    auto status = soak::wait_exit(gw_.pid(), 40);
-    if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
-      violation("the last gateway did not exit 0 on SIGTERM");
-    if (nginx_.pid) {
-      ::kill(nginx_.pid, SIGTERM);
-      soak::wait_exit(nginx_.pid, 10);
-      nginx_.pid = 0;
-    }
-    // Nothing may remain: wait up to 5 s (liveness), then whatever is left is leaked.
-    int gone_pid = gw_.pid();
-    soak::ProcessSample s;
-    for (int i = 0; i < 50; ++i) {
-      soak::reap_all();
-      s = procs_->sample(now(), 0, helpers(), 1e9);
-      if (s.processes == 0) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    s = procs_->sample(now(), 0, helpers(), 0);
-    for (const auto& leak : s.leaked_now) violation("left after the gateway stopped: " + leak);
-    (void)gone_pid;
-    std::string cg = lifeline::runtime::own_cgroup2_dir();
-    std::string our_cgroup =
-        cg.empty() ? "" : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_);
-    if (!our_cgroup.empty() && std::filesystem::exists(our_cgroup))
-      violation("cgroup left behind: " + our_cgroup);
-    store_check("at the end");
-    auto end_report = soak::audit_store(db_, {});
-    if (end_report.sessions_open)
-      violation(std::to_string(end_report.sessions_open) +
-                " sessions have no recorded end after the last gateway stopped");
+  // Quiet: no session, worker, terminal or connection but the audit's own.
+  double quiet_by = now() + orphan_grace_s + 20;
+  std::optional<Json> stats;
+  while (now() < quiet_by) {
+    soak::reap_all();
+    stats = load_->call_once("gateway.stats", 3);
+    if (stat_of(stats, "sessions_live") == 0 && stat_of(stats, "workers_live") == 0 &&
+        stat_of(stats, "ptys_live") == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  if (stat_of(stats, "sessions_live") != 0 || stat_of(stats, "workers_live") != 0 ||
+      stat_of(stats, "ptys_live") != 0)
+    violation("the gateway did not go quiet: " + (stats ? stats->dump() : std::string("no stats")));
+  // The gateway's fds now against those it had when it started with nothing: the least
+  // seen over 3 s (the audit's own connection takes a moment to go).
+  std::int64_t least = count_fds(gw_.pid());
+  for (int i = 0; i < 30 && least > base_fds_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    least = std::min(least, count_fds(gw_.pid()));
+  }
+  fd_growth = std::max<std::int64_t>(0, least - base_fds_);
+  std::printf("quiet gateway: %lld fds (%lld at its start), RSS %.1f MiB (%.1f at its start)\n",
+              static_cast<long long>(least), static_cast<long long>(base_fds_),
+              static_cast<double>(rss_kib(gw_.pid())) / 1024,
+              static_cast<double>(base_rss_) / 1024);
+  audit(false);
+  ::kill(gw_.pid(), SIGTERM);
+  auto status = soak::wait_exit(gw_.pid(), 40);
+  if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
+    violation("the last gateway did not exit 0 on SIGTERM");
+  if (nginx_.pid) {
+    ::kill(nginx_.pid, SIGTERM);
+    soak::wait_exit(nginx_.pid, 10);
+    nginx_.pid = 0;
+  }
+  // Nothing may remain: wait up to 5 s (liveness), then whatever is left is leaked.
+  int gone_pid = gw_.pid();
+  soak::ProcessSample s;
+  for (int i = 0; i < 50; ++i) {
+    soak::reap_all();
+    s = procs_->sample(now(), 0, helpers(), 1e9);
+    if (s.processes == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  s = procs_->sample(now(), 0, helpers(), 0);
+  for (const auto& leak : s.leaked_now) violation("left after the gateway stopped: " + leak);
+  (void)gone_pid;
+  std::string cg = lifeline::runtime::own_cgroup2_dir();
+  std::string our_cgroup =
+      cg.empty() ? "" : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_);
+  if (!our_cgroup.empty() && std::filesystem::exists(our_cgroup))
+    violation("cgroup left behind: " + our_cgroup);
+  store_check("at the end");
+  auto end_report = soak::audit_store(db_, {});
+  if (end_report.sessions_open)
+    violation(std::to_string(end_report.sessions_open) +
+              " sessions have no recorded end after the last gateway stopped");
+  return fd_growth;
+}
+
+void Soak::judge_the_clients_view(std::int64_t fd_growth) {
   auto view = load_->view();
   auto counters = load_->counters();
   if (view.unanswered)
@@ -678,6 +713,10 @@ int Soak::run(const char* argv0) {
       codes += (codes.empty() ? "" : ", ") + std::to_string(code) + " x" + std::to_string(n);
     std::printf("error replies by code: %s\n", codes.c_str());
   }
+}
+
+int Soak::verdict(const std::string& mode, const soak::LoadCounters& counters,
+                  std::int64_t fd_growth) {
   if (!o_.out.empty()) {
     std::string plot = series_->plot("lifeline-soak seed " + std::to_string(o_.seed) + ", " +
                                      std::to_string(o_.clients) + " clients, " + mode);
@@ -711,7 +750,6 @@ int Soak::run(const char* argv0) {
       static_cast<long long>(zombies), static_cast<long long>(fd_growth),
       static_cast<long long>(lost_), pass ? "PASS" : "FAIL",
       pass ? "" : " (failed audits: ", pass ? "" : (which + ")").c_str());
-  (void)fail_reasons;
   return pass ? 0 : 1;
 }
 
