@@ -12,7 +12,7 @@ methods=$(grep -ohE '\{"[a-z]+\.[a-z_]+", &Gateway::' core/gateway.cpp | grep -o
 # Events: emit(*s, "pty.output", ...) and rpc::event("gateway.ready", ...).
 events=$(grep -ohE '(emit\([^,]+, |rpc::event\()"[a-z]+\.[a-z_]+"' core/*.cpp | grep -oE '"[^"]+"' | tr -d '"')
 # Flags: the usage text (--help) and the parser's knobs, which must agree.
-usage_flags=$(sed -n '/^std::string gateway_usage()/,/^}/p' core/config.cpp | grep -oE '^  --[a-z][a-z-]*' | sed 's/^  //' | sort -u)
+usage_flags=$(sed -n '/^std::string usage_serving()/,/^std::string gateway_usage()/p' core/config.cpp | sed 's/^  return R"(//' | grep -oE '^  --[a-z][a-z-]*' | sed 's/^  //' | sort -u)
 knob_flags=$(sed -n '/^ParsedConfig<GatewayConfig> parse_gateway_config/,/^}/p' core/config.cpp |
   grep -oE '(knob\(|\{)"[a-z][a-z-]*"' | grep -oE '"[^"]+"' | tr -d '"' | sed 's/^/--/' | sort -u)
 for f in $knob_flags; do
