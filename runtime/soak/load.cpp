@@ -396,8 +396,7 @@ struct User {
   // One scenario each, on the connection `c` it starts with: true when it ran through.
   awaitable<bool> play(Scenario scenario, Load::Impl::Conn& c);
   awaitable<bool> lifecycle(Load::Impl::Conn& c);
-  awaitable<bool> resume_within_grace(Load::Impl::Conn& c);
-  awaitable<bool> resume_after_grace(Load::Impl::Conn& c);
+  awaitable<bool> resume_later(Load::Impl::Conn& c, bool past_grace);
   awaitable<bool> reset_mid_command(Load::Impl::Conn& c);
   awaitable<bool> half_open(Load::Impl::Conn& c);
   awaitable<bool> slow_reader(Load::Impl::Conn& c);
@@ -452,27 +451,23 @@ awaitable<bool> User::lifecycle(Load::Impl::Conn& c) {
   co_return ok&& result_of(closed);
 }
 
-awaitable<bool> User::resume_within_grace(Load::Impl::Conn& c) {
+// A kept session left behind - its connection reset within the grace, or closed and the
+// grace waited out (it then resumes from the store) - resumed on a new connection, given
+// one more command and closed.
+awaitable<bool> User::resume_later(Load::Impl::Conn& c, bool past_grace) {
   std::string sid, key;
   if (!co_await create(c, false, sid, key)) co_return false;
-  co_await exec(c, sid, key, unique("before-reset"));
-  c.reset();
+  co_await exec(c, sid, key, unique(past_grace ? "before-grace" : "before-reset"));
+  if (past_grace) {
+    co_await c.close();
+    co_await sleep_for(millis(load.opt.orphan_grace_s + 1.5));
+  } else {
+    c.reset();
+  }
   auto again = co_await load.connect();
   if (!again) co_return false;
-  bool done = co_await resume_and_close(*again, sid, key, "after-resume", false);
-  co_await again->close();
-  co_return done;
-}
-
-awaitable<bool> User::resume_after_grace(Load::Impl::Conn& c) {
-  std::string sid, key;
-  if (!co_await create(c, false, sid, key)) co_return false;
-  co_await exec(c, sid, key, unique("before-grace"));
-  co_await c.close();
-  co_await sleep_for(millis(load.opt.orphan_grace_s + 1.5));
-  auto again = co_await load.connect();
-  if (!again) co_return false;
-  bool done = co_await resume_and_close(*again, sid, key, "after-grace", true);
+  bool done = co_await resume_and_close(*again, sid, key,
+                                        past_grace ? "after-grace" : "after-resume", past_grace);
   co_await again->close();
   co_return done;
 }
@@ -608,9 +603,9 @@ awaitable<bool> User::play(Scenario scenario, Load::Impl::Conn& c) {
     case Scenario::lifecycle:
       co_return co_await lifecycle(c);
     case Scenario::resume_within_grace:
-      co_return co_await resume_within_grace(c);
+      co_return co_await resume_later(c, /*past_grace=*/false);
     case Scenario::resume_after_grace:
-      co_return co_await resume_after_grace(c);
+      co_return co_await resume_later(c, /*past_grace=*/true);
     case Scenario::reset_mid_command:
       co_return co_await reset_mid_command(c);
     case Scenario::half_open:
