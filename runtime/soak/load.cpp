@@ -397,6 +397,7 @@ struct User {
   awaitable<bool> play(Scenario scenario, Load::Impl::Conn& c);
   awaitable<bool> lifecycle(Load::Impl::Conn& c);
   awaitable<bool> resume_later(Load::Impl::Conn& c, bool past_grace);
+  awaitable<std::string> open_terminal(Load::Impl::Conn& c, std::string& sid);
   awaitable<bool> reset_mid_command(Load::Impl::Conn& c);
   awaitable<bool> half_open(Load::Impl::Conn& c);
   awaitable<bool> slow_reader(Load::Impl::Conn& c);
@@ -509,13 +510,20 @@ awaitable<bool> User::half_open(Load::Impl::Conn& c) {
   co_return done;
 }
 
-awaitable<bool> User::slow_reader(Load::Impl::Conn& c) {
-  std::string sid, key;
-  if (!co_await create(c, true, sid, key)) co_return false;
+// A close_on_disconnect session with one 80x24 terminal: its pty id ("" if refused).
+awaitable<std::string> User::open_terminal(Load::Impl::Conn& c, std::string& sid) {
+  std::string key;
+  if (!co_await create(c, true, sid, key)) co_return std::string();
   auto r = co_await c.call("pty.open", params("session_id", sid, "cols", 80, "rows", 24));
   std::string pty = string_at(result_of(r), "pty_id");
+  if (!pty.empty()) load.count([&] { ++load.counters.terminals; });
+  co_return pty;
+}
+
+awaitable<bool> User::slow_reader(Load::Impl::Conn& c) {
+  std::string sid;
+  std::string pty = co_await open_terminal(c, sid);
   if (pty.empty()) co_return false;
-  load.count([&] { ++load.counters.terminals; });
   c.begin("pty.write", params("pty_id", pty, "data", base64("yes | head -c 30000000\n")));
   co_await pause(100, 300);
   c.pause_reading(/*silent=*/false);
@@ -558,12 +566,9 @@ awaitable<bool> User::reset_session_mid_command(Load::Impl::Conn& c) {
 }
 
 awaitable<bool> User::escaping_terminal(Load::Impl::Conn& c) {
-  std::string sid, key;
-  if (!co_await create(c, true, sid, key)) co_return false;
-  auto r = co_await c.call("pty.open", params("session_id", sid, "cols", 80, "rows", 24));
-  std::string pty = string_at(result_of(r), "pty_id");
+  std::string sid;
+  std::string pty = co_await open_terminal(c, sid);
   if (pty.empty()) co_return false;
-  load.count([&] { ++load.counters.terminals; });
   co_await c.call("pty.write", params("pty_id", pty, "data", base64(escaping_shell_line)));
   co_await pause(200, 1200);
   switch (roll(0, 3)) {
