@@ -52,7 +52,6 @@ void Keepalive::on_activity() {
     clock_.cancel(deadline_timer_);
     deadline_timer_ = 0;
   }
-  LIFELINE_ASSERT(deadline_timer_ == 0);
 }
 
 void Keepalive::expire() {
