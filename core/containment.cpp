@@ -9,7 +9,7 @@ namespace lifeline {
 
 std::vector<int> containment_victims(const std::vector<ProcStat>& table, int self,
                                      const std::vector<int>& cgroup_members) {
-  LIFELINE_ASSERT(self > 1);
+  LIFELINE_ASSERT(self > 0);                     // pid 1 too: the gateway may be a container's init
   std::multimap<int, const ProcStat*> children;  // ppid -> child
   std::map<int, const ProcStat*> by_pid;
   for (const auto& p : table) {

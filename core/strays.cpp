@@ -20,7 +20,7 @@ StrayDecision stray_decision(const std::vector<ProcStat>& children, const std::s
 
 WorkerExitPlan worker_exit_plan(int self, bool forked, const std::vector<int>& children,
                                 const std::vector<int>& group_members, bool in_own_cgroup) {
-  LIFELINE_ASSERT(self > 1);
+  LIFELINE_ASSERT(self > 0);  // pid 1 too: the gateway may be a container's init
   WorkerExitPlan plan;
   std::set<int> planned;
   auto add = [&](int pid) {

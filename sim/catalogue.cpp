@@ -441,7 +441,8 @@ constexpr std::array kTable = {
               "after a timeout the next command never waits behind the stuck one", "rule 17",
               W::at_event,
               "sim/client.cpp, at each worker_timed_out answer: the command's own run (its "
-              "sleep, if any) is at least half of --slash-timeout",
+              "sleep, if any) is at least half of --slash-timeout, or with a worker's "
+              "slowest start added at least all of it",
               nullptr},
     Invariant{Inv::a_takeover_revokes_the_former_holder, "a takeover revokes the former holder",
               "rule 14", W::at_event,

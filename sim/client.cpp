@@ -380,8 +380,9 @@ void SimClient::check_exec_order(const std::string& key, std::int64_t id, std::i
 
 // A stuck command is timed out and its worker replaced (docs/DESIGN.md rule 17), so the
 // commands queued behind it run on a fresh worker and keep their own --slash-timeout. A
-// command that runs in well under that bound (its own sleep, if any, under half of it) and
-// is still answered "worker timed out" waited behind a stuck one. /exit and /crash are not
+// command that runs in well under that bound (its own sleep, if any, under half of it,
+// and with a worker's slowest start still under all of it) and is still answered "worker
+// timed out" waited behind a stuck one. /exit and /crash are not
 // judged: a slow exit may rightly outlive the bound.
 void SimClient::check_timed_out(const Pending& p) {
   const std::string& c = p.command;
@@ -391,8 +392,10 @@ void SimClient::check_timed_out(const Pending& p) {
   } else if (c.rfind("/exit", 0) == 0 || c.rfind("/crash", 0) == 0 || c.empty()) {
     return;
   }
+  // A fresh worker reads its first command only once it has started (the model delays
+  // a start by up to worker_start_max), and the bound runs from the write.
   Millis bound = w_.config.gateway.slash_timeout;
-  if (2 * own >= bound) return;
+  if (2 * own >= bound || own + w_.config.worker_start_max >= bound) return;
   w_.violate(Inv::after_a_timeout_the_next_command_never_waits_behind_the_stuck_one,
              "client " + std::to_string(index_) + ": '" + c + "' on session " + p.session_id +
                  " runs for " + std::to_string(own) + " ms and was answered worker timed out (" +

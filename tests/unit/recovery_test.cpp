@@ -85,5 +85,13 @@ TEST(Recovery, NeverInitNeverSelfNeverTwiceAndBounded) {
   EXPECT_TRUE(predecessor_victims({100, 500, 1, ""}, FakeTable{}, self).empty());
 }
 
+// A gateway run as a container's init is pid 1: its predecessor's children, reparented
+// to it, are still found and killed, and it never names itself.
+TEST(Recovery, AGatewayThatIsPid1SweepsAndSparesItself) {
+  FakeTable t;
+  t.procs = {{1, {0, 1, 400}}, {100, {1, 100, 500}}, {101, {100, 100, 501}}};
+  EXPECT_EQ(predecessor_victims({100, 500, 100, ""}, t, /*self=*/1), (std::vector<int>{100, 101}));
+}
+
 }  // namespace
 }  // namespace lifeline::testing
