@@ -373,10 +373,41 @@ Percentiles warm_round_trips(Gateway& g, double seconds) {
   return percentiles(v);
 }
 
-int run_peers(const std::string& dir, int clients, double seconds) {
-  std::string echo = dir + "/lifeline-line-echo";
+// Time to the first result of a new session, connect included: websocketd's first echo
+// (its connect starts the worker); lifeline's session.create and first slash.exec (which
+// starts the worker). Each session is closed after it is timed.
+Percentiles first_results(int port, const std::string& token, double seconds) {
+  bool lifeline = !token.empty();
+  asio::io_context io;
+  std::vector<double> v;
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    auto t0 = Clock::now();
+    Client c(io, port, token, lifeline);
+    if (lifeline) {
+      std::string sid = c.call("session.create")["result"]["session_id"];
+      c.call("slash.exec", {{"session_id", sid}, {"command", "/echo x"}});
+      v.push_back(ms_since(t0) * 1000.0);
+      c.call("session.close", {{"session_id", sid}});
+    } else {
+      c.call("echo", {{"text", "x"}});
+      v.push_back(ms_since(t0) * 1000.0);
+    }
+    c.close();
+  }
+  return percentiles(v);
+}
+
+// One row of the --peers table: websocketd's figure, lifeline normal's and full's, each
+// lifeline figure with its ratio to websocketd's.
+void table_row(const std::string& what, double ws, double normal, double full, const char* goal) {
+  std::printf("| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx | %s |\n", what.c_str(), ws, normal,
+              normal / ws, full, full / ws, goal);
+}
+
+int run_peers(const std::string& dir, const std::vector<int>& client_counts, double seconds) {
   int ws_port = 0;
-  int ws_pid = start_websocketd(echo, ws_port);
+  int ws_pid = start_websocketd(dir + "/lifeline-line-echo", ws_port);
   if (ws_pid < 0) {
     std::printf("lifeline-bench --peers: websocketd did not start (apt-get install websocketd)\n");
     return 2;
@@ -390,40 +421,33 @@ int run_peers(const std::string& dir, int clients, double seconds) {
   normal.start(dir + "/lifeline-gateway", state_base + "-normal");
   unsetenv("LIFELINE_SYNC");
   std::printf(
-      "lifeline-bench --peers: the same C++ client (Beast, synchronous), %d clients, %.1f s "
-      "per measurement\n  websocketd %s running lifeline-line-echo; lifeline with "
-      "synchronous=FULL (full) and NORMAL (normal)\n",
-      clients, seconds, "(Debian)");
-
+      "lifeline-bench --peers: the same C++ client (Beast, synchronous), %.1f s per "
+      "measurement; websocketd (Debian) running lifeline-line-echo; lifeline with "
+      "synchronous=NORMAL (normal) and FULL (full). A lifecycle: connect, start a worker, "
+      "one request, close, worker gone.\n\n",
+      seconds);
+  std::printf(
+      "| measure | websocketd | lifeline normal | vs websocketd | lifeline full "
+      "| vs websocketd | goal |\n|---|---|---|---|---|---|---|\n");
   Json echo_req = {{"text", "x"}};
-  std::printf("  measuring websocketd lifecycles\n");
-  std::fflush(stdout);
-  auto ws_life =
-      lifecycles(ws_port, "", clients, seconds, [&](Client& c) { c.call("echo", echo_req); });
-  auto full_life = gateway_lifecycles(full, clients, seconds);
-  auto normal_life = gateway_lifecycles(normal, clients, seconds);
+  for (int clients : client_counts) {
+    auto ws =
+        lifecycles(ws_port, "", clients, seconds, [&](Client& c) { c.call("echo", echo_req); });
+    table_row("lifecycles/s, " + std::to_string(clients) + " client" + (clients > 1 ? "s" : ""),
+              ws.per_second, gateway_lifecycles(normal, clients, seconds).per_second,
+              gateway_lifecycles(full, clients, seconds).per_second,
+              clients >= 4 ? "lifeline >= 1.5x" : "");
+  }
+  table_row("first result of a new session, p50 us", first_results(ws_port, "", seconds).p50,
+            first_results(normal.port, normal.token, seconds).p50,
+            first_results(full.port, full.token, seconds).p50, "normal <= 1.0x");
+  table_row("warm round trip, p50 us", round_trips(ws_port, "", seconds, "echo", echo_req).p50,
+            warm_round_trips(normal, seconds).p50, warm_round_trips(full, seconds).p50,
+            "normal <= 1.0x");
   std::printf(
-      "lifecycles per second (connect, spawn a worker, one request, close, worker gone):\n"
-      "  websocketd     %8.0f/s (%ld)\n"
-      "  lifeline full  %8.0f/s (%ld)  %.2fx websocketd\n"
-      "  lifeline normal%8.0f/s (%ld)  %.2fx websocketd\n",
-      ws_life.per_second, ws_life.count, full_life.per_second, full_life.count,
-      full_life.per_second / ws_life.per_second, normal_life.per_second, normal_life.count,
-      normal_life.per_second / ws_life.per_second);
-
-  auto ws_rt = round_trips(ws_port, "", seconds, "echo", echo_req);
-  auto full_rt = warm_round_trips(full, seconds);
-  auto normal_rt = warm_round_trips(normal, seconds);
-  double commit_full = bare_commit_p50_us(full.state, true);
-  std::printf(
-      "warm round trip (websocketd: a line echoed by its worker; lifeline: slash.exec "
-      "/echo through its worker and the store):\n"
-      "  websocketd       p50 %6.0f us, p99 %6.0f us\n"
-      "  lifeline normal  p50 %6.0f us, p99 %6.0f us  (p50 %.2fx websocketd)\n"
-      "  lifeline full    p50 %6.0f us, p99 %6.0f us  (one fsync'd commit each; a bare "
-      "fsync'd SQLite commit on this disk: p50 %.0f us)\n",
-      ws_rt.p50, ws_rt.p99, normal_rt.p50, normal_rt.p99, normal_rt.p50 / ws_rt.p50, full_rt.p50,
-      full_rt.p99, commit_full);
+      "\na bare fsync'd SQLite commit on this disk: p50 %.0f us (full pays one per "
+      "acknowledged entry, or one per batch of them)\n",
+      bare_commit_p50_us(full.state, true));
   ::kill(ws_pid, SIGTERM);
   waitpid(ws_pid, nullptr, 0);
   full.stop();
@@ -586,28 +610,34 @@ void bench_gateway_kill(Gateway& gw, const std::string& exe, const std::string& 
 
 int main(int argc, char** argv) {
   int clients = 4;
+  bool clients_given = false;
   double seconds = 5;
   bool peers = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--peers")
+    if (a == "--peers") {
       peers = true;
-    else if (a == "--clients" && i + 1 < argc)
+    } else if (a == "--clients" && i + 1 < argc) {
       clients = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--seconds" && i + 1 < argc)
+      clients_given = true;
+    } else if (a == "--seconds" && i + 1 < argc) {
       seconds = std::max(0.5, std::atof(argv[++i]));
-    else {
+    } else {
       std::printf(
           "usage: lifeline-bench [--clients N] [--seconds S] [--peers]\n"
           "Starts its own gateway (beside this binary) on a free loopback port.\n"
           "--peers: the same client against websocketd (with lifeline-line-echo) and\n"
-          "lifeline with LIFELINE_SYNC full and normal: lifecycles/s and warm round trips.\n");
+          "lifeline with LIFELINE_SYNC normal and full, one markdown table: lifecycles/s at\n"
+          "1, 4 and 16 clients (or --clients N), the first result of a new session and warm\n"
+          "round trips, each with its ratio to websocketd.\n");
       return a == "--help" ? 0 : 2;
     }
   }
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (peers) try {
-      return run_peers(std::filesystem::path(argv[0]).parent_path().string(), clients, seconds);
+      return run_peers(std::filesystem::path(argv[0]).parent_path().string(),
+                       clients_given ? std::vector<int>{clients} : std::vector<int>{1, 4, 16},
+                       seconds);
     } catch (const std::exception& e) {
       std::printf("lifeline-bench --peers: %s\n", e.what());
       return 1;
