@@ -22,6 +22,14 @@ void ChildSupervisor::adopt(ChildInfo info) {
   children_.emplace(id, std::move(e));
 }
 
+void ChildSupervisor::assign(ChildId id, const std::string& session_id) {
+  auto it = children_.find(id);
+  LIFELINE_ASSERT(it != children_.end());
+  LIFELINE_ASSERT(it->second.info.session_id.empty());  // never from one session to another
+  LIFELINE_ASSERT(!session_id.empty());
+  it->second.info.session_id = session_id;
+}
+
 const ChildInfo* ChildSupervisor::find(ChildId id) const {
   auto it = children_.find(id);
   return it == children_.end() ? nullptr : &it->second.info;

@@ -36,6 +36,9 @@ class ChildSupervisor {
   ~ChildSupervisor();
 
   void adopt(ChildInfo info);
+  // A pooled worker (session "") is taken by a session: the one change of owner a child
+  // ever sees (docs/DESIGN.md rule 18).
+  void assign(ChildId id, const std::string& session_id);
   const ChildInfo* find(ChildId id) const;
   bool terminating(ChildId id) const;
 

@@ -277,6 +277,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(
       count_knob("session-memory-max", c.session_memory_max, mib, mib * mib * 1024, true));
   knobs.push_back(count_knob("retain-days", c.retain_days, 1, 36'500, true));
+  knobs.push_back(count_knob("worker-pool", c.worker_pool, 1, 64, true));
   knobs.push_back(list_knob("allowed-host", c.allowed_hosts));
   knobs.push_back(string_knob("child-user", c.child_user));
   knobs.push_back(string_knob("instance", c.instance));
@@ -329,8 +330,9 @@ ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& a
   std::vector<Knob> knobs;
   knobs.push_back({"session-key", true, false, accepting("a key", [&c](const std::string& v) {
                      c.session_key = v;
-                     return true;
+                     return !v.empty();
                    })});
+  knobs.push_back(switch_knob("pooled", c.pooled));
   knobs.push_back(
       {"lifeline-fd", true, false, accepting("an fd number", [&c](const std::string& v) {
          int fd = -1;
@@ -341,7 +343,11 @@ ParsedConfig<WorkerConfig> parse_worker_config(const std::vector<std::string>& a
        })});
   // Worker flags come only from argv (the gateway passes them); no env fallback.
   Env no_env;
-  return run_parser(args, no_env, knobs, out);
+  run_parser(args, no_env, knobs, out);
+  if (!out.error && !out.help && c.pooled == !c.session_key.empty())
+    out.error = c.pooled ? "--pooled and --session-key exclude each other"
+                         : "one of --session-key KEY or --pooled is needed";
+  return out;
 }
 
 Env parse_env_file(std::string_view text, std::vector<std::string>* warnings) {
@@ -436,6 +442,7 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
   fixed(live.max_unsent_bytes != fresh.max_unsent_bytes, "--max-unsent-bytes");
   fixed(live.max_connections != fresh.max_connections, "--max-connections");
   fixed(live.max_ptys != fresh.max_ptys, "--max-ptys");
+  fixed(live.worker_pool != fresh.worker_pool, "--worker-pool");
   fixed(live.session_pids_max != fresh.session_pids_max ||
             live.session_memory_max != fresh.session_memory_max,
         "--session-pids-max/--session-memory-max");
@@ -497,6 +504,9 @@ std::string usage_limits() {
   --pty-replay-bytes N           each terminal's recent output kept for pty.attach, 0 to
                                  16777216, lowered to a quarter of --max-unsent-bytes
                                  (262144; terminals opened after a SIGHUP get a new value)
+  --worker-pool N                slash workers kept started ahead of need, 0 to 64; a
+                                 session's first command takes one, and none is ever
+                                 reused by another session (2; 0 turns the pool off)
 )";
 }
 
@@ -554,9 +564,12 @@ std::string gateway_usage() {
 
 std::string worker_usage() {
   return R"(usage: lifeline-slash-worker --session-key KEY --lifeline-fd N
+       lifeline-slash-worker --pooled --lifeline-fd N
        lifeline-slash-worker --terminal --lifeline-fd N --exec-status-fd N -- CMD [ARGS...]
 
 Runs slash commands read as NDJSON on stdin; spawned by lifeline-gateway. With
+--pooled it is started ahead of need and serves the session its first message binds
+it to (docs/PROTOCOL.md section 9). With
 --terminal it supervises a terminal instead: it runs CMD as a session leader on its
 stdin's terminal and kills CMD's whole tree when CMD exits or the gateway dies.
 Environment: LIFELINE_WATCHDOG_POLL_S (2.0, min 0.05), LIFELINE_WATCHDOG_GRACE_S (5.0).

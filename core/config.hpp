@@ -44,6 +44,7 @@ struct GatewayConfig {
   std::int64_t session_pids_max = 1024;            // cgroup pids.max per session, where available
   std::int64_t session_memory_max = 0;             // cgroup memory.max per session; 0: unset
   std::int64_t retain_days = 30;                   // prune ended sessions older; 0 keeps all
+  std::int64_t worker_pool = 2;  // slash workers started ahead of need (rule 18); 0: none
   std::vector<std::string> allowed_hosts;          // extra Host names admitted (DNS rebinding)
   bool version = false;                            // --version: print it and exit
   std::string child_user;                          // run children as this user (gateway as root)
@@ -63,6 +64,7 @@ struct GatewayConfig {
 
 struct WorkerConfig {
   std::string session_key;
+  bool pooled = false;  // --pooled: started ahead of need, the key arrives in a bind message
   int lifeline_fd = -1;
   Millis watchdog_poll = 2000;   // LIFELINE_WATCHDOG_POLL_S, min 0.05 s
   Millis watchdog_grace = 5000;  // LIFELINE_WATCHDOG_GRACE_S, min 0

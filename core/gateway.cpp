@@ -56,6 +56,7 @@ Gateway::Gateway(GatewayConfig config, GatewayPorts ports)
 
 Gateway::~Gateway() {
   if (idle_eviction_timer_) clock_.cancel(idle_eviction_timer_);
+  if (pool_timer_) clock_.cancel(pool_timer_);
   for (auto& [id, s] : registry_) {
     if (s->grace_timer) clock_.cancel(s->grace_timer);
     if (s->in_flight && s->in_flight->timeout) clock_.cancel(s->in_flight->timeout);
@@ -67,6 +68,7 @@ void Gateway::start() {
   LIFELINE_ASSERT(idle_eviction_timer_ == 0);  // started once
   LIFELINE_ASSERT(config_.reaper_interval > 0);
   idle_eviction_timer_ = clock_.after(config_.reaper_interval, [this] { run_idle_eviction(); });
+  refill_pool();
 }
 
 std::string Gateway::new_id(const char* prefix, int words) {
@@ -381,6 +383,7 @@ void Gateway::rpc_stats(const ReplyTo& to, const Json& params) {
   reply(to, {{"sessions_live", registry_.size()},
              {"sessions_detached", detached},
              {"workers_live", children_.count(ChildKind::slash)},
+             {"workers_pooled", pool_.size()},
              {"ptys_live", children_.count(ChildKind::pty)},
              {"open_fds", proc_.open_fds()},
              {"connections", connections_.size()},
@@ -396,7 +399,7 @@ void Gateway::rpc_workers(const ReplyTo& to, const Json& params) {
   for (const auto& c : children_.list())
     list.push_back({{"pid", c.pid},
                     {"pgid", c.pgid},
-                    {"session_id", c.session_id},
+                    {"session_id", c.session_id.empty() ? Json(nullptr) : Json(c.session_id)},
                     {"kind", c.kind == ChildKind::slash ? "slash" : "pty"},
                     {"started_at", c.started_at}});
   reply(to, {{"workers", std::move(list)}});

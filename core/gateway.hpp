@@ -93,6 +93,10 @@ class Gateway final : public ProcessEvents {
   const ChildSupervisor& children() const { return children_; }
   const GatewayCounters& counters() const { return counters_; }
   const GatewayConfig& config() const { return config_; }
+  // The warm pool (docs/DESIGN.md rule 18): workers started and not yet taken, oldest
+  // first. Their ChildInfo names no session.
+  const std::deque<ChildId>& pooled() const { return pool_; }
+  bool shutting_down() const { return shutting_down_; }
   // Called at the start of every teardown, before anything changes: the simulator's and
   // the unit tests' oracles check the end reason against the session's state there.
   std::function<void(const Session&, EndReason, bool client_connected)> teardown_observer;
@@ -171,7 +175,9 @@ class Gateway final : public ProcessEvents {
 
   // Slash worker.
   void pump(const SessionPtr& s);
-  void start_worker_spawn(const SessionPtr& s);
+  // Gives the session a worker: a pooled one at once, else a spawn it waits for.
+  void provide_worker(const SessionPtr& s);
+  void attach_worker(const SessionPtr& s, ChildId child, int pid);
   void on_worker_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
                          std::uint64_t ticket, SpawnResult result);
   void on_worker_line(const SessionPtr& s, std::string_view line);
@@ -184,6 +190,16 @@ class Gateway final : public ProcessEvents {
   // Starts the polite HUP -> TERM -> KILL ladder (or joins one under way).
   void terminate_child(ChildId child);
   void on_worker_died(const SessionPtr& s, ChildId child, int status);
+
+  // The warm pool (core/gateway_pool.cpp).
+  void refill_pool();
+  void schedule_refill(Millis delay);
+  void on_pool_spawned(SpawnResult r);
+  bool take_pooled(const SessionPtr& s);
+  // A pooled worker died before any session took it: forget it, refill after a backoff.
+  bool on_pooled_exit(const ChildInfo& info, int status);
+  void drain_pool();
+  Millis refill_backoff() const;
 
   // PTYs.
   struct PtyRef {
@@ -229,6 +245,10 @@ class Gateway final : public ProcessEvents {
   std::uint64_t terminal_order_ = 0;
   std::deque<std::pair<std::string, std::string>>
       exited_terminals_;  // (session, pty), oldest first
+  std::deque<ChildId> pool_;             // started, not taken
+  std::int64_t pool_spawning_ = 0;      // pool spawns in flight
+  int pool_failures_ = 0;               // since a pooled worker last served a session
+  TimerId pool_timer_ = 0;              // the next refill
   std::function<void(bool)> shutdown_done_;
   TimerId shutdown_timer_ = 0;
   void maybe_finish_shutdown();

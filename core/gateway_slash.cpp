@@ -56,14 +56,14 @@ void Gateway::rpc_reset(const ReplyTo& to, const Json& params) {
   s->reset_waiters.push_back(to);
   // A spawn already in flight is superseded: its completion no longer matches the
   // ticket and is torn down by the attach guard.
-  start_worker_spawn(s);
+  provide_worker(s);
 }
 
 void Gateway::pump(const SessionPtr& s) {
   if (s->finalized || s->in_flight || s->queue.empty()) return;
   if (!s->worker) {
-    if (s->spawn_ticket == 0) start_worker_spawn(s);
-    return;
+    if (s->spawn_ticket == 0) provide_worker(s);
+    return;  // a pooled worker's attach_worker pumped already
   }
   auto cmd = std::make_shared<InFlightCommand>();
   cmd->cmd = std::move(s->queue.front());
@@ -85,7 +85,8 @@ void Gateway::pump(const SessionPtr& s) {
                               });
 }
 
-void Gateway::start_worker_spawn(const SessionPtr& s) {
+void Gateway::provide_worker(const SessionPtr& s) {
+  if (take_pooled(s)) return;
   std::uint64_t ticket = next_ticket_++;
   s->spawn_ticket = ticket;
   SpawnSpec spec;
@@ -130,11 +131,16 @@ void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Sessi
     terminate_child(r.child);
     return;
   }
+  attach_worker(s, r.child, r.pid);
+}
+
+void Gateway::attach_worker(const SessionPtr& s, ChildId child, int pid) {
   LIFELINE_ASSERT(!s->worker);
-  s->spawn_ticket = 0;
-  s->worker = r.child;
+  LIFELINE_ASSERT(!s->finalized);
+  s->spawn_ticket = 0;  // a spawn still in flight is no longer wanted (rule 2)
+  s->worker = child;
   s->worker_lines = LineBuffer(static_cast<std::size_t>(config_.max_message_bytes));
-  for (auto& w : s->reset_waiters) reply(w, {{"restarted", true}, {"worker_pid", r.pid}});
+  for (auto& w : s->reset_waiters) reply(w, {{"restarted", true}, {"worker_pid", pid}});
   s->reset_waiters.clear();
   pump(s);
 }
@@ -279,6 +285,8 @@ void Gateway::on_child_exit(ChildId child, int status) {
   }
   ChildInfo info = *found;
   if (children_.on_exit(child, status) != ChildSupervisor::ExitOutcome::died_on_its_own) return;
+  // mutant: a-pooled-worker-that-dies-is-never-reaped
+  if (on_pooled_exit(info, status)) return terminate_child(child);
   SessionPtr s = find_session(info.session_id);
   if (s && info.kind == ChildKind::slash && s->worker == child) {
     on_worker_died(s, child, status);

@@ -191,6 +191,7 @@ void Gateway::shutdown(std::function<void(bool clean)> done) {
     shutdown_done_ = nullptr;
     given_up(false);
   });
+  drain_pool();  // nothing is pooled once shutdown begins (rule 18)
   for (const auto& s : sessions()) teardown(s, EndReason::shutdown);
   LIFELINE_ASSERT(registry_.empty());  // nothing is admitted once shutting down
   maybe_finish_shutdown();
@@ -235,6 +236,8 @@ bool Gateway::teardown(const SessionPtr& s, EndReason reason) {
     reply_error(w, rpc::session_not_found, "session closed before the worker restarted");
   s->reset_waiters.clear();
   // A spawn still in flight finds the session unmapped at completion and kills its child.
+  // Never back to the pool (rule 18): the worker may hold this session's state.
+  // mutant: an-ended-sessions-idle-worker-returns-to-the-pool
   drop_worker(*s);
   for (auto& [pty_id, child] : s->ptys) terminate_child(child);
   s->ptys.clear();

@@ -15,7 +15,12 @@ bool parent_changed(const ParentIdentity& born, const ParentIdentity& now) {
 
 WorkerLoop::WorkerLoop(WorkerConfig config, Clock& clock, ParentProbe& probe, WorkerHost& host,
                        Log& log)
-    : config_(std::move(config)), clock_(clock), probe_(probe), host_(host), log_(log) {}
+    : config_(std::move(config)),
+      clock_(clock),
+      probe_(probe),
+      host_(host),
+      log_(log),
+      bound_(!config_.pooled) {}
 
 WorkerLoop::~WorkerLoop() {
   for (TimerId t : {command_timer_, poll_timer_, grace_timer_})
@@ -106,6 +111,7 @@ void WorkerLoop::run_next() {
   while (!in_flight_ && !queue_.empty() && !exited_) {
     std::string line = std::move(queue_.front());
     queue_.pop_front();
+    if (bind_or_refuse(line)) continue;
     std::string why;
     auto req = worker_protocol::decode_request(line, &why);
     if (!req) {
@@ -116,6 +122,27 @@ void WorkerLoop::run_next() {
     execute(*req);
   }
   if (!in_flight_ && queue_.empty() && stdin_closed_) exit_with_containment(0);
+}
+
+bool WorkerLoop::bind_or_refuse(const std::string& line) {
+  bool bound = bound_;
+  auto key = worker_protocol::decode_bind(line);
+  if (!key && bound) return false;  // the common case: a request to a bound worker
+  if (key && !bound) {
+    config_.session_key = *key;
+    bound_ = true;
+    return true;
+  }
+  // docs/PROTOCOL.md section 9: a worker serves one session, ever; and it runs nothing
+  // before it knows which.
+  auto req = worker_protocol::decode_request(line);
+  std::optional<std::int64_t> id;
+  if (req) id = req->id;
+  host_.write_stdout(worker_protocol::encode_reply(
+      {id, false,
+       bound ? "already bound to a session: a worker serves one session, ever"
+             : "not bound to a session yet: a pooled worker's first message is a bind"}));
+  return true;
 }
 
 void WorkerLoop::complete(std::int64_t id, bool ok, std::string text) {
@@ -145,9 +172,10 @@ void WorkerLoop::execute(const worker_protocol::Request& req) {
 
   if (name == "/help")
     return complete(req.id, true,
-                    "/help, /echo TEXT, /sleep SECONDS, /pid, /fds, /spawn N [--setsid], "
-                    "/exit CODE, /crash");
+                    "/help, /echo TEXT, /session, /sleep SECONDS, /pid, /fds, "
+                    "/spawn N [--setsid], /exit CODE, /crash");
   if (name == "/echo") return complete(req.id, true, arg);
+  if (name == "/session") return complete(req.id, true, config_.session_key);
   if (name == "/pid") return complete(req.id, true, host_.describe_process());
   if (name == "/fds") return complete(req.id, true, host_.list_fds());
   if (name == "/sleep") {

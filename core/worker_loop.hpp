@@ -41,9 +41,14 @@ class WorkerLoop {
   bool orphaned() const { return orphaned_; }
   bool exited() const { return exited_; }
   bool busy() const { return in_flight_.has_value(); }
+  // The session this worker serves: from --session-key, or a pooled worker's bind.
+  const std::string& session_key() const { return config_.session_key; }
 
  private:
   void run_next();
+  // A pooled worker's first line binds it (true: the line was consumed as a bind, or
+  // refused as one).
+  bool bind_or_refuse(const std::string& line);
   void execute(const worker_protocol::Request& req);
   void complete(std::int64_t id, bool ok, std::string text);
   void become_orphan(const std::string& why);
@@ -65,6 +70,7 @@ class WorkerLoop {
   bool orphaned_ = false;
   bool stdin_closed_ = false;
   bool exited_ = false;
+  bool bound_ = false;  // knows its session: from the start, or a pooled one once bound
 };
 
 }  // namespace lifeline

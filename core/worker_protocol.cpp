@@ -16,6 +16,21 @@ std::string dump_line(const Json& j) {
 }
 }  // namespace
 
+std::string encode_bind(std::string_view session_key) {
+  return dump_line({{"bind", {{"session_key", session_key}}}});
+}
+
+std::optional<std::string> decode_bind(std::string_view line) {
+  auto j = rpc::parse_json_bounded(line);
+  if (!j || !j->is_object()) return std::nullopt;
+  auto bind = j->find("bind");
+  if (bind == j->end() || !bind->is_object()) return std::nullopt;
+  auto key = bind->find("session_key");
+  if (key == bind->end() || !key->is_string() || key->get_ref<const std::string&>().empty())
+    return std::nullopt;
+  return key->get<std::string>();
+}
+
 std::string encode_request(const Request& req) {
   return dump_line({{"id", req.id}, {"command", req.command}});
 }

@@ -25,7 +25,15 @@ std::string_view to_string(CheckedWhen when) {
   return "?";
 }
 
+namespace {
+bool pooled(const Gateway& gw, ChildId id) {
+  const auto& pool = gw.pooled();
+  return std::find(pool.begin(), pool.end(), id) != pool.end();
+}
+}  // namespace
+
 bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
+  if (c.session_id.empty()) return c.kind == ChildKind::slash && pooled(gw, c.id);
   SessionPtr s = gw.find_session(c.session_id);
   if (!s || s->finalized) return false;
   if (c.kind == ChildKind::slash) return s->worker == c.id;
@@ -215,6 +223,82 @@ void queued_commands_have_a_worker(const WorldView& v, bool, Out& out) {
   }
 }
 
+// ------------------------------------------------------------ the warm pool (rule 18)
+
+// A worker serves one session, ever: once seen serving one, it is never seen pooled
+// again, nor serving another.
+void one_session_per_worker(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  CatalogueMemo* memo = v.memo();
+  if (!gw || !memo) return;
+  const ChildSupervisor& sup = gw->children();
+  std::erase_if(memo->served, [&](const auto& e) { return sup.find(e.first) == nullptr; });
+  sup.for_each([&](const ChildInfo& info, bool) {
+    if (info.kind != ChildKind::slash) return;
+    auto seen = memo->served.find(info.id);
+    if (info.session_id.empty()) {
+      if (seen != memo->served.end())
+        out.push_back("worker pid " + pid_str(info.pid) + " served session " + seen->second +
+                      " and names no session now (back in the pool)");
+      return;
+    }
+    if (seen == memo->served.end()) {
+      memo->served.emplace(info.id, info.session_id);
+    } else if (seen->second != info.session_id) {
+      out.push_back("worker pid " + pid_str(info.pid) + " served session " + seen->second +
+                    " and now serves session " + info.session_id);
+    }
+  });
+  for (ChildId id : gw->pooled())
+    if (auto seen = memo->served.find(id); seen != memo->served.end())
+      out.push_back("pooled worker " + std::to_string(id) + " served session " + seen->second);
+}
+
+// Counted from the children, not from the pool's own list: a worker that names no
+// session and is not being torn down is pooled, whatever the pool believes.
+void pool_within_its_size(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  std::int64_t waiting = 0;
+  gw->children().for_each([&](const ChildInfo& info, bool terminating) {
+    waiting += info.kind == ChildKind::slash && info.session_id.empty() && !terminating;
+  });
+  if (waiting > gw->config().worker_pool)
+    out.push_back(std::to_string(waiting) + " workers wait in the pool, over --worker-pool " +
+                  std::to_string(gw->config().worker_pool));
+}
+
+// What the pool offers is a live child of ours: owned by the supervisor, naming no
+// session, not being torn down, not exited, not reaped.
+void pooled_live_and_owned(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core();
+  if (!gw) return;
+  for (ChildId id : gw->pooled()) {
+    const ChildInfo* info = gw->children().find(id);
+    std::optional<ChildFact> fact = v.child(id);
+    std::string what = "pooled worker " + std::to_string(id);
+    if (!info || !fact)
+      out.push_back(what + " is not a child the gateway holds");
+    else if (!info->session_id.empty())
+      out.push_back(what + " (pid " + pid_str(info->pid) + ") names session " + info->session_id);
+    else if (gw->children().terminating(id) || fact->exited || fact->reaped)
+      out.push_back(what + " (pid " + pid_str(info->pid) + ") is " +
+                    (fact->exited ? "dead" : "being torn down") + " and still offered");
+  }
+}
+
+void nothing_pooled_in_shutdown(const WorldView& v, bool, Out& out) {
+  const Gateway* gw = v.core() ? v.core() : v.stopping_core();
+  if (!gw || !gw->shutting_down()) return;
+  if (!gw->pooled().empty())
+    out.push_back(std::to_string(gw->pooled().size()) + " workers still pooled during shutdown");
+  gw->children().for_each([&](const ChildInfo& info, bool terminating) {
+    if (info.kind == ChildKind::slash && info.session_id.empty() && !terminating)
+      out.push_back("worker pid " + pid_str(info.pid) +
+                    " waits for a session during shutdown, not torn down");
+  });
+}
+
 // Rule 16: a terminal's replay ring holds at most its bound, and the exited terminals
 // kept for a later attach are at most --max-ptys in all.
 void terminal_replay_bounded(const WorldView& v, bool, Out& out) {
@@ -258,7 +342,9 @@ void no_leaked_process(const WorldView& v, bool drained, Out& out) {
   v.for_each_process([&](const ProcessFact& p) {
     if (p.zombie) return;
     const ChildInfo* owner = gw->children().find(p.origin);
-    if (drained || !owner || !owned_by_live_session(*gw, *owner))
+    // Once every client left, only the pool's workers remain (rule 18).
+    bool waiting_in_pool = owner && owner->session_id.empty() && pooled(*gw, owner->id);
+    if ((drained && !waiting_in_pool) || !owner || !owned_by_live_session(*gw, *owner))
       out.push_back(std::string(phase(drained)) + ", pid " + pid_str(p.pid) + " (" +
                     std::string(p.name) + ", child " + std::to_string(p.origin) +
                     ") is alive with no live owner");
@@ -325,11 +411,16 @@ void fds_back_to_baseline(const WorldView& v, bool drained, Out& out) {
   std::optional<WorldView::Fds> fds = v.gateway_fds();
   if (!fds) return;
   std::size_t expected = fds->baseline + fds->connections;
-  v.for_each_child([&](const ChildFact& c) { expected += c.fds; });
-  if (fds->open != expected || (drained && fds->open != fds->baseline))
+  std::size_t pool = 0;  // once every client left, only the pool's workers hold fds
+  const Gateway* gw = v.core();
+  v.for_each_child([&](const ChildFact& c) {
+    expected += c.fds;
+    if (gw && c.session_id.empty() && pooled(*gw, c.id)) pool += c.fds;
+  });
+  if (fds->open != expected || (drained && fds->open != fds->baseline + pool))
     out.push_back(std::string(phase(drained)) + ", the gateway holds " + std::to_string(fds->open) +
                   " fds; expected " + std::to_string(expected) + " (baseline " +
-                  std::to_string(fds->baseline) + ")");
+                  std::to_string(fds->baseline) + ", pool " + std::to_string(pool) + ")");
 }
 
 void no_leaked_cgroup(const WorldView& v, bool drained, Out& out) {
@@ -371,6 +462,17 @@ constexpr std::array kTable = {
               no_harm_to_bystanders},
     Invariant{Inv::finalized_at_most_once, "finalized at most once", "rule 1", W::every_event, "",
               finalized_once},
+    // The warm pool before ownership: a pool's own mistake is named as such.
+    Invariant{Inv::a_worker_serves_at_most_one_session_ever,
+              "a worker serves at most one session, ever", "rule 18", W::every_event, "",
+              one_session_per_worker},
+    Invariant{Inv::the_pool_never_exceeds_its_size, "the pool never exceeds its size", "rule 18",
+              W::every_event, "", pool_within_its_size},
+    Invariant{Inv::pooled_workers_are_live_and_owned, "pooled workers are live and owned",
+              "rule 18", W::every_event, "", pooled_live_and_owned},
+    Invariant{Inv::nothing_is_pooled_after_shutdown_begins,
+              "nothing is pooled after shutdown begins", "rule 18", W::every_event, "",
+              nothing_pooled_in_shutdown},
     Invariant{Inv::every_child_is_owned, "every child is owned",
               "Invariants: owned by a registry entry or a teardown", W::every_event, "",
               every_child_owned},

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -75,12 +76,18 @@ struct CatalogueMemo {
   std::uint64_t store_ends = ~0ULL;
   bool listing_checked = false;   // sessions() was checked for this membership
   bool registry_checked = false;  // the store-registry check ran for it and these ends
+  // The session each slash worker of this core was first seen serving (rule 18: it
+  // serves no other, ever). Entries leave with their child.
+  std::map<ChildId, std::string> served;
 };
 
 class WorldView {
  public:
   virtual ~WorldView() = default;
   virtual const Gateway* core() const = 0;  // the core serving now, or nullptr
+  // The core of a gateway shutting down (SIGTERM), or nullptr: core() is null then, so
+  // that the checks of a serving gateway hold vacuously; the shutdown's own checks use it.
+  virtual const Gateway* stopping_core() const { return nullptr; }
   // What the kernel (or the fake process port) punished: a signal to a reaped child,
   // a reap before exit, an fd closed twice.
   virtual std::span<const std::string> kernel_violations() const = 0;
@@ -123,6 +130,10 @@ enum class Inv : std::uint8_t {
   kernel_rules,
   no_signal_reaches_a_bystander,
   finalized_at_most_once,
+  a_worker_serves_at_most_one_session_ever,
+  the_pool_never_exceeds_its_size,
+  pooled_workers_are_live_and_owned,
+  nothing_is_pooled_after_shutdown_begins,
   every_child_is_owned,
   active_list_is_the_live_set,
   the_store_and_the_registry_agree,
@@ -194,8 +205,8 @@ struct Violation {
 // (simrun's world reports one), otherwise every violation is returned.
 std::vector<Violation> run_catalogue(const WorldView& view, CheckedWhen when, bool first_only);
 
-// The child is the worker or a PTY of a session that is still live: the one rule of
-// ownership every check of the catalogue applies.
+// The child is the worker or a PTY of a session that is still live, or a worker waiting
+// in the pool (rule 18): the one rule of ownership every check of the catalogue applies.
 bool owned_by_live_session(const Gateway& gw, const ChildInfo& c);
 
 // docs/DESIGN.md's end-reason oracle, at the moment a teardown starts: a session whose

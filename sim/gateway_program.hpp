@@ -46,6 +46,7 @@ class GatewayProgram final : public Program, public Transport, public Log {
   void write(LogLevel level, std::string_view message) override;
 
   bool listening() const { return started_ && !shutting_down_; }
+  bool stopping() const { return started_ && shutting_down_; }
   const Gateway& core() const { return *core_; }
   const SimProcessControl& processes() const { return pc_; }
   std::size_t baseline_fds() const { return baseline_fds_; }

@@ -212,7 +212,10 @@ void SimProcessControl::run_program(int pid, const SpawnSpec& spec, std::uint64_
     return;
   }
   WorkerConfig wc = w_.config.worker;
-  wc.session_key = spec.argv.size() > 2 ? spec.argv[2] : "";
+  // A pooled worker (argv [cmd, --pooled]) learns its key from its bind message.
+  bool keyed = spec.argv.size() > 2 && spec.argv[1] == "--session-key";
+  wc.session_key = keyed ? spec.argv[2] : "";
+  wc.pooled = !keyed;
   wc.lifeline_fd = 3;
   w_.kernel.run(pid, std::make_unique<WorkerProgram>(w_, pid, wc, child_files), start);
 }

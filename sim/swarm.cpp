@@ -101,6 +101,7 @@ Json SwarmConfig::to_json() const {
             {"max_sessions", gateway.max_sessions},
             {"max_sessions_per_connection", gateway.max_sessions_per_connection},
             {"max_queued_commands", gateway.max_queued_commands},
+            {"worker_pool", gateway.worker_pool},
             {"watchdog_poll", worker.watchdog_poll},
             {"watchdog_grace", worker.watchdog_grace}};
   for (const auto& f : flags) j[f.name] = this->*f.member;
@@ -136,6 +137,7 @@ std::optional<SwarmConfig> SwarmConfig::from_json(const Json& j, std::string* wh
             num("max_sessions", c.gateway.max_sessions, 1, 100'000) &&
             num("max_sessions_per_connection", c.gateway.max_sessions_per_connection, 1, 100'000) &&
             num("max_queued_commands", c.gateway.max_queued_commands, 1, 100'000) &&
+            num("worker_pool", c.gateway.worker_pool, 0, 64) &&
             num("max_unsent_bytes", c.gateway.max_unsent_bytes, 1, std::int64_t{1} << 40) &&
             num("watchdog_poll", c.worker.watchdog_poll, 1, day) &&
             num("watchdog_grace", c.worker.watchdog_grace, 0, day);
@@ -171,6 +173,7 @@ std::string SwarmConfig::describe() const {
                     std::to_string(gateway.term_wait) + "/" + std::to_string(gateway.kill_wait) +
                     "ms poll=" + std::to_string(worker.watchdog_poll) +
                     "ms max_sessions=" + std::to_string(gateway.max_sessions) +
+                    " pool=" + std::to_string(gateway.worker_pool) +
                     (quantum > 1 ? " quantum=" + std::to_string(quantum) + "ms" : "") + " faults:";
   bool any = false;
   for (const auto& f : flags)
@@ -246,6 +249,13 @@ void maybe_focus_on_containment(std::uint64_t seed, bool deep, SwarmConfig& c) {
   c.workers_exit_slowly = f.chance(30);
 }
 
+// The warm pool (rule 18): off in a quarter of the seeds, so that a session's first
+// command also races its own worker's spawn; else up to 4 workers ahead of need.
+void draw_pool(std::uint64_t seed, SwarmConfig& c) {
+  Rng p(seed ^ 0x1f83d9abfb41bd6bULL);
+  c.gateway.worker_pool = p.chance(25) ? 0 : p.between(1, 4);
+}
+
 void maybe_slow_readers(std::uint64_t seed, SwarmConfig& c) {
   Rng u(seed ^ 0x510e527fade682d1ULL);
   if (!u.chance(25)) return;
@@ -305,6 +315,7 @@ SwarmConfig generate_swarm(std::uint64_t seed, bool deep) {
   draw_watchdog_and_extremes(r, c);
   maybe_focus_on_containment(seed, deep, c);
   maybe_slow_readers(seed, c);
+  draw_pool(seed, c);
   if (r.chance(30)) quantize(seed, c);
   if (deep) {
     c.clients = static_cast<int>(r.between(6, 12));

@@ -25,6 +25,11 @@ const Gateway* SimWorldView::core() const {
   return g && g->listening() ? &g->core() : nullptr;
 }
 
+const Gateway* SimWorldView::stopping_core() const {
+  GatewayProgram* g = gateway_;
+  return g && g->stopping() ? &g->core() : nullptr;
+}
+
 std::span<const std::string> SimWorldView::kernel_violations() const {
   return w_.kernel.violations;
 }

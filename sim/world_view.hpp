@@ -15,6 +15,7 @@ class SimWorldView final : public WorldView {
   SimWorldView(const World& w, CatalogueMemo* memo, bool timers_ran_out = false);
 
   const Gateway* core() const override;
+  const Gateway* stopping_core() const override;
   std::span<const std::string> kernel_violations() const override;
   std::span<const std::string> bystander_harm() const override;
   void for_each_child(const std::function<void(const ChildFact&)>& fn) const override;

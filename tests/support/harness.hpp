@@ -20,6 +20,8 @@ inline GatewayConfig test_config() {
   c.session_ttl = 60'000;
   c.reaper_interval = 10'000;
   c.slash_timeout = 5'000;
+  // The scripted tests count spawns one by one; the pool's own tests turn it on.
+  c.worker_pool = 0;
   return c;
 }
 

@@ -184,5 +184,37 @@ TEST(Rule7_ParentDeath, StdinEofFinishesTheCommandThenExits) {
   EXPECT_EQ(r.host.exited_with_containment, 0);
 }
 
+TEST(Rule18_PooledWorker, RunsNothingBeforeItsBindAndServesOneSessionEver) {
+  sim::ManualClock clock;
+  sim::CaptureLog log;
+  FakeHost host;
+  FakeProbe probe;
+  WorkerConfig cfg;
+  cfg.pooled = true;
+  WorkerLoop loop(cfg, clock, probe, host, log);
+  loop.start();
+  loop.on_stdin(worker_protocol::encode_request({1, "/echo early"}));
+  loop.on_stdin(worker_protocol::encode_bind("key-a"));
+  loop.on_stdin(worker_protocol::encode_request({2, "/session"}));
+  loop.on_stdin(worker_protocol::encode_bind("key-b"));
+  loop.on_stdin(worker_protocol::encode_request({3, "/session"}));
+  auto replies = host.replies();
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_EQ(replies[0].id, 1);
+  EXPECT_FALSE(replies[0].ok) << "nothing runs before the bind";
+  EXPECT_EQ(replies[1].text, "key-a");
+  EXPECT_FALSE(replies[2].ok) << "a second bind is refused";
+  EXPECT_EQ(replies[3].text, "key-a");
+  EXPECT_EQ(loop.session_key(), "key-a");
+}
+
+TEST(Rule18_PooledWorker, AKeyedWorkerRefusesABind) {
+  Rig r;
+  r.loop->on_stdin(worker_protocol::encode_bind("other"));
+  auto replies = r.host.replies();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_FALSE(replies[0].ok);
+}
+
 }  // namespace
 }  // namespace lifeline
