@@ -77,7 +77,8 @@ TEST(Rule18_Pool, AWorkerServesOneSessionAndEndsWithIt) {
   const auto* child = r.h.w.procs.find(served);
   ASSERT_NE(child, nullptr);
   EXPECT_TRUE(child->released) << "ended with its session, not returned to the pool";
-  EXPECT_EQ(std::count(r.pooled().begin(), r.pooled().end(), served), 0);
+  std::vector<ChildId> pool = r.pooled();
+  EXPECT_EQ(std::count(pool.begin(), pool.end(), served), 0);
   std::string b = r.h.create(c);
   r.h.call(c, "slash.exec", {{"session_id", b}, {"command", "/echo b"}});
   ASSERT_TRUE(r.h.session(b)->worker);
