@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -86,6 +87,36 @@ void process_metrics(Out& out, std::int64_t open_fds) {
   out.sample("process_start_time_seconds", boot + start_after_boot);
 }
 
+// Resident bytes of a process (/proc/PID/statm's second field), 0 when it is gone.
+double rss_bytes(int pid) {
+  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+  double size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+// The warm pool (docs/DESIGN.md rule 18): its size, its target, and what its idle
+// workers cost in memory (the sum, and the largest, for the 2 MiB budget per worker).
+void pool_metrics(Out& out, const Gateway& gw) {
+  double sum = 0, largest = 0;
+  for (ChildId id : gw.pooled()) {
+    const ChildInfo* info = gw.children().find(id);
+    double rss = info ? rss_bytes(info->pid) : 0;
+    sum += rss;
+    largest = std::max(largest, rss);
+  }
+  out.family("lifeline_worker_pool_size", "gauge", "Slash workers started and not yet taken.");
+  out.sample("lifeline_worker_pool_size", static_cast<double>(gw.pooled().size()));
+  out.family("lifeline_worker_pool_target", "gauge", "--worker-pool: the size the pool refills to.");
+  out.sample("lifeline_worker_pool_target", static_cast<double>(gw.config().worker_pool));
+  out.family("lifeline_worker_pool_resident_bytes", "gauge",
+             "Resident memory of the pooled workers, summed.");
+  out.sample("lifeline_worker_pool_resident_bytes", sum);
+  out.family("lifeline_worker_pool_resident_max_bytes", "gauge",
+             "Resident memory of the largest pooled worker.");
+  out.sample("lifeline_worker_pool_resident_max_bytes", largest);
+}
+
 }  // namespace
 
 std::string render_metrics(const Gateway& gw, const ShellFacts& shell) {
@@ -116,6 +147,7 @@ std::string render_metrics(const Gateway& gw, const ShellFacts& shell) {
              label("kind", "slash"));
   out.sample("lifeline_children", static_cast<double>(gw.children().count(ChildKind::pty)),
              label("kind", "pty"));
+  pool_metrics(out, gw);
   out.family("lifeline_open_fds", "gauge", "Open file descriptors of the gateway.");
   out.sample("lifeline_open_fds", static_cast<double>(shell.open_fds));
 

@@ -244,6 +244,7 @@ bool parse_url(const std::string& url, std::string& host, int& port) {
 
 class Soak {
  public:
+  static constexpr int kPool = 2;  // --worker-pool, the gateway's default
   explicit Soak(Options o) : o_(std::move(o)), rng_(o_.seed) {}
   int run(const char* argv0);
 
@@ -254,6 +255,7 @@ class Soak {
   void run_load(bool own_gateway, const soak::Target& target);
   void end_load();
   std::int64_t stop_own_gateway();
+  std::int64_t fds_with_the_pool_full(int pid);
   void judge_the_clients_view(std::int64_t fd_growth);
   int verdict(const std::string& mode, const soak::LoadCounters& counters, std::int64_t fd_growth);
   double now() const { return std::chrono::duration<double>(Clock::now() - t0_).count(); }
@@ -318,12 +320,28 @@ void Soak::write_fault_spec(const std::string& extra) {
   std::ofstream(env_file_) << "LIFELINE_FAULTS=" << spec << "\n";
 }
 
+// The gateway's fds once its warm pool (rule 18) has started: the baseline the quiet
+// gateway at the end is held to, pool included. Waits up to 5 s for the pool's workers to
+// appear and the count to hold still over two samples.
+std::int64_t Soak::fds_with_the_pool_full(int pid) {
+  std::int64_t last = -1;
+  for (int i = 0; i < 100; ++i) {
+    int children = 0;
+    for (const auto& p : lifeline::runtime::process_table()) children += p.ppid == pid;
+    std::int64_t fds = count_fds(pid);
+    if (children >= kPool && fds == last) return fds;
+    last = fds;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return last;
+}
+
 bool Soak::start_gateway(int port) {
   for (int attempt = 0; attempt < 20; ++attempt) {
     int got = gw_.start(cmd_, port);
     if (got) {
       port_ = got;
-      base_fds_ = count_fds(gw_.pid());
+      base_fds_ = fds_with_the_pool_full(gw_.pid());
       base_rss_ = rss_kib(gw_.pid());
       return true;
     }
@@ -524,7 +542,8 @@ bool Soak::start_own_gateway(const char* argv0, soak::Target& target) {
                "--slash-timeout",    "5",
                "--pty-cmd",          "/bin/sh",
                "--max-unsent-bytes", "1048576",
-               "--allowed-host",     "127.0.0.1"};
+               "--allowed-host",     "127.0.0.1",
+               "--worker-pool",      std::to_string(kPool)};
   cmd_.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home_, "LANG=C.UTF-8",
               "LIFELINE_WATCHDOG_POLL_S=0.2", "LIFELINE_WATCHDOG_GRACE_S=1"};
   for (const char* keep : {"LIFELINE_CGROUPS", "LIFELINE_SYNC"})
@@ -625,6 +644,13 @@ void Soak::end_load() {
 }
 
 // The gateway goes quiet, then stops; nothing of it may remain. Returns its fd growth.
+// No session, terminal or worker but the full warm pool's.
+bool quiet(const std::optional<Json>& stats) {
+  return stat_of(stats, "sessions_live") == 0 && stat_of(stats, "ptys_live") == 0 &&
+         stat_of(stats, "workers_pooled") == Soak::kPool &&
+         stat_of(stats, "workers_live") == Soak::kPool;
+}
+
 std::int64_t Soak::stop_own_gateway() {
   std::int64_t fd_growth = 0;
   // Quiet: no session, worker, terminal or connection but the audit's own.
@@ -633,13 +659,10 @@ std::int64_t Soak::stop_own_gateway() {
   while (now() < quiet_by) {
     soak::reap_all();
     stats = load_->call_once("gateway.stats", 3);
-    if (stat_of(stats, "sessions_live") == 0 && stat_of(stats, "workers_live") == 0 &&
-        stat_of(stats, "ptys_live") == 0)
-      break;
+    if (quiet(stats)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  if (stat_of(stats, "sessions_live") != 0 || stat_of(stats, "workers_live") != 0 ||
-      stat_of(stats, "ptys_live") != 0)
+  if (!quiet(stats))
     violation("the gateway did not go quiet: " + (stats ? stats->dump() : std::string("no stats")));
   // The gateway's fds now against those it had when it started with nothing: the least
   // seen over 3 s (the audit's own connection takes a moment to go).

@@ -145,7 +145,11 @@ class Gateway:
     def __init__(self, *args, state_dir=None, port=0, env=None, preexec_fn=None):
         self.preexec_fn = preexec_fn
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="lifeline-test-")
+        # The leak tests count every descendant of the gateway, so they run without the
+        # warm pool's idle workers unless they ask for it (test_pool.py does).
         self.args = list(args)
+        if not any(a.startswith("--worker-pool") for a in self.args):
+            self.args += ["--worker-pool", "0"]
         self.port = port
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
