@@ -44,10 +44,10 @@ struct GatewayConfig {
   std::int64_t session_pids_max = 1024;            // cgroup pids.max per session, where available
   std::int64_t session_memory_max = 0;             // cgroup memory.max per session; 0: unset
   std::int64_t retain_days = 30;                   // prune ended sessions older; 0 keeps all
-  std::int64_t worker_pool = 2;  // slash workers started ahead of need (rule 18); 0: none
-  std::vector<std::string> allowed_hosts;          // extra Host names admitted (DNS rebinding)
-  bool version = false;                            // --version: print it and exit
-  std::string child_user;                          // run children as this user (gateway as root)
+  std::int64_t worker_pool = 2;            // slash workers started ahead of need (rule 18); 0: none
+  std::vector<std::string> allowed_hosts;  // extra Host names admitted (DNS rebinding)
+  bool version = false;                    // --version: print it and exit
+  std::string child_user;                  // run children as this user (gateway as root)
   std::string instance;   // names this gateway in gateway.ready (scale-out affinity)
   std::string env_file;   // LIFELINE_* settings read at start and again on SIGHUP
   bool log_json = false;  // --log-format json: one JSON object per log line

@@ -244,11 +244,11 @@ class Gateway final : public ProcessEvents {
   std::int64_t ptys_starting_ = 0;  // pty spawns in flight, for --max-ptys
   std::uint64_t terminal_order_ = 0;
   std::deque<std::pair<std::string, std::string>>
-      exited_terminals_;  // (session, pty), oldest first
-  std::deque<ChildId> pool_;             // started, not taken
-  std::int64_t pool_spawning_ = 0;      // pool spawns in flight
-  int pool_failures_ = 0;               // since a pooled worker last served a session
-  TimerId pool_timer_ = 0;              // the next refill
+      exited_terminals_;            // (session, pty), oldest first
+  std::deque<ChildId> pool_;        // started, not taken
+  std::int64_t pool_spawning_ = 0;  // pool spawns in flight
+  int pool_failures_ = 0;           // since a pooled worker last served a session
+  TimerId pool_timer_ = 0;          // the next refill
   std::function<void(bool)> shutdown_done_;
   TimerId shutdown_timer_ = 0;
   void maybe_finish_shutdown();

@@ -38,7 +38,8 @@ void Gateway::schedule_refill(Millis delay) {
 void Gateway::refill_pool() {
   if (shutting_down_) return;
   // mutant: the-pool-forgets-spawns-in-flight
-  std::int64_t wanted = config_.worker_pool - static_cast<std::int64_t>(pool_.size()) - pool_spawning_;
+  std::int64_t wanted =
+      config_.worker_pool - static_cast<std::int64_t>(pool_.size()) - pool_spawning_;
   for (std::int64_t i = 0; i < wanted; ++i) {
     SpawnSpec spec;
     spec.kind = ChildKind::slash;

@@ -23,7 +23,7 @@ struct Reply {
 // for the rest of its life. Not answered.
 std::string encode_bind(std::string_view session_key);  // one line, '\n'-terminated
 std::string encode_request(const Request& req);         // one line, '\n'-terminated
-std::string encode_reply(const Reply& reply);    // one line, '\n'-terminated
+std::string encode_reply(const Reply& reply);           // one line, '\n'-terminated
 
 // nullopt (with why) when the line is not a well-formed message.
 std::optional<Request> decode_request(std::string_view line, std::string* why = nullptr);

@@ -107,7 +107,8 @@ void pool_metrics(Out& out, const Gateway& gw) {
   }
   out.family("lifeline_worker_pool_size", "gauge", "Slash workers started and not yet taken.");
   out.sample("lifeline_worker_pool_size", static_cast<double>(gw.pooled().size()));
-  out.family("lifeline_worker_pool_target", "gauge", "--worker-pool: the size the pool refills to.");
+  out.family("lifeline_worker_pool_target", "gauge",
+             "--worker-pool: the size the pool refills to.");
   out.sample("lifeline_worker_pool_target", static_cast<double>(gw.config().worker_pool));
   out.family("lifeline_worker_pool_resident_bytes", "gauge",
              "Resident memory of the pooled workers, summed.");

@@ -35,7 +35,8 @@ TEST(Rule18_Pool, AFirstCommandTakesAPooledWorkerWithoutWaitingForASpawn) {
   ChildId first = r.pooled().front();
   const auto* child = r.h.w.procs.find(first);
   ASSERT_NE(child, nullptr);
-  EXPECT_EQ(child->spec.argv, (std::vector<std::string>{"/fake/lifeline-slash-worker", "--pooled"}));
+  EXPECT_EQ(child->spec.argv,
+            (std::vector<std::string>{"/fake/lifeline-slash-worker", "--pooled"}));
   ConnId c = r.h.connect();
   std::string id = r.h.create(c);
   std::string key = r.h.session(id)->key;
