@@ -95,7 +95,8 @@ struct Gateway {
   std::string token;
   std::string state;
 
-  void start(const std::string& exe, const std::string& state_dir, int want_port = 0) {
+  void start(const std::string& exe, const std::string& state_dir, int want_port = 0,
+             const char* pool = "2") {
     state = state_dir;
     int err[2];
     if (pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
@@ -108,7 +109,7 @@ struct Gateway {
       dup2(devnull, 1);
       std::string listen = "127.0.0.1:" + std::to_string(want_port);
       execl(exe.c_str(), exe.c_str(), "--listen", listen.c_str(), "--state-dir", state_dir.c_str(),
-            "--ping-interval", "20", static_cast<char*>(nullptr));
+            "--ping-interval", "20", "--worker-pool", pool, static_cast<char*>(nullptr));
       _exit(127);
     }
     close(err[1]);
@@ -405,6 +406,27 @@ void table_row(const std::string& what, double ws, double normal, double full, c
               normal / ws, full, full / ws, goal);
 }
 
+// What the warm pool (docs/DESIGN.md rule 18) buys: the first result of a new session,
+// and lifecycles with one client, with the default pool and with none, both normal.
+void report_the_pool(const std::string& dir, const std::string& state_base, Gateway& pooled,
+                     double seconds) {
+  Gateway bare;
+  setenv("LIFELINE_SYNC", "normal", 1);
+  bare.start(dir + "/lifeline-gateway", state_base + "-nopool", 0, "0");
+  unsetenv("LIFELINE_SYNC");
+  double with = first_results(pooled.port, pooled.token, seconds).p50;
+  double without = first_results(bare.port, bare.token, seconds).p50;
+  double lc_with = gateway_lifecycles(pooled, 1, seconds).per_second;
+  double lc_without = gateway_lifecycles(bare, 1, seconds).per_second;
+  std::printf(
+      "the warm pool (normal): first result p50 %.0f us with --worker-pool 2, %.0f us with 0 "
+      "(%.2fx; the difference is a worker's start, off the path); lifecycles/s at 1 client "
+      "%.0f with, %.0f without (%.2fx)\n",
+      with, without, with / without, lc_with, lc_without, lc_with / lc_without);
+  bare.stop();
+  std::filesystem::remove_all(bare.state);
+}
+
 int run_peers(const std::string& dir, const std::vector<int>& client_counts, double seconds) {
   int ws_port = 0;
   int ws_pid = start_websocketd(dir + "/lifeline-line-echo", ws_port);
@@ -448,6 +470,7 @@ int run_peers(const std::string& dir, const std::vector<int>& client_counts, dou
       "\na bare fsync'd SQLite commit on this disk: p50 %.0f us (full pays one per "
       "acknowledged entry, or one per batch of them)\n",
       bare_commit_p50_us(full.state, true));
+  report_the_pool(dir, state_base, normal, seconds);
   ::kill(ws_pid, SIGTERM);
   waitpid(ws_pid, nullptr, 0);
   full.stop();
