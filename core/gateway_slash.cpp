@@ -158,8 +158,11 @@ void Gateway::on_child_output(ChildId child, std::string_view bytes) {
     // mutant: the-output-offset-is-taken-after-the-append
     std::uint64_t offset = record->second.ring.end();
     record->second.ring.append(bytes);
-    emit(*s, "pty.output",
-         {{"pty_id", info->pty_id}, {"data", base64::encode(bytes)}, {"offset", offset}});
+    if (s->conn && connected(*s->conn))
+      transport_.send(*s->conn,
+                      rpc::event_with_base64("pty.output", &s->id,
+                                             {{"pty_id", info->pty_id}, {"offset", offset}}, "data",
+                                             base64::encode(bytes)));
     return;
   }
   if (s->worker != child) return;

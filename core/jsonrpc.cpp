@@ -101,4 +101,20 @@ std::string event(std::string_view type, const std::string* session_id, Json pay
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+std::string event_with_base64(std::string_view type, const std::string* session_id, Json payload,
+                              const std::string& field, std::string_view base64) {
+  // A placeholder dump() renders as "\u0001\u0001": no id, type or number contains it.
+  payload[field] = "\x01\x01";
+  std::string text = event(type, session_id, std::move(payload));
+  static constexpr std::string_view rendered = "\"\\u0001\\u0001\"";
+  auto at = text.find(rendered);
+  LIFELINE_ASSERT(at != std::string::npos);
+  std::string out;
+  out.reserve(text.size() + base64.size());
+  out.append(text, 0, at + 1);
+  out.append(base64);
+  out.append(text, at + rendered.size() - 1);
+  return out;
+}
+
 }  // namespace lifeline::rpc

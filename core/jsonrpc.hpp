@@ -58,5 +58,10 @@ std::variant<Request, DecodeError> decode(std::string_view text, std::size_t max
 std::string result(const Json& id, Json result);
 std::string error(const Json& id, int code, std::string_view message, const Json& data = Json());
 std::string event(std::string_view type, const std::string* session_id, Json payload);
+// The same text as event() with payload[field] = base64, without dump() looking at each
+// byte of it (base64 needs no escaping): a terminal's output is most of what the gateway
+// sends, and escaping it was its largest cost (docs/BENCHMARKS.md, the terminal path).
+std::string event_with_base64(std::string_view type, const std::string* session_id, Json payload,
+                              const std::string& field, std::string_view base64);
 
 }  // namespace lifeline::rpc

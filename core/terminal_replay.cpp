@@ -41,7 +41,15 @@ void TerminalModes::apply(bool set) {
 }
 
 void TerminalModes::feed(std::string_view bytes) {
-  for (char c : bytes) {
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (state_ == State::ground) {
+      // Outside a sequence only ESC matters (CAN and SUB leave the ground as it is):
+      // skip to it, since most of a terminal's output is text.
+      std::size_t next = bytes.find(esc, i);
+      if (next == std::string_view::npos) return;
+      i = next;
+    }
+    char c = bytes[i];
     if (c == '\x18' || c == '\x1a') {  // CAN, SUB: any sequence is abandoned
       state_ = State::ground;
       continue;

@@ -71,6 +71,20 @@ TEST(JsonRpc, RendersResultsErrorsAndEvents) {
   EXPECT_TRUE(bad["result"]["output"].is_string());
 }
 
+TEST(JsonRpc, AnEventWithBase64IsTheSameTextAsEvent) {
+  std::string sid = "s\"odd\\id";  // escaped around the spliced field
+  for (std::string bytes : {std::string(), std::string("a"), std::string("ab"),
+                            std::string("\x00\xff\x01 \"\\\n", 7), std::string(5000, 'x')}) {
+    std::string b64 = base64::encode(bytes);
+    Json payload = {{"pty_id", "p1"}, {"offset", 42}};
+    Json whole = payload;
+    whole["data"] = b64;
+    EXPECT_EQ(rpc::event_with_base64("pty.output", &sid, payload, "data", b64),
+              rpc::event("pty.output", &sid, whole));
+    EXPECT_EQ(base64::decode(b64), bytes);
+  }
+}
+
 TEST(Base64, RoundTripsAndRejectsNonCanonicalText) {
   for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
                                                 std::string("\0\xff\x10", 3)})
