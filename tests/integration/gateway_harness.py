@@ -129,6 +129,17 @@ class ShowsGatewayLog:
         return out
 
 
+def http_get(port, path):
+    """One plain HTTP/1.1 GET to the gateway; the whole response, headers included."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data.decode()
+
+
 def alive(pid):
     """True for a running process; a zombie counts as alive (it is a leak too)."""
     try:

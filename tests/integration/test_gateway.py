@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import gateway_harness  # noqa: E402
-from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, alive, b64, until, wait_until  # noqa: E402
+from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, alive, b64, http_get, until, wait_until  # noqa: E402
 
 import psutil  # noqa: E402
 import websockets  # noqa: E402
@@ -294,12 +294,7 @@ class GatewayTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
 
     async def test_healthz_and_metrics(self):
         def get(path):
-            with socket.create_connection(("127.0.0.1", self.gw.port)) as s:
-                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.gw.port}\r\n\r\n".encode())
-                data = b""
-                while chunk := s.recv(65536):
-                    data += chunk
-                return data.decode()
+            return http_get(self.gw.port, path)
         self.assertIn("200 OK", get("/healthz"))
         metrics = get("/metrics")
         self.assertIn('lifeline_sessions{status="idle"}', metrics)

@@ -7,12 +7,11 @@ gateway's /metrics. Liveness bounds are generous (seconds)."""
 import asyncio
 import os
 import signal
-import socket
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_harness import Gateway, ShowsGatewayLog, alive, wait_until  # noqa: E402
+from gateway_harness import Gateway, ShowsGatewayLog, alive, http_get, wait_until  # noqa: E402
 
 import psutil  # noqa: E402
 
@@ -48,12 +47,7 @@ class PoolTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         return False
 
     def metrics(self):
-        with socket.create_connection(("127.0.0.1", self.gw.port)) as s:
-            s.sendall(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{self.gw.port}\r\n\r\n".encode())
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        body = data.decode().split("\r\n\r\n", 1)[1]
+        body = http_get(self.gw.port, "/metrics").split("\r\n\r\n", 1)[1]
         return {line.split(" ")[0]: float(line.split(" ")[1])
                 for line in body.splitlines() if line and not line.startswith("#")}
 
