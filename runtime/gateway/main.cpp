@@ -255,7 +255,7 @@ class Service {
                           : ensure_token(cfg_, state_, random_)),
         // LIFELINE_SYNC=normal trades power-loss durability for latency (see README).
         power_safe_(!s_.env_is("LIFELINE_SYNC", "normal")),
-        store_(io_, log_, db_path_, power_safe_),
+        store_(io_, log_, db_path_, power_safe_, cfg_.instance),
         cgroups_(log_, cfg_.state_dir, /*enable=*/!s_.env_is("LIFELINE_CGROUPS", "off")),
         child_user_(child_user_of(cfg_)),
         procs_(io_, log_, child_environment(s_.env, child_user_), &cgroups_),

@@ -5,6 +5,7 @@
 #include "core/history_page.hpp"
 #include "runtime/common/stop_and_join.hpp"
 #include "runtime/gateway/faults.hpp"
+#include "runtime/gateway/sqlite_schema.hpp"
 #include "runtime/gateway/sqlite_statements.hpp"
 
 #include <future>
@@ -14,36 +15,6 @@ namespace lifeline::runtime {
 
 namespace {
 
-const char* schema = R"sql(
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-  session_id TEXT PRIMARY KEY,
-  session_key TEXT NOT NULL,
-  title TEXT NOT NULL,
-  close_on_disconnect INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  ended_at INTEGER,
-  end_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions(session_key);
-CREATE TABLE IF NOT EXISTS transcript (
-  session_key TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  command TEXT NOT NULL,
-  ok INTEGER NOT NULL,
-  text TEXT NOT NULL,
-  PRIMARY KEY (session_key, seq)
-);
-CREATE TABLE IF NOT EXISTS children (
-  pid INTEGER NOT NULL,
-  start_ticks INTEGER NOT NULL,
-  pgid INTEGER NOT NULL,
-  cgroup TEXT NOT NULL,
-  PRIMARY KEY (pid, start_ticks)
-);
-)sql";
-
 // Several statements at once (schema, pragmas): parsed each time, used at start only.
 bool exec(sqlite3* db, const char* sql) {
   return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
@@ -51,8 +22,13 @@ bool exec(sqlite3* db, const char* sql) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe)
-    : io_(io), log_(log), power_safe_(power_safe), syncing_(power_safe) {
+SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe,
+                         std::string instance)
+    : io_(io),
+      log_(log),
+      power_safe_(power_safe),
+      syncing_(power_safe),
+      instance_(std::move(instance)) {
   // NOFOLLOW: a link planted in the state dir must not choose the file we write (rule 14).
   int flags =
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
@@ -65,26 +41,18 @@ SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path
   const char* pragmas =
       power_safe ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
-  if (!exec(db_, pragmas) || !exec(db_, schema)) {
+  if (!exec(db_, pragmas)) {
     std::string msg = sqlite3_errmsg(db_);
     sqlite3_close(db_);
     throw std::runtime_error("cannot initialise store " + path + ": " + msg);
   }
-  statements_ = std::make_unique<Statements>(db_);
-  std::string found;
-  {
-    Stmt get(*statements_, "SELECT value FROM meta WHERE key='schema_version'");
-    if (get.step() == SQLITE_ROW) found = get.text(0);
-  }
-  if (found.empty()) {
-    Stmt put(*statements_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
-    put.bind(1, std::to_string(schema_version)).step();
-  } else if (found != std::to_string(schema_version)) {
-    statements_.reset();
+  try {
+    migrate_schema(db_, log_, path);
+  } catch (...) {
     sqlite3_close(db_);
-    throw std::runtime_error("store " + path + " has schema version " + found +
-                             ", this gateway knows " + std::to_string(schema_version));
+    throw;
   }
+  statements_ = std::make_unique<Statements>(db_);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -258,9 +226,9 @@ void SqliteStore::record_start(const SessionRecord& rec, std::function<void(bool
   submit([this, rec, done = std::move(done)](Statements& db) -> JobResult {
     Stmt s(db,
            "INSERT OR REPLACE INTO sessions(session_id, session_key, title, close_on_disconnect, "
-           "created_at) VALUES(?,?,?,?,?)");
+           "created_at, instance) VALUES(?,?,?,?,?,?)");
     s.bind(1, rec.session_id).bind(2, rec.session_key).bind(3, rec.title);
-    s.bind(4, std::int64_t{rec.close_on_disconnect}).bind(5, rec.created_at);
+    s.bind(4, std::int64_t{rec.close_on_disconnect}).bind(5, rec.created_at).bind(6, instance_);
     bool ok = !fault(Fault::store_start) && s.step() == SQLITE_DONE;
     return {ok,
             [this, done](bool durable) { asio::post(io_, [done, durable] { done(durable); }); }};

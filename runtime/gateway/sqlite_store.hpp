@@ -28,7 +28,9 @@ class SqliteStore final : public Store, public ChildLedger {
   // acknowledged entry survives power loss (one fsync per such batch). Otherwise
   // synchronous=NORMAL: it survives any crash of the gateway (the OOM killer's SIGKILL included),
   // and the last batches may be lost on power loss.
-  SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe = true);
+  // instance: --instance, recorded with each session ("" when unnamed).
+  SqliteStore(asio::io_context& io, Log& log, const std::string& path, bool power_safe = true,
+              std::string instance = {});
   ~SqliteStore() override;  // drains queued work, then closes
 
   void record_start(const SessionRecord& rec, std::function<void(bool ok)> done) override;
@@ -59,7 +61,6 @@ class SqliteStore final : public Store, public ChildLedger {
   // The same, daily, without blocking: done(sessions pruned) on the event loop.
   void prune_async(WallMs cutoff, std::function<void(int)> done);
 
-  static constexpr int schema_version = 1;
 
  private:
   // What one job did inside a batch: whether its writes stand, and what to tell its
@@ -93,6 +94,7 @@ class SqliteStore final : public Store, public ChildLedger {
   std::deque<Queued> jobs_;
   bool power_safe_ = true;
   bool syncing_ = true;  // the connection's current synchronous=FULL (store thread)
+  std::string instance_;  // --instance, recorded with each session
   bool stopping_ = false;
   std::thread thread_;
 };
