@@ -6,9 +6,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,7 +98,7 @@ struct Gateway {
   std::string state;
 
   void start(const std::string& exe, const std::string& state_dir, int want_port = 0,
-             const char* pool = "2") {
+             std::vector<std::string> extra = {}) {
     state = state_dir;
     int err[2];
     if (pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
@@ -107,9 +109,15 @@ struct Gateway {
       int devnull = open("/dev/null", O_RDWR);
       dup2(devnull, 0);
       dup2(devnull, 1);
-      std::string listen = "127.0.0.1:" + std::to_string(want_port);
-      execl(exe.c_str(), exe.c_str(), "--listen", listen.c_str(), "--state-dir", state_dir.c_str(),
-            "--ping-interval", "20", "--worker-pool", pool, static_cast<char*>(nullptr));
+      std::vector<std::string> args = {
+          exe,           "--listen", "127.0.0.1:" + std::to_string(want_port),
+          "--state-dir", state_dir,  "--ping-interval",
+          "20"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(exe.c_str(), argv.data());
       _exit(127);
     }
     close(err[1]);
@@ -175,6 +183,21 @@ class Client {
       Json m = read();
       if (m.contains("id") && m["id"] == id) return m;
     }
+  }
+  // Without waiting for a reply: the caller reads what comes.
+  void send(const std::string& method, Json params) {
+    ws_.write(asio::buffer(
+        Json{{"jsonrpc", "2.0"}, {"id", next_++}, {"method", method}, {"params", params}}.dump()));
+  }
+  void write_text(const std::string& text) {
+    ws_.text(true);
+    ws_.write(asio::buffer(text));
+  }
+  // One message as it came (text or binary), unparsed.
+  std::string read_raw() {
+    beast::flat_buffer b;
+    ws_.read(b);
+    return beast::buffers_to_string(b.data());
   }
   void abort() { ws_.next_layer().close(); }
   void close() { ws_.close(websocket::close_code::normal); }
@@ -307,7 +330,7 @@ Percentiles round_trips(int port, const std::string& token, double seconds,
   return percentiles(v);
 }
 
-int start_websocketd(const std::string& echo, int& port) {
+int start_websocketd(const std::string& echo, int& port, bool binary = false) {
   int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -329,7 +352,7 @@ int start_websocketd(const std::string& echo, int& port) {
     dup2(devnull, 1);
     dup2(devnull, 2);
     execlp("websocketd", "websocketd", port_arg.c_str(), "--address=127.0.0.1", "--loglevel=fatal",
-           echo.c_str(), static_cast<char*>(nullptr));
+           binary ? "--binary=true" : "--binary=false", echo.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   for (int i = 0; i < 400; ++i) {
@@ -406,13 +429,204 @@ void table_row(const std::string& what, double ws, double normal, double full, c
               normal / ws, full, full / ws, goal);
 }
 
+// ---------------------------------------------------------------- the terminal path
+
+// A script that runs `body` (on a PTY: raw, without echo, as a full-screen program is).
+std::string write_script(const std::string& path, const std::string& body, bool raw_pty) {
+  std::ofstream(path) << "#!/bin/sh\n"
+                      << (raw_pty ? "stty raw -echo\n" : "") << "exec " << body << "\n";
+  chmod(path.c_str(), 0755);
+  return path;
+}
+
+// The floor: the same program on a PTY, read and written by this process, no network.
+double floor_echo_p50_us(const std::string& cat_script, int keys) {
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    execl(cat_script.c_str(), cat_script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its stty first
+  std::vector<double> v;
+  char buf[64];
+  for (int i = 0; i < keys + 20; ++i) {
+    auto t0 = Clock::now();
+    if (write(master, "k", 1) != 1 || read(master, buf, sizeof buf) <= 0) break;
+    if (i >= 20) v.push_back(ms_since(t0) * 1000.0);
+  }
+  ::kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  close(master);
+  return percentiles(v).p50;
+}
+
+double floor_mib_per_s(const std::string& flood_script) {
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    execl(flood_script.c_str(), flood_script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::vector<char> buf(65536);
+  double got = 0;
+  auto t0 = Clock::now();
+  for (ssize_t n; (n = read(master, buf.data(), buf.size())) > 0;) got += static_cast<double>(n);
+  double seconds = ms_since(t0) / 1000;  // EIO: the program is done
+  waitpid(pid, nullptr, 0);
+  close(master);
+  return got / (1 << 20) / seconds;
+}
+
+// A session with one terminal running the gateway's --pty-cmd; returns its id.
+std::string open_terminal(Client& c) {
+  std::string sid = c.call("session.create")["result"]["session_id"];
+  Json r = c.call("pty.open", {{"session_id", sid}, {"cols", 80}, {"rows", 24}});
+  if (!r.contains("result")) throw std::runtime_error("pty.open: " + r.dump());
+  return r["result"]["pty_id"];
+}
+
+bool is_output(const Json& m) {
+  return m.value("method", "") == "event" && m["params"]["type"] == "pty.output";
+}
+
+// A 1-byte pty.write to a raw `cat`, until its pty.output arrives.
+double lifeline_echo_p50_us(Gateway& g, int keys) {
+  asio::io_context io;
+  Client c(io, g.port, g.token);
+  std::string pty = open_terminal(c);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its stty first
+  std::vector<double> v;
+  for (int i = 0; i < keys + 20; ++i) {
+    auto t0 = Clock::now();
+    c.send("pty.write", {{"pty_id", pty}, {"data", "aw=="}});  // "k"
+    while (!is_output(c.read())) {
+    }
+    if (i >= 20) v.push_back(ms_since(t0) * 1000.0);
+  }
+  c.close();
+  return percentiles(v).p50;
+}
+
+// The flood's bytes through the gateway to a client that counts and discards them.
+double lifeline_mib_per_s(Gateway& g, double bytes) {
+  asio::io_context io;
+  Client c(io, g.port, g.token);
+  auto t0 = Clock::now();
+  open_terminal(c);
+  double got = 0;
+  while (got < bytes) {
+    Json m = c.read();
+    if (m.value("method", "") == "event" && m["params"]["type"] == "pty.exit") break;
+    if (!is_output(m)) continue;
+    const std::string& data = m["params"]["payload"]["data"].get_ref<const std::string&>();
+    std::size_t pad = data.size() - data.find_last_not_of('=') - 1;
+    got += static_cast<double>(data.size() / 4 * 3 - pad);
+  }
+  double seconds = ms_since(t0) / 1000;
+  c.abort();
+  return got / (1 << 20) / seconds;
+}
+
+double websocketd_echo_p50_us(int port, int keys) {
+  asio::io_context io;
+  Client c(io, port, "", false);
+  std::vector<double> v;
+  for (int i = 0; i < keys + 20; ++i) {
+    auto t0 = Clock::now();
+    c.write_text("k");
+    c.read_raw();
+    if (i >= 20) v.push_back(ms_since(t0) * 1000.0);
+  }
+  c.close();
+  return percentiles(v).p50;
+}
+
+double websocketd_mib_per_s(int port, double bytes) {
+  asio::io_context io;
+  auto t0 = Clock::now();
+  Client c(io, port, "", false);
+  double got = 0;
+  try {
+    while (got < bytes) got += static_cast<double>(c.read_raw().size());
+  } catch (const std::exception&) {  // websocketd closes once its program ends
+  }
+  return got / (1 << 20) / (ms_since(t0) / 1000);
+}
+
+struct TerminalFigures {
+  double ws = 0, lifeline = 0, floor = 0;
+};
+
+// Keystroke echo and output throughput: websocketd running the same program over a pipe,
+// lifeline (normal, default pool) over its PTY, and the floor (a local PTY).
+std::pair<TerminalFigures, TerminalFigures> measure_terminal(const std::string& dir,
+                                                             const std::string& state_base,
+                                                             int keys, double mib) {
+  std::string scratch = state_base + "-scripts";
+  std::filesystem::create_directories(scratch);
+  std::string bytes = std::to_string(static_cast<long long>(mib * (1 << 20)));
+  std::string cat = write_script(scratch + "/raw-cat", "cat", true);
+  std::string flood = write_script(scratch + "/raw-flood", "head -c " + bytes + " /dev/zero", true);
+  std::string pipe_flood =
+      write_script(scratch + "/flood", "head -c " + bytes + " /dev/zero", false);
+  TerminalFigures echo, tp;
+  echo.floor = floor_echo_p50_us(cat, keys);
+  tp.floor = floor_mib_per_s(flood);
+  setenv("LIFELINE_SYNC", "normal", 1);
+  for (auto [script, figures] : {std::pair{cat, &echo}, std::pair{flood, &tp}}) {
+    Gateway g;
+    g.start(dir + "/lifeline-gateway", state_base + "-pty", 0, {"--pty-cmd", script});
+    if (figures == &echo)
+      echo.lifeline = lifeline_echo_p50_us(g, keys);
+    else
+      tp.lifeline = lifeline_mib_per_s(g, mib * (1 << 20));
+    g.stop();
+    std::filesystem::remove_all(g.state);
+  }
+  unsetenv("LIFELINE_SYNC");
+  for (bool binary : {false, true}) {
+    int port = 0;
+    int pid = start_websocketd(binary ? pipe_flood : "cat", port, binary);
+    if (pid < 0) continue;
+    if (binary)
+      tp.ws = websocketd_mib_per_s(port, mib * (1 << 20));
+    else
+      echo.ws = websocketd_echo_p50_us(port, keys);
+    ::kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+  }
+  std::filesystem::remove_all(scratch);
+  return {echo, tp};
+}
+
+void report_the_terminal(const std::string& dir, const std::string& state_base) {
+  constexpr int keys = 500;
+  constexpr double mib = 256;
+  auto [echo, tp] = measure_terminal(dir, state_base, keys, mib);
+  std::printf(
+      "\nthe terminal path: %d keystrokes (a 1-byte pty.write to a raw `cat`, until its "
+      "pty.output; websocketd runs `cat` over a pipe), %.0f MiB of `head -c` (lifeline to a "
+      "client that counts and discards; websocketd --binary; the floor reads its PTY "
+      "here)\n\n",
+      keys, mib);
+  std::printf(
+      "| measure | websocketd | lifeline | vs websocketd | local PTY floor | vs floor | goal "
+      "|\n|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| keystroke echo, p50 us | %.0f | %.0f | %.2fx | %.0f | %.1fx | <= 1.2x websocketd |\n",
+      echo.ws, echo.lifeline, echo.lifeline / echo.ws, echo.floor, echo.lifeline / echo.floor);
+  std::printf("| output, MiB/s | %.0f | %.0f | %.2fx | %.0f | %.0f%% | >= 50%% of the floor |\n",
+              tp.ws, tp.lifeline, tp.lifeline / tp.ws, tp.floor, 100 * tp.lifeline / tp.floor);
+}
+
 // What the warm pool (docs/DESIGN.md rule 18) buys: the first result of a new session,
 // and lifecycles with one client, with the default pool and with none, both normal.
 void report_the_pool(const std::string& dir, const std::string& state_base, Gateway& pooled,
                      double seconds) {
   Gateway bare;
   setenv("LIFELINE_SYNC", "normal", 1);
-  bare.start(dir + "/lifeline-gateway", state_base + "-nopool", 0, "0");
+  bare.start(dir + "/lifeline-gateway", state_base + "-nopool", 0, {"--worker-pool", "0"});
   unsetenv("LIFELINE_SYNC");
   double with = first_results(pooled.port, pooled.token, seconds).p50;
   double without = first_results(bare.port, bare.token, seconds).p50;
@@ -471,6 +685,7 @@ int run_peers(const std::string& dir, const std::vector<int>& client_counts, dou
       "acknowledged entry, or one per batch of them)\n",
       bare_commit_p50_us(full.state, true));
   report_the_pool(dir, state_base, normal, seconds);
+  report_the_terminal(dir, state_base);
   ::kill(ws_pid, SIGTERM);
   waitpid(ws_pid, nullptr, 0);
   full.stop();
