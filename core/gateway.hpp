@@ -179,7 +179,7 @@ class Gateway final : public ProcessEvents {
   void provide_worker(const SessionPtr& s);
   void attach_worker(const SessionPtr& s, ChildId child, int pid);
   void on_worker_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
-                         std::uint64_t ticket, SpawnResult result);
+                         std::uint64_t ticket, const SpawnResult& result);
   void on_worker_line(const SessionPtr& s, std::string_view line);
   void on_command_timeout(const std::string& id, const std::weak_ptr<Session>& weak,
                           std::uint64_t request_id);
@@ -194,7 +194,7 @@ class Gateway final : public ProcessEvents {
   // The warm pool (core/gateway_pool.cpp).
   void refill_pool();
   void schedule_refill(Millis delay);
-  void on_pool_spawned(SpawnResult r);
+  void on_pool_spawned(const SpawnResult& r);
   bool take_pooled(const SessionPtr& s);
   // A pooled worker died before any session took it: forget it, refill after a backoff.
   bool on_pooled_exit(const ChildInfo& info, int status);

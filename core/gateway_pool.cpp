@@ -46,18 +46,18 @@ void Gateway::refill_pool() {
     spec.argv = {config_.worker_cmd, "--pooled"};
     ++pool_spawning_;
     ++spawns_in_flight_;
-    proc_.spawn(spec, [this](SpawnResult r) {
+    proc_.spawn(spec, [this](const SpawnResult& r) {
       LIFELINE_ASSERT(pool_spawning_ > 0);
       LIFELINE_ASSERT(spawns_in_flight_ > 0);
       --pool_spawning_;
       --spawns_in_flight_;
-      on_pool_spawned(std::move(r));
+      on_pool_spawned(r);
       maybe_finish_shutdown();
     });
   }
 }
 
-void Gateway::on_pool_spawned(SpawnResult r) {
+void Gateway::on_pool_spawned(const SpawnResult& r) {
   if (!r.ok) {
     ++counters_.spawn_failures;
     ++pool_failures_;

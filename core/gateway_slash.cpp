@@ -94,16 +94,16 @@ void Gateway::provide_worker(const SessionPtr& s) {
   spec.argv = {config_.worker_cmd, "--session-key", s->key};
   spec.session_id = s->id;
   ++spawns_in_flight_;
-  proc_.spawn(spec, [this, id = s->id, weak = std::weak_ptr(s), ticket](SpawnResult r) {
+  proc_.spawn(spec, [this, id = s->id, weak = std::weak_ptr(s), ticket](const SpawnResult& r) {
     LIFELINE_ASSERT(spawns_in_flight_ > 0);
     --spawns_in_flight_;
-    on_worker_spawned(id, weak, ticket, std::move(r));
+    on_worker_spawned(id, weak, ticket, r);
     maybe_finish_shutdown();
   });
 }
 
 void Gateway::on_worker_spawned(const std::string& id, const std::weak_ptr<Session>& weak,
-                                std::uint64_t ticket, SpawnResult r) {
+                                std::uint64_t ticket, const SpawnResult& r) {
   SessionPtr s = weak.lock();
   // mutant: c2-a-late-spawn-is-attached-without-its-guard
   // mutant: a-spawn-started-before-a-reset-is-attached

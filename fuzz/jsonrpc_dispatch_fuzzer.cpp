@@ -116,6 +116,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!settled.empty()) fail(settled, "after settling");
   if (!gw.sessions().empty())
     fail({"a session outlived its client by more than grace + TTL"}, "at the end");
+  // What is left is the warm pool (rule 18): a shutdown drains it, and every child of
+  // the run is then released.
+  bool finished = false;
+  gw.shutdown([&finished](bool clean) { finished = clean; });
+  for (int round = 0; round < 20 && !finished; ++round) {
+    while (w.procs.pending_spawns()) w.procs.complete_spawn(true);
+    w.advance(10'000);
+  }
+  if (!finished) fail({"the shutdown did not finish cleanly"}, "at the end");
   for (const auto& [id, c] : w.procs.all())
     if (!c.released) fail({"child " + std::to_string(c.pid) + " was never released"}, "at the end");
   return 0;

@@ -100,9 +100,8 @@ void migrate_schema(sqlite3* db, Log& log, const std::string& path) {
                "): run the newer gateway, or restore a backup");
   for (const Migration& m : migrations) {
     if (m.to <= version) continue;
-    std::string step = std::string("BEGIN IMMEDIATE;") + m.sql +
-                       "UPDATE meta SET value='" + std::to_string(m.to) +
-                       "' WHERE key='schema_version';COMMIT;";
+    std::string step = std::string("BEGIN IMMEDIATE;") + m.sql + "UPDATE meta SET value='" +
+                       std::to_string(m.to) + "' WHERE key='schema_version';COMMIT;";
     if (!exec(db, step)) {
       std::string detail = sqlite3_errmsg(db);
       exec(db, "ROLLBACK");

@@ -61,7 +61,6 @@ class SqliteStore final : public Store, public ChildLedger {
   // The same, daily, without blocking: done(sessions pruned) on the event loop.
   void prune_async(WallMs cutoff, std::function<void(int)> done);
 
-
  private:
   // What one job did inside a batch: whether its writes stand, and what to tell its
   // caller once the batch's fate is known (durable: its writes are committed).
@@ -93,7 +92,7 @@ class SqliteStore final : public Store, public ChildLedger {
   std::condition_variable cv_;
   std::deque<Queued> jobs_;
   bool power_safe_ = true;
-  bool syncing_ = true;  // the connection's current synchronous=FULL (store thread)
+  bool syncing_ = true;   // the connection's current synchronous=FULL (store thread)
   std::string instance_;  // --instance, recorded with each session
   bool stopping_ = false;
   std::thread thread_;
