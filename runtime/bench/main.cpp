@@ -98,10 +98,20 @@ struct Gateway {
   std::string state;
 
   void start(const std::string& exe, const std::string& state_dir, int want_port = 0,
-             std::vector<std::string> extra = {}) {
+             const std::vector<std::string>& extra = {}) {
     state = state_dir;
     int err[2];
     if (pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    // Built before the fork: the child only execs.
+    std::vector<std::string> args = {
+        exe,           "--listen", "127.0.0.1:" + std::to_string(want_port),
+        "--state-dir", state_dir,  "--ping-interval",
+        "20"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // a bench that crashes leaves no gateway behind
@@ -109,14 +119,6 @@ struct Gateway {
       int devnull = open("/dev/null", O_RDWR);
       dup2(devnull, 0);
       dup2(devnull, 1);
-      std::vector<std::string> args = {
-          exe,           "--listen", "127.0.0.1:" + std::to_string(want_port),
-          "--state-dir", state_dir,  "--ping-interval",
-          "20"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
       execv(exe.c_str(), argv.data());
       _exit(127);
     }
@@ -521,7 +523,8 @@ double lifeline_mib_per_s(Gateway& g, double bytes) {
     if (!is_output(m)) continue;
     const std::string& data = m["params"]["payload"]["data"].get_ref<const std::string&>();
     std::size_t pad = data.size() - data.find_last_not_of('=') - 1;
-    got += static_cast<double>(data.size() / 4 * 3 - pad);
+    std::size_t chunk = (data.size() / 4) * 3 - pad;  // 4 characters carry 3 bytes
+    got += static_cast<double>(chunk);
   }
   double seconds = ms_since(t0) / 1000;
   c.abort();

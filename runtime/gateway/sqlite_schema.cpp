@@ -105,11 +105,15 @@ void migrate_schema(sqlite3* db, Log& log, const std::string& path) {
     if (!exec(db, step)) {
       std::string detail = sqlite3_errmsg(db);
       exec(db, "ROLLBACK");
-      throw std::runtime_error("store " + path + ": migrating the schema to version " +
-                               std::to_string(m.to) + " failed: " + detail);
+      std::string what = "store " + path;
+      what += ": migrating the schema to version " + std::to_string(m.to);
+      what += " failed: " + detail;
+      throw std::runtime_error(what);
     }
-    log.write(LogLevel::info, "store: schema migrated from version " + std::to_string(version) +
-                                  " to " + std::to_string(m.to) + " (" + m.why + ")");
+    std::string line = "store: schema migrated from version " + std::to_string(version);
+    line += " to " + std::to_string(m.to);
+    line += std::string(" (") + m.why + ")";
+    log.write(LogLevel::info, line);
     version = m.to;
   }
 }
