@@ -143,7 +143,7 @@ void Gateway::reply_error(const ReplyTo& to, int code, std::string_view message,
 }
 
 void Gateway::emit(const Session& s, std::string_view type, Json payload) {
-  if (!s.conn || !connected(*s.conn)) return;
+  if (!reachable(s)) return;
   transport_.send(*s.conn, rpc::event(type, &s.id, std::move(payload)));
 }
 

@@ -125,6 +125,8 @@ class Gateway final : public ProcessEvents {
   void reply_error(const ReplyTo& to, int code, std::string_view message,
                    const Json& data = Json());
   void emit(const Session& s, std::string_view type, Json payload);
+  // A connection holds the session and is still open: where its events go.
+  bool reachable(const Session& s) const { return s.conn && connected(*s.conn); }
   void count_answer(const ReplyTo& to, std::string_view outcome);
   // True (and the request answered with 4009) when `to`'s connection lost `s` to a
   // takeover and has not resumed it since.

@@ -158,7 +158,7 @@ void Gateway::on_child_output(ChildId child, std::string_view bytes) {
     // mutant: the-output-offset-is-taken-after-the-append
     std::uint64_t offset = record->second.ring.end();
     record->second.ring.append(bytes);
-    if (s->conn && connected(*s->conn))
+    if (reachable(*s))
       transport_.send(*s->conn,
                       rpc::event_with_base64("pty.output", &s->id,
                                              {{"pty_id", info->pty_id}, {"offset", offset}}, "data",

@@ -126,8 +126,11 @@ void WorkerLoop::run_next() {
 
 bool WorkerLoop::bind_or_refuse(const std::string& line) {
   bool bound = bound_;
+  // The common case, a request to a bound worker, is parsed once (by run_next), not
+  // here too: only a line that names "bind" can be one.
+  if (bound && line.find("\"bind\"") == std::string::npos) return false;
   auto key = worker_protocol::decode_bind(line);
-  if (!key && bound) return false;  // the common case: a request to a bound worker
+  if (!key && bound) return false;
   if (key && !bound) {
     config_.session_key = *key;
     bound_ = true;

@@ -168,6 +168,29 @@ TEST(Rule10_Config, WorkerKnobsHaveMinimumsAndFallbacks) {
   EXPECT_EQ(bad.config.lifeline_fd, -1);
 }
 
+TEST(Rule18_Config, AWorkerKnowsItsSessionOrIsPooledNeverBoth) {
+  auto pooled = parse_worker_config({"--pooled", "--lifeline-fd", "3"}, {});
+  EXPECT_FALSE(pooled.error);
+  EXPECT_TRUE(pooled.config.pooled);
+  EXPECT_TRUE(pooled.config.session_key.empty());
+  EXPECT_TRUE(parse_worker_config({"--lifeline-fd", "3"}, {}).error);
+  EXPECT_TRUE(
+      parse_worker_config({"--pooled", "--session-key", "k", "--lifeline-fd", "3"}, {}).error);
+  EXPECT_TRUE(parse_worker_config({"--session-key", "", "--lifeline-fd", "3"}, {}).error);
+}
+
+TEST(Rule10_Config, WorkerPoolIsBoundedAndZeroTurnsItOff) {
+  EXPECT_EQ(parse_gateway_config({}, {}).config.worker_pool, 2);
+  EXPECT_EQ(parse_gateway_config({"--worker-pool", "0"}, {}).config.worker_pool, 0);
+  EXPECT_EQ(parse_gateway_config({"--worker-pool", "64"}, {}).config.worker_pool, 64);
+  EXPECT_EQ(parse_gateway_config({}, {{"LIFELINE_WORKER_POOL", "3"}}).config.worker_pool, 3);
+  for (const char* bad : {"65", "-1", "2.5", "", "lots", "99999999999999999999"}) {
+    auto p = parse_gateway_config({"--worker-pool", bad}, {});
+    ASSERT_TRUE(p.error) << bad;
+    EXPECT_NE(p.error->find("worker-pool"), std::string::npos) << *p.error;
+  }
+}
+
 TEST(Rule10_Config, StrictNumberParsers) {
   EXPECT_EQ(parse_seconds("0.5"), 500);
   EXPECT_EQ(parse_seconds("20"), 20'000);
