@@ -224,6 +224,41 @@ Knob switch_knob(std::string flag, bool& target) {
 
 }  // namespace
 
+std::optional<StoreTarget> parse_store(std::string_view spec) {
+  if (spec.find('\0') != std::string_view::npos) return std::nullopt;
+  if (spec.rfind("sqlite:", 0) == 0) {
+    std::string_view name = spec.substr(7);
+    // In the state dir, where rule 14's checks apply: no path, only a name.
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
+      return std::nullopt;
+    return StoreTarget{StoreTarget::Kind::sqlite, std::string(name)};
+  }
+  for (std::string_view scheme : {"postgresql://", "postgres://"})
+    if (spec.rfind(scheme, 0) == 0)
+      return StoreTarget{StoreTarget::Kind::postgresql, std::string(spec)};
+  return std::nullopt;
+}
+
+std::string redacted_store(std::string_view spec) {
+  std::string out(spec);
+  std::size_t start = out.find("://");
+  if (start == std::string::npos) return out;
+  start += 3;
+  std::size_t end = out.find_first_of("/?", start);
+  std::size_t at = out.rfind('@', end == std::string::npos ? out.size() : end);
+  if (at != std::string::npos && at > start) {
+    std::size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (std::size_t p = out.find("password="); p != std::string::npos;
+       p = out.find("password=", p + 1)) {
+    std::size_t value = p + 9;
+    std::size_t stop = out.find('&', value);
+    out.replace(value, (stop == std::string::npos ? out.size() : stop) - value, "***");
+  }
+  return out;
+}
+
 ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>& args,
                                                  const Env& env) {
   ParsedConfig<GatewayConfig> out;
@@ -282,6 +317,13 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(string_knob("child-user", c.child_user));
   knobs.push_back(string_knob("instance", c.instance));
   knobs.push_back(string_knob("env-file", c.env_file));
+  knobs.push_back({"store", true, false,
+                   accepting("sqlite:NAME (a file name in the state dir) or a postgresql:// URL",
+                             [&c](const std::string& v) {
+                               if (!parse_store(v)) return false;
+                               c.store = v;
+                               return true;
+                             })});
   knobs.push_back({"log-format", true, false, accepting("text or json", [&c](const std::string& v) {
                      if (v != "text" && v != "json") return false;
                      c.log_json = v == "json";
@@ -289,6 +331,12 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
                    })});
   knobs.push_back(switch_knob("version", c.version));
   run_parser(args, env, knobs, out);
+  // Sessions in a shared store belong to an instance (docs/DESIGN.md rule 19): an unnamed
+  // gateway could not tell its own open sessions from another's.
+  if (!out.error && parse_store(c.store)->kind == StoreTarget::Kind::postgresql &&
+      c.instance.empty())
+    out.error = "--store " + redacted_store(c.store) +
+                " is shared by a fleet: give this gateway --instance NAME, unique in the fleet";
   // A pty.attach answer carries the whole ring, base64 (4/3), in one message: at a
   // quarter of the unsent bound it stays below the half where a connection's terminals
   // pause, and far from the whole, where the connection is closed.
@@ -448,6 +496,7 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
         "--session-pids-max/--session-memory-max");
   fixed(live.child_user != fresh.child_user, "--child-user");
   fixed(live.instance != fresh.instance, "--instance");
+  fixed(live.store != fresh.store, "--store");
   fixed(live.log_json != fresh.log_json, "--log-format");
   return r;
 }
@@ -523,6 +572,12 @@ std::string usage_operations() {
   --instance NAME                this gateway's name, sent in gateway.ready as "instance",
                                  for a proxy's affinity when several gateways serve one
                                  address (default: none sent)
+  --store STORE                  where sessions and transcripts are kept: sqlite:NAME, a
+                                 file in the state dir (default sqlite:lifeline.db), or
+                                 postgresql://USER@HOST/DB?... (libpq; needs --instance),
+                                 shared by a fleet of gateways; the process ledger stays
+                                 in the state dir either way. Prefer LIFELINE_STORE or
+                                 --env-file (or ~/.pgpass) for a URL with a password
   --env-file PATH                read LIFELINE_* settings from PATH (KEY=VALUE lines) at
                                  start and again on SIGHUP, which applies the limits that
                                  can change live (--session-ttl, --orphan-grace,

@@ -48,7 +48,10 @@ struct GatewayConfig {
   std::vector<std::string> allowed_hosts;  // extra Host names admitted (DNS rebinding)
   bool version = false;                    // --version: print it and exit
   std::string child_user;                  // run children as this user (gateway as root)
-  std::string instance;   // names this gateway in gateway.ready (scale-out affinity)
+  std::string instance;  // names this gateway in gateway.ready (scale-out affinity)
+  // --store (docs/PROTOCOL.md section 10): sqlite:NAME, a file in the state dir, or a
+  // postgresql:// (postgres://) URL or libpq key=value string, shared by a fleet.
+  std::string store = "sqlite:lifeline.db";
   std::string env_file;   // LIFELINE_* settings read at start and again on SIGHUP
   bool log_json = false;  // --log-format json: one JSON object per log line
 
@@ -69,6 +72,17 @@ struct WorkerConfig {
   Millis watchdog_poll = 2000;   // LIFELINE_WATCHDOG_POLL_S, min 0.05 s
   Millis watchdog_grace = 5000;  // LIFELINE_WATCHDOG_GRACE_S, min 0
 };
+
+// What --store names. sqlite: the file's name in the state dir; postgresql: the libpq
+// connection string, as given (it may hold a password: log it through redacted_store).
+struct StoreTarget {
+  enum class Kind { sqlite, postgresql } kind = Kind::sqlite;
+  std::string target;
+};
+// nullopt: not a store this gateway knows (the knob refuses it with what it accepts).
+std::optional<StoreTarget> parse_store(std::string_view spec);
+// spec with any password replaced by "***": for logs and errors.
+std::string redacted_store(std::string_view spec);
 
 template <typename Config>
 struct ParsedConfig {

@@ -34,6 +34,7 @@
 #include "runtime/gateway/hub.hpp"
 #include "runtime/gateway/log_sink.hpp"
 #include "runtime/gateway/metrics.hpp"
+#include "runtime/gateway/pg_store.hpp"
 #include "runtime/gateway/posix_process_control.hpp"
 #include "runtime/gateway/sd_notify.hpp"
 #include "runtime/gateway/sqlite_store.hpp"
@@ -211,17 +212,27 @@ struct Settings {
 };
 
 // One lock per state dir, then the store's files judged (SQLite opens them itself, by
-// their real path with SQLITE_OPEN_NOFOLLOW). Returns the database's path.
+// their real path with SQLITE_OPEN_NOFOLLOW). Returns the local database's path: the
+// whole store with sqlite:NAME, the process ledger alone with PostgreSQL (rule 19).
 std::string lock_state_dir(StateDir& state, const GatewayConfig& cfg) {
   // One gateway per state dir: a second one would share (and sweep) the first's store
   // and cgroups.
   int lock_fd = state.open_file("lock", O_RDWR | O_CREAT, /*secret=*/false);
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
     throw std::runtime_error("another lifeline-gateway is using " + cfg.state_dir);
-  for (const char* name :
-       {"lifeline.db", "lifeline.db-wal", "lifeline.db-shm", "lifeline.db-journal"})
-    state.check_file(name, /*secret=*/false);
-  return state.real_path() + "/lifeline.db";
+  StoreTarget store = *parse_store(cfg.store);
+  std::string db = store.kind == StoreTarget::Kind::sqlite ? store.target : "lifeline.db";
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    state.check_file((db + suffix).c_str(), /*secret=*/false);
+  return state.real_path() + "/" + db;
+}
+
+// --store postgresql://...: the shared store, connected and migrated; null for SQLite.
+std::unique_ptr<PgStore> postgresql_store(asio::io_context& io, Log& log, const GatewayConfig& cfg,
+                                          bool power_safe) {
+  StoreTarget store = *parse_store(cfg.store);
+  if (store.kind != StoreTarget::Kind::postgresql) return nullptr;
+  return std::make_unique<PgStore>(io, log, store.target, cfg.instance, power_safe);
 }
 
 // --child-user: its passwd entry (nullptr: children run as we do).
@@ -256,6 +267,7 @@ class Service {
         // LIFELINE_SYNC=normal trades power-loss durability for latency (see README).
         power_safe_(!s_.env_is("LIFELINE_SYNC", "normal")),
         store_(io_, log_, db_path_, power_safe_, cfg_.instance),
+        pg_(postgresql_store(io_, log_, cfg_, power_safe_)),
         cgroups_(log_, cfg_.state_dir, /*enable=*/!s_.env_is("LIFELINE_CGROUPS", "off")),
         child_user_(child_user_of(cfg_)),
         procs_(io_, log_, child_environment(s_.env, child_user_), &cgroups_),
@@ -266,12 +278,16 @@ class Service {
   int run() {
     recover_predecessor();
     set_up_children();
-    gateway_.emplace(cfg_, GatewayPorts{clock_, procs_, hub_, store_, random_, log_});
+    gateway_.emplace(cfg_, GatewayPorts{clock_, procs_, hub_, transcripts(), random_, log_});
     gateway_->start();
-    log_.write(LogLevel::info, "store " + db_path_ +
-                                   (power_safe_ ? " (synchronous=FULL)"
-                                                : " (synchronous=NORMAL, LIFELINE_SYNC=normal)") +
-                                   "; containment: " + procs_.containment().dump());
+    std::string where =
+        pg_ ? redacted_store(cfg_.store) + " as instance " + cfg_.instance +
+                  (power_safe_ ? " (synchronous_commit=on)"
+                               : " (synchronous_commit=off, LIFELINE_SYNC=normal)") +
+                  "; process ledger " + db_path_
+            : db_path_ + (power_safe_ ? " (synchronous=FULL)"
+                                      : " (synchronous=NORMAL, LIFELINE_SYNC=normal)");
+    log_.write(LogLevel::info, "store " + where + "; containment: " + procs_.containment().dump());
     wait_for_signals();
     if (cfg_.stdio)
       serve_stdio();
@@ -287,13 +303,23 @@ class Service {
   // What a SIGKILLed predecessor left, in the core's order (core/recovery.hpp); then
   // --retain-days daily.
   void recover_predecessor() {
-    sweep_predecessor(
-        {.kill_ledger = [this] { return sweep_ledger(store_.ledger_take(), log_); },
-         .end_open_sessions = [this] { return store_.end_sessions_left_open(clock_.wall_now()); },
-         .prune = [this] { return prune(/*at_start=*/true); },
-         .sweep_cgroups = [this] { return cgroups_.sweep_predecessor(); }},
-        log_);
+    sweep_predecessor({.kill_ledger = [this] { return sweep_ledger(store_.ledger_take(), log_); },
+                       .end_open_sessions = [this] { return end_sessions_left_open(); },
+                       .prune = [this] { return prune(/*at_start=*/true); },
+                       .sweep_cgroups = [this] { return cgroups_.sweep_predecessor(); }},
+                      log_);
     cgroups_.apply_limits(cfg_.session_pids_max, cfg_.session_memory_max);
+  }
+
+  // Where sessions and transcripts live: --store.
+  Store& transcripts() { return pg_ ? static_cast<Store&>(*pg_) : store_; }
+
+  // Sessions this gateway left open are over (in a shared store: this instance's alone).
+  int end_sessions_left_open() {
+    if (!pg_) return store_.end_sessions_left_open(clock_.wall_now());
+    int n = pg_->end_sessions_left_open(clock_.wall_now());
+    if (n < 0) log_.write(LogLevel::error, "store: could not record the end of sessions left open");
+    return std::max(n, 0);
   }
 
   // --retain-days: at start (with VACUUM, so that the file shrinks), then daily off the
@@ -310,10 +336,13 @@ class Service {
                                        std::to_string(cfg_.retain_days) + " days ago");
     };
     if (!at_start) {
-      store_.prune_async(cutoff, said);
+      if (pg_)
+        pg_->prune_async(cutoff, [said](int gone) { said(std::max(gone, 0)); });
+      else
+        store_.prune_async(cutoff, said);
       return 0;
     }
-    int gone = store_.prune(cutoff, /*vacuum=*/true);
+    int gone = pg_ ? std::max(pg_->prune(cutoff), 0) : store_.prune(cutoff, /*vacuum=*/true);
     said(gone);
     return gone;
   }
@@ -496,7 +525,7 @@ class Service {
     // store refused (logged when it happened): record it now, as the next start would
     // for a SIGKILLed gateway, rather than leave it to a start that may never come.
     if (exit_status_ == 0)
-      if (int open = store_.end_sessions_left_open(clock_.wall_now()))
+      if (int open = end_sessions_left_open())
         log_.write(LogLevel::warn, "recorded the end of " + std::to_string(open) +
                                        " sessions whose end the store had refused");
     // Escapees reparented to us during the teardown: none may outlive us, in the
@@ -518,7 +547,8 @@ class Service {
   std::string db_path_;
   std::pair<std::string, std::string> token_;  // the token, and its file ("" if given)
   bool power_safe_;
-  SqliteStore store_;
+  SqliteStore store_;            // the ledger; the sessions too unless --store is PostgreSQL
+  std::unique_ptr<PgStore> pg_;  // --store postgresql://...: sessions and transcripts
   CgroupContainment cgroups_;
   const passwd* child_user_;
   PosixProcessControl procs_;

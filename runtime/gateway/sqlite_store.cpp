@@ -3,7 +3,6 @@
 #include <sqlite3.h>
 
 #include "core/history_page.hpp"
-#include "runtime/common/stop_and_join.hpp"
 #include "runtime/gateway/faults.hpp"
 #include "runtime/gateway/sqlite_schema.hpp"
 #include "runtime/gateway/sqlite_statements.hpp"
@@ -57,7 +56,7 @@ SqliteStore::SqliteStore(asio::io_context& io, Log& log, const std::string& path
 }
 
 SqliteStore::~SqliteStore() {
-  stop_and_join(mu_, stopping_, {&cv_}, {&thread_});
+  jobs_.stop_and_join(thread_);
   statements_.reset();
   sqlite3_close(db_);
 }
@@ -163,27 +162,15 @@ void SqliteStore::prune_job(WallMs cutoff, std::function<void(int)> done) {
 }
 
 void SqliteStore::submit(Job job, bool acknowledged) {
-  {
-    std::lock_guard lock(mu_);
-    jobs_.push_back({std::move(job), acknowledged});
-  }
-  cv_.notify_one();
+  jobs_.submit({std::move(job), acknowledged});
 }
 
 void SqliteStore::run() {
   for (;;) {
-    std::vector<Queued> batch;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping, and drained
-      // Group commit: whatever queued up while the last batch was being made durable
-      // shares one transaction - and one fsync. Nobody hears back before the commit.
-      while (!jobs_.empty() && batch.size() < max_batch) {
-        batch.push_back(std::move(jobs_.front()));
-        jobs_.pop_front();
-      }
-    }
+    // Group commit: whatever queued up while the last batch was being made durable
+    // shares one transaction - and one fsync. Nobody hears back before the commit.
+    std::vector<Queued> batch = jobs_.take(max_batch);
+    if (batch.empty()) return;  // stopping, and drained
     Statements& db = *statements_;
     bool want_sync = false;
     for (const auto& q : batch) want_sync = want_sync || q.acknowledged;

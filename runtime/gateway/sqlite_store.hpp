@@ -3,17 +3,15 @@
 // its transaction committed.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "core/ports.hpp"
 #include "runtime/gateway/child_ledger.hpp"
 #include "runtime/gateway/io.hpp"
+#include "runtime/gateway/job_queue.hpp"
 
 struct sqlite3;
 
@@ -88,13 +86,10 @@ class SqliteStore final : public Store, public ChildLedger {
   Log& log_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statements> statements_;  // the store thread's, once it runs
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Queued> jobs_;
+  JobQueue<Queued> jobs_;
   bool power_safe_ = true;
   bool syncing_ = true;   // the connection's current synchronous=FULL (store thread)
   std::string instance_;  // --instance, recorded with each session
-  bool stopping_ = false;
   std::thread thread_;
 };
 
