@@ -259,7 +259,8 @@ void FakeStore::record_end(const std::string& session_id, const std::string& rea
     ++end_records[session_id];  // counted even when the write fails: it was attempted
     if (fail_writes) return done(false);
     auto it = sessions.find(session_id);
-    if (it != sessions.end()) it->second.end_reason = reason;
+    // The first end stands, as in every real store.
+    if (it != sessions.end() && !it->second.end_reason) it->second.end_reason = reason;
     done(true);
   });
 }

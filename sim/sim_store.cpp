@@ -77,7 +77,9 @@ void SimStore::record_end(Incarnation by, const std::string& id, const std::stri
   ++end_requests_total_;
   enqueue(by, true, [this, by, id, reason, done = std::move(done)](bool failed) {
     if (!failed)
-      if (auto it = sessions_.find(id); it != sessions_.end()) it->second.end_reason = reason;
+      // The first end stands, as in the real stores (ended_at IS NULL).
+      if (auto it = sessions_.find(id); it != sessions_.end() && !it->second.end_reason)
+        it->second.end_reason = reason;
     if (done) w_.sched.after(0, by, [done, failed] { done(!failed); });
   });
 }
