@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3 ccache
   clang libclang-rt-14-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
-  libboost1.81-dev libsqlite3-dev libfiu-dev fiu-utils
+  libboost1.81-dev libsqlite3-dev libpq-dev postgresql libfiu-dev fiu-utils
   python3-websockets python3-psutil
   chromium systemd dpkg-dev nginx-light websocketd prometheus
 )
