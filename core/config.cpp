@@ -295,6 +295,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(seconds_knob("ping-interval", c.ping_interval, false));
   knobs.push_back(seconds_knob("ping-timeout", c.ping_timeout, false));
   knobs.push_back(seconds_knob("slash-timeout", c.slash_timeout, false));
+  knobs.push_back(seconds_knob("lease-ttl", c.lease_ttl, false));
   knobs.push_back(count_knob("max-sessions", c.max_sessions, 1, 1'000'000));
   knobs.push_back(
       count_knob("max-sessions-per-connection", c.max_sessions_per_connection, 1, 1'000'000));
@@ -333,6 +334,8 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   run_parser(args, env, knobs, out);
   // Sessions in a shared store belong to an instance (docs/DESIGN.md rule 19): an unnamed
   // gateway could not tell its own open sessions from another's.
+  if (!out.error && c.lease_ttl < 1000)
+    out.error = "--lease-ttl must be at least 1 second (a lease renewed every third of it)";
   if (!out.error && parse_store(c.store)->kind == StoreTarget::Kind::postgresql &&
       c.instance.empty())
     out.error = "--store " + redacted_store(c.store) +
@@ -497,6 +500,7 @@ Reload reload_limits(GatewayConfig& live, const GatewayConfig& fresh) {
   fixed(live.child_user != fresh.child_user, "--child-user");
   fixed(live.instance != fresh.instance, "--instance");
   fixed(live.store != fresh.store, "--store");
+  fixed(live.lease_ttl != fresh.lease_ttl, "--lease-ttl");
   fixed(live.log_json != fresh.log_json, "--log-format");
   return r;
 }
@@ -578,6 +582,10 @@ std::string usage_operations() {
                                  shared by a fleet of gateways; the process ledger stays
                                  in the state dir either way. Prefer LIFELINE_STORE or
                                  --env-file (or ~/.pgpass) for a URL with a password
+  --lease-ttl S                  with a shared store: this gateway's lease on its
+                                 sessions, renewed every third of it; a gateway that
+                                 cannot renew ends its sessions within it, and another
+                                 may take them over once it has passed (15)
   --env-file PATH                read LIFELINE_* settings from PATH (KEY=VALUE lines) at
                                  start and again on SIGHUP, which applies the limits that
                                  can change live (--session-ttl, --orphan-grace,

@@ -52,8 +52,9 @@ struct GatewayConfig {
   // --store (docs/PROTOCOL.md section 10): sqlite:NAME, a file in the state dir, or a
   // postgresql:// (postgres://) URL or libpq key=value string, shared by a fleet.
   std::string store = "sqlite:lifeline.db";
-  std::string env_file;   // LIFELINE_* settings read at start and again on SIGHUP
-  bool log_json = false;  // --log-format json: one JSON object per log line
+  Millis lease_ttl = 15LL * 1000;  // a shared store's lease: renewed every third (rule 15)
+  std::string env_file;            // LIFELINE_* settings read at start and again on SIGHUP
+  bool log_json = false;           // --log-format json: one JSON object per log line
 
   // Not flags (yet): limits and the escalation ladder of docs/DESIGN.md rule 6.
   std::int64_t max_queued_commands = 64;  // per session, in flight included

@@ -24,6 +24,8 @@ const char* to_string(EndReason reason) {
       return "lru_evict";
     case EndReason::shutdown:
       return "shutdown";
+    case EndReason::lease_lost:
+      return "lease_lost";
   }
   return "unknown";
 }
@@ -69,6 +71,7 @@ void Gateway::start() {
   LIFELINE_ASSERT(config_.reaper_interval > 0);
   idle_eviction_timer_ = clock_.after(config_.reaper_interval, [this] { run_idle_eviction(); });
   refill_pool();
+  if (store_.shared()) renew_lease();
 }
 
 std::string Gateway::new_id(const char* prefix, int words) {
@@ -223,27 +226,35 @@ Json Gateway::describe(const Session& s) const {
           {"worker_pid", worker_pid}};
 }
 
+std::string Gateway::new_session_id() {
+  std::string id = new_id("s", 1);
+  while (registry_.count(id)) id = new_id("s", 1);
+  return id;
+}
+
 SessionPtr Gateway::create_session(ConnId conn, std::string key, std::string title,
-                                   bool close_on_disconnect) {
+                                   bool close_on_disconnect, const SessionRecord* recorded) {
   auto s = std::make_shared<Session>();
-  s->id = new_id("s", 1);
-  while (registry_.count(s->id)) s->id = new_id("s", 1);
+  s->id = recorded ? recorded->session_id : new_session_id();
   s->key = std::move(key);
   s->title = std::move(title);
   s->seq = ++creation_seq_;
   ++counters_.sessions_created;
   s->close_on_disconnect = close_on_disconnect;
-  s->created_at = clock_.wall_now();
+  s->created_at = recorded ? recorded->created_at : clock_.wall_now();
   s->created_mono = clock_.now();
   touch(*s);
+  LIFELINE_ASSERT(!registry_.count(s->id));
   registry_.emplace(s->id, s);
   bind(s, conn);
-  SessionRecord rec{s->id, s->key, s->title, s->close_on_disconnect, s->created_at, std::nullopt};
-  store_.record_start(rec, [this, id = s->id](bool ok) {
-    if (!ok)
-      log_.write(LogLevel::error, "store: could not record the start of session " + id +
-                                      "; its history may not be resumable");
-  });
+  if (!recorded) {
+    SessionRecord rec{s->id, s->key, s->title, s->close_on_disconnect, s->created_at, {}, {}};
+    store_.record_start(rec, [this, id = s->id](bool ok) {
+      if (!ok)
+        log_.write(LogLevel::error, "store: could not record the start of session " + id +
+                                        "; its history may not be resumable");
+    });
+  }
   log_.write(LogLevel::info, "session " + s->id + " created");
   return s;
 }
@@ -260,6 +271,11 @@ void Gateway::rpc_create(const ReplyTo& to, const Json& params) {
                            std::to_string(config_.max_title_bytes) + " bytes");
   if (auto why = trust::display_text_refusal(title))
     return reply_error(to, rpc::invalid_params, "invalid params: 'title' " + *why);
+  // mutant: a-gateway-without-a-current-lease-creates-sessions
+  if (!lease_current())
+    return reply_error(
+        to, rpc::store_unavailable,
+        "store unavailable: this gateway's lease on the shared store is not current");
   auto& conn = connections_[to.conn];
   if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
     return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");
@@ -312,6 +328,8 @@ void Gateway::rpc_resume(const ReplyTo& to, const Json& params) {
     for (const auto& [sid, live] : registry_)
       // mutant: a-resume-from-the-store-starts-a-second-live-session
       if (live->key == rec.session_key) return rebind(to, live);
+    // A fleet's store: the key may be live on another gateway (rule 15).
+    if (store_.shared()) return resume_shared(to, rec);
     auto& conn = connections_[to.conn];
     if (static_cast<std::int64_t>(conn.sessions.size()) >= config_.max_sessions_per_connection)
       return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");

@@ -104,6 +104,9 @@ class Gateway final : public ProcessEvents {
   // SIGHUP (reload_limits in core/config.hpp): the limits read at each decision.
   GatewayConfig& live_config() { return config_; }
   bool connected(ConnId conn) const { return connections_.count(conn) != 0; }
+  // A shared store's lease (core/gateway_lease.cpp, docs/DESIGN.md rule 15): true when
+  // this gateway may serve sessions. Always true with an unshared store.
+  bool lease_current() const;
 
  private:
   struct Connection {
@@ -153,8 +156,18 @@ class Gateway final : public ProcessEvents {
   void rpc_workers(const ReplyTo& to, const Json& params);
 
   // Sessions.
+  // recorded: the start the store already holds (a claim's); else it is recorded here.
   SessionPtr create_session(ConnId conn, std::string key, std::string title,
-                            bool close_on_disconnect);
+                            bool close_on_disconnect, const SessionRecord* recorded = nullptr);
+  std::string new_session_id();
+  // The shared store's lease and claims (core/gateway_lease.cpp).
+  void renew_lease();
+  void on_lease_renewed(Millis sent, const StoreReply<LeaseRenewal>& r);
+  void fence(const std::string& why);  // ends every live session: lease_lost
+  void resume_shared(const ReplyTo& to, const SessionRecord& rec);
+  void on_claimed(const ReplyTo& to, const SessionRecord& fresh,
+                  const std::optional<std::string>& lost_owner, const StoreReply<Claim>& r);
+  void refuse_elsewhere(const ReplyTo& to, const SessionHolder& holder);
   bool make_room();  // LRU eviction when at the cap; false: refuse
   void bind(const SessionPtr& s, ConnId conn);
   void unbind(Session& s);
@@ -251,6 +264,11 @@ class Gateway final : public ProcessEvents {
   std::int64_t pool_spawning_ = 0;  // pool spawns in flight
   int pool_failures_ = 0;           // since a pooled worker last served a session
   TimerId pool_timer_ = 0;          // the next refill
+  Millis lease_until_ = 0;          // monotonic: sessions are served until then (shared store)
+  TimerId lease_timer_ = 0;         // the next renewal
+  TimerId fence_timer_ = 0;         // lease_until_, unless renewed first
+  bool renewing_ = false;           // a renewal is in flight
+  std::set<std::string> claiming_;  // keys whose claim is in flight
   std::function<void(bool)> shutdown_done_;
   TimerId shutdown_timer_ = 0;
   void maybe_finish_shutdown();

@@ -24,6 +24,7 @@ enum Code : int {
   pty_not_found = 4008,
   session_taken_over = 4009,
   session_not_held = 4010,
+  session_elsewhere = 4011,
   limit_reached = 4290,
   input_limit = 4291,
   message_too_large = 4130,

@@ -130,6 +130,15 @@ class Transport {
 
 // ---------------------------------------------------------------- store
 
+// A shared store's answer to "who serves this history now" (docs/DESIGN.md rule 15): the
+// open session continuing a key, the instance running it, and whether that instance's
+// lease is current by the store's clock.
+struct SessionHolder {
+  std::string session_id;
+  std::string instance;
+  bool lease_current = false;
+};
+
 struct SessionRecord {
   std::string session_id;
   std::string session_key;
@@ -137,6 +146,19 @@ struct SessionRecord {
   bool close_on_disconnect = true;
   WallMs created_at = 0;
   std::optional<std::string> end_reason;  // set once the session was finalized
+  // Shared stores' find_session only: the open session of this key, if any (this one or
+  // a later one continuing it). Unshared stores leave it empty.
+  std::optional<SessionHolder> holder;
+};
+
+struct LeaseRenewal {
+  bool renewed = false;   // false: another gateway holds a current lease under this name
+  bool was_lost = false;  // a takeover ended this instance's sessions since the last renewal
+};
+
+struct Claim {
+  bool won = false;                     // rec is now the one open session of its key
+  std::optional<SessionHolder> holder;  // when not won: who holds the key instead
 };
 
 struct HistoryEntry {
@@ -180,6 +202,22 @@ class Store {
                             std::function<void(StoreReply<std::optional<SessionRecord>>)> done) = 0;
   virtual void history(const std::string& session_key, const HistoryQuery& query,
                        std::function<void(StoreReply<HistoryPage>)> done) = 0;
+
+  // ---- Shared stores only (docs/DESIGN.md rule 15). A store is shared when a fleet of
+  // gateways uses it at once; the core calls what follows only when shared() says so.
+  virtual bool shared() const { return false; }
+  // Renews `instance`'s lease to the store's clock + ttl, or takes it when free or
+  // expired. Fails to renew (renewed false) when another holder's lease under the same
+  // name is current.
+  virtual void renew_lease(const std::string& instance, Millis ttl,
+                           std::function<void(StoreReply<LeaseRenewal>)> done);
+  // In one transaction: when `lost_owner` is given and its lease has expired, ends every
+  // open session of that instance (`instance_lost`, at `at`) and marks its lease lost;
+  // ends the claimant's own open rows of the key (stale: the core has no live session of
+  // it); then records rec's start as the one open session of its key, unless another
+  // holds the key (that holder is returned instead). Exactly one claimant wins a key.
+  virtual void claim(const SessionRecord& rec, const std::optional<std::string>& lost_owner,
+                     WallMs at, std::function<void(StoreReply<Claim>)> done);
 };
 
 // ---------------------------------------------------------------- recovery (rule 8)

@@ -25,11 +25,12 @@ enum class EndReason {
   idle_timeout,
   lru_evict,
   shutdown,
+  lease_lost,  // this gateway's lease on a shared store lapsed or was taken (rule 15)
 };
-inline constexpr int end_reason_count = 6;
+inline constexpr int end_reason_count = 7;
 // Tied to the enum: a new reason must raise the count (gateway.stats and /metrics index
 // their per-reason counters by it).
-static_assert(static_cast<int>(EndReason::shutdown) + 1 == end_reason_count);
+static_assert(static_cast<int>(EndReason::lease_lost) + 1 == end_reason_count);
 const char* to_string(EndReason reason);
 
 // Where to send the answer to one request.

@@ -5,6 +5,8 @@
 // session end, and what happens then".
 #include "core/assert.hpp"
 #include "core/gateway.hpp"
+
+#include <utility>
 #include "core/params.hpp"
 
 namespace lifeline {
@@ -191,6 +193,8 @@ void Gateway::shutdown(std::function<void(bool clean)> done) {
     shutdown_done_ = nullptr;
     given_up(false);
   });
+  for (TimerId* t : {&lease_timer_, &fence_timer_})
+    if (*t) clock_.cancel(std::exchange(*t, 0));
   drain_pool();  // nothing is pooled once shutdown begins (rule 18)
   for (const auto& s : sessions()) teardown(s, EndReason::shutdown);
   LIFELINE_ASSERT(registry_.empty());  // nothing is admitted once shutting down

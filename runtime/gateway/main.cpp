@@ -232,7 +232,10 @@ std::unique_ptr<PgStore> postgresql_store(asio::io_context& io, Log& log, const 
                                           bool power_safe) {
   StoreTarget store = *parse_store(cfg.store);
   if (store.kind != StoreTarget::Kind::postgresql) return nullptr;
-  return std::make_unique<PgStore>(io, log, store.target, cfg.instance, power_safe);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::make_unique<PgStore>(io, log, store.target, cfg.instance,
+                                   std::string(host) + ":" + cfg.state_dir, power_safe);
 }
 
 // --child-user: its passwd entry (nullptr: children run as we do).

@@ -43,10 +43,14 @@ struct Migration {
   const char* sql;
 };
 
-// Forward only, in order; each one's `to` is the next version. None yet: version 1 is
-// the first PostgreSQL release.
+// Forward only, in order; each one's `to` is the next version (version 1 is the base).
 constexpr Migration migrations[] = {
     {1, "", ""},
+    {2, "instance leases, and at most one open session per history (docs/DESIGN.md rule 15)",
+     "CREATE TABLE leases (instance text PRIMARY KEY, holder text NOT NULL, expires_at bigint "
+     "NOT NULL, lost boolean NOT NULL DEFAULT false);"
+     "CREATE UNIQUE INDEX sessions_one_open_per_key ON sessions (session_key) WHERE ended_at IS "
+     "NULL;"},
 };
 
 // An arbitrary constant: the lock every lifeline gateway takes to check the schema.

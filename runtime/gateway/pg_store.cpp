@@ -19,9 +19,47 @@ constexpr unsigned int8 = 20;
 constexpr unsigned text = 25;
 constexpr unsigned bytea = 17;
 
-// Prepared on every connection (docs/DESIGN.md rule 19).
+// The database's clock, in ms since the epoch: every lease is judged by this one clock,
+// never by the gateways' (docs/DESIGN.md rule 15).
+#define LIFELINE_DB_NOW "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+// Prepared on every connection (docs/DESIGN.md, Durability).
 std::vector<PgConnection::Statement> statements() {
   return {
+      // Renew ours, or take a lease that is free, lost or expired; another holder's
+      // current lease is left alone (no row returned). Returns whether it had been lost.
+      {"renew",
+       "WITH prior AS (SELECT lost FROM leases WHERE instance = $1 FOR UPDATE) "
+       "INSERT INTO leases(instance, holder, expires_at, lost) VALUES($1, $2, " LIFELINE_DB_NOW
+       " + $3, false) ON CONFLICT (instance) DO UPDATE SET holder = EXCLUDED.holder, "
+       "expires_at = EXCLUDED.expires_at, lost = false WHERE leases.holder = EXCLUDED.holder OR "
+       "leases.lost OR leases.expires_at <= " LIFELINE_DB_NOW
+       " RETURNING COALESCE((SELECT lost FROM prior), false)::int::bigint",
+       {text, text, int8}},
+      // Whether an instance's lease is current, its row locked for the claim's transaction.
+      {"lease_current",
+       "SELECT (NOT lost AND expires_at > " LIFELINE_DB_NOW
+       ")::int::bigint FROM leases WHERE instance = $1 FOR UPDATE",
+       {text}},
+      {"end_lost",
+       "UPDATE sessions SET ended_at = $1, end_reason = 'instance_lost' WHERE instance = $2 AND "
+       "ended_at IS NULL",
+       {int8, text}},
+      {"mark_lost", "UPDATE leases SET lost = true WHERE instance = $1", {text}},
+      {"end_stale",
+       "UPDATE sessions SET ended_at = $1, end_reason = 'shutdown' WHERE session_key = $2 AND "
+       "instance = $3 AND ended_at IS NULL",
+       {int8, text, text}},
+      {"claim",
+       "INSERT INTO sessions(session_id, session_key, title, close_on_disconnect, created_at, "
+       "instance) VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT (session_key) WHERE ended_at IS NULL "
+       "DO NOTHING",
+       {text, text, text, int8, int8, text}},
+      {"holder",
+       "SELECT s.session_id, s.instance, COALESCE((NOT l.lost AND l.expires_at > " LIFELINE_DB_NOW
+       "), false)::int::bigint FROM sessions s LEFT JOIN leases l ON l.instance = s.instance WHERE "
+       "s.session_key = $1 AND s.ended_at IS NULL",
+       {text}},
       // INSERT OR REPLACE, as the SQLite store: a session id names one row.
       {"start",
        "INSERT INTO sessions(session_id, session_key, title, close_on_disconnect, created_at, "
@@ -72,11 +110,12 @@ bool names_nothing(const std::string& id) {
 }  // namespace
 
 PgStore::PgStore(asio::io_context& io, Log& log, const std::string& conninfo, std::string instance,
-                 bool power_safe)
+                 std::string holder, bool power_safe)
     : io_(io),
       log_(log),
       where_(redacted_store(conninfo)),
       instance_(std::move(instance)),
+      holder_(std::move(holder)),
       power_safe_(power_safe),
       db_(conninfo, statements()) {
   // At start a slow database gets longer than a request would: 5 s, then exit 1.
@@ -87,6 +126,21 @@ PgStore::PgStore(asio::io_context& io, Log& log, const std::string& conninfo, st
     if (!setup.connect(deadline, {}))
       throw std::runtime_error("cannot connect to store " + where_ + ": " + setup.error());
     migrate_pg_schema(setup, log_, where_, deadline);
+    // One gateway per instance name in a fleet: a name another holder's current lease
+    // holds is refused now (exit 1), not discovered by ending each other's sessions.
+    std::string other;
+    auto held = setup.run_sql(
+        "SELECT holder FROM leases WHERE instance = $1 AND holder <> $2 "
+        "AND NOT lost AND expires_at > " LIFELINE_DB_NOW,
+        {PgParam::text(instance_), PgParam::text(holder_)}, deadline,
+        [&other](const PgRow& row) { other = row.bytes(0); });
+    if (!held.ok)
+      throw std::runtime_error("store " + where_ + ": cannot read the leases: " + setup.error());
+    if (!other.empty())
+      throw std::runtime_error("store " + where_ + ": instance " + instance_ +
+                               " is held by another gateway (" + other +
+                               ") whose lease is current: give this one another --instance, "
+                               "or wait for that lease to lapse");
   }
   next_attempt_ = steady_clock::now();
   if (!ensure_connected())
@@ -235,6 +289,11 @@ void PgStore::find_session(const std::string& session_id,
                       if (!row.null(4)) r.end_reason = row.bytes(4);
                       found = std::move(r);
                     }).ok;
+      if (reply->ok && found) {
+        reply->ok = db.run("holder", {PgParam::text(found->session_key)}, d, [&](const PgRow& row) {
+                        found->holder = SessionHolder{row.bytes(0), row.bytes(1), row.i64(2) != 0};
+                      }).ok;
+      }
       reply->value = std::move(found);
     }
     // A read's answer stands whatever the batch's commit does.
@@ -268,6 +327,79 @@ void PgStore::history(const std::string& session_key, const HistoryQuery& query,
     }
     return {true, [this, done, reply](bool) { asio::post(io_, [done, reply] { done(*reply); }); }};
   });
+}
+
+void PgStore::renew_lease(const std::string& instance, Millis ttl,
+                          std::function<void(StoreReply<LeaseRenewal>)> done) {
+  submit(
+      [this, instance, ttl, done = std::move(done)](PgConnection& db, PgDeadline d) -> JobResult {
+        StoreReply<LeaseRenewal> reply;
+        reply.ok =
+            db.run("renew", {PgParam::text(instance), PgParam::text(holder_), PgParam::i64(ttl)}, d,
+                   [&](const PgRow& row) {
+                     reply.value.renewed = true;
+                     reply.value.was_lost = row.i64(0) != 0;
+                   })
+                .ok;
+        // Held only once committed: a renewal that did not commit renewed nothing.
+        return {reply.ok, [this, done, reply](bool durable) {
+                  StoreReply<LeaseRenewal> r = reply;
+                  if (!durable) r = {};
+                  asio::post(io_, [done, r] { done(r); });
+                }};
+      });
+}
+
+void PgStore::claim(const SessionRecord& rec, const std::optional<std::string>& lost_owner,
+                    WallMs at, std::function<void(StoreReply<Claim>)> done) {
+  submit([this, rec, lost_owner, at, done = std::move(done)](PgConnection& db,
+                                                             PgDeadline d) -> JobResult {
+    StoreReply<Claim> reply;
+    reply.ok = claim_in(db, d, rec, lost_owner, at, reply.value);
+    return {reply.ok, [this, done, reply](bool durable) {
+              StoreReply<Claim> r = reply;
+              if (!durable) r = {};
+              asio::post(io_, [done, r] { done(r); });
+            }};
+  });
+}
+
+// The claim's statements, in the batch's transaction (one savepoint: all or nothing).
+bool PgStore::claim_in(PgConnection& db, PgDeadline d, const SessionRecord& rec,
+                       const std::optional<std::string>& lost_owner, WallMs at, Claim& out) {
+  if (fault(Fault::store_start)) return false;
+  auto holder = [&] {
+    return db
+        .run("holder", {PgParam::text(rec.session_key)}, d,
+             [&](const PgRow& row) {
+               out.holder = SessionHolder{row.bytes(0), row.bytes(1), row.i64(2) != 0};
+             })
+        .ok;
+  };
+  if (lost_owner) {
+    // The owner's lease row, locked: a racing claimant waits here, then finds it lost.
+    bool current = false;
+    if (!db.run("lease_current", {PgParam::text(*lost_owner)}, d, [&](const PgRow& row) {
+             current = row.i64(0) != 0;
+           }).ok)
+      return false;
+    if (current) return holder();  // the owner came back: not ours to take
+    if (!db.run("end_lost", {PgParam::i64(at), PgParam::text(*lost_owner)}, d).ok ||
+        !db.run("mark_lost", {PgParam::text(*lost_owner)}, d).ok)
+      return false;
+  }
+  if (!db.run("end_stale",
+              {PgParam::i64(at), PgParam::text(rec.session_key), PgParam::text(instance_)}, d)
+           .ok)
+    return false;
+  PgOutcome inserted = db.run("claim",
+                              {PgParam::text(rec.session_id), PgParam::text(rec.session_key),
+                               PgParam::text(rec.title), PgParam::i64(rec.close_on_disconnect),
+                               PgParam::i64(rec.created_at), PgParam::text(instance_)},
+                              d);
+  if (!inserted.ok) return false;
+  out.won = inserted.affected == 1;
+  return out.won || holder();
 }
 
 void PgStore::count_job(const char* statement, std::vector<PgParam> params,

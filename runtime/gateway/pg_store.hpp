@@ -23,8 +23,10 @@ class PgStore final : public Store {
   // Connects, checks and migrates the schema; throws std::runtime_error with a clear
   // message (the password redacted) when it cannot. power_safe false (LIFELINE_SYNC=normal):
   // synchronous_commit off, so a commit is acknowledged before the database's WAL flush.
+  // holder: who this gateway is, beyond its instance name (host and state dir): a restart
+  // on the same state dir keeps its lease; another gateway under the same name is refused.
   PgStore(asio::io_context& io, Log& log, const std::string& conninfo, std::string instance,
-          bool power_safe = true);
+          std::string holder, bool power_safe = true);
   ~PgStore() override;  // drains queued work, then closes
 
   void record_start(const SessionRecord& rec, std::function<void(bool ok)> done) override;
@@ -36,6 +38,13 @@ class PgStore final : public Store {
                     std::function<void(StoreReply<std::optional<SessionRecord>>)> done) override;
   void history(const std::string& session_key, const HistoryQuery& query,
                std::function<void(StoreReply<HistoryPage>)> done) override;
+  // A fleet's store (docs/DESIGN.md rule 15): leases and claims, judged by the database's
+  // clock, each in one transaction.
+  bool shared() const override { return true; }
+  void renew_lease(const std::string& instance, Millis ttl,
+                   std::function<void(StoreReply<LeaseRenewal>)> done) override;
+  void claim(const SessionRecord& rec, const std::optional<std::string>& lost_owner, WallMs at,
+             std::function<void(StoreReply<Claim>)> done) override;
 
   // The SQLite store's start-up calls, for this instance's sessions alone: a fleet's
   // other gateways own theirs. Block until done; -1 when the store failed.
@@ -58,6 +67,8 @@ class PgStore final : public Store {
   void submit(Job job) { jobs_.submit(std::move(job)); }
   // done(result) on the store thread; -1 when the store failed.
   void count_job(const char* statement, std::vector<PgParam> params, std::function<void(int)> done);
+  bool claim_in(PgConnection& db, PgDeadline d, const SessionRecord& rec,
+                const std::optional<std::string>& lost_owner, WallMs at, Claim& out);
   int wait_for_count(const char* statement, std::vector<PgParam> params);
   bool ensure_connected();
   void run();
@@ -66,6 +77,7 @@ class PgStore final : public Store {
   Log& log_;
   std::string where_;     // the URL, password redacted: for logs
   std::string instance_;  // --instance: recorded with each session, and scopes the start-up
+  std::string holder_;    // host and state dir: tells a restart from a second gateway
   bool power_safe_;
   PgConnection db_;
   // The store thread's reconnection state.

@@ -11,10 +11,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog  # noqa: E402
+from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, alive, until  # noqa: E402
 from postgres import Postgres  # noqa: E402
 
 STORE_UNAVAILABLE = 5033
+SESSION_ELSEWHERE = 4011
+LEASE = ("--lease-ttl", "2")  # renewed every 0.67 s; its holder stops serving at 1.6 s
 
 
 class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
@@ -27,7 +29,7 @@ class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         cls.pg.destroy()
 
     def setUp(self):
-        self.pg.psql("DROP TABLE IF EXISTS sessions, transcript, meta")
+        self.pg.psql("DROP TABLE IF EXISTS sessions, transcript, meta, leases")
         self.gateways = []
 
     def tearDown(self):
@@ -169,6 +171,144 @@ class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
                               capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("--instance", proc.stderr)
+
+
+class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
+    """Instance leases (docs/DESIGN.md rule 15), with a 2-second lease."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.destroy()
+
+    def setUp(self):
+        self.pg.psql("DROP TABLE IF EXISTS sessions, transcript, meta, leases")
+        self.gateways = []
+
+    def tearDown(self):
+        for gw in self.gateways:
+            if gw.proc.poll() is None:
+                os.kill(gw.pid, signal_cont())
+            gw.stop()
+
+    def gateway(self, instance, *args, state_dir=None):
+        gw = Gateway("--store", self.pg.url, "--instance", instance, *LEASE, *args, state_dir=state_dir)
+        self.gw = gw
+        self.gateways.append(gw)
+        return gw.start()
+
+    def ends(self, session_id):
+        return self.pg.psql(f"SELECT COALESCE(end_reason, '') FROM sessions WHERE session_id = '{session_id}'")
+
+    async def test_a_session_live_elsewhere_is_refused_with_its_owner_then_taken_over_once_it_is_lost(self):
+        east, west = self.gateway("east"), self.gateway("west")
+        ce = await east.connect()
+        s1 = await ce.result("session.create", close_on_disconnect=False)
+        s2 = await ce.result("session.create", close_on_disconnect=False)
+        r = await ce.result("slash.exec", session_id=s1["session_id"], command="/echo before")
+        self.assertEqual(r["seq"], 1)
+        cw = await west.connect()
+        msg = await cw.call("session.resume", session_id=s1["session_id"])
+        self.assertEqual(msg["error"]["code"], SESSION_ELSEWHERE, msg)
+        self.assertEqual(msg["error"]["data"]["instance"], "east", "the error names the owner")
+
+        east.stop(signal_kill())  # the host is gone: no restart
+        msg = await cw.call("session.resume", session_id=s1["session_id"])
+        self.assertEqual(msg["error"]["code"], SESSION_ELSEWHERE, "its lease is still current")
+        t = time.monotonic()
+        while True:
+            msg = await cw.call("session.resume", session_id=s1["session_id"])
+            if "result" in msg or time.monotonic() - t > 10:
+                break
+            self.assertEqual(msg["error"]["code"], SESSION_ELSEWHERE, msg)
+            await asyncio.sleep(0.2)
+        taken = msg["result"]
+        self.assertEqual(taken["taken_over_from"], "east")
+        r = await cw.result("slash.exec", session_id=taken["session_id"], command="/echo after")
+        self.assertEqual(r["seq"], 2, "the history continues, nothing acknowledged lost")
+        entries = (await cw.result("session.history", session_id=taken["session_id"]))["entries"]
+        self.assertEqual([e["output"] for e in entries], ["before", "after"])
+        # Every session of the lost instance is recorded ended once, the unresumed one too.
+        self.assertEqual(self.ends(s1["session_id"]), [["instance_lost"]])
+        self.assertEqual(self.ends(s2["session_id"]), [["instance_lost"]])
+        again = await cw.call("session.resume", session_id=s1["session_id"])
+        self.assertEqual(again["result"]["session_id"], taken["session_id"], "resumed where it lives now")
+        await cw.close()
+
+    async def test_two_gateways_racing_for_a_lost_session_take_it_over_exactly_once(self):
+        east = self.gateway("east")
+        ce = await east.connect()
+        s = await ce.result("session.create", close_on_disconnect=False)
+        await ce.result("slash.exec", session_id=s["session_id"], command="/echo x")
+        east.stop(signal_kill())
+        racers = [self.gateway("west"), self.gateway("north")]
+        clients = [await gw.connect() for gw in racers]
+        await asyncio.sleep(2.2)  # the lease has lapsed
+        replies = await asyncio.gather(*(c.call("session.resume", session_id=s["session_id"]) for c in clients))
+        won = [r for r in replies if "result" in r]
+        lost = [r for r in replies if "error" in r]
+        self.assertEqual(len(won), 1, replies)
+        self.assertEqual(lost[0]["error"]["code"], SESSION_ELSEWHERE, replies)
+        winner = "west" if "result" in replies[0] else "north"
+        self.assertEqual(lost[0]["error"]["data"]["instance"], winner)
+        open_rows = self.pg.psql(f"SELECT instance FROM sessions WHERE ended_at IS NULL")
+        self.assertEqual(open_rows, [[winner]], "one live session for the history, fleet-wide")
+        for c in clients:
+            await c.close()
+
+    async def test_a_gateway_cut_off_past_its_lease_ends_its_sessions(self):
+        east, west = self.gateway("east"), self.gateway("west")
+        ce = await east.connect()
+        s = await ce.result("session.create", close_on_disconnect=False)
+        await ce.result("slash.exec", session_id=s["session_id"], command="/echo mine")
+        worker = (await ce.result("session.active_list"))["sessions"][0]["worker_pid"]
+        os.kill(east.pid, signal_stop())  # a partition: east neither renews nor serves
+        cw = await west.connect()
+        t = time.monotonic()
+        while True:
+            msg = await cw.call("session.resume", session_id=s["session_id"])
+            if "result" in msg or time.monotonic() - t > 10:
+                break
+            await asyncio.sleep(0.2)
+        self.assertIn("result", msg, msg)
+        os.kill(east.pid, signal_cont())  # back: it must find its lease gone and stop
+        closed = lambda: [e for e in ce.events if e.get("type") == "session.closed"]  # noqa: E731
+        self.assertTrue(await until(lambda: closed(), 5), ce.events)
+        self.assertEqual(closed()[0]["payload"]["reason"], "lease_lost")
+        self.assertTrue(await until(lambda: not alive(worker), 5), "its worker is gone")
+        msg = await ce.call("slash.exec", session_id=s["session_id"], command="/echo still?")
+        self.assertIn("error", msg, "east serves the session no more")
+        self.assertEqual(self.ends(s["session_id"]), [["instance_lost"]], "ended once, by the taker")
+        self.assertTrue(await until(lambda: any("lease" in line for line in east.log), 5))
+        # It serves again under a fresh lease: new sessions work.
+        self.assertTrue(await until(lambda: any("lease of instance east held" in line
+                                                for line in east.log[-20:]), 5), east.log)
+        fresh = await ce.result("session.create")
+        r = await ce.result("slash.exec", session_id=fresh["session_id"], command="/echo new")
+        self.assertTrue(r["ok"])
+        await ce.close()
+        await cw.close()
+
+    def test_a_second_gateway_under_a_held_instance_name_is_refused(self):
+        self.gateway("east")
+        proc = subprocess.run([GATEWAY, "--listen", "127.0.0.1:0", "--state-dir", tempfile.mkdtemp(),
+                               "--store", self.pg.url, "--instance", "east", *LEASE],
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("is held by another gateway", proc.stderr)
+
+
+def signal_stop():
+    import signal
+    return signal.SIGSTOP
+
+
+def signal_cont():
+    import signal
+    return signal.SIGCONT
 
 
 def signal_kill():

@@ -82,8 +82,8 @@ class PgSubject final : public RuntimeSubject {
     runtime::PgConnection admin(url, {});
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     if (admin.connect(deadline, {}))
-      admin.exec("DROP TABLE IF EXISTS sessions, transcript, meta", deadline);
-    store_ = std::make_unique<runtime::PgStore>(io, log, url, "east");
+      admin.exec("DROP TABLE IF EXISTS sessions, transcript, meta, leases", deadline);
+    store_ = std::make_unique<runtime::PgStore>(io, log, url, "east", "conformance");
   }
   Store& store() override { return *store_; }
 
@@ -148,7 +148,8 @@ class StoreConformance : public testing::TestWithParam<Kind> {
 
   bool start(const std::string& id, const std::string& key, const std::string& title = "t") {
     std::optional<bool> ok;
-    store().record_start({id, key, title, true, 1000, std::nullopt}, [&](bool r) { ok = r; });
+    store().record_start({id, key, title, true, 1000, std::nullopt, std::nullopt},
+                         [&](bool r) { ok = r; });
     return subject_->settle([&] { return ok.has_value(); }) && *ok;
   }
   bool end(const std::string& id, const std::string& reason) {
@@ -284,7 +285,7 @@ TEST_P(StoreConformance, an_unknown_history_is_empty) {
 
 TEST_P(StoreConformance, completions_arrive_in_the_order_operations_were_issued) {
   std::vector<std::string> order;
-  store().record_start({"s1", "k1", "t", false, 1, std::nullopt},
+  store().record_start({"s1", "k1", "t", false, 1, std::nullopt, std::nullopt},
                        [&](bool) { order.push_back("start"); });
   for (int i = 0; i < 20; ++i)
     store().append("k1", {0, 1, "/" + std::to_string(i), true, "x"}, [&, i](auto r) {
