@@ -332,7 +332,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
                    })});
   knobs.push_back(switch_knob("version", c.version));
   run_parser(args, env, knobs, out);
-  // Sessions in a shared store belong to an instance (docs/DESIGN.md rule 19): an unnamed
+  // Sessions in a shared store belong to an instance (docs/DESIGN.md rule 15): an unnamed
   // gateway could not tell its own open sessions from another's.
   if (!out.error && c.lease_ttl < 1000)
     out.error = "--lease-ttl must be at least 1 second (a lease renewed every third of it)";

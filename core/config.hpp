@@ -49,7 +49,7 @@ struct GatewayConfig {
   bool version = false;                    // --version: print it and exit
   std::string child_user;                  // run children as this user (gateway as root)
   std::string instance;  // names this gateway in gateway.ready (scale-out affinity)
-  // --store (docs/PROTOCOL.md section 10): sqlite:NAME, a file in the state dir, or a
+  // --store (docs/PROTOCOL.md section 11): sqlite:NAME, a file in the state dir, or a
   // postgresql:// (postgres://) URL or libpq key=value string, shared by a fleet.
   std::string store = "sqlite:lifeline.db";
   Millis lease_ttl = 15LL * 1000;  // a shared store's lease: renewed every third (rule 15)

@@ -155,7 +155,7 @@ void Gateway::on_claimed(const ReplyTo& to, const SessionRecord& fresh,
                  {"resumed", true},
                  {"from_store", true},
                  {"status", to_string(s->status())}};
-  if (lost_owner) result["taken_over_from"] = *lost_owner;
+  if (lost_owner) result["claimed_from"] = *lost_owner;
   reply(to, std::move(result));
 }
 

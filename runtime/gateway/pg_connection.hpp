@@ -1,6 +1,6 @@
 // One libpq connection driven with deadlines: no call waits past the deadline it is
 // given, so that a database that stops answering becomes an error within it (a client
-// gets store_unavailable), never a hung request (docs/DESIGN.md rule 19). Parameters and
+// gets store_unavailable), never a hung request (docs/DESIGN.md, Durability). Parameters and
 // results travel in binary: a bigint is 8 bytes, text and bytea their bytes. Used by
 // one thread at a time (a store's).
 #pragma once

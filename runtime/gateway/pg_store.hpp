@@ -1,5 +1,5 @@
 // The Store port over PostgreSQL (libpq), for a fleet of gateways sharing one database
-// (docs/DESIGN.md rule 19). The same semantics as the SQLite store: one thread, group
+// (docs/DESIGN.md, Durability). The same semantics as the SQLite store: one thread, group
 // commit (a batch shares one transaction), prepared statements, and a completion only
 // once its transaction committed (synchronous_commit on). During an outage every
 // request fails within a second (store_unavailable) instead of waiting: a lost

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the tests (docs/DESIGN.md rule 19): Debian's
+"""A throwaway PostgreSQL cluster for the tests (docs/DESIGN.md, Durability): Debian's
 server binaries, a data directory and a Unix socket in a temporary directory, run as
 the `postgres` user when we are root (initdb refuses root), trust authentication on the
 socket alone (no TCP). Started, restarted and stopped by the test that owns it.

@@ -1,4 +1,4 @@
-"""The PostgreSQL store (docs/DESIGN.md rule 19, docs/PROTOCOL.md section 10) through the
+"""The PostgreSQL store (docs/DESIGN.md rule 15 and Durability, docs/PROTOCOL.md section 11) through the
 real gateway, against a throwaway cluster (postgres.py): transcripts shared by gateways
 of a fleet, a restart that ends only its own instance's sessions, an outage that fails
 requests fast and loses nothing acknowledged, and start-up refusals (exit 1)."""
@@ -226,7 +226,7 @@ class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
             self.assertEqual(msg["error"]["code"], SESSION_ELSEWHERE, msg)
             await asyncio.sleep(0.2)
         taken = msg["result"]
-        self.assertEqual(taken["taken_over_from"], "east")
+        self.assertEqual(taken["claimed_from"], "east")
         r = await cw.result("slash.exec", session_id=taken["session_id"], command="/echo after")
         self.assertEqual(r["seq"], 2, "the history continues, nothing acknowledged lost")
         entries = (await cw.result("session.history", session_id=taken["session_id"]))["entries"]

@@ -1,4 +1,4 @@
-// One store conformance suite (docs/DESIGN.md rule 19), run against every implementation
+// One store conformance suite (docs/DESIGN.md, Durability), run against every implementation
 // of the Store port: the SQLite store, the simulator's store and the PostgreSQL store.
 // The core was written against the port's contract; these cases are that contract.
 // PostgreSQL: LIFELINE_TEST_PG_URL names a throwaway database (tests/integration/
