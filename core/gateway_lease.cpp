@@ -84,7 +84,6 @@ void Gateway::resume_shared(const ReplyTo& to, const SessionRecord& rec) {
         "store unavailable: this gateway's lease on the shared store is not current");
   std::optional<std::string> lost_owner;
   if (rec.holder && rec.holder->instance != config_.instance) {
-    // mutant: a-session-whose-owner-is-alive-is-taken-over
     if (rec.holder->lease_current) return refuse_elsewhere(to, *rec.holder);
     lost_owner = rec.holder->instance;
   }
@@ -97,9 +96,11 @@ void Gateway::resume_shared(const ReplyTo& to, const SessionRecord& rec) {
     return reply_error(to, rpc::limit_reached, "limit reached: sessions per connection");
   if (!make_room()) return reply_error(to, rpc::limit_reached, "limit reached: live sessions");
   if (!store_query_allowed(to)) return;
+  // mutant: a-claim-starts-a-fresh-history
   SessionRecord fresh{new_session_id(),  rec.session_key, rec.title,   rec.close_on_disconnect,
                       clock_.wall_now(), std::nullopt,    std::nullopt};
   claiming_.insert(fresh.session_key);
+  // mutant: a-claim-does-not-end-the-lost-instances-sessions
   store_.claim(
       fresh, lost_owner, clock_.wall_now(),
       [this, to, fresh, lost_owner](StoreReply<Claim> r) { on_claimed(to, fresh, lost_owner, r); });
@@ -114,6 +115,7 @@ void Gateway::on_claimed(const ReplyTo& to, const SessionRecord& fresh,
       reply_error(to, rpc::store_unavailable, "store unavailable");
     return;
   }
+  // mutant: a-claim-that-lost-is-served
   if (!r.value.won) {
     if (!connected(to.conn) || shutting_down_) return;
     if (r.value.holder && r.value.holder->instance != config_.instance)

@@ -602,6 +602,25 @@ constexpr std::array kTable = {
               "Invariants: no blocking work", W::by_construction,
               "ci/check-core-purity.sh: core/ includes no POSIX, thread, time or I/O header",
               nullptr},
+    // The fleet world (sim/fleet.cpp): several gateways over one shared store.
+    Invariant{Inv::at_most_one_live_session_per_history_across_the_fleet,
+              "at most one live session per history across the fleet", "rule 15", W::at_event,
+              "sim/fleet.cpp, after every event: live sessions of every gateway by key", nullptr},
+    Invariant{Inv::a_gateway_never_serves_a_session_whose_lease_it_lost,
+              "a gateway never serves a session whose lease it lost", "rule 15", W::at_event,
+              "sim/fleet.cpp, at each transcript append: the appender's lease is current by "
+              "the store's clock and no other instance holds the history",
+              nullptr},
+    Invariant{Inv::no_acknowledged_entry_is_lost_across_a_claim,
+              "no acknowledged entry is lost across a claim", "rule 15", W::at_event,
+              "sim/fleet.cpp, after every event and at each resume: every acknowledged entry "
+              "is in the store, and a claim continues the same history",
+              nullptr},
+    Invariant{Inv::a_lost_instances_sessions_are_ended_exactly_once,
+              "a lost instance's sessions are ended exactly once", "rule 15", W::at_event,
+              "sim/fleet.cpp, at the end: every history a dead instance left open is claimed "
+              "elsewhere, and its sessions ended once, as instance_lost",
+              nullptr},
     // The scenarios' own expectations (sim/scenarios.cpp), and what no world may do.
     Invariant{Inv::scenario_invariant, "scenario invariant", "a named scenario's own check",
               W::every_event, "sim/scenarios.cpp", nullptr},

@@ -178,6 +178,10 @@ enum class Inv : std::uint8_t {
   store_queue_drains,
   acknowledged_means_durable,
   no_blocking_work_on_the_cores_thread,
+  at_most_one_live_session_per_history_across_the_fleet,
+  a_gateway_never_serves_a_session_whose_lease_it_lost,
+  no_acknowledged_entry_is_lost_across_a_claim,
+  a_lost_instances_sessions_are_ended_exactly_once,
   scenario_invariant,
   scenario_expectation,
   count

@@ -213,7 +213,8 @@ struct Settings {
 
 // One lock per state dir, then the store's files judged (SQLite opens them itself, by
 // their real path with SQLITE_OPEN_NOFOLLOW). Returns the local database's path: the
-// whole store with sqlite:NAME, the process ledger alone with PostgreSQL (docs/DESIGN.md, Durability).
+// whole store with sqlite:NAME, the process ledger alone with PostgreSQL (docs/DESIGN.md,
+// Durability).
 std::string lock_state_dir(StateDir& state, const GatewayConfig& cfg) {
   // One gateway per state dir: a second one would share (and sweep) the first's store
   // and cgroups.
