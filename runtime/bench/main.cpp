@@ -644,7 +644,36 @@ void report_the_pool(const std::string& dir, const std::string& state_base, Gate
   std::filesystem::remove_all(bare.state);
 }
 
-int run_peers(const std::string& dir, const std::vector<int>& client_counts, double seconds) {
+// What a fleet's shared store costs per request (docs/PROTOCOL.md section 11): the same
+// client against a gateway over PostgreSQL (synchronous_commit on: the analogue of full)
+// beside the SQLite gateways, both durabilities.
+void report_the_store(const std::string& dir, const std::string& state_base, Gateway& normal,
+                      Gateway& full, const std::string& url, double seconds) {
+  Gateway pg;
+  pg.start(dir + "/lifeline-gateway", state_base + "-pg", 0,
+           {"--store", url, "--instance", "bench", "--worker-pool", "2"});
+  std::printf(
+      "\na shared store (PostgreSQL over a local Unix socket, synchronous_commit on) beside "
+      "SQLite:\n\n| measure | SQLite normal | SQLite full | PostgreSQL | vs SQLite full |\n"
+      "|---|---|---|---|---|\n");
+  for (int clients : {1, 4}) {
+    double a = gateway_lifecycles(normal, clients, seconds).per_second;
+    double b = gateway_lifecycles(full, clients, seconds).per_second;
+    double c = gateway_lifecycles(pg, clients, seconds).per_second;
+    const char* plural = clients > 1 ? "s" : "";
+    std::printf("| lifecycles/s, %d client%s | %.0f | %.0f | %.0f | %.2fx |\n", clients, plural, a,
+                b, c, c / b);
+  }
+  double a = warm_round_trips(normal, seconds).p50;
+  double b = warm_round_trips(full, seconds).p50;
+  double c = warm_round_trips(pg, seconds).p50;
+  std::printf("| warm round trip, p50 us | %.0f | %.0f | %.0f | %.2fx |\n", a, b, c, c / b);
+  pg.stop();
+  std::filesystem::remove_all(pg.state);
+}
+
+int run_peers(const std::string& dir, const std::vector<int>& client_counts, double seconds,
+              const std::string& store_url) {
   int ws_port = 0;
   int ws_pid = start_websocketd(dir + "/lifeline-line-echo", ws_port);
   if (ws_pid < 0) {
@@ -688,6 +717,7 @@ int run_peers(const std::string& dir, const std::vector<int>& client_counts, dou
       "acknowledged entry, or one per batch of them)\n",
       bare_commit_p50_us(full.state, true));
   report_the_pool(dir, state_base, normal, seconds);
+  if (!store_url.empty()) report_the_store(dir, state_base, normal, full, store_url, seconds);
   report_the_terminal(dir, state_base);
   ::kill(ws_pid, SIGTERM);
   waitpid(ws_pid, nullptr, 0);
@@ -854,10 +884,13 @@ int main(int argc, char** argv) {
   bool clients_given = false;
   double seconds = 5;
   bool peers = false;
+  std::string store_url;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--peers") {
       peers = true;
+    } else if (a == "--store" && i + 1 < argc) {
+      store_url = argv[++i];
     } else if (a == "--clients" && i + 1 < argc) {
       clients = std::max(1, std::atoi(argv[++i]));
       clients_given = true;
@@ -865,12 +898,15 @@ int main(int argc, char** argv) {
       seconds = std::max(0.5, std::atof(argv[++i]));
     } else {
       std::printf(
-          "usage: lifeline-bench [--clients N] [--seconds S] [--peers]\n"
+          "usage: lifeline-bench [--clients N] [--seconds S] [--peers [--store URL]]\n"
           "Starts its own gateway (beside this binary) on a free loopback port.\n"
           "--peers: the same client against websocketd (with lifeline-line-echo) and\n"
           "lifeline with LIFELINE_SYNC normal and full, one markdown table: lifecycles/s at\n"
           "1, 4 and 16 clients (or --clients N), the first result of a new session and warm\n"
-          "round trips, each with its ratio to websocketd.\n");
+          "round trips, each with its ratio to websocketd.\n"
+          "--store postgresql://...: with --peers, also a gateway over that database (a\n"
+          "throwaway one: tests/integration/postgres.py run -- lifeline-bench --peers --store\n"
+          "\"$LIFELINE_TEST_PG_URL\") beside SQLite: lifecycles/s and warm round trips.\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -878,7 +914,7 @@ int main(int argc, char** argv) {
   if (peers) try {
       return run_peers(std::filesystem::path(argv[0]).parent_path().string(),
                        clients_given ? std::vector<int>{clients} : std::vector<int>{1, 4, 16},
-                       seconds);
+                       seconds, store_url);
     } catch (const std::exception& e) {
       std::printf("lifeline-bench --peers: %s\n", e.what());
       return 1;
