@@ -216,6 +216,28 @@ Knob string_knob(std::string flag, std::string& target) {
               })};
 }
 
+Knob store_knob(std::string& target) {
+  return Knob{"store", true, false,
+              accepting("sqlite:NAME (a file name in the state dir) or a postgresql:// URL",
+                        [&target](const std::string& v) {
+                          if (!parse_store(v)) return false;
+                          target = v;
+                          return true;
+                        })};
+}
+
+// What a shared store (docs/DESIGN.md rule 15) asks of the settings together.
+std::optional<std::string> shared_store_refusal(const GatewayConfig& c) {
+  if (c.lease_ttl < 1000)
+    return "--lease-ttl must be at least 1 second (a lease renewed every third of it)";
+  // Sessions in a shared store belong to an instance: an unnamed gateway could not tell
+  // its own open sessions from another's.
+  if (parse_store(c.store)->kind == StoreTarget::Kind::postgresql && c.instance.empty())
+    return "--store " + redacted_store(c.store) +
+           " is shared by a fleet: give this gateway --instance NAME, unique in the fleet";
+  return std::nullopt;
+}
+
 Knob switch_knob(std::string flag, bool& target) {
   return Knob{std::move(flag), false, false,
               accepting("1, true, yes, on, 0, false, no or off",
@@ -318,13 +340,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
   knobs.push_back(string_knob("child-user", c.child_user));
   knobs.push_back(string_knob("instance", c.instance));
   knobs.push_back(string_knob("env-file", c.env_file));
-  knobs.push_back({"store", true, false,
-                   accepting("sqlite:NAME (a file name in the state dir) or a postgresql:// URL",
-                             [&c](const std::string& v) {
-                               if (!parse_store(v)) return false;
-                               c.store = v;
-                               return true;
-                             })});
+  knobs.push_back(store_knob(c.store));
   knobs.push_back({"log-format", true, false, accepting("text or json", [&c](const std::string& v) {
                      if (v != "text" && v != "json") return false;
                      c.log_json = v == "json";
@@ -332,14 +348,7 @@ ParsedConfig<GatewayConfig> parse_gateway_config(const std::vector<std::string>&
                    })});
   knobs.push_back(switch_knob("version", c.version));
   run_parser(args, env, knobs, out);
-  // Sessions in a shared store belong to an instance (docs/DESIGN.md rule 15): an unnamed
-  // gateway could not tell its own open sessions from another's.
-  if (!out.error && c.lease_ttl < 1000)
-    out.error = "--lease-ttl must be at least 1 second (a lease renewed every third of it)";
-  if (!out.error && parse_store(c.store)->kind == StoreTarget::Kind::postgresql &&
-      c.instance.empty())
-    out.error = "--store " + redacted_store(c.store) +
-                " is shared by a fleet: give this gateway --instance NAME, unique in the fleet";
+  if (!out.error) out.error = shared_store_refusal(c);
   // A pty.attach answer carries the whole ring, base64 (4/3), in one message: at a
   // quarter of the unsent bound it stays below the half where a connection's terminals
   // pause, and far from the whole, where the connection is closed.

@@ -101,9 +101,10 @@ void Gateway::resume_shared(const ReplyTo& to, const SessionRecord& rec) {
                       clock_.wall_now(), std::nullopt,    std::nullopt};
   claiming_.insert(fresh.session_key);
   // mutant: a-claim-does-not-end-the-lost-instances-sessions
-  store_.claim(
-      fresh, lost_owner, clock_.wall_now(),
-      [this, to, fresh, lost_owner](StoreReply<Claim> r) { on_claimed(to, fresh, lost_owner, r); });
+  store_.claim(fresh, lost_owner, clock_.wall_now(),
+               [this, to, fresh, lost_owner](const StoreReply<Claim>& r) {
+                 on_claimed(to, fresh, lost_owner, r);
+               });
 }
 
 void Gateway::on_claimed(const ReplyTo& to, const SessionRecord& fresh,

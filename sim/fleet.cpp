@@ -183,7 +183,7 @@ class FleetWorld {
       auto n = std::make_unique<Node>();
       n->index = i;
       n->instance = std::string("gw-") + static_cast<char>('a' + i);
-      n->inc = static_cast<Incarnation>(i + 1);
+      n->inc = static_cast<Incarnation>(i) + 1;
       n->clock = std::make_unique<SkewClock>(sched_, n->inc, rng_.between(950, 1050),
                                              rng_.between(0, 100000));
       n->random = CountingRandom(seed * 31 + static_cast<std::uint64_t>(i) + 1);
@@ -336,9 +336,9 @@ void FleetStore::history(const std::string& key, const HistoryQuery& query,
 void FleetStore::renew_lease(const std::string& instance, Millis ttl,
                              std::function<void(StoreReply<LeaseRenewal>)> done) {
   Scheduler& s = w_.sched();
-  std::string holder = instance;  // one holder per name here: a name is never reused
+  // One holder per name here (a name is never reused): the instance is its own holder.
   op<StoreReply<LeaseRenewal>>(
-      [instance, ttl, holder, &s](Db& db) {
+      [instance, ttl, &holder = instance, &s](Db& db) {
         StoreReply<LeaseRenewal> r{true, {}};
         auto it = db.leases.find(instance);
         if (it != db.leases.end() && it->second.holder != holder && !it->second.lost &&
@@ -522,11 +522,13 @@ void FleetWorld::client_read(FleetClient& c) {
       if (r.contains("session_key")) {
         std::string key = r["session_key"];
         auto asked = key_of_.find(arg);
-        if (asked != key_of_.end() && asked->second != key)
-          violate(Inv::no_acknowledged_entry_is_lost_across_a_claim,
-                  "resuming " + arg + " (history " + asked->second + ") on " +
-                      nodes_[static_cast<std::size_t>(c.node)]->instance + " continued history " +
-                      key);
+        if (asked != key_of_.end() && asked->second != key) {
+          std::string what = "resuming " + arg;
+          what += " (history " + asked->second + ") on ";
+          what += nodes_[static_cast<std::size_t>(c.node)]->instance;
+          what += " continued history " + key;
+          violate(Inv::no_acknowledged_entry_is_lost_across_a_claim, what);
+        }
         if (!key_of_.count(sid)) known_.push_back(sid);
         key_of_[sid] = key;
       }
@@ -646,7 +648,7 @@ RunResult FleetWorld::run() {
   result_.sim_time = sched_.now();
   result_.counters.acks_checked = static_cast<std::int64_t>(acks_.size());
   // The run's outcome, hashed (FNV-1a): what the determinism check compares.
-  std::uint64_t h = 1469598103934665603ULL;
+  std::uint64_t h = 1469598103934665603ULL ^ seed_;
   auto mix = [&h](const std::string& text) {
     for (char ch : text) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
   };

@@ -224,8 +224,11 @@ TEST_P(StoreConformance, appends_number_each_history_from_one_in_order) {
 }
 
 TEST_P(StoreConformance, entries_come_back_byte_for_byte) {
-  std::string command = std::string("/echo a\0b \xc3\xa9\n\"q\"", 16);
-  std::string text = std::string("line1\r\nline2\0\x01\x7f end", 21);
+  using namespace std::string_literals;  // the literal's whole length, its NULs included
+  std::string command = "/echo a\0b \xc3\xa9\n\"q\""s;
+  std::string text = "line1\r\nline2\0\x01\x7f end"s;
+  ASSERT_EQ(command.size(), 16u);
+  ASSERT_EQ(text.size(), 19u);
   ASSERT_EQ(append("k1", command, text, true), 1);
   ASSERT_EQ(append("k1", "/fail", "no such command", false), 2);
   auto page = history("k1");
