@@ -42,7 +42,9 @@ bool owned_by_live_session(const Gateway& gw, const ChildInfo& c) {
 }
 
 std::string check_end_reason(const Session& s, EndReason reason, bool client_connected) {
-  if (client_connected && reason != EndReason::client_close && reason != EndReason::shutdown)
+  // A lapsed lease (rule 15) ends every session, held or not: the gateway may serve none.
+  if (client_connected && reason != EndReason::client_close && reason != EndReason::shutdown &&
+      reason != EndReason::lease_lost)
     return "session " + s.id + " ended by " + to_string(reason) + " while its client is connected";
   if (s.busy() && (reason == EndReason::idle_timeout || reason == EndReason::lru_evict))
     return "busy session " + s.id + " ended by " + to_string(reason);

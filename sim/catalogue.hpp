@@ -214,7 +214,7 @@ std::vector<Violation> run_catalogue(const WorldView& view, CheckedWhen when, bo
 bool owned_by_live_session(const Gateway& gw, const ChildInfo& c);
 
 // docs/DESIGN.md's end-reason oracle, at the moment a teardown starts: a session whose
-// client is connected ends only by client_close or shutdown (so a resumed one never by
+// client is connected ends only by client_close, shutdown or lease_lost (so a resumed one never by
 // orphan_grace); a busy one never by idle_timeout or lru_evict. "" when consistent.
 std::string check_end_reason(const Session& s, EndReason reason, bool client_connected);
 

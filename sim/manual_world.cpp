@@ -283,7 +283,31 @@ void FakeStore::find_session(const std::string& session_id,
     if (fail_reads) return done({false, std::nullopt});
     auto it = sessions.find(session_id);
     if (it == sessions.end()) return done({true, std::nullopt});
-    done({true, it->second});
+    SessionRecord rec = it->second;
+    if (auto h = holders.find(rec.session_key); shared_mode && h != holders.end())
+      rec.holder = h->second;
+    done({true, rec});
+  });
+}
+
+void FakeStore::renew_lease(const std::string&, Millis,
+                            std::function<void(StoreReply<LeaseRenewal>)> done) {
+  ++renewals;
+  auto answer = [this, done = std::move(done)] { done(renewal); };
+  if (hold_renewals)
+    held_renewals.push_back(std::move(answer));
+  else
+    tasks_.post(std::move(answer));
+}
+
+void FakeStore::claim(const SessionRecord& rec, const std::optional<std::string>& lost_owner,
+                      WallMs, std::function<void(StoreReply<Claim>)> done) {
+  claims.push_back({rec, lost_owner});
+  tasks_.post([this, rec, done = std::move(done)] {
+    if (fail_writes) return done({false, {}});
+    if (claim_answer) return done({true, *claim_answer});
+    sessions[rec.session_id] = rec;
+    done({true, Claim{true, std::nullopt}});
   });
 }
 

@@ -188,6 +188,26 @@ class FakeStore final : public Store {
   void history(const std::string& session_key, const HistoryQuery& query,
                std::function<void(StoreReply<HistoryPage>)> done) override;
 
+  // A shared store (docs/DESIGN.md rule 15), hand-driven: leases and claims answer as
+  // the fields below say, and find_session reports `holders` by key.
+  bool shared() const override { return shared_mode; }
+  void renew_lease(const std::string& instance, Millis ttl,
+                   std::function<void(StoreReply<LeaseRenewal>)> done) override;
+  void claim(const SessionRecord& rec, const std::optional<std::string>& lost_owner, WallMs at,
+             std::function<void(StoreReply<Claim>)> done) override;
+  bool shared_mode = false;
+  bool hold_renewals = false;             // renewals wait in held_renewals until released
+  std::deque<std::function<void()>> held_renewals;
+  StoreReply<LeaseRenewal> renewal{true, {true, false}};  // what each renewal answers
+  int renewals = 0;
+  std::optional<Claim> claim_answer;  // nullopt: the claim wins and records rec
+  struct ClaimMade {
+    SessionRecord rec;
+    std::optional<std::string> lost_owner;
+  };
+  std::vector<ClaimMade> claims;
+  std::map<std::string, SessionHolder> holders;  // by key: what a shared find_session says
+
   bool fail_writes = false;
   bool fail_reads = false;
   std::map<std::string, SessionRecord> sessions;                     // by session id

@@ -27,7 +27,9 @@ inline GatewayConfig test_config() {
 
 class Harness {
  public:
-  explicit Harness(GatewayConfig config = test_config()) {
+  // shared_store: the store is a fleet's (docs/DESIGN.md rule 15), from before the start.
+  explicit Harness(GatewayConfig config = test_config(), bool shared_store = false) {
+    w.store.shared_mode = shared_store;
     gw = std::make_unique<Gateway>(
         std::move(config), GatewayPorts{w.clock, w.procs, w.transport, w.store, w.random, w.log});
     gw->teardown_observer = [this](const Session& s, EndReason reason, bool connected) {
