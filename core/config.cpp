@@ -97,7 +97,9 @@ ParsedConfig<Config> run_parser(const std::vector<std::string>& args, const Env&
   };
   auto apply = [&](Knob& k, const std::string& value, const std::string& where) {
     if (auto refusal = k.apply(value)) {
-      out.error = "invalid " + where + " value '" + value + "': " + *refusal;
+      // A store URL may hold a password: never echoed (docs/PROTOCOL.md section 7).
+      std::string shown = k.flag == "store" ? redacted_store(value) : value;
+      out.error = "invalid " + where + " value '" + shown + "': " + *refusal;
       return false;
     }
     return true;

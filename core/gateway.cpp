@@ -407,6 +407,9 @@ void Gateway::rpc_stats(const ReplyTo& to, const Json& params) {
              {"connections", connections_.size()},
              {"reaped", std::move(reaped)},
              {"spawn_failures", counters_.spawn_failures},
+             {"lease", store_.shared()
+                           ? Json{{"instance", config_.instance}, {"current", lease_current()}}
+                           : Json(nullptr)},
              {"containment", proc_.containment()}});
 }
 

@@ -107,6 +107,7 @@ class Gateway final : public ProcessEvents {
   // A shared store's lease (core/gateway_lease.cpp, docs/DESIGN.md rule 15): true when
   // this gateway may serve sessions. Always true with an unshared store.
   bool lease_current() const;
+  bool store_shared() const { return store_.shared(); }
 
  private:
   struct Connection {

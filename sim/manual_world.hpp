@@ -196,7 +196,7 @@ class FakeStore final : public Store {
   void claim(const SessionRecord& rec, const std::optional<std::string>& lost_owner, WallMs at,
              std::function<void(StoreReply<Claim>)> done) override;
   bool shared_mode = false;
-  bool hold_renewals = false;             // renewals wait in held_renewals until released
+  bool hold_renewals = false;  // renewals wait in held_renewals until released
   std::deque<std::function<void()>> held_renewals;
   StoreReply<LeaseRenewal> renewal{true, {true, false}};  // what each renewal answers
   int renewals = 0;

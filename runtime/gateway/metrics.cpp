@@ -141,6 +141,10 @@ std::string render_metrics(const Gateway& gw, const ShellFacts& shell) {
     out.sample("lifeline_sessions_ended_total",
                static_cast<double>(gw.counters().ended(static_cast<EndReason>(i))),
                label("reason", to_string(static_cast<EndReason>(i))));
+  out.family("lifeline_lease_current", "gauge",
+             "1 while this gateway may serve sessions: its lease on a shared store is current "
+             "(always 1 with an unshared store).");
+  out.sample("lifeline_lease_current", gw.lease_current() ? 1 : 0);
   out.family("lifeline_connections", "gauge", "Client connections open now.");
   out.sample("lifeline_connections", static_cast<double>(shell.connections));
   out.family("lifeline_children", "gauge", "Child processes the gateway owns.");

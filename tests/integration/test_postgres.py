@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, alive, until  # noqa: E402
+from gateway_harness import GATEWAY, Gateway, ShowsGatewayLog, alive, http_get, until  # noqa: E402
 from postgres import Postgres  # noqa: E402
 
 STORE_UNAVAILABLE = 5033
@@ -60,6 +60,8 @@ class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         self.assertTrue(resumed["from_store"])
         r = await w.result("slash.exec", session_id=resumed["session_id"], command="/echo three")
         self.assertEqual(r["seq"], 3, "the history continues where east left it")
+        stats = await w.result("gateway.stats")
+        self.assertEqual(stats["lease"], {"instance": "west", "current": True})
         await w.close()
         rows = dict((sid, inst) for sid, inst in self.pg.psql("SELECT session_id, instance FROM sessions"))
         self.assertEqual(rows[s["session_id"]], "east")
@@ -265,6 +267,7 @@ class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         s = await ce.result("session.create", close_on_disconnect=False)
         await ce.result("slash.exec", session_id=s["session_id"], command="/echo mine")
         worker = (await ce.result("session.active_list"))["sessions"][0]["worker_pid"]
+        self.assertIn("lifeline_lease_current 1", http_get(east.port, "/metrics"))
         os.kill(east.pid, signal_stop())  # a partition: east neither renews nor serves
         cw = await west.connect()
         t = time.monotonic()

@@ -277,3 +277,61 @@ TEST(Rule10_Config, AReplayRingThatCouldNotBeSentInOneMessageIsLoweredAndSaid) {
   EXPECT_FALSE(fits.error.has_value());
   EXPECT_EQ(fits.config.pty_replay_bytes, 8000000);
 }
+
+namespace lifeline {
+namespace {
+
+TEST(Rule15_StoreConfig, TheStoreIsAFileInTheStateDirOrAPostgresqlUrlWithAnInstance) {
+  auto def = parse_gateway_config({}, {{"HOME", "/home/u"}});
+  ASSERT_FALSE(def.error);
+  EXPECT_EQ(def.config.store, "sqlite:lifeline.db");
+  auto target = parse_store(def.config.store);
+  ASSERT_TRUE(target);
+  EXPECT_EQ(target->kind, StoreTarget::Kind::sqlite);
+  EXPECT_EQ(target->target, "lifeline.db");
+  auto pg = parse_gateway_config(
+      {"--store", "postgresql://u@db/lifeline", "--instance", "east", "--lease-ttl", "4"}, {});
+  ASSERT_FALSE(pg.error) << *pg.error;
+  EXPECT_EQ(parse_store(pg.config.store)->kind, StoreTarget::Kind::postgresql);
+  EXPECT_EQ(pg.config.lease_ttl, 4000);
+  // From the environment too (where a password belongs).
+  auto env = parse_gateway_config({"--instance", "east"},
+                                  {{"LIFELINE_STORE", "postgres://u:pw@db/lifeline"}});
+  ASSERT_FALSE(env.error) << *env.error;
+  EXPECT_EQ(env.config.store, "postgres://u:pw@db/lifeline");
+  for (const char* bad : {"sqlite:", "sqlite:../x.db", "sqlite:/var/x.db", "sqlite:.", "mysql://x",
+                          "lifeline.db", ""}) {
+    auto p = parse_gateway_config({"--store", bad}, {});
+    ASSERT_TRUE(p.error) << bad;
+    EXPECT_NE(p.error->find("--store"), std::string::npos) << *p.error;
+  }
+}
+
+TEST(Rule15_StoreConfig, ASharedStoreNeedsAnInstanceAndALeaseOfASecondOrMore) {
+  auto unnamed = parse_gateway_config({"--store", "postgresql://u@db/lifeline"}, {});
+  ASSERT_TRUE(unnamed.error);
+  EXPECT_NE(unnamed.error->find("--instance"), std::string::npos) << *unnamed.error;
+  auto short_lease = parse_gateway_config({"--lease-ttl", "0.5"}, {});
+  ASSERT_TRUE(short_lease.error);
+  EXPECT_NE(short_lease.error->find("--lease-ttl"), std::string::npos);
+  auto zero = parse_gateway_config({"--lease-ttl", "0"}, {});
+  EXPECT_TRUE(zero.error);
+}
+
+TEST(Rule15_StoreConfig, APasswordInAStoreUrlIsNeverEchoed) {
+  EXPECT_EQ(redacted_store("postgresql://u:s3cret@db:5432/lifeline?sslmode=require"),
+            "postgresql://u:***@db:5432/lifeline?sslmode=require");
+  EXPECT_EQ(redacted_store("postgresql://u@db/lifeline?password=s3cret&sslmode=require"),
+            "postgresql://u@db/lifeline?password=***&sslmode=require");
+  EXPECT_EQ(redacted_store("postgresql:///lifeline?host=/run/pg"),
+            "postgresql:///lifeline?host=/run/pg");
+  auto refused = parse_gateway_config({"--store", "postgresq://u:s3cret@db/x"}, {});
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(refused.error->find("s3cret"), std::string::npos) << *refused.error;
+  auto unnamed = parse_gateway_config({"--store", "postgresql://u:s3cret@db/x"}, {});
+  ASSERT_TRUE(unnamed.error);
+  EXPECT_EQ(unnamed.error->find("s3cret"), std::string::npos) << *unnamed.error;
+}
+
+}  // namespace
+}  // namespace lifeline
