@@ -162,14 +162,16 @@ bool PgStore::ensure_connected() {
           now + connect_deadline,
           {power_safe_ ? "SET synchronous_commit = on" : "SET synchronous_commit = off",
            "SET statement_timeout = 5000", "SET idle_in_transaction_session_timeout = 10000"})) {
-    if (failed_attempts_ > 0)
+    if (reconnecting_)
       log_.write(LogLevel::info, "store: reconnected to " + where_ + " after " +
                                      std::to_string(failed_attempts_) + " failed attempts");
+    reconnecting_ = false;
     failed_attempts_ = 0;
     backoff_ = milliseconds(0);
     return true;
   }
   ++failed_attempts_;
+  reconnecting_ = true;
   backoff_ = backoff_.count() == 0 ? milliseconds(100) : std::min(backoff_ * 2, milliseconds(5000));
   next_attempt_ = now + backoff_;
   log_.write(LogLevel::warn, "store: cannot reach " + where_ + " (" + db_.error() +
@@ -184,9 +186,12 @@ void PgStore::run() {
     // transaction. Nobody hears back before the commit.
     std::vector<Job> batch = jobs_.take(max_batch);
     if (batch.empty()) return;  // stopping, and drained
-    auto deadline = steady_clock::now() + batch_deadline;
+    // Each step has its own deadline: a database that stops answering fails the first
+    // step that waits on it (and closes the connection, so the rest fail at once), while
+    // a large healthy batch is never cut short for its size.
+    auto deadline = [] { return steady_clock::now() + step_deadline; };
     bool up = ensure_connected();
-    bool began = up && db_.exec("BEGIN", deadline);
+    bool began = up && db_.exec("BEGIN", deadline());
     // Outside a transaction a job's writes would commit alone, and be reported failed.
     if (up && !began) db_.close();
     bool savepoints = began && batch.size() > 1;
@@ -195,20 +200,20 @@ void PgStore::run() {
     results.reserve(batch.size());
     for (auto& job : batch) {
       // Each job in a savepoint of its own: one that fails leaves the others standing.
-      bool savepoint = savepoints && db_.connected() && db_.exec("SAVEPOINT job", deadline);
-      results.push_back(job(db_, deadline));
+      bool savepoint = savepoints && db_.connected() && db_.exec("SAVEPOINT job", deadline());
+      results.push_back(job(db_, deadline()));
       failed = failed || !results.back().ok;
       if (savepoint && db_.connected()) {
-        if (!results.back().ok) db_.exec("ROLLBACK TO SAVEPOINT job", deadline);
-        db_.exec("RELEASE SAVEPOINT job", deadline);
+        if (!results.back().ok) db_.exec("ROLLBACK TO SAVEPOINT job", deadline());
+        db_.exec("RELEASE SAVEPOINT job", deadline());
       }
     }
     bool committed = false;
     if (began && db_.connected()) {
       if (!savepoints && failed)
-        db_.exec("ROLLBACK", deadline);  // the lone job failed: nothing of it stays
-      else if (!(committed = db_.exec("COMMIT", deadline)) && db_.connected())
-        db_.exec("ROLLBACK", deadline);
+        db_.exec("ROLLBACK", deadline());  // the lone job failed: nothing of it stays
+      else if (!(committed = db_.exec("COMMIT", deadline())) && db_.connected())
+        db_.exec("ROLLBACK", deadline());
     }
     if (began && !db_.connected()) {
       // A commit whose answer never came is reported failed: maybe it landed, but
@@ -216,7 +221,11 @@ void PgStore::run() {
       log_.write(LogLevel::error, "store: lost the connection to " + where_ + " (" + db_.error() +
                                       "); " + std::to_string(batch.size()) +
                                       " requests failed; reconnecting");
-      next_attempt_ = steady_clock::now();
+      // Not at once: a request queued behind the lost step would wait for a connection
+      // attempt too. The next batch fails at once; the one after 100 ms reconnects.
+      backoff_ = milliseconds(100);
+      next_attempt_ = steady_clock::now() + backoff_;
+      reconnecting_ = true;
     }
     for (auto& r : results)
       if (r.finish) r.finish(r.ok && committed);

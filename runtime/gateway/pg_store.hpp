@@ -52,8 +52,9 @@ class PgStore final : public Store {
   int prune(WallMs cutoff);
   void prune_async(WallMs cutoff, std::function<void(int)> done);
 
-  // How long one batch may take before its connection is given up (and its jobs fail).
-  static constexpr std::chrono::milliseconds batch_deadline{800};
+  // How long one step of a batch (a statement, or one job's few) may wait on the database
+  // before the connection is given up and the batch's jobs fail.
+  static constexpr std::chrono::milliseconds step_deadline{800};
   static constexpr std::chrono::milliseconds connect_deadline{500};
 
  private:
@@ -84,6 +85,7 @@ class PgStore final : public Store {
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
   int failed_attempts_ = 0;
+  bool reconnecting_ = false;  // a connection was lost or refused: say when one is back
   JobQueue<Job> jobs_;
   std::thread thread_;
 };
