@@ -284,6 +284,7 @@ class Service {
     set_up_children();
     gateway_.emplace(cfg_, GatewayPorts{clock_, procs_, hub_, transcripts(), random_, log_});
     gateway_->start();
+    if (pg_) wait_for_the_lease();
     std::string where =
         pg_ ? redacted_store(cfg_.store) + " as instance " + cfg_.instance +
                   (power_safe_ ? " (synchronous_commit=on)"
@@ -313,6 +314,18 @@ class Service {
                        .sweep_cgroups = [this] { return cgroups_.sweep_predecessor(); }},
                       log_);
     cgroups_.apply_limits(cfg_.session_pids_max, cfg_.session_memory_max);
+  }
+
+  // A shared store's gateway listens once it holds its lease (docs/DESIGN.md rule 15), so
+  // that its first clients are served rather than told 5033; at most 5 s, then it listens
+  // anyway and answers 5033 until the lease is held (the log says so).
+  void wait_for_the_lease() {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!gateway_->lease_current() && std::chrono::steady_clock::now() < until)
+      io_.run_one_for(std::chrono::milliseconds(50));
+    if (!gateway_->lease_current())
+      log_.write(LogLevel::warn, "store: no lease for instance " + cfg_.instance +
+                                     " yet; listening, and answering 5033 until it is held");
   }
 
   // Where sessions and transcripts live: --store.
