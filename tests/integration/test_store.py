@@ -63,6 +63,24 @@ class SchemaTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         self.assertEqual(self.gw.stop(), 0)
         self.assertFalse(any("schema migrated" in line for line in self.gw.log), self.gw.log)
 
+    async def test_a_store_named_in_the_state_dir_is_the_one_used(self):
+        state = tempfile.mkdtemp(prefix="lifeline-store-")
+        self.gw = Gateway("--store", "sqlite:other.db", state_dir=state).start()
+        c = await self.gw.connect()
+        s = await c.result("session.create")
+        await c.result("slash.exec", session_id=s["session_id"], command="/echo here")
+        await c.close()
+        self.assertEqual(self.gw.stop(), 0)
+        self.assertFalse(os.path.exists(os.path.join(state, "lifeline.db")))
+        db = sqlite3.connect(os.path.join(state, "other.db"))
+        self.assertEqual(db.execute("SELECT text FROM transcript").fetchall(), [("here",)])
+        db.close()
+        # A path is not a name in the state dir: a usage error.
+        proc = subprocess.run([GATEWAY, "--state-dir", state, "--store", "sqlite:/tmp/x.db"],
+                              capture_output=True, text=True, timeout=15, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("--store", proc.stderr)
+
     def test_a_store_newer_than_the_gateway_is_refused(self):
         for version, why in (("99", "newer than this gateway knows"), ("x", "not a version number")):
             state = old_state_dir(version)
