@@ -4,6 +4,7 @@ of a fleet, a restart that ends only its own instance's sessions, an outage that
 requests fast and loses nothing acknowledged, and start-up refusals (exit 1)."""
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,10 @@ SESSION_ELSEWHERE = 4011
 LEASE = ("--lease-ttl", "2")  # renewed every 0.67 s; its holder stops serving at 1.6 s
 
 
-class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
+class ClusterTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
+    """One throwaway cluster per class, emptied before each test; gateways over it."""
+    lease = ()  # extra gateway flags
+
     @classmethod
     def setUpClass(cls):
         cls.pg = Postgres().start()
@@ -34,14 +38,19 @@ class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
 
     def tearDown(self):
         for gw in self.gateways:
+            if gw.proc.poll() is None:
+                os.kill(gw.pid, signal.SIGCONT)  # one a test stopped
             gw.stop()
 
     def gateway(self, instance, *args, state_dir=None):
-        gw = Gateway("--store", self.pg.url, "--instance", instance, *args, state_dir=state_dir)
+        gw = Gateway("--store", self.pg.url, "--instance", instance, *self.lease, *args,
+                     state_dir=state_dir)
         self.gw = gw  # ShowsGatewayLog prints the last one's log on failure
         self.gateways.append(gw)
         return gw.start()
 
+
+class PostgresStoreTest(ClusterTest):
     async def test_a_history_written_by_one_gateway_is_read_and_continued_by_another(self):
         east = self.gateway("east")
         c = await east.connect()
@@ -74,7 +83,7 @@ class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         se = await ce.result("session.create", close_on_disconnect=False)
         sw = await cw.result("session.create", close_on_disconnect=False)
         await ce.result("slash.exec", session_id=se["session_id"], command="/echo kept")
-        east.stop(signal_kill())
+        east.stop(signal.SIGKILL)
         open_rows = {r[0] for r in self.pg.psql("SELECT session_id FROM sessions WHERE ended_at IS NULL")}
         self.assertEqual(open_rows, {se["session_id"], sw["session_id"]})
 
@@ -175,32 +184,9 @@ class PostgresStoreTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         self.assertIn("--instance", proc.stderr)
 
 
-class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
+class LeaseTest(ClusterTest):
     """Instance leases (docs/DESIGN.md rule 15), with a 2-second lease."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = Postgres().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.destroy()
-
-    def setUp(self):
-        self.pg.psql("DROP TABLE IF EXISTS sessions, transcript, meta, leases")
-        self.gateways = []
-
-    def tearDown(self):
-        for gw in self.gateways:
-            if gw.proc.poll() is None:
-                os.kill(gw.pid, signal_cont())
-            gw.stop()
-
-    def gateway(self, instance, *args, state_dir=None):
-        gw = Gateway("--store", self.pg.url, "--instance", instance, *LEASE, *args, state_dir=state_dir)
-        self.gw = gw
-        self.gateways.append(gw)
-        return gw.start()
+    lease = LEASE
 
     def ends(self, session_id):
         return self.pg.psql(f"SELECT COALESCE(end_reason, '') FROM sessions WHERE session_id = '{session_id}'")
@@ -217,7 +203,7 @@ class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         self.assertEqual(msg["error"]["code"], SESSION_ELSEWHERE, msg)
         self.assertEqual(msg["error"]["data"]["instance"], "east", "the error names the owner")
 
-        east.stop(signal_kill())  # the host is gone: no restart
+        east.stop(signal.SIGKILL)  # the host is gone: no restart
         msg = await cw.call("session.resume", session_id=s1["session_id"])
         self.assertEqual(msg["error"]["code"], SESSION_ELSEWHERE, "its lease is still current")
         t = time.monotonic()
@@ -245,7 +231,7 @@ class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         ce = await east.connect()
         s = await ce.result("session.create", close_on_disconnect=False)
         await ce.result("slash.exec", session_id=s["session_id"], command="/echo x")
-        east.stop(signal_kill())
+        east.stop(signal.SIGKILL)
         racers = [self.gateway("west"), self.gateway("north")]
         clients = [await gw.connect() for gw in racers]
         await asyncio.sleep(2.2)  # the lease has lapsed
@@ -268,7 +254,7 @@ class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
         await ce.result("slash.exec", session_id=s["session_id"], command="/echo mine")
         worker = (await ce.result("session.active_list"))["sessions"][0]["worker_pid"]
         self.assertIn("lifeline_lease_current 1", http_get(east.port, "/metrics"))
-        os.kill(east.pid, signal_stop())  # a partition: east neither renews nor serves
+        os.kill(east.pid, signal.SIGSTOP)  # a partition: east neither renews nor serves
         cw = await west.connect()
         t = time.monotonic()
         while True:
@@ -277,7 +263,7 @@ class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
                 break
             await asyncio.sleep(0.2)
         self.assertIn("result", msg, msg)
-        os.kill(east.pid, signal_cont())  # back: it must find its lease gone and stop
+        os.kill(east.pid, signal.SIGCONT)  # back: it must find its lease gone and stop
         closed = lambda: [e for e in ce.events if e.get("type") == "session.closed"]  # noqa: E731
         self.assertTrue(await until(lambda: closed(), 5), ce.events)
         self.assertEqual(closed()[0]["payload"]["reason"], "lease_lost")
@@ -302,21 +288,6 @@ class LeaseTest(ShowsGatewayLog, unittest.IsolatedAsyncioTestCase):
                               capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("is held by another gateway", proc.stderr)
-
-
-def signal_stop():
-    import signal
-    return signal.SIGSTOP
-
-
-def signal_cont():
-    import signal
-    return signal.SIGCONT
-
-
-def signal_kill():
-    import signal
-    return signal.SIGKILL
 
 
 if __name__ == "__main__":
