@@ -66,6 +66,14 @@ view) that nothing leaks and no acknowledged entry is lost.
   --audit-every S    seconds between audits (default 2)
   --settle S         how long an unowned process or a zombie may live (default 10)
   --gateway PATH     the lifeline-gateway to run (default: beside this binary)
+  --store URL        the gateways' shared store (postgresql://...; instances soak-a,
+                     soak-b, a 3 s lease); the store audit reads it with libpq
+  --gateways N       1 or 2 (2 needs --store): a fleet; the users are split between
+                     them, kills alternate between them (default 1)
+  --db-restart-every S  restart the database every S seconds (needs --store, and
+                     LIFELINE_SOAK_DB_RESTART, the shell command that restarts it:
+                     tests/integration/postgres.py run -- sets it); requests fail fast
+                     meanwhile, and nothing acknowledged may be lost (default 0: never)
   --keep             keep the scratch dir (state, logs) even on PASS
   --plant KIND       plant a leak the audits must catch (their own test): process,
                      zombie, fd, lost-entry, duplicate-entry or unanswered
@@ -92,6 +100,9 @@ struct Options {
   std::string gateway;
   bool keep = false;
   std::string plant;
+  std::string store;  // --store: a shared PostgreSQL store
+  int gateways = 1;
+  double db_restart_every = 0;
 };
 
 // The gateway's timing, short so that every path (grace, pings, escalation) turns over
@@ -206,6 +217,15 @@ std::optional<Options> parse(int argc, char** argv, std::string& error) {
       number(o.settle);
     } else if (a == "--gateway") {
       if (const char* v = value()) o.gateway = v;
+    } else if (a == "--store") {
+      if (const char* v = value()) o.store = v;
+    } else if (a == "--gateways") {
+      double n = 0;
+      number(n);
+      o.gateways = static_cast<int>(n);
+      if (error.empty() && (n < 1 || n > 2)) error = "--gateways must be 1 or 2";
+    } else if (a == "--db-restart-every") {
+      number(o.db_restart_every);
     } else if (a == "--keep") {
       o.keep = true;
     } else if (a == "--plant") {
@@ -224,6 +244,19 @@ std::optional<Options> parse(int argc, char** argv, std::string& error) {
   }
   if (!o.url.empty() && o.via_nginx) {
     error = "--url and --via-nginx do not go together";
+    return std::nullopt;
+  }
+  if (o.store.empty() && (o.gateways > 1 || o.db_restart_every > 0)) {
+    error = "--gateways 2 and --db-restart-every need --store (a shared store)";
+    return std::nullopt;
+  }
+  if (o.db_restart_every > 0 && !std::getenv("LIFELINE_SOAK_DB_RESTART")) {
+    error = "--db-restart-every needs LIFELINE_SOAK_DB_RESTART, the command that restarts it";
+    return std::nullopt;
+  }
+  if (!o.store.empty() &&
+      (o.via_nginx || !o.url.empty() || o.plant == "lost-entry" || o.plant == "duplicate-entry")) {
+    error = "--store does not go with --via-nginx, --url or a planted store entry";
     return std::nullopt;
   }
   return o;
@@ -261,6 +294,17 @@ class Soak {
   double now() const { return std::chrono::duration<double>(Clock::now() - t0_).count(); }
   std::set<int> helpers() const { return {nginx_.pid}; }
   bool start_gateway(int port);
+  bool start_second_gateway();
+  void restart_second(bool graceful);
+  void restart_database();
+  std::vector<soak::Load*> loads() const {
+    std::vector<soak::Load*> all{load_.get()};
+    if (load_b_) all.push_back(load_b_.get());
+    return all;
+  }
+  std::vector<soak::Ack> all_acks() const;
+  soak::ClientView all_views() const;
+  soak::LoadCounters all_counters() const;
   void write_fault_spec(const std::string& extra);
   void restart(bool graceful);
   void audit(bool print);
@@ -299,6 +343,15 @@ class Soak {
   soak::GatewayCommand cmd_;
   soak::GatewayProcess gw_;
   int port_ = 0;
+  // --gateways 2: the fleet's second gateway, its users, and whose turn a kill is.
+  soak::GatewayCommand cmd_b_;
+  soak::GatewayProcess gw_b_;
+  int port_b_ = 0;
+  std::string state_b_;
+  soak::Target target_b_;
+  std::unique_ptr<soak::Load> load_b_;
+  bool kill_b_next_ = false;
+  std::int64_t db_restarts_ = 0;
   soak::NginxProxy nginx_;
   std::unique_ptr<soak::Load> load_;
   std::unique_ptr<soak::ProcessAudit> procs_;
@@ -354,7 +407,7 @@ bool Soak::start_gateway(int port) {
 
 // Checks the store while no gateway holds it, against everything acknowledged so far.
 void Soak::store_check(const char* when) {
-  auto acks = load_->acks();
+  auto acks = all_acks();
   if (!planted_store_ && (o_.plant == "lost-entry" || o_.plant == "duplicate-entry")) {
     // A duplicate is only visible on a command the load makes unique, so plant it on the
     // latest such ack (a /sleep or terminal command may be the latest of all).
@@ -370,9 +423,10 @@ void Soak::store_check(const char* when) {
                   planted_store_ ? "done" : "refused by the store");
     }
   }
-  auto r = soak::audit_store(db_, acks);
+  auto r = o_.store.empty() ? soak::audit_store(db_, acks) : soak::audit_pg_store(o_.store, acks);
   if (!r.opened) {
-    violation(std::string("store: cannot open ") + db_ + " " + when);
+    violation(std::string("store: cannot open ") + (o_.store.empty() ? db_ : "the database") + " " +
+              when + (r.examples.empty() ? "" : ": " + r.examples.front()));
     return;
   }
   if (r.integrity != "ok")
@@ -380,6 +434,100 @@ void Soak::store_check(const char* when) {
   lost_ = std::max(lost_, r.lost);
   duplicated_ = std::max(duplicated_, r.duplicated);
   for (const auto& e : r.examples) std::printf("  store %s: %s\n", when, e.c_str());
+}
+
+std::vector<soak::Ack> Soak::all_acks() const {
+  std::vector<soak::Ack> all;
+  for (auto* l : loads()) {
+    auto acks = l->acks();
+    all.insert(all.end(), acks.begin(), acks.end());
+  }
+  return all;
+}
+
+soak::ClientView Soak::all_views() const {
+  soak::ClientView sum;
+  for (auto* l : loads()) {
+    auto v = l->view();
+    sum.requests += v.requests;
+    sum.replies += v.replies;
+    sum.error_replies += v.error_replies;
+    for (auto [code, n] : v.error_codes) sum.error_codes[code] += n;
+    sum.ended_unanswered += v.ended_unanswered;
+    sum.unanswered += v.unanswered;
+    sum.duplicate_replies += v.duplicate_replies;
+    sum.unknown_replies += v.unknown_replies;
+    sum.malformed += v.malformed;
+    sum.half_open_survived += v.half_open_survived;
+  }
+  return sum;
+}
+
+soak::LoadCounters Soak::all_counters() const {
+  soak::LoadCounters sum;
+  for (auto* l : loads()) {
+    auto c = l->counters();
+    sum.lifecycles += c.lifecycles;
+    sum.aborted += c.aborted;
+    sum.connects += c.connects;
+    sum.connect_failures += c.connect_failures;
+    sum.resumes += c.resumes;
+    sum.terminals += c.terminals;
+    sum.half_open_checked += c.half_open_checked;
+  }
+  return sum;
+}
+
+// The fleet's second gateway: the first's command on a state dir of its own, as
+// instance soak-b.
+bool Soak::start_second_gateway() {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    int got = gw_b_.start(cmd_b_, port_b_);
+    if (got) {
+      port_b_ = got;
+      std::ifstream(state_b_ + "/token") >> target_b_.token;
+      target_b_.port = port_b_;
+      return true;
+    }
+    soak::wait_exit(gw_b_.pid(), 5);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  std::printf("lifeline-soak: the second gateway: %s\n", gw_b_.why().c_str());
+  return false;
+}
+
+void Soak::restart_second(bool graceful) {
+  load_b_->set_gate(false);
+  ++kills_;
+  series_->mark_kill(now(), graceful);
+  int pid = gw_b_.pid();
+  ::kill(pid, graceful ? SIGTERM : SIGKILL);
+  auto status = soak::wait_exit(pid, graceful ? 40 : 10);
+  if (!status)
+    violation("the second gateway (pid " + std::to_string(pid) + ") did not exit after " +
+              (graceful ? "SIGTERM" : "SIGKILL"));
+  else if (graceful && !(WIFEXITED(*status) && WEXITSTATUS(*status) == 0))
+    violation("the second gateway's SIGTERM exit status was " +
+              std::to_string(WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status)));
+  store_check(graceful ? "after a SIGTERM of the second gateway"
+                       : "after a SIGKILL of the second gateway");
+  if (!start_second_gateway()) {
+    violation("the second gateway did not restart");
+    interrupted = true;
+    return;
+  }
+  load_b_->set_gate(true);
+}
+
+// The shared database restarts under load: requests fail fast meanwhile (5033), and
+// nothing acknowledged may be lost (the store check after it).
+void Soak::restart_database() {
+  ++db_restarts_;
+  std::printf("  restarting the database\n");
+  std::fflush(stdout);
+  int rc = std::system(std::getenv("LIFELINE_SOAK_DB_RESTART"));
+  if (rc != 0) violation("the database restart command failed (status " + std::to_string(rc) + ")");
+  store_check("after a database restart");
 }
 
 void Soak::restart(bool graceful) {
@@ -441,6 +589,7 @@ void Soak::audit(bool print) {
   auto stats = load_->call_once("gateway.stats", 3);
   soak::ProcessSample s;
   if (procs_) {
+    procs_->set_other_gateways(gw_b_.pid() ? std::set<int>{gw_b_.pid()} : std::set<int>{});
     s = procs_->sample(t, pid, helpers(), o_.settle);
     for (const auto& leak : s.leaked_now) violation("leaked: " + leak);
   }
@@ -462,7 +611,7 @@ void Soak::audit(bool print) {
       violation("gateway RSS " + std::to_string(rss) + " KiB for " + std::to_string(sessions) +
                 " sessions (started at " + std::to_string(base_rss_) + " KiB)");
   }
-  auto c = load_->counters();
+  auto c = all_counters();
   series_->add({t, c.lifecycles, kills_, faults_, s.processes, s.unowned, s.zombies, fds, rss,
                 sessions, ptys, conns});
   last_ = s;
@@ -489,7 +638,7 @@ int Soak::run(const char* argv0) {
   run_load(own_gateway, target);
   end_load();
   std::int64_t fd_growth = own_gateway ? stop_own_gateway() : 0;
-  auto counters = load_->counters();
+  auto counters = all_counters();
   judge_the_clients_view(fd_growth);
   return verdict(mode, counters, fd_growth);
 }
@@ -502,11 +651,18 @@ std::string Soak::announce() {
       "%s%s%s\n",
       static_cast<unsigned long long>(o_.seed), o_.clients, o_.duration, o_.kill_every, o_.faults,
       mode.c_str(), o_.plant.empty() ? "" : ", planted: ", o_.plant.c_str());
+  std::string fleet;
+  if (!o_.store.empty()) {
+    char more[96];
+    std::snprintf(more, sizeof more, " --store URL --gateways %d --db-restart-every %.0f",
+                  o_.gateways, o_.db_restart_every);
+    fleet = more;
+  }
   std::printf(
       "  replay: lifeline-soak --seed %llu --clients %d --duration %.0f --kill-every %.0f "
-      "--faults %.2f%s\n",
+      "--faults %.2f%s%s\n",
       static_cast<unsigned long long>(o_.seed), o_.clients, o_.duration, o_.kill_every, o_.faults,
-      o_.via_nginx ? " --via-nginx" : "");
+      o_.via_nginx ? " --via-nginx" : "", fleet.c_str());
   std::fflush(stdout);
   return mode;
 }
@@ -549,7 +705,23 @@ bool Soak::start_own_gateway(const char* argv0, soak::Target& target) {
   for (const char* keep : {"LIFELINE_CGROUPS", "LIFELINE_SYNC"})
     if (const char* v = std::getenv(keep)) cmd_.env.push_back(std::string(keep) + "=" + v);
   cmd_.log_path = scratch_ + "/gateway.log";
+  if (!o_.store.empty()) {
+    // A fleet's store: instances by name, a lease short enough to turn over in a soak.
+    cmd_.args.insert(cmd_.args.end(),
+                     {"--store", o_.store, "--instance", "soak-a", "--lease-ttl", "3"});
+    if (o_.gateways > 1) {
+      state_b_ = scratch_ + "/state-b";
+      cmd_b_ = cmd_;
+      for (auto& a : cmd_b_.args)
+        if (a == state_)
+          a = state_b_;
+        else if (a == "soak-a")
+          a = "soak-b";
+      cmd_b_.log_path = scratch_ + "/gateway-b.log";
+    }
+  }
   if (!start_gateway(0)) return false;
+  if (o_.gateways > 1 && !start_second_gateway()) return false;
   std::string cg = lifeline::runtime::own_cgroup2_dir();
   procs_ = std::make_unique<soak::ProcessAudit>(
       getpid(), "HOME=" + home_,
@@ -566,6 +738,9 @@ bool Soak::start_own_gateway(const char* argv0, soak::Target& target) {
     }
     target.port = nginx_.port;
   }
+  if (gw_b_.pid())
+    std::printf("  second gateway pid %d on 127.0.0.1:%d (instance soak-b)\n", gw_b_.pid(),
+                port_b_);
   std::printf("  gateway pid %d on 127.0.0.1:%d%s; scratch %s\n", gw_.pid(), port_,
               o_.via_nginx ? (", nginx on 127.0.0.1:" + std::to_string(nginx_.port)).c_str() : "",
               scratch_.c_str());
@@ -592,8 +767,17 @@ void Soak::run_load(bool own_gateway, const soak::Target& target) {
   lo.seed = o_.seed;
   lo.orphan_grace_s = orphan_grace_s;
   lo.ping_window_s = ping_interval_s + ping_timeout_s;
+  if (target_b_.port) {
+    soak::LoadOptions lb = lo;
+    lb.clients = o_.clients / 2;
+    lb.seed = o_.seed + 1;
+    lo.clients -= lb.clients;
+    load_b_ = std::make_unique<soak::Load>(lb, target_b_);
+  }
   load_ = std::make_unique<soak::Load>(lo, target);
   load_->start();
+  if (load_b_) load_b_->start();
+  double next_db_restart = o_.db_restart_every > 0 ? o_.db_restart_every : 1e18;
 
   double next_audit = o_.audit_every, next_print = 5,
          next_kill = o_.kill_every > 0 ? o_.kill_every : 1e18;
@@ -609,6 +793,17 @@ void Soak::run_load(bool own_gateway, const soak::Target& target) {
       if (!start_gateway(port_)) break;
       load_->set_gate(true);
     }
+    if (own_gateway && gw_b_.pid() && reaped.count(gw_b_.pid())) {
+      violation("the second gateway died on its own (wait status " +
+                std::to_string(reaped[gw_b_.pid()]) + "); restarting it");
+      load_b_->set_gate(false);
+      if (!start_second_gateway()) break;
+      load_b_->set_gate(true);
+    }
+    if (own_gateway && now() >= next_db_restart) {
+      restart_database();
+      next_db_restart = now() + o_.db_restart_every;
+    }
     if (!planted_process && now() > 3 && (o_.plant == "process" || o_.plant == "zombie")) {
       plant_escapee(home_,
                     o_.plant == "process" ? "exec sleep 100000" : "sleep 0.1 & exec sleep 100000");
@@ -619,7 +814,12 @@ void Soak::run_load(bool own_gateway, const soak::Target& target) {
     if (own_gateway) faults_tick();
     if (own_gateway && now() >= next_kill) {
       std::uniform_int_distribution<int> third(0, 2);
-      restart(third(rng_) == 0);
+      bool graceful = third(rng_) == 0;
+      if (load_b_ && kill_b_next_)
+        restart_second(graceful);
+      else
+        restart(graceful);
+      kill_b_next_ = load_b_ && !kill_b_next_;
       next_kill = now() + o_.kill_every;
     }
     if (now() >= next_audit) {
@@ -640,7 +840,8 @@ void Soak::end_load() {
     if (gw_.pid()) ::kill(gw_.pid(), SIGHUP);
     series_->mark_fault_window(window_from_, now());
   }
-  if (!load_->stop(60)) violation("some clients did not finish within 60 s");
+  for (auto* l : loads())
+    if (!l->stop(60)) violation("some clients did not finish within 60 s");
 }
 
 // The gateway goes quiet, then stops; nothing of it may remain. Returns its fd growth.
@@ -677,6 +878,13 @@ std::int64_t Soak::stop_own_gateway() {
               static_cast<double>(rss_kib(gw_.pid())) / 1024,
               static_cast<double>(base_rss_) / 1024);
   audit(false);
+  if (gw_b_.pid()) {
+    ::kill(gw_b_.pid(), SIGTERM);
+    auto status_b = soak::wait_exit(gw_b_.pid(), 40);
+    if (!status_b || !WIFEXITED(*status_b) || WEXITSTATUS(*status_b) != 0)
+      violation("the second gateway did not exit 0 on SIGTERM");
+    procs_->set_other_gateways({});
+  }
   ::kill(gw_.pid(), SIGTERM);
   auto status = soak::wait_exit(gw_.pid(), 40);
   if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
@@ -703,8 +911,14 @@ std::int64_t Soak::stop_own_gateway() {
       cg.empty() ? "" : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_);
   if (!our_cgroup.empty() && std::filesystem::exists(our_cgroup))
     violation("cgroup left behind: " + our_cgroup);
+  std::string their_cgroup = cg.empty() || state_b_.empty()
+                                 ? ""
+                                 : cg + "/" + lifeline::runtime::gateway_cgroup_name(state_b_);
+  if (!their_cgroup.empty() && std::filesystem::exists(their_cgroup))
+    violation("cgroup left behind: " + their_cgroup);
   store_check("at the end");
-  auto end_report = soak::audit_store(db_, {});
+  auto end_report =
+      o_.store.empty() ? soak::audit_store(db_, {}) : soak::audit_pg_store(o_.store, {});
   if (end_report.sessions_open)
     violation(std::to_string(end_report.sessions_open) +
               " sessions have no recorded end after the last gateway stopped");
@@ -712,8 +926,8 @@ std::int64_t Soak::stop_own_gateway() {
 }
 
 void Soak::judge_the_clients_view(std::int64_t fd_growth) {
-  auto view = load_->view();
-  auto counters = load_->counters();
+  auto view = all_views();
+  auto counters = all_counters();
   if (view.unanswered)
     violation(std::to_string(view.unanswered) + " requests never answered on a live connection");
   if (view.duplicate_replies)
@@ -739,7 +953,8 @@ void Soak::judge_the_clients_view(std::int64_t fd_growth) {
       static_cast<long long>(counters.connects), static_cast<long long>(counters.connect_failures),
       static_cast<long long>(counters.resumes), static_cast<long long>(counters.terminals),
       static_cast<long long>(counters.half_open_checked),
-      static_cast<long long>(load_->acks().size()));
+      static_cast<long long>(all_acks().size()));
+  if (db_restarts_) std::printf("database restarts: %lld\n", static_cast<long long>(db_restarts_));
   if (!view.error_codes.empty()) {
     std::string codes;
     for (auto [code, n] : view.error_codes)

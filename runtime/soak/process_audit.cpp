@@ -72,8 +72,16 @@ ProcessSample ProcessAudit::sample(double now_s, int gateway_pid, const std::set
       if (h > 0 && t.reaches(pid, h)) return true;
     return false;
   };
+  std::set<int> gateways = others_;
+  if (gateway_pid > 0) gateways.insert(gateway_pid);
+  auto is_gateway = [&](int pid) { return gateways.count(pid) != 0; };
+  auto under_a_gateway = [&](int pid) {
+    for (int g : gateways)
+      if (g > 0 && t.reaches(pid, g)) return true;
+    return false;
+  };
   auto is_ours = [&](const runtime::ProcStat& p) {
-    if (p.pid == soak_pid_ || p.pid == gateway_pid || is_helper(p.pid)) return false;
+    if (p.pid == soak_pid_ || is_gateway(p.pid) || is_helper(p.pid)) return false;
     return t.reaches(p.pid, soak_pid_) || environ_has(p.pid, marker_) ||
            in_cgroup(p.pid, cgroup_dir_);
   };
@@ -88,13 +96,13 @@ ProcessSample ProcessAudit::sample(double now_s, int gateway_pid, const std::set
     bool ours = is_ours(p);
     if (!ours && zombie) {
       auto parent = t.by_pid.find(p.ppid);
-      ours = p.ppid == gateway_pid || (parent != t.by_pid.end() &&
-                                       parent->second.pid != soak_pid_ && is_ours(parent->second));
+      ours = is_gateway(p.ppid) || (parent != t.by_pid.end() && parent->second.pid != soak_pid_ &&
+                                    is_ours(parent->second));
     }
     if (!ours) continue;
     ++s.processes;
     Key key{pid, p.start_ticks};
-    if (zombie && gateway_pid > 0 && p.ppid != gateway_pid && t.reaches(p.ppid, gateway_pid)) {
+    if (zombie && !is_gateway(p.ppid) && under_a_gateway(p.ppid)) {
       // The unreaped child of a live program in a live session (a shell's finished
       // background job): its parent's to reap, and gone with the session. Not the
       // gateway's leak while the session lives; after the end, nothing is owned.
@@ -110,7 +118,7 @@ ProcessSample ProcessAudit::sample(double now_s, int gateway_pid, const std::set
                                std::to_string(p.ppid) + ")");
       continue;
     }
-    if (gateway_pid > 0 && t.reaches(pid, gateway_pid)) {
+    if (under_a_gateway(pid)) {
       ++s.owned;
       continue;
     }

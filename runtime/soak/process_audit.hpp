@@ -46,6 +46,10 @@ class ProcessAudit {
   std::int64_t leaked_processes() const { return static_cast<std::int64_t>(leaked_.size()); }
   std::int64_t leaked_zombies() const { return static_cast<std::int64_t>(leaked_zombies_.size()); }
 
+  // Further live gateways of a fleet (--gateways 2): their children are owned as the
+  // first one's are.
+  void set_other_gateways(std::set<int> pids) { others_ = std::move(pids); }
+
   // Every live process of the soak's (gateways excluded): what the final clean-up kills.
   std::vector<int> all_pids(const std::set<int>& helpers);
 
@@ -54,6 +58,7 @@ class ProcessAudit {
   int soak_pid_;
   std::string marker_;
   std::string cgroup_dir_;
+  std::set<int> others_;
   std::map<Key, double> first_seen_unowned_;
   std::map<Key, double> first_seen_zombie_;
   std::set<Key> leaked_;

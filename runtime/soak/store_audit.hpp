@@ -25,6 +25,9 @@ struct StoreReport {
 bool unique_command(const std::string& command);
 
 StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks);
+// The same audit of a fleet's PostgreSQL store (--store URL), read with libpq, never
+// through a gateway (integrity is the database's own: "ok" once it answers).
+StoreReport audit_pg_store(const std::string& url, const std::vector<Ack>& acks);
 
 // Planted for the audits' own tests (tests/integration/test_soak.py): a store that lost
 // an acknowledged entry, and one that holds an entry twice (plant that one on an ack whose

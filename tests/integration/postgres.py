@@ -4,8 +4,10 @@ the `postgres` user when we are root (initdb refuses root), trust authentication
 socket alone (no TCP). Started, restarted and stopped by the test that owns it.
 
 Also a command line, for ctest wrappers and manual runs:
-    postgres.py run -- CMD...   starts a cluster, runs CMD with LIFELINE_TEST_PG_URL set,
-                                stops the cluster, exits with CMD's status.
+    postgres.py run -- CMD...   starts a cluster, runs CMD with LIFELINE_TEST_PG_URL set
+                                (and LIFELINE_SOAK_DB_RESTART, the command that restarts
+                                it), stops the cluster, exits with CMD's status.
+    postgres.py restart DIR     restarts the cluster made in DIR (fast shutdown).
 """
 import glob
 import os
@@ -91,15 +93,56 @@ class Postgres:
         self.destroy()
 
 
+    @classmethod
+    def attach(cls, directory):
+        """The cluster another process made in directory (for `restart DIR`)."""
+        pg = cls.__new__(cls)
+        pg.bin = server_bin()
+        pg.dir = directory
+        pg.data = os.path.join(directory, "data")
+        pg.as_root = os.geteuid() == 0
+        pg.started = True
+        return pg
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "restart":
+        Postgres.attach(argv[2]).restart()
+        return 0
     if len(argv) < 3 or argv[1] != "run" or argv[2] != "--":
         print(__doc__, file=sys.stderr)
         return 2
     t = time.monotonic()
     with Postgres() as pg:
         print(f"postgres.py: cluster up in {time.monotonic() - t:.1f} s at {pg.url}", file=sys.stderr)
-        env = dict(os.environ, LIFELINE_TEST_PG_URL=pg.url)
+        env = dict(os.environ, LIFELINE_TEST_PG_URL=pg.url,
+                   LIFELINE_SOAK_DB_RESTART=restart_on_request(pg))
         return subprocess.run(argv[3:], env=env).returncode
+
+
+def restart_on_request(pg):
+    """A restart the command's processes may ask for, carried out here: the restarted
+    server is then this process's descendant, not theirs (a soak that is a subreaper
+    would count it as its own). Returns the shell command that asks and waits."""
+    import threading
+    ask, done = os.path.join(pg.dir, "restart.ask"), os.path.join(pg.dir, "restart.done")
+    os.mkfifo(ask)
+    os.mkfifo(done)
+
+    def serve():
+        while True:
+            with open(ask) as f:
+                f.read()
+            try:
+                pg.restart()
+                answer = "ok"
+            except subprocess.CalledProcessError as e:
+                answer = "failed: " + (e.stdout or "").strip().replace("\n", " ")
+            with open(done, "w") as f:
+                f.write(answer + "\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"echo restart > {ask} && read answer < {done} && test \"$answer\" = ok"
 
 
 if __name__ == "__main__":
