@@ -47,7 +47,7 @@ constexpr std::int64_t allocator_slack_kib = 0;
 constexpr const char* usage = R"(usage: lifeline-soak [options]
 
 Drives a lifeline gateway with seeded virtual users for a while, killing and restarting
-it and injecting faults, and audits from outside (/proc, the SQLite file, the clients'
+it and injecting faults, and audits from outside (/proc, the store, the clients'
 view) that nothing leaks and no acknowledged entry is lost.
 
   --duration S       how long to run (default 60)
