@@ -177,6 +177,20 @@ class PostgresStoreTest(ClusterTest):
         self.assertFalse([line for line in gw.log if "s3cret" in line], gw.log)
         self.assertTrue(any("postgres:***@" in line for line in gw.log), gw.log)
 
+    async def test_a_database_of_the_first_version_migrates_and_keeps_its_history(self):
+        with open(os.path.join(os.path.dirname(__file__), "fixtures", "pg_schema_v1.sql")) as f:
+            self.pg.psql(f.read())
+        gw = self.gateway("west")
+        self.assertTrue(any("schema migrated from version 1 to 2" in line for line in gw.log), gw.log)
+        self.assertEqual(self.pg.psql("SELECT value FROM meta WHERE key='schema_version'"), [["2"]])
+        c = await gw.connect()
+        entries = (await c.result("session.history", session_id="sold"))["entries"]
+        self.assertEqual([e["output"] for e in entries], ["one"])
+        r = await c.result("session.resume", session_id="sold")
+        done = await c.result("slash.exec", session_id=r["session_id"], command="/echo two")
+        self.assertEqual(done["seq"], 2)
+        await c.close()
+
     def test_a_store_url_without_an_instance_is_a_usage_error(self):
         proc = subprocess.run([GATEWAY, "--store", self.pg.url, "--state-dir", tempfile.mkdtemp()],
                               capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
