@@ -26,15 +26,15 @@ constexpr unsigned bytea = 17;
 // Prepared on every connection (docs/DESIGN.md, Durability).
 std::vector<PgConnection::Statement> statements() {
   return {
-      // Renew ours, or take a lease that is free, lost or expired; another holder's
-      // current lease is left alone (no row returned). Returns whether it had been lost.
+      // A renewal in two steps of one transaction: the lease row, locked (was it lost?),
+      // then ours renewed, or a lease that is free, lost or expired taken; another
+      // holder's current lease is left alone (no row changed).
+      {"lease_row", "SELECT lost::int::bigint FROM leases WHERE instance = $1 FOR UPDATE", {text}},
       {"renew",
-       "WITH prior AS (SELECT lost FROM leases WHERE instance = $1 FOR UPDATE) "
        "INSERT INTO leases(instance, holder, expires_at, lost) VALUES($1, $2, " LIFELINE_DB_NOW
        " + $3, false) ON CONFLICT (instance) DO UPDATE SET holder = EXCLUDED.holder, "
        "expires_at = EXCLUDED.expires_at, lost = false WHERE leases.holder = EXCLUDED.holder OR "
-       "leases.lost OR leases.expires_at <= " LIFELINE_DB_NOW
-       " RETURNING COALESCE((SELECT lost FROM prior), false)::int::bigint",
+       "leases.lost OR leases.expires_at <= " LIFELINE_DB_NOW,
        {text, text, int8}},
       // Whether an instance's lease is current, its row locked for the claim's transaction.
       {"lease_current",
@@ -340,23 +340,27 @@ void PgStore::history(const std::string& session_key, const HistoryQuery& query,
 
 void PgStore::renew_lease(const std::string& instance, Millis ttl,
                           std::function<void(StoreReply<LeaseRenewal>)> done) {
-  submit(
-      [this, instance, ttl, done = std::move(done)](PgConnection& db, PgDeadline d) -> JobResult {
-        StoreReply<LeaseRenewal> reply;
-        reply.ok =
-            db.run("renew", {PgParam::text(instance), PgParam::text(holder_), PgParam::i64(ttl)}, d,
-                   [&](const PgRow& row) {
-                     reply.value.renewed = true;
-                     reply.value.was_lost = row.i64(0) != 0;
-                   })
-                .ok;
-        // Held only once committed: a renewal that did not commit renewed nothing.
-        return {reply.ok, [this, done, reply](bool durable) {
-                  StoreReply<LeaseRenewal> r = reply;
-                  if (!durable) r = {};
-                  asio::post(io_, [done, r] { done(r); });
-                }};
-      });
+  submit([this, instance, ttl, done = std::move(done)](PgConnection& db,
+                                                       PgDeadline d) -> JobResult {
+    StoreReply<LeaseRenewal> reply;
+    bool was_lost = false;
+    reply.ok = db.run("lease_row", {PgParam::text(instance)}, d, [&was_lost](const PgRow& row) {
+                   was_lost = row.i64(0) != 0;
+                 }).ok;
+    if (reply.ok) {
+      PgOutcome renewed =
+          db.run("renew", {PgParam::text(instance), PgParam::text(holder_), PgParam::i64(ttl)}, d);
+      reply.ok = renewed.ok;
+      reply.value.renewed = renewed.affected == 1;
+      reply.value.was_lost = reply.value.renewed && was_lost;
+    }
+    // Held only once committed: a renewal that did not commit renewed nothing.
+    return {reply.ok, [this, done, reply](bool durable) {
+              StoreReply<LeaseRenewal> r = reply;
+              if (!durable) r = {};
+              asio::post(io_, [done, r] { done(r); });
+            }};
+  });
 }
 
 void PgStore::claim(const SessionRecord& rec, const std::optional<std::string>& lost_owner,

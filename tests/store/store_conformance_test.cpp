@@ -325,3 +325,120 @@ INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance,
 
 }  // namespace
 }  // namespace lifeline
+
+namespace lifeline {
+namespace {
+
+// A shared store's leases and claims (docs/DESIGN.md rule 15), between two instances of
+// one PostgreSQL database: the transactions the fleet's safety rests on.
+class SharedStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* url = std::getenv("LIFELINE_TEST_PG_URL");
+    if (!url || !*url) {
+      const char* required = std::getenv("LIFELINE_REQUIRE_PG");
+      if (required && std::string(required) == "1")
+        FAIL() << "LIFELINE_REQUIRE_PG=1 but LIFELINE_TEST_PG_URL is not set";
+      GTEST_SKIP() << "no LIFELINE_TEST_PG_URL";
+    }
+    runtime::PgConnection admin(url, {});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    ASSERT_TRUE(admin.connect(deadline, {}));
+    admin.exec("DROP TABLE IF EXISTS sessions, transcript, meta, leases", deadline);
+    admin.close();
+    east_ = std::make_unique<runtime::PgStore>(io_, log_, url, "east", "host-e");
+    west_ = std::make_unique<runtime::PgStore>(io_, log_, url, "west", "host-w");
+  }
+
+  template <typename T>
+  T wait(std::function<void(std::function<void(T)>)> start) {
+    std::optional<T> got;
+    start([&](T v) { got = std::move(v); });
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!got && std::chrono::steady_clock::now() < until) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(got.has_value());
+    return got.value_or(T{});
+  }
+  StoreReply<LeaseRenewal> renew(runtime::PgStore& s, Millis ttl) {
+    return wait<StoreReply<LeaseRenewal>>(
+        [&](auto done) { s.renew_lease(&s == east_.get() ? "east" : "west", ttl, done); });
+  }
+  StoreReply<Claim> claim(runtime::PgStore& s, const std::string& id, const std::string& key,
+                          std::optional<std::string> lost_owner = std::nullopt) {
+    SessionRecord rec{id, key, "t", true, 1, std::nullopt, std::nullopt};
+    return wait<StoreReply<Claim>>([&](auto done) { s.claim(rec, lost_owner, 5, done); });
+  }
+  StoreReply<std::optional<SessionRecord>> find(runtime::PgStore& s, const std::string& id) {
+    return wait<StoreReply<std::optional<SessionRecord>>>(
+        [&](auto done) { s.find_session(id, done); });
+  }
+
+  runtime::asio::io_context io_;
+  NullLog log_;
+  std::unique_ptr<runtime::PgStore> east_, west_;
+};
+
+TEST_F(SharedStore, ALeaseIsHeldRenewedAndRefusedToAnotherHolderUnderTheSameName) {
+  auto first = renew(*east_, 60'000);
+  ASSERT_TRUE(first.ok);
+  EXPECT_TRUE(first.value.renewed);
+  EXPECT_FALSE(first.value.was_lost);
+  EXPECT_TRUE(renew(*east_, 60'000).value.renewed) << "its own holder renews";
+  // Another gateway (another holder) under the name "east" while the lease is current.
+  const char* url = std::getenv("LIFELINE_TEST_PG_URL");
+  EXPECT_THROW(runtime::PgStore(io_, log_, url, "east", "host-x"), std::runtime_error)
+      << "refused at start";
+}
+
+TEST_F(SharedStore, AHistoryHasOneOpenSessionAndFindNamesItsHolder) {
+  ASSERT_TRUE(renew(*east_, 60'000).value.renewed);
+  ASSERT_TRUE(renew(*west_, 60'000).value.renewed);
+  auto won = claim(*east_, "s1", "k1");
+  ASSERT_TRUE(won.ok);
+  EXPECT_TRUE(won.value.won);
+  auto lost = claim(*west_, "s2", "k1");
+  ASSERT_TRUE(lost.ok);
+  EXPECT_FALSE(lost.value.won) << "the unique index allows one open session per history";
+  ASSERT_TRUE(lost.value.holder.has_value());
+  EXPECT_EQ(lost.value.holder->instance, "east");
+  EXPECT_EQ(lost.value.holder->session_id, "s1");
+  EXPECT_TRUE(lost.value.holder->lease_current);
+  auto found = find(*west_, "s1");
+  ASSERT_TRUE(found.value && found.value->holder);
+  EXPECT_EQ(found.value->holder->instance, "east");
+}
+
+TEST_F(SharedStore, ALostInstancesSessionsEndOnceWhenItsHistoryIsClaimed) {
+  ASSERT_TRUE(renew(*east_, 1).value.renewed);  // a 1 ms lease: expired at once
+  ASSERT_TRUE(claim(*east_, "s1", "k1").value.won);
+  ASSERT_TRUE(claim(*east_, "s2", "k2").value.won);
+  ASSERT_TRUE(renew(*west_, 60'000).value.renewed);
+  // A claim that names the live owner is refused while its lease holds (west holds k3).
+  ASSERT_TRUE(claim(*west_, "s3", "k3").value.won);
+  auto refused = claim(*east_, "s4", "k3", std::string("west"));
+  EXPECT_FALSE(refused.value.won);
+  ASSERT_TRUE(refused.value.holder);
+  EXPECT_EQ(refused.value.holder->instance, "west");
+  // East's lease has expired: west claims k1, ending every open session of east's.
+  auto won = claim(*west_, "s5", "k1", std::string("east"));
+  ASSERT_TRUE(won.ok);
+  EXPECT_TRUE(won.value.won);
+  EXPECT_EQ(find(*west_, "s1").value->end_reason.value_or(""), "instance_lost");
+  EXPECT_EQ(find(*west_, "s2").value->end_reason.value_or(""), "instance_lost");
+  EXPECT_FALSE(find(*west_, "s3").value->end_reason.has_value()) << "west's own stands";
+  // A second claimant of the same history finds the winner, and ends nothing twice.
+  auto second = claim(*east_, "s6", "k1", std::string("east"));
+  EXPECT_FALSE(second.value.won);
+  ASSERT_TRUE(second.value.holder);
+  EXPECT_EQ(second.value.holder->instance, "west");
+  // East comes back: its renewal says it was lost.
+  auto back = renew(*east_, 60'000);
+  EXPECT_TRUE(back.value.renewed);
+  EXPECT_TRUE(back.value.was_lost);
+}
+
+}  // namespace
+}  // namespace lifeline
