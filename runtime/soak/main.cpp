@@ -166,6 +166,19 @@ bool parse_number(const char* s, double& out) {
   return end != s && *end == '\0' && out >= 0;
 }
 
+// Options that do not go together: why, or "".
+std::string refused_combination(const Options& o) {
+  if (!o.url.empty() && o.via_nginx) return "--url and --via-nginx do not go together";
+  if (o.store.empty() && (o.gateways > 1 || o.db_restart_every > 0))
+    return "--gateways 2 and --db-restart-every need --store (a shared store)";
+  if (o.db_restart_every > 0 && !std::getenv("LIFELINE_SOAK_DB_RESTART"))
+    return "--db-restart-every needs LIFELINE_SOAK_DB_RESTART, the command that restarts it";
+  if (!o.store.empty() &&
+      (o.via_nginx || !o.url.empty() || o.plant == "lost-entry" || o.plant == "duplicate-entry"))
+    return "--store does not go with --via-nginx, --url or a planted store entry";
+  return "";
+}
+
 std::optional<Options> parse(int argc, char** argv, std::string& error) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -242,23 +255,8 @@ std::optional<Options> parse(int argc, char** argv, std::string& error) {
     std::random_device rd;
     o.seed = (static_cast<std::uint64_t>(rd()) << 32 | rd()) % 1'000'000'000;
   }
-  if (!o.url.empty() && o.via_nginx) {
-    error = "--url and --via-nginx do not go together";
-    return std::nullopt;
-  }
-  if (o.store.empty() && (o.gateways > 1 || o.db_restart_every > 0)) {
-    error = "--gateways 2 and --db-restart-every need --store (a shared store)";
-    return std::nullopt;
-  }
-  if (o.db_restart_every > 0 && !std::getenv("LIFELINE_SOAK_DB_RESTART")) {
-    error = "--db-restart-every needs LIFELINE_SOAK_DB_RESTART, the command that restarts it";
-    return std::nullopt;
-  }
-  if (!o.store.empty() &&
-      (o.via_nginx || !o.url.empty() || o.plant == "lost-entry" || o.plant == "duplicate-entry")) {
-    error = "--store does not go with --via-nginx, --url or a planted store entry";
-    return std::nullopt;
-  }
+  error = refused_combination(o);
+  if (!error.empty()) return std::nullopt;
   return o;
 }
 
