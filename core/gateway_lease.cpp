@@ -3,7 +3,7 @@
 // --lease-ttl. It serves sessions only while the lease is current *by its own clock*:
 // a renewal counts from the moment it was sent, and the gateway stops a fifth of the
 // lease early, so it has stopped before the store (whose clock judges expiry, and which
-// stamps a renewal after it was sent) could let another gateway take its sessions over.
+// stamps a renewal after it was sent) could let another gateway claim its histories.
 // A session of another instance is resumed here only through a claim: one store
 // transaction that, when that instance's lease has expired, ends all of its open
 // sessions (`instance_lost`) and marks its lease lost, then records the new session as
@@ -41,8 +41,9 @@ void Gateway::on_lease_renewed(Millis sent, const StoreReply<LeaseRenewal>& r) {
                                     config_.instance + "; serving no sessions until it lapses");
     return fence("another gateway holds instance " + config_.instance + "'s lease");
   }
-  // Sessions that lived through a takeover are someone else's now.
-  if (r.value.was_lost) fence("instance " + config_.instance + " was taken over while away");
+  // Sessions that lived through a claim of this instance's are someone else's now.
+  if (r.value.was_lost)
+    fence("instance " + config_.instance + "'s lease was marked lost while away");
   // mutant: the-lease-is-counted-from-its-answer-not-from-its-request
   Millis until = sent + config_.lease_ttl - config_.lease_ttl / 5;
   if (until <= lease_until_) return;
@@ -66,7 +67,7 @@ void Gateway::fence(const std::string& why) {
   auto live = sessions();
   if (!live.empty())
     log_.write(LogLevel::error, why + ": ending its " + std::to_string(live.size()) +
-                                    " sessions, which another gateway may now take over");
+                                    " sessions, whose histories another gateway may now claim");
   // mutant: a-gateway-that-lost-its-lease-keeps-serving
   for (const auto& s : live) teardown(s, EndReason::lease_lost);
 }
