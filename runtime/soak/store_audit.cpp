@@ -40,6 +40,32 @@ bool unique_command(const std::string& c) {
   return c.rfind("/echo ", 0) == 0;
 }
 
+void StoredEntries::add(const std::string& key, std::int64_t seq, const std::string& command) {
+  by_entry[key + "\n" + std::to_string(seq)] = command;
+  if (unique_command(command)) ++copies[{key, command}];
+}
+
+void judge_entries(const StoredEntries& rows, const std::vector<Ack>& acks, StoreReport& r) {
+  for (const auto& a : acks) {
+    ++r.checked;
+    auto it = rows.by_entry.find(a.session_key + "\n" + std::to_string(a.seq));
+    if (it == rows.by_entry.end() || it->second != a.command) {
+      ++r.lost;
+      if (r.examples.size() < 5)
+        r.examples.push_back(
+            "acknowledged entry " + a.session_key + "#" + std::to_string(a.seq) + " (" + a.command +
+            ") is " + (it == rows.by_entry.end() ? "missing" : "another command: " + it->second));
+    }
+  }
+  for (const auto& [entry, n] : rows.copies)
+    if (n > 1) {
+      r.duplicated += n - 1;
+      if (r.examples.size() < 5)
+        r.examples.push_back("entry '" + entry.second + "' of " + entry.first + " is stored " +
+                             std::to_string(n) + " times");
+    }
+}
+
 StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks) {
   StoreReport r;
   Db db(db_path, false);
@@ -54,35 +80,16 @@ StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks
   }
   sqlite3_finalize(s);
 
-  std::unordered_map<std::string, std::string> by_entry;      // key \n seq -> command
-  std::map<std::pair<std::string, std::string>, int> copies;  // (key, command) -> rows
+  StoredEntries rows;
   if (sqlite3_prepare_v2(db.get(), "SELECT session_key, seq, command FROM transcript", -1, &s,
                          nullptr) == SQLITE_OK) {
     while (sqlite3_step(s) == SQLITE_ROW) {
       std::string key = text_at(s, 0), command = text_at(s, 2);
-      by_entry[key + "\n" + std::to_string(sqlite3_column_int64(s, 1))] = command;
-      if (unique_command(command)) ++copies[{key, command}];
+      rows.add(key, sqlite3_column_int64(s, 1), command);
     }
   }
   sqlite3_finalize(s);
-  for (const auto& a : acks) {
-    ++r.checked;
-    auto it = by_entry.find(a.session_key + "\n" + std::to_string(a.seq));
-    if (it == by_entry.end() || it->second != a.command) {
-      ++r.lost;
-      if (r.examples.size() < 5)
-        r.examples.push_back("acknowledged entry " + a.session_key + "#" + std::to_string(a.seq) +
-                             " (" + a.command + ") is " +
-                             (it == by_entry.end() ? "missing" : "another command: " + it->second));
-    }
-  }
-  for (const auto& [entry, n] : copies)
-    if (n > 1) {
-      r.duplicated += n - 1;
-      if (r.examples.size() < 5)
-        r.examples.push_back("entry '" + entry.second + "' of " + entry.first + " is stored " +
-                             std::to_string(n) + " times");
-    }
+  judge_entries(rows, acks, r);
   if (sqlite3_prepare_v2(db.get(), "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL", -1, &s,
                          nullptr) == SQLITE_OK &&
       sqlite3_step(s) == SQLITE_ROW)

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/soak/load.hpp"
@@ -23,6 +25,15 @@ struct StoreReport {
 // Commands that the load makes unique per user (see load.cpp): each may be stored once,
 // so only these can be audited for duplicates.
 bool unique_command(const std::string& command);
+
+// The transcript as a store holds it, and what both audits conclude from it: every
+// acknowledged entry there with its command, no unique command stored twice.
+struct StoredEntries {
+  std::unordered_map<std::string, std::string> by_entry;      // key \n seq -> command
+  std::map<std::pair<std::string, std::string>, int> copies;  // (key, command) -> rows
+  void add(const std::string& key, std::int64_t seq, const std::string& command);
+};
+void judge_entries(const StoredEntries& rows, const std::vector<Ack>& acks, StoreReport& r);
 
 StoreReport audit_store(const std::string& db_path, const std::vector<Ack>& acks);
 // The same audit of a fleet's PostgreSQL store (--store URL), read with libpq, never
