@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <string>
@@ -294,6 +295,8 @@ class Soak {
   bool start_gateway(int port);
   bool start_second_gateway();
   void restart_second(bool graceful);
+  void restart_one(bool graceful, soak::Load& load, int pid, const std::string& who,
+                   const std::string& which, const std::function<bool()>& start_again);
   void restart_database();
   std::vector<soak::Load*> loads() const {
     std::vector<soak::Load*> all{load_.get()};
@@ -495,26 +498,8 @@ bool Soak::start_second_gateway() {
 }
 
 void Soak::restart_second(bool graceful) {
-  load_b_->set_gate(false);
-  ++kills_;
-  series_->mark_kill(now(), graceful);
-  int pid = gw_b_.pid();
-  ::kill(pid, graceful ? SIGTERM : SIGKILL);
-  auto status = soak::wait_exit(pid, graceful ? 40 : 10);
-  if (!status)
-    violation("the second gateway (pid " + std::to_string(pid) + ") did not exit after " +
-              (graceful ? "SIGTERM" : "SIGKILL"));
-  else if (graceful && !(WIFEXITED(*status) && WEXITSTATUS(*status) == 0))
-    violation("the second gateway's SIGTERM exit status was " +
-              std::to_string(WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status)));
-  store_check(graceful ? "after a SIGTERM of the second gateway"
-                       : "after a SIGKILL of the second gateway");
-  if (!start_second_gateway()) {
-    violation("the second gateway did not restart");
-    interrupted = true;
-    return;
-  }
-  load_b_->set_gate(true);
+  restart_one(graceful, *load_b_, gw_b_.pid(), "the second gateway", " of the second gateway",
+              [this] { return start_second_gateway(); });
 }
 
 // The shared database restarts under load: requests fail fast meanwhile (5033), and
@@ -529,25 +514,32 @@ void Soak::restart_database() {
 }
 
 void Soak::restart(bool graceful) {
-  load_->set_gate(false);
+  restart_one(graceful, *load_, gw_.pid(), "the gateway", "",
+              [this] { return start_gateway(port_); });
+}
+
+// One gateway of the soak killed (SIGKILL, or SIGTERM and then it must exit 0), the store
+// checked, the gateway started again; its users wait at the gate meanwhile.
+void Soak::restart_one(bool graceful, soak::Load& load, int pid, const std::string& who,
+                       const std::string& which, const std::function<bool()>& start_again) {
+  load.set_gate(false);
   ++kills_;
   series_->mark_kill(now(), graceful);
-  int pid = gw_.pid();
   ::kill(pid, graceful ? SIGTERM : SIGKILL);
   auto status = soak::wait_exit(pid, graceful ? 40 : 10);
   if (!status)
-    violation("the gateway (pid " + std::to_string(pid) + ") did not exit after " +
+    violation(who + " (pid " + std::to_string(pid) + ") did not exit after " +
               (graceful ? "SIGTERM" : "SIGKILL"));
   else if (graceful && !(WIFEXITED(*status) && WEXITSTATUS(*status) == 0))
-    violation("the gateway's SIGTERM exit status was " +
+    violation(who + "'s SIGTERM exit status was " +
               std::to_string(WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status)));
-  store_check(graceful ? "after a SIGTERM" : "after a SIGKILL");
-  if (!start_gateway(port_)) {
-    violation("the gateway did not restart");
+  store_check(((graceful ? "after a SIGTERM" : "after a SIGKILL") + which).c_str());
+  if (!start_again()) {
+    violation(who + " did not restart");
     interrupted = true;
     return;
   }
-  load_->set_gate(true);
+  load.set_gate(true);
 }
 
 void Soak::faults_tick() {
